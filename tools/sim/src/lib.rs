@@ -1,0 +1,1 @@
+//! kraken-sim: a Kraken Spot exchange simulator.
