@@ -1,1 +1,53 @@
-pub mod x {}
+//! # kraken-exec
+//!
+//! A low-latency execution engine for Kraken's Spot WebSocket API v2.
+//!
+//! This crate's core is sans-IO: the [`protocol`] codec (WS v2 encode/decode, REST signing and
+//! bodies), the order model ([`order`], [`validate`]) and the [`OrderTracker`] are plain
+//! deterministic types with no sockets, threads or clocks inside. Time is passed in.
+//!
+//! ```
+//! use kraken_exec::{AddOrder, ClOrdId, Side, SymbolTable, Timestamp};
+//! use kraken_exec::protocol::{encode, Decoder, Inbound};
+//! use rust_decimal_macros::dec;
+//!
+//! let symbols = SymbolTable::from_names(["BTC/USD"]);
+//! let btc = symbols.get("BTC/USD").unwrap();
+//! let order = AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(65000.1))
+//!     .post_only()
+//!     .cl_ord_id(ClOrdId::new("mm-bid-1").unwrap());
+//! order.check_shape(Timestamp(0)).unwrap();
+//!
+//! let mut buf = Vec::with_capacity(512);
+//! encode::add_order(&mut buf, &order, &symbols, "token", 7);
+//! assert!(std::str::from_utf8(&buf).unwrap().contains(r#""limit_price":65000.1"#));
+//!
+//! let mut decoder = Decoder::new();
+//! let ack = br#"{"method":"add_order","req_id":7,"result":{"order_id":"OK4GJX-KSTLS-7DZZO5","cl_ord_id":"mm-bid-1"},"success":true,"time_in":"2023-09-21T14:15:07.197274Z","time_out":"2023-09-21T14:15:07.205301Z"}"#;
+//! match decoder.decode(ack, &symbols).unwrap() {
+//!     Inbound::Response(r) => assert_eq!(r.req_id, Some(7)),
+//!     other => panic!("{other:?}"),
+//! }
+//! ```
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod ids;
+pub mod order;
+pub mod orders;
+pub mod protocol;
+pub mod time;
+pub mod types;
+pub mod validate;
+
+pub use error::{ClOrdIdError, DecodeError, Field, KrakenErrorKind, OrderError, Rule};
+pub use ids::{AssetCode, ClOrdId, ExecId, InlineStr, OrderId, SymbolId, SymbolTable};
+pub use order::{
+    AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelAllAfter, CancelOrder, ClientTag,
+    Conditional, EditOrder, OrderRef, OrderTarget, Quantity, Request, Triggers,
+};
+
+pub use orders::{OrderTracker, TrackerConfig, TrackerEvent};
+pub use time::Timestamp;
+pub use types::*;
+pub use validate::Instrument;

@@ -1,0 +1,13 @@
+//! Order state: the [`OrderTracker`] that turns acks, rejects and execution reports into
+//! per-order lifecycle, fills, positions and statistics.
+
+mod dedup;
+mod position;
+mod tracker;
+
+pub use dedup::ExecIdSet;
+pub use position::Position;
+pub use tracker::{
+    Fill, Order, OrderTracker, RequestFailure, StatusChange, TrackerConfig, TrackerEvent,
+    TrackerStats,
+};

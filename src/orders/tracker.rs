@@ -1,0 +1,1076 @@
+//! The order tracker: a deterministic state machine fed requests, responses and execution
+//! reports, with time passed in.
+//!
+//! Rules it keeps (see DESIGN.md): executions are the source of truth for fills; delta frames
+//! join by `order_id`; the ack and the executions of an order arrive in either order; fills are
+//! deduplicated by `exec_id`; remaining quantity is `order_qty - filled`, never inferred from a
+//! status word; a timed-out request makes the order `Unknown`, never resent.
+
+use std::collections::{HashMap, VecDeque};
+
+use arrayvec::ArrayVec;
+use rust_decimal::Decimal;
+use rustc_hash::FxBuildHasher;
+
+use crate::error::KrakenErrorKind;
+use crate::ids::{ClOrdId, ExecId, OrderId, SymbolId};
+use crate::order::{AddOrder, BatchAdd, ClientTag, EditOrder, OrderRef};
+use crate::orders::dedup::ExecIdSet;
+use crate::orders::position::Position;
+use crate::protocol::messages::{
+    AckResult, BatchItem, ExecutionReport, Fee, FrameKind, MAX_FEES, Method, Response, Text,
+};
+use crate::time::Timestamp;
+use crate::types::{ExecType, Liquidity, OrderStatus, OrderType, Side, WireOrderStatus};
+
+type FxMap<K, V> = HashMap<K, V, FxBuildHasher>;
+
+/// Sizes and bounds of the tracker. Everything is allocated up front from these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrackerConfig {
+    /// Fills kept in the execution history.
+    pub history_limit: usize,
+    /// Completed orders kept before the oldest are forgotten.
+    pub retention: usize,
+    /// Orders expected at once (live + retained); beyond it the maps grow (allocate).
+    pub capacity: usize,
+    /// Execution ids remembered for deduplication.
+    pub dedup_capacity: usize,
+    /// Requests in flight expected at once.
+    pub max_in_flight: usize,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            history_limit: 1000,
+            retention: 10_000,
+            capacity: 16_384,
+            dedup_capacity: 100_000,
+            max_in_flight: 4096,
+        }
+    }
+}
+
+/// One order as we know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Order {
+    /// Kraken's id, once known.
+    pub order_id: Option<OrderId>,
+    /// Client order id.
+    pub cl_ord_id: Option<ClOrdId>,
+    /// Userref.
+    pub userref: Option<i64>,
+    /// Symbol ([`SymbolId::UNKNOWN`] until a full frame names it).
+    pub symbol: SymbolId,
+    /// Side, once known.
+    pub side: Option<Side>,
+    /// Type, once known.
+    pub order_type: Option<OrderType>,
+    /// Lifecycle status.
+    pub status: OrderStatus,
+    /// Ordered quantity (base).
+    pub order_qty: Decimal,
+    /// Filled quantity.
+    pub filled_qty: Decimal,
+    /// Average fill price.
+    pub avg_price: Decimal,
+    /// Filled cost (quote).
+    pub cum_cost: Decimal,
+    /// Limit price.
+    pub limit_price: Option<Decimal>,
+    /// Fees by asset; the first `fee_count` are set.
+    pub fees: [Fee; MAX_FEES],
+    /// Number of fee assets.
+    pub fee_count: u8,
+    /// Distinct fills seen.
+    pub fill_count: u32,
+    /// The exchange's error text, for a rejected order.
+    pub error: Option<Text>,
+    /// The last reason the exchange gave (cancel, amend, expiry).
+    pub reason: Option<Text>,
+    /// A cancel was sent and not yet confirmed.
+    pub cancel_pending: bool,
+    /// Times amended.
+    pub amends: u32,
+    /// Request that created it.
+    pub req_id: Option<u64>,
+    /// Monotonic ns when first seen.
+    pub created_ns: u64,
+    /// Monotonic ns of the last change.
+    pub updated_ns: u64,
+    /// Exchange time of the last report.
+    pub exchange_time: Option<Timestamp>,
+    fill_sum: Decimal,
+    fill_cost: Decimal,
+    snapshot_epoch: u32,
+}
+
+impl Order {
+    fn new(symbol: SymbolId, now: u64) -> Self {
+        Self {
+            order_id: None,
+            cl_ord_id: None,
+            userref: None,
+            symbol,
+            side: None,
+            order_type: None,
+            status: OrderStatus::Pending,
+            order_qty: Decimal::ZERO,
+            filled_qty: Decimal::ZERO,
+            avg_price: Decimal::ZERO,
+            cum_cost: Decimal::ZERO,
+            limit_price: None,
+            fees: [Fee::default(); MAX_FEES],
+            fee_count: 0,
+            fill_count: 0,
+            error: None,
+            reason: None,
+            cancel_pending: false,
+            amends: 0,
+            req_id: None,
+            created_ns: now,
+            updated_ns: now,
+            exchange_time: None,
+            fill_sum: Decimal::ZERO,
+            fill_cost: Decimal::ZERO,
+            snapshot_epoch: 0,
+        }
+    }
+
+    /// `order_qty - filled_qty`, never negative.
+    pub fn remaining_qty(&self) -> Decimal {
+        (self.order_qty - self.filled_qty).max(Decimal::ZERO)
+    }
+
+    /// Fees by asset.
+    pub fn fees(&self) -> &[Fee] {
+        &self.fees[..usize::from(self.fee_count).min(MAX_FEES)]
+    }
+
+    fn add_fee(&mut self, fee: &Fee) {
+        if let Some(f) = self.fees[..usize::from(self.fee_count)]
+            .iter_mut()
+            .find(|f| f.asset == fee.asset)
+        {
+            f.qty += fee.qty;
+        } else if usize::from(self.fee_count) < MAX_FEES {
+            self.fees[usize::from(self.fee_count)] = *fee;
+            self.fee_count += 1;
+        }
+    }
+}
+
+/// A new, deduplicated fill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fill {
+    /// The order.
+    pub order_id: OrderId,
+    /// Its client id.
+    pub cl_ord_id: Option<ClOrdId>,
+    /// Execution id.
+    pub exec_id: ExecId,
+    /// Per-pair trade id.
+    pub trade_id: Option<u64>,
+    /// Symbol.
+    pub symbol: SymbolId,
+    /// Side (`None` if no frame ever said).
+    pub side: Option<Side>,
+    /// Filled quantity.
+    pub qty: Decimal,
+    /// Fill price.
+    pub price: Decimal,
+    /// First fee of the fill.
+    pub fee: Option<Fee>,
+    /// Maker or taker.
+    pub liquidity: Option<Liquidity>,
+    /// Exchange time.
+    pub timestamp: Option<Timestamp>,
+    /// Order's filled quantity after this fill.
+    pub filled_qty: Decimal,
+    /// Order's remaining quantity after this fill.
+    pub remaining_qty: Decimal,
+}
+
+/// An order changed status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusChange {
+    /// Kraken's id, when known.
+    pub order_id: Option<OrderId>,
+    /// Client id.
+    pub cl_ord_id: Option<ClOrdId>,
+    /// Symbol.
+    pub symbol: SymbolId,
+    /// Previous status; `None` for a new order.
+    pub from: Option<OrderStatus>,
+    /// New status.
+    pub to: OrderStatus,
+    /// The exchange's reason, if any.
+    pub reason: Option<Text>,
+}
+
+/// A request the exchange refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestFailure {
+    /// The request.
+    pub req_id: Option<u64>,
+    /// Its method.
+    pub method: Method,
+    /// The order it concerned, if one.
+    pub order_id: Option<OrderId>,
+    /// Its client id.
+    pub cl_ord_id: Option<ClOrdId>,
+    /// Classified error.
+    pub kind: KrakenErrorKind,
+    /// Error text.
+    pub error: Text,
+}
+
+/// What the tracker reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackerEvent {
+    /// A new fill.
+    Execution(Fill),
+    /// A status transition.
+    StatusChange(StatusChange),
+    /// A refused request (the order, if any, also gets a status change when it is rejected).
+    Rejected(RequestFailure),
+}
+
+/// Counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TrackerStats {
+    /// Orders sent.
+    pub orders_submitted: u64,
+    /// Orders that reached `Filled`.
+    pub orders_filled: u64,
+    /// Orders that reached `Canceled`.
+    pub orders_cancelled: u64,
+    /// Orders that reached `Expired`.
+    pub orders_expired: u64,
+    /// Orders rejected.
+    pub orders_rejected: u64,
+    /// Execution reports processed.
+    pub execution_messages: u64,
+    /// Distinct fills.
+    pub fills: u64,
+    /// Fills seen again and ignored.
+    pub duplicate_fills: u64,
+    /// Requests that timed out.
+    pub unknown_outcomes: u64,
+    /// Refused requests of any method.
+    pub request_errors: u64,
+    /// Responses to requests the tracker did not know.
+    pub unmatched_responses: u64,
+    /// Orders currently active.
+    pub active_orders: u64,
+}
+
+#[derive(Clone, Debug)]
+struct InFlight {
+    method: Method,
+    slots: ArrayVec<u32, 15>,
+    responses_left: u16,
+    edit: Option<(Option<Decimal>, Option<Decimal>)>,
+}
+
+/// Order lifecycle tracker. See the module docs.
+#[derive(Debug)]
+pub struct OrderTracker {
+    cfg: TrackerConfig,
+    slots: Vec<Option<Order>>,
+    free: Vec<u32>,
+    by_order_id: FxMap<OrderId, u32>,
+    by_cl_ord_id: FxMap<ClOrdId, u32>,
+    in_flight: FxMap<u64, InFlight>,
+    completed: VecDeque<u32>,
+    history: VecDeque<Fill>,
+    dedup: ExecIdSet,
+    positions: Vec<Position>,
+    stats: TrackerStats,
+    epoch: u32,
+}
+
+fn rank(s: OrderStatus) -> u8 {
+    match s {
+        OrderStatus::Pending | OrderStatus::Unknown => 0,
+        OrderStatus::PendingNew => 1,
+        OrderStatus::Open => 2,
+        OrderStatus::PartiallyFilled => 3,
+        _ => 4,
+    }
+}
+
+impl OrderTracker {
+    /// A tracker for `symbols` interned symbols, with everything allocated up front.
+    pub fn new(cfg: TrackerConfig, symbols: usize) -> Self {
+        Self {
+            cfg,
+            slots: Vec::with_capacity(cfg.capacity),
+            free: Vec::with_capacity(cfg.capacity),
+            by_order_id: FxMap::with_capacity_and_hasher(cfg.capacity, FxBuildHasher),
+            by_cl_ord_id: FxMap::with_capacity_and_hasher(cfg.capacity, FxBuildHasher),
+            in_flight: FxMap::with_capacity_and_hasher(cfg.max_in_flight, FxBuildHasher),
+            completed: VecDeque::with_capacity(cfg.retention + 1),
+            history: VecDeque::with_capacity(cfg.history_limit + 1),
+            dedup: ExecIdSet::new(cfg.dedup_capacity),
+            positions: vec![Position::default(); symbols],
+            stats: TrackerStats::default(),
+            epoch: 0,
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> TrackerStats {
+        self.stats
+    }
+
+    /// The order with Kraken id `id`.
+    pub fn by_order_id(&self, id: &OrderId) -> Option<&Order> {
+        self.by_order_id.get(id).and_then(|&s| self.get(s))
+    }
+
+    /// The latest order with client id `id`.
+    pub fn by_cl_ord_id(&self, id: &ClOrdId) -> Option<&Order> {
+        self.by_cl_ord_id.get(id).and_then(|&s| self.get(s))
+    }
+
+    /// The order created by request `req_id`, while that request is in flight.
+    pub fn by_req_id(&self, req_id: u64) -> Option<&Order> {
+        self.in_flight
+            .get(&req_id)
+            .and_then(|f| f.slots.first())
+            .and_then(|&s| self.get(s))
+    }
+
+    /// Orders that may still trade (including `Pending` and `Unknown`).
+    pub fn active_orders(&self) -> impl Iterator<Item = &Order> {
+        self.slots.iter().flatten().filter(|o| o.status.is_active())
+    }
+
+    /// Every order held (active and retained completed ones).
+    pub fn orders(&self) -> impl Iterator<Item = &Order> {
+        self.slots.iter().flatten()
+    }
+
+    /// The most recent fills, oldest first (bounded by `history_limit`).
+    pub fn history(&self) -> impl DoubleEndedIterator<Item = &Fill> + ExactSizeIterator {
+        self.history.iter()
+    }
+
+    /// Position in `symbol`.
+    pub fn position(&self, symbol: SymbolId) -> Position {
+        self.positions
+            .get(usize::from(symbol.0))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Positions by symbol id.
+    pub fn positions(&self) -> impl Iterator<Item = (SymbolId, &Position)> {
+        self.positions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (SymbolId(i as u16), p))
+    }
+
+    fn get(&self, slot: u32) -> Option<&Order> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn alloc(&mut self, order: Order) -> u32 {
+        if order.status.is_active() {
+            self.stats.active_orders += 1;
+        }
+        if let Some(s) = self.free.pop() {
+            self.slots[s as usize] = Some(order);
+            s
+        } else {
+            self.slots.push(Some(order));
+            (self.slots.len() - 1) as u32
+        }
+    }
+
+    fn order_mut(&mut self, slot: u32) -> Option<&mut Order> {
+        self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    fn index(&mut self, slot: u32) {
+        let Some(o) = self.get(slot).copied() else {
+            return;
+        };
+        if let Some(id) = o.order_id {
+            self.by_order_id.insert(id, slot);
+        }
+        if let Some(c) = o.cl_ord_id {
+            self.by_cl_ord_id.insert(c, slot);
+        }
+    }
+
+    /// Sets the status, counting and reporting the change. Refuses to go backwards (a late
+    /// `new` after a `trade`) or out of a terminal state; `Unknown` is always left freely.
+    fn set_status(
+        &mut self,
+        slot: u32,
+        to: OrderStatus,
+        reason: Option<Text>,
+        sink: &mut impl FnMut(TrackerEvent),
+    ) {
+        let Some(o) = self.order_mut(slot) else {
+            return;
+        };
+        let from = o.status;
+        if from == to || from.is_terminal() {
+            return;
+        }
+        let forced = to == OrderStatus::Unknown || from == OrderStatus::Unknown;
+        if !forced && rank(to) < rank(from) {
+            return;
+        }
+        o.status = to;
+        if reason.is_some() {
+            o.reason = reason;
+        }
+        let ev = StatusChange {
+            order_id: o.order_id,
+            cl_ord_id: o.cl_ord_id,
+            symbol: o.symbol,
+            from: Some(from),
+            to,
+            reason,
+        };
+        match to {
+            OrderStatus::Filled => self.stats.orders_filled += 1,
+            OrderStatus::Canceled => self.stats.orders_cancelled += 1,
+            OrderStatus::Expired => self.stats.orders_expired += 1,
+            OrderStatus::Rejected => self.stats.orders_rejected += 1,
+            _ => {}
+        }
+        if to.is_terminal() {
+            if let Some(o) = self.order_mut(slot) {
+                o.cancel_pending = false;
+            }
+            self.stats.active_orders = self.stats.active_orders.saturating_sub(1);
+            self.retire(slot);
+        }
+        sink(TrackerEvent::StatusChange(ev));
+    }
+
+    /// Keeps `slot` among the retained completed orders, forgetting the oldest beyond the bound.
+    fn retire(&mut self, slot: u32) {
+        self.completed.push_back(slot);
+        while self.completed.len() > self.cfg.retention {
+            let Some(old) = self.completed.pop_front() else {
+                break;
+            };
+            let Some(o) = self.slots.get_mut(old as usize).and_then(Option::take) else {
+                continue;
+            };
+            if let Some(id) = o.order_id {
+                if self.by_order_id.get(&id) == Some(&old) {
+                    self.by_order_id.remove(&id);
+                }
+            }
+            if let Some(c) = o.cl_ord_id {
+                if self.by_cl_ord_id.get(&c) == Some(&old) {
+                    self.by_cl_ord_id.remove(&c);
+                }
+            }
+            self.free.push(old);
+        }
+    }
+
+    fn new_order_from(&mut self, a: &AddOrder, req_id: u64, now: u64) -> u32 {
+        let mut o = Order::new(a.symbol, now);
+        o.cl_ord_id = a.tag.cl_ord_id();
+        if let ClientTag::UserRef(r) = a.tag {
+            o.userref = Some(i64::from(r));
+        }
+        o.side = Some(a.side);
+        o.order_type = Some(a.order_type);
+        o.order_qty = a.base_qty();
+        o.limit_price = a.limit_price;
+        o.req_id = Some(req_id);
+        self.stats.orders_submitted += 1;
+        let slot = self.alloc(o);
+        self.index(slot);
+        slot
+    }
+
+    fn announce_new(&self, slot: u32, sink: &mut impl FnMut(TrackerEvent)) {
+        if let Some(o) = self.get(slot) {
+            sink(TrackerEvent::StatusChange(StatusChange {
+                order_id: o.order_id,
+                cl_ord_id: o.cl_ord_id,
+                symbol: o.symbol,
+                from: None,
+                to: o.status,
+                reason: None,
+            }));
+        }
+    }
+
+    /// Records an `add_order` about to be sent as `req_id`: a `Pending` order.
+    pub fn submit_add(
+        &mut self,
+        req_id: u64,
+        a: &AddOrder,
+        now: u64,
+        sink: &mut impl FnMut(TrackerEvent),
+    ) {
+        let slot = self.new_order_from(a, req_id, now);
+        let mut slots = ArrayVec::new();
+        slots.push(slot);
+        self.in_flight.insert(
+            req_id,
+            InFlight {
+                method: Method::AddOrder,
+                slots,
+                responses_left: 1,
+                edit: None,
+            },
+        );
+        self.announce_new(slot, sink);
+    }
+
+    /// Records a `batch_add` about to be sent as `req_id`.
+    pub fn submit_batch(
+        &mut self,
+        req_id: u64,
+        b: &BatchAdd,
+        now: u64,
+        sink: &mut impl FnMut(TrackerEvent),
+    ) {
+        let mut slots = ArrayVec::new();
+        for a in &b.orders {
+            let s = self.new_order_from(a, req_id, now);
+            slots.push(s);
+            self.announce_new(s, sink);
+        }
+        self.in_flight.insert(
+            req_id,
+            InFlight {
+                method: Method::BatchAdd,
+                slots,
+                responses_left: 1,
+                edit: None,
+            },
+        );
+    }
+
+    fn slot_of(&self, r: &OrderRef) -> Option<u32> {
+        match r {
+            OrderRef::Id(id) => self.by_order_id.get(id).copied(),
+            OrderRef::ClOrdId(c) => self.by_cl_ord_id.get(c).copied(),
+            OrderRef::UserRef(_) => None,
+        }
+    }
+
+    /// Records a cancel (`cancel_order` or `batch_cancel`) of `refs` about to be sent.
+    /// `responses` is how many acks Kraken sends for it (one per order for `cancel_order`).
+    pub fn submit_cancel(
+        &mut self,
+        req_id: u64,
+        method: Method,
+        refs: &[OrderRef],
+        responses: u16,
+    ) {
+        let mut slots = ArrayVec::new();
+        for r in refs {
+            if let Some(s) = self.slot_of(r) {
+                if let Some(o) = self.order_mut(s) {
+                    o.cancel_pending = true;
+                }
+                if !slots.is_full() {
+                    slots.push(s);
+                }
+            }
+        }
+        self.in_flight.insert(
+            req_id,
+            InFlight {
+                method,
+                slots,
+                responses_left: responses.max(1),
+                edit: None,
+            },
+        );
+    }
+
+    /// Records any other request (amend, cancel_all, cancel_all_orders_after) so its failure
+    /// can be reported against the order it concerns.
+    pub fn submit_other(&mut self, req_id: u64, method: Method, order: Option<&OrderRef>) {
+        let mut slots = ArrayVec::new();
+        if let Some(s) = order.and_then(|r| self.slot_of(r)) {
+            slots.push(s);
+        }
+        self.in_flight.insert(
+            req_id,
+            InFlight {
+                method,
+                slots,
+                responses_left: 1,
+                edit: None,
+            },
+        );
+    }
+
+    /// Records an `edit_order` about to be sent.
+    pub fn submit_edit(&mut self, req_id: u64, e: &EditOrder) {
+        let mut slots = ArrayVec::new();
+        if let Some(s) = self.by_order_id.get(&e.order_id).copied() {
+            slots.push(s);
+        }
+        self.in_flight.insert(
+            req_id,
+            InFlight {
+                method: Method::EditOrder,
+                slots,
+                responses_left: 1,
+                edit: Some((e.order_qty, e.limit_price)),
+            },
+        );
+    }
+
+    /// Joins an order known by its Kraken id to one created locally (the ack arrived after the
+    /// executions): the local record absorbs the other and takes its place.
+    fn merge_into(&mut self, keep: u32, id: OrderId) {
+        let Some(&other) = self.by_order_id.get(&id) else {
+            return;
+        };
+        if other == keep {
+            return;
+        }
+        let Some(theirs) = self.slots.get_mut(other as usize).and_then(Option::take) else {
+            return;
+        };
+        if theirs.status.is_active() {
+            self.stats.active_orders = self.stats.active_orders.saturating_sub(1);
+        }
+        self.free.push(other);
+        self.completed.retain(|&s| s != other);
+        let was_terminal = theirs.status.is_terminal();
+        if let Some(o) = self.order_mut(keep) {
+            let pending = o.status;
+            let (req, created, cl, ur, side, ty, qty, lp) = (
+                o.req_id,
+                o.created_ns,
+                o.cl_ord_id,
+                o.userref,
+                o.side,
+                o.order_type,
+                o.order_qty,
+                o.limit_price,
+            );
+            *o = theirs;
+            o.req_id = req;
+            o.created_ns = created;
+            o.cl_ord_id = o.cl_ord_id.or(cl);
+            o.userref = o.userref.or(ur);
+            o.side = o.side.or(side);
+            o.order_type = o.order_type.or(ty);
+            if o.order_qty.is_zero() {
+                o.order_qty = qty;
+            }
+            o.limit_price = o.limit_price.or(lp);
+            if pending.is_active() && was_terminal {
+                // The local record was counted active; it now holds a completed order.
+                self.stats.active_orders = self.stats.active_orders.saturating_sub(1);
+                self.completed.push_back(keep);
+            }
+        }
+        self.index(keep);
+    }
+
+    /// Applies a response. `batch` holds the elements of a `batch_add` response
+    /// ([`crate::protocol::Decoder::batch`]).
+    pub fn on_response(
+        &mut self,
+        r: &Response,
+        batch: &[BatchItem],
+        now: u64,
+        sink: &mut impl FnMut(TrackerEvent),
+    ) {
+        let Some(req_id) = r.req_id else {
+            return;
+        };
+        let Some(mut fl) = self.in_flight.remove(&req_id) else {
+            if matches!(
+                r.method,
+                Method::AddOrder
+                    | Method::AmendOrder
+                    | Method::EditOrder
+                    | Method::CancelOrder
+                    | Method::BatchAdd
+                    | Method::BatchCancel
+            ) {
+                self.stats.unmatched_responses += 1;
+            }
+            return;
+        };
+        fl.responses_left = fl.responses_left.saturating_sub(1);
+        let first = fl.slots.first().copied();
+        if !r.success {
+            self.stats.request_errors += 1;
+            let error = r.error.unwrap_or_else(|| Text::truncating("unknown error"));
+            let kind = r.error_kind.unwrap_or(KrakenErrorKind::Other);
+            let o = first.and_then(|s| self.get(s)).copied();
+            sink(TrackerEvent::Rejected(RequestFailure {
+                req_id: Some(req_id),
+                method: fl.method,
+                order_id: o.and_then(|o| o.order_id),
+                cl_ord_id: o.and_then(|o| o.cl_ord_id),
+                kind,
+                error,
+            }));
+            match fl.method {
+                Method::AddOrder | Method::BatchAdd => {
+                    for &s in &fl.slots {
+                        if let Some(o) = self.order_mut(s) {
+                            o.error = Some(error);
+                            o.updated_ns = now;
+                        }
+                        self.set_status(s, OrderStatus::Rejected, Some(error), sink);
+                    }
+                }
+                Method::CancelOrder | Method::BatchCancel => {
+                    for &s in &fl.slots {
+                        if let Some(o) = self.order_mut(s) {
+                            o.cancel_pending = false;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        match (fl.method, r.result) {
+            (Method::AddOrder, AckResult::Order { order_id, .. }) => {
+                if let (Some(s), Some(id)) = (first, order_id) {
+                    self.acked(s, id, now, sink);
+                }
+            }
+            (Method::BatchAdd, _) => {
+                for (i, &s) in fl.slots.iter().enumerate() {
+                    match batch.get(i) {
+                        Some(BatchItem {
+                            order_id: Some(id), ..
+                        }) => self.acked(s, *id, now, sink),
+                        Some(BatchItem { error: Some(e), .. }) => {
+                            let e = *e;
+                            if let Some(o) = self.order_mut(s) {
+                                o.error = Some(e);
+                            }
+                            self.set_status(s, OrderStatus::Rejected, Some(e), sink);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            (
+                Method::EditOrder,
+                AckResult::Edit {
+                    order_id: Some(new_id),
+                    ..
+                },
+            ) => {
+                if let Some(s) = first {
+                    self.edited(s, new_id, fl.edit, now, sink);
+                }
+            }
+            _ => {}
+        }
+        if fl.responses_left > 0 {
+            self.in_flight.insert(req_id, fl);
+        }
+    }
+
+    fn acked(&mut self, slot: u32, id: OrderId, now: u64, sink: &mut impl FnMut(TrackerEvent)) {
+        self.merge_into(slot, id);
+        if let Some(o) = self.order_mut(slot) {
+            o.order_id = Some(id);
+            o.updated_ns = now;
+        }
+        self.index(slot);
+        // The ack means the exchange holds the order; executions may already have said more.
+        self.set_status(slot, OrderStatus::Open, None, sink);
+    }
+
+    fn edited(
+        &mut self,
+        slot: u32,
+        new_id: OrderId,
+        edit: Option<(Option<Decimal>, Option<Decimal>)>,
+        now: u64,
+        sink: &mut impl FnMut(TrackerEvent),
+    ) {
+        let Some(old) = self.get(slot).copied() else {
+            return;
+        };
+        self.set_status(
+            slot,
+            OrderStatus::Canceled,
+            Some(Text::truncating("edited")),
+            sink,
+        );
+        if self.by_order_id.contains_key(&new_id) {
+            return; // executions already created the replacement
+        }
+        let mut o = Order::new(old.symbol, now);
+        o.order_id = Some(new_id);
+        o.userref = old.userref;
+        o.side = old.side;
+        o.order_type = old.order_type;
+        o.order_qty = edit.and_then(|e| e.0).unwrap_or(old.order_qty);
+        o.limit_price = edit.and_then(|e| e.1).or(old.limit_price);
+        o.status = OrderStatus::Open;
+        let s = self.alloc(o);
+        self.index(s);
+        self.announce_new(s, sink);
+    }
+
+    /// A request got no reply by its deadline: its orders become `Unknown` (to be resolved by
+    /// lookup, never by resending).
+    pub fn on_timeout(&mut self, req_id: u64, now: u64, sink: &mut impl FnMut(TrackerEvent)) {
+        let Some(fl) = self.in_flight.remove(&req_id) else {
+            return;
+        };
+        self.stats.unknown_outcomes += 1;
+        if matches!(fl.method, Method::AddOrder | Method::BatchAdd) {
+            for &s in &fl.slots {
+                if self
+                    .get(s)
+                    .is_some_and(|o| o.status == OrderStatus::Pending)
+                {
+                    if let Some(o) = self.order_mut(s) {
+                        o.updated_ns = now;
+                    }
+                    self.set_status(s, OrderStatus::Unknown, None, sink);
+                }
+            }
+        }
+    }
+
+    /// Resolves an `Unknown` (or any) order from an external lookup (REST `QueryOrders`).
+    pub fn resolve(
+        &mut self,
+        r: &OrderRef,
+        status: OrderStatus,
+        filled_qty: Option<Decimal>,
+        now: u64,
+        sink: &mut impl FnMut(TrackerEvent),
+    ) {
+        let Some(s) = self.slot_of(r) else {
+            return;
+        };
+        if let Some(o) = self.order_mut(s) {
+            if let Some(f) = filled_qty {
+                o.filled_qty = o.filled_qty.max(f);
+            }
+            o.updated_ns = now;
+        }
+        self.set_status(s, status, None, sink);
+    }
+
+    /// Applies one `executions` frame. In a snapshot, active orders with a Kraken id that the
+    /// snapshot does not list have closed while we were away: they become `Unknown`, to be
+    /// resolved by lookup (the snapshot is assumed to carry open orders: `snap_orders: true`).
+    pub fn on_executions(
+        &mut self,
+        kind: FrameKind,
+        reports: &[ExecutionReport],
+        now: u64,
+        sink: &mut impl FnMut(TrackerEvent),
+    ) {
+        if kind == FrameKind::Snapshot {
+            self.epoch = self.epoch.wrapping_add(1);
+        }
+        for r in reports {
+            self.on_report(r, kind == FrameKind::Snapshot, now, sink);
+        }
+        if kind == FrameKind::Snapshot {
+            for s in 0..self.slots.len() as u32 {
+                let stale = self.get(s).is_some_and(|o| {
+                    o.status.is_active()
+                        && o.status != OrderStatus::Unknown
+                        && o.order_id.is_some()
+                        && o.snapshot_epoch != self.epoch
+                });
+                if stale {
+                    self.set_status(s, OrderStatus::Unknown, None, sink);
+                }
+            }
+        }
+    }
+
+    fn on_report(
+        &mut self,
+        r: &ExecutionReport,
+        snapshot: bool,
+        now: u64,
+        sink: &mut impl FnMut(TrackerEvent),
+    ) {
+        self.stats.execution_messages += 1;
+        let found = self.by_order_id.get(&r.order_id).copied().or_else(|| {
+            // Executions before the ack: join by client id to the pending record.
+            let s = *self.by_cl_ord_id.get(&r.cl_ord_id?)?;
+            self.get(s).filter(|o| o.order_id.is_none()).map(|_| s)
+        });
+        let slot = match found {
+            Some(s) => s,
+            None => {
+                let mut o = Order::new(r.symbol.unwrap_or(SymbolId::UNKNOWN), now);
+                o.status = OrderStatus::PendingNew;
+                let s = self.alloc(o);
+                s
+            }
+        };
+        let is_trade = r.exec_type == Some(ExecType::Trade);
+        let epoch = self.epoch;
+        let Some(o) = self.order_mut(slot) else {
+            return;
+        };
+        let created = found.is_none();
+        o.order_id = Some(r.order_id);
+        o.updated_ns = now;
+        if r.timestamp.is_some() {
+            o.exchange_time = r.timestamp;
+        }
+        if !is_trade || !snapshot {
+            o.snapshot_epoch = epoch;
+        }
+        if let Some(s) = r.symbol {
+            o.symbol = s;
+        }
+        if r.side.is_some() {
+            o.side = r.side;
+        }
+        if r.order_type.is_some() {
+            o.order_type = r.order_type;
+        }
+        if let Some(c) = r.cl_ord_id {
+            o.cl_ord_id = Some(c);
+        }
+        if let Some(u) = r.order_userref.filter(|&u| u != 0) {
+            o.userref = Some(u);
+        }
+        if let Some(q) = r.order_qty {
+            o.order_qty = q;
+        }
+        if r.limit_price.is_some() {
+            o.limit_price = r.limit_price;
+        }
+        if r.exec_type == Some(ExecType::Amended) {
+            o.amends += 1;
+        }
+        if let Some(c) = r.cum_cost {
+            o.cum_cost = c;
+        }
+        if let Some(q) = r.cum_qty {
+            o.filled_qty = o.filled_qty.max(q);
+        }
+        if let Some(p) = r.avg_price.filter(|p| !p.is_zero()) {
+            o.avg_price = p;
+        }
+        self.index(slot);
+        if created {
+            self.announce_new(slot, sink);
+        }
+
+        if let (Some(exec_id), Some(qty)) = (r.exec_id, r.last_qty) {
+            if self.dedup.insert(exec_id) {
+                self.fill(slot, r, exec_id, qty, sink);
+            } else {
+                self.stats.duplicate_fills += 1;
+            }
+        }
+
+        // Status: trades report `partially_filled` even when complete (completion is the
+        // separate `filled` report), and snapshot trades report the order's later status, so a
+        // trade only says "filled" when the quantities agree.
+        let Some(o) = self.get(slot).copied() else {
+            return;
+        };
+        let target = match (r.exec_type, r.order_status) {
+            (Some(ExecType::Filled), _) => Some(OrderStatus::Filled),
+            (Some(ExecType::Canceled), _) => Some(OrderStatus::Canceled),
+            (Some(ExecType::Expired), _) => Some(OrderStatus::Expired),
+            (Some(ExecType::Trade), Some(WireOrderStatus::Filled))
+                if o.order_qty.is_zero() || o.filled_qty >= o.order_qty =>
+            {
+                Some(OrderStatus::Filled)
+            }
+            (Some(ExecType::Trade), _) if o.filled_qty > Decimal::ZERO => {
+                Some(OrderStatus::PartiallyFilled)
+            }
+            (Some(ExecType::Trade), _) => None,
+            (_, Some(ws)) => Some(OrderStatus::from(ws)),
+            (_, None) => None,
+        };
+        let reason = r.reason;
+        if let Some(t) = target {
+            self.set_status(slot, t, reason, sink);
+        } else if reason.is_some() {
+            if let Some(o) = self.order_mut(slot) {
+                o.reason = reason;
+            }
+        }
+    }
+
+    fn fill(
+        &mut self,
+        slot: u32,
+        r: &ExecutionReport,
+        exec_id: ExecId,
+        qty: Decimal,
+        sink: &mut impl FnMut(TrackerEvent),
+    ) {
+        let price = r.last_price.unwrap_or_default();
+        let Some(o) = self.order_mut(slot) else {
+            return;
+        };
+        o.fill_count += 1;
+        o.fill_sum += qty;
+        o.fill_cost += r.cost.unwrap_or(qty * price);
+        // Reported cumulative figures win; our own sums cover reports that lack them.
+        o.filled_qty = o.filled_qty.max(o.fill_sum);
+        if r.avg_price.is_none_or(|p| p.is_zero()) && !o.fill_sum.is_zero() {
+            o.avg_price = o.fill_cost / o.fill_sum;
+        }
+        if r.cum_cost.is_none() {
+            o.cum_cost = o.cum_cost.max(o.fill_cost);
+        }
+        for f in r.fees() {
+            o.add_fee(f);
+        }
+        let fill = Fill {
+            order_id: r.order_id,
+            cl_ord_id: o.cl_ord_id,
+            exec_id,
+            trade_id: r.trade_id,
+            symbol: o.symbol,
+            side: o.side,
+            qty,
+            price,
+            fee: r.fees().first().copied(),
+            liquidity: r.liquidity,
+            timestamp: r.timestamp,
+            filled_qty: o.filled_qty,
+            remaining_qty: o.remaining_qty(),
+        };
+        self.stats.fills += 1;
+        if let (Some(side), Some(p)) = (
+            fill.side,
+            self.positions.get_mut(usize::from(fill.symbol.0)),
+        ) {
+            p.apply(side, qty, price, fill.fee.map_or(Decimal::ZERO, |f| f.qty));
+        }
+        if self.history.len() == self.cfg.history_limit {
+            self.history.pop_front();
+        }
+        if self.cfg.history_limit > 0 {
+            self.history.push_back(fill);
+        }
+        sink(TrackerEvent::Execution(fill));
+    }
+}

@@ -1,0 +1,943 @@
+//! Decoding of inbound WS v2 frames with simd-json, in reused buffers.
+//!
+//! simd-json validates the frame and builds its tape (SIMD structural scan, in-place string
+//! unescaping). Numbers are then read **from the frame's own digits**, located through
+//! simd-json's structural indexes, never through `f64`: `0.00016000` decodes to a `Decimal` with
+//! mantissa 16000 and scale 8, exactly as sent, so both value and scale survive.
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::FromPrimitive;
+use simd_json::{Buffers, INPUT_PADDING, Node, StaticNode, Tape};
+
+use crate::error::{DecodeError, KrakenErrorKind};
+use crate::ids::{ClOrdId, InlineStr, SymbolId, SymbolTable};
+use crate::protocol::messages::*;
+use crate::time::Timestamp;
+use crate::types::*;
+
+type R<T> = Result<T, DecodeError>;
+
+/// Frames larger than this are refused (Kraken's largest, an instrument snapshot, is ~300 KiB).
+pub const MAX_FRAME: usize = 8 << 20;
+
+/// Decodes inbound frames. Owns every buffer it needs and reuses them, so steady-state decoding
+/// does not allocate.
+pub struct Decoder {
+    input: Vec<u8>,
+    buffers: Buffers,
+    tape: Tape<'static>,
+    executions: Vec<ExecutionReport>,
+    balances: Vec<BalanceEntry>,
+    batch: Vec<BatchItem>,
+    pairs: Vec<InstrumentPair>,
+    assets: Vec<AssetInfo>,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder").finish_non_exhaustive()
+    }
+}
+
+impl Decoder {
+    /// A decoder with buffers sized for typical trading frames.
+    pub fn new() -> Self {
+        let mut d = Self {
+            input: Vec::new(),
+            buffers: Buffers::new(4096),
+            tape: Tape(Vec::new()),
+            executions: Vec::new(),
+            balances: Vec::new(),
+            batch: Vec::new(),
+            pairs: Vec::new(),
+            assets: Vec::new(),
+        };
+        d.reserve(4096, 64);
+        d
+    }
+
+    /// Grows the buffers for frames up to `frame_len` bytes with up to `items` elements, so the
+    /// first large frame does not allocate on the hot path.
+    pub fn reserve(&mut self, frame_len: usize, items: usize) {
+        self.input.reserve(frame_len + INPUT_PADDING);
+        self.tape.0.reserve(frame_len / 2);
+        self.executions.reserve(items);
+        self.balances.reserve(items);
+        self.batch.reserve(16);
+    }
+
+    /// Reports of the last `executions` frame.
+    pub fn executions(&self) -> &[ExecutionReport] {
+        &self.executions
+    }
+
+    /// Entries of the last `balances` frame.
+    pub fn balances(&self) -> &[BalanceEntry] {
+        &self.balances
+    }
+
+    /// Elements of the last `batch_add` response.
+    pub fn batch(&self) -> &[BatchItem] {
+        &self.batch
+    }
+
+    /// Pairs of the last `instrument` frame.
+    pub fn pairs(&self) -> &[InstrumentPair] {
+        &self.pairs
+    }
+
+    /// Assets of the last `instrument` frame.
+    pub fn assets(&self) -> &[AssetInfo] {
+        &self.assets
+    }
+
+    /// Decodes one text frame. Never panics; a frame that is not a Kraken message is a typed
+    /// error and leaves the decoder ready for the next one.
+    pub fn decode(&mut self, frame: &[u8], symbols: &SymbolTable) -> R<Inbound> {
+        let first = frame.iter().find(|b| !b.is_ascii_whitespace());
+        match first {
+            Some(b'{') => {}
+            Some(b'[') => return Err(DecodeError::UnknownMessage),
+            _ => return Err(DecodeError::NotJson),
+        }
+        if frame.len() > MAX_FRAME {
+            return Err(DecodeError::Malformed);
+        }
+        let Self {
+            input,
+            buffers,
+            tape,
+            executions,
+            balances,
+            batch,
+            pairs,
+            assets,
+        } = self;
+        input.clear();
+        input.extend_from_slice(frame);
+        input.resize(frame.len() + INPUT_PADDING, 0);
+        let mut t: Tape<'_> = std::mem::replace(tape, Tape(Vec::new())).reset();
+        let res = match simd_json::fill_tape_padded(input, frame.len(), buffers, &mut t) {
+            Err(_) => Err(DecodeError::Malformed),
+            Ok(()) => {
+                let mut cur = Cursor {
+                    nodes: &t.0,
+                    idx: buffers.structural_indexes(),
+                    src: frame,
+                    i: 0,
+                    j: 0,
+                };
+                let mut out = Outputs {
+                    executions,
+                    balances,
+                    batch,
+                    pairs,
+                    assets,
+                };
+                top_level(&mut cur, symbols, &mut out)
+            }
+        };
+        *tape = t.reset();
+        res
+    }
+}
+
+struct Outputs<'a> {
+    executions: &'a mut Vec<ExecutionReport>,
+    balances: &'a mut Vec<BalanceEntry>,
+    batch: &'a mut Vec<BatchItem>,
+    pairs: &'a mut Vec<InstrumentPair>,
+    assets: &'a mut Vec<AssetInfo>,
+}
+
+/// Walks simd-json's tape and its structural indexes in lockstep: each tape node starts at one
+/// "value" structural (`{`, `[`, `"`, or a scalar's first byte), so the position of every
+/// number's digits in the original frame is known.
+#[derive(Clone, Copy)]
+struct Cursor<'t, 'de> {
+    nodes: &'t [Node<'de>],
+    idx: &'t [u32],
+    src: &'t [u8],
+    i: usize,
+    j: usize,
+}
+
+/// A value: its tape node and where its text starts in the frame.
+#[derive(Clone, Copy)]
+struct Val<'de> {
+    node: Node<'de>,
+    pos: usize,
+}
+
+impl<'t, 'de> Cursor<'t, 'de> {
+    fn next(&mut self) -> R<Val<'de>> {
+        let node = *self.nodes.get(self.i).ok_or(DecodeError::Malformed)?;
+        self.i += 1;
+        loop {
+            let p = *self.idx.get(self.j).ok_or(DecodeError::Malformed)? as usize;
+            self.j += 1;
+            match self.src.get(p) {
+                Some(b':' | b',' | b']' | b'}') => continue,
+                Some(_) => return Ok(Val { node, pos: p }),
+                None => return Err(DecodeError::Malformed),
+            }
+        }
+    }
+
+    /// Skips the children of `v` if it is a container.
+    fn skip(&mut self, v: Val<'de>) -> R<()> {
+        if let Node::Object { count, .. } | Node::Array { count, .. } = v.node {
+            for _ in 0..count {
+                self.next()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Iterates the members of object `v`, calling `f(cursor, key, value)`; `f` must consume the
+    /// value's children (parse or [`Cursor::skip`]).
+    fn object(
+        &mut self,
+        v: Val<'de>,
+        field: &'static str,
+        mut f: impl FnMut(&mut Self, &'de str, Val<'de>) -> R<()>,
+    ) -> R<()> {
+        let Node::Object { len, .. } = v.node else {
+            return Err(DecodeError::InvalidField(field));
+        };
+        for _ in 0..len {
+            let k = self.next()?;
+            let Node::String(key) = k.node else {
+                return Err(DecodeError::Malformed);
+            };
+            let val = self.next()?;
+            f(self, key, val)?;
+        }
+        Ok(())
+    }
+
+    /// Iterates the elements of array `v`.
+    fn array(
+        &mut self,
+        v: Val<'de>,
+        field: &'static str,
+        mut f: impl FnMut(&mut Self, Val<'de>) -> R<()>,
+    ) -> R<()> {
+        let Node::Array { len, .. } = v.node else {
+            return Err(DecodeError::InvalidField(field));
+        };
+        for _ in 0..len {
+            let e = self.next()?;
+            f(self, e)?;
+        }
+        Ok(())
+    }
+
+    fn str(&self, v: Val<'de>, field: &'static str) -> R<&'de str> {
+        match v.node {
+            Node::String(s) => Ok(s),
+            _ => Err(DecodeError::InvalidField(field)),
+        }
+    }
+
+    fn decimal(&self, v: Val<'de>, field: &'static str) -> R<Decimal> {
+        match v.node {
+            Node::Static(StaticNode::I64(_) | StaticNode::U64(_) | StaticNode::F64(_)) => {
+                parse_decimal(self.src, v.pos)
+                    .or_else(|| approx_decimal(v.node))
+                    .ok_or(DecodeError::InvalidField(field))
+            }
+            _ => Err(DecodeError::InvalidField(field)),
+        }
+    }
+
+    fn u64(&self, v: Val<'de>, field: &'static str) -> R<u64> {
+        match v.node {
+            Node::Static(StaticNode::U64(n)) => Ok(n),
+            Node::Static(StaticNode::I64(n)) if n >= 0 => Ok(n as u64),
+            _ => Err(DecodeError::InvalidField(field)),
+        }
+    }
+
+    fn i64(&self, v: Val<'de>, field: &'static str) -> R<i64> {
+        match v.node {
+            Node::Static(StaticNode::I64(n)) => Ok(n),
+            Node::Static(StaticNode::U64(n)) => {
+                i64::try_from(n).map_err(|_| DecodeError::InvalidField(field))
+            }
+            _ => Err(DecodeError::InvalidField(field)),
+        }
+    }
+
+    fn bool(&self, v: Val<'de>, field: &'static str) -> R<bool> {
+        match v.node {
+            Node::Static(StaticNode::Bool(b)) => Ok(b),
+            _ => Err(DecodeError::InvalidField(field)),
+        }
+    }
+
+    fn time(&self, v: Val<'de>, field: &'static str) -> R<Timestamp> {
+        Timestamp::parse_rfc3339(self.str(v, field)?).ok_or(DecodeError::InvalidField(field))
+    }
+
+    fn inline<const N: usize>(&self, v: Val<'de>, field: &'static str) -> R<InlineStr<N>> {
+        InlineStr::new(self.str(v, field)?).ok_or(DecodeError::InvalidField(field))
+    }
+
+    fn wire<T>(&self, v: Val<'de>, field: &'static str, f: fn(&str) -> Option<T>) -> R<T> {
+        f(self.str(v, field)?).ok_or(DecodeError::InvalidField(field))
+    }
+}
+
+fn is_null(v: &Val<'_>) -> bool {
+    matches!(v.node, Node::Static(StaticNode::Null))
+}
+
+/// Parses the JSON number starting at `src[pos]` exactly: digits become the mantissa, the
+/// fraction length (minus any exponent) the scale. `None` if it does not fit a `Decimal`
+/// (more than 28 significant digits or an extreme exponent).
+pub(crate) fn parse_decimal(src: &[u8], pos: usize) -> Option<Decimal> {
+    let b = src.get(pos..)?;
+    let mut i = 0;
+    let neg = b.first() == Some(&b'-');
+    if neg {
+        i += 1;
+    }
+    let mut m: u128 = 0;
+    let mut sig = 0u32;
+    let mut scale: i64 = 0;
+    let mut any = false;
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        any = true;
+        if m != 0 || c != b'0' {
+            sig += 1;
+        }
+        m = m * 10 + u128::from(c - b'0');
+        i += 1;
+        if sig > 28 {
+            return None;
+        }
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            any = true;
+            if m != 0 || c != b'0' {
+                sig += 1;
+            }
+            m = m * 10 + u128::from(c - b'0');
+            scale += 1;
+            i += 1;
+            if sig > 28 {
+                return None;
+            }
+        }
+    }
+    if !any {
+        return None;
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        let eneg = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let mut e: i64 = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            e = (e * 10 + i64::from(c - b'0')).min(10_000);
+            i += 1;
+        }
+        scale += if eneg { e } else { -e };
+    }
+    while scale < 0 {
+        m = m.checked_mul(10)?;
+        scale += 1;
+    }
+    if scale > 28 || m >= 1u128 << 96 {
+        return None;
+    }
+    Some(Decimal::from_parts(
+        m as u32,
+        (m >> 32) as u32,
+        (m >> 64) as u32,
+        neg,
+        scale as u32,
+    ))
+}
+
+/// Fallback for numbers a `Decimal` cannot hold exactly: the nearest decimal of simd-json's
+/// parsed value (shortest round-trip digits).
+fn approx_decimal(n: Node<'_>) -> Option<Decimal> {
+    match n {
+        Node::Static(StaticNode::F64(f)) => Decimal::from_f64(f),
+        Node::Static(StaticNode::I64(i)) => Some(Decimal::from(i)),
+        Node::Static(StaticNode::U64(u)) => Some(Decimal::from(u)),
+        _ => None,
+    }
+}
+
+fn frame_kind(s: Option<&str>) -> R<FrameKind> {
+    match s {
+        Some("snapshot") => Ok(FrameKind::Snapshot),
+        Some("update") | None => Ok(FrameKind::Update),
+        Some(_) => Err(DecodeError::InvalidField("type")),
+    }
+}
+
+fn top_level<'de>(
+    c: &mut Cursor<'_, 'de>,
+    symbols: &SymbolTable,
+    out: &mut Outputs<'_>,
+) -> R<Inbound> {
+    let root = c.next()?;
+    let mut channel: Option<&'de str> = None;
+    let mut method: Option<&'de str> = None;
+    let mut kind: Option<&'de str> = None;
+    let mut data: Option<Cursor<'_, 'de>> = None;
+    let mut result: Option<Cursor<'_, 'de>> = None;
+    let mut resp = Response {
+        method: Method::Other,
+        req_id: None,
+        success: true,
+        error: None,
+        error_kind: None,
+        result: AckResult::None,
+        warnings: 0,
+        time_in: None,
+        time_out: None,
+    };
+    let mut sequence = None;
+    let mut success: Option<bool> = None;
+    let mut orders_cancelled = None;
+    c.object(root, "root", |c, k, v| {
+        match k {
+            "channel" => channel = Some(c.str(v, "channel")?),
+            "method" => method = Some(c.str(v, "method")?),
+            "type" => kind = Some(c.str(v, "type")?),
+            "sequence" => sequence = Some(c.u64(v, "sequence")?),
+            "req_id" if !is_null(&v) => resp.req_id = Some(c.u64(v, "req_id")?),
+            "success" => success = Some(c.bool(v, "success")?),
+            "error" if !is_null(&v) => {
+                let e = c.str(v, "error")?;
+                resp.error = Some(Text::truncating(e));
+                resp.error_kind = Some(KrakenErrorKind::classify(e));
+            }
+            "time_in" => resp.time_in = Some(c.time(v, "time_in")?),
+            "time_out" => resp.time_out = Some(c.time(v, "time_out")?),
+            "orders_cancelled" => orders_cancelled = Some(c.u64(v, "orders_cancelled")?),
+            "data" | "result" => {
+                // Remember where the payload starts; it is parsed once the kind is known.
+                let at = Cursor {
+                    i: c.i - 1,
+                    j: c.j - 1,
+                    ..*c
+                };
+                if k == "data" {
+                    data = Some(at);
+                } else {
+                    result = Some(at);
+                }
+                return c.skip(v);
+            }
+            _ => return c.skip(v),
+        }
+        Ok(())
+    })?;
+
+    if let Some(m) = method {
+        resp.method = Method::from_wire(m);
+        resp.success = success.unwrap_or(resp.error.is_none());
+        if let Some(mut rc) = result {
+            let v = rc.next()?;
+            resp.result = ack_result(&mut rc, v, resp.method, symbols, out, &mut resp.warnings)?;
+        } else if let Some(n) = orders_cancelled {
+            resp.result = AckResult::Count(n);
+        }
+        return Ok(Inbound::Response(resp));
+    }
+    let Some(ch) = channel else {
+        return Err(DecodeError::UnknownMessage);
+    };
+    match ch {
+        "heartbeat" => Ok(Inbound::Heartbeat),
+        "executions" => {
+            out.executions.clear();
+            if let Some(mut dc) = data {
+                let v = dc.next()?;
+                dc.array(v, "data", |c, e| {
+                    let r = execution(c, e, symbols)?;
+                    out.executions.push(r);
+                    Ok(())
+                })?;
+            }
+            Ok(Inbound::Executions {
+                kind: frame_kind(kind)?,
+                sequence,
+                len: out.executions.len(),
+            })
+        }
+        "balances" => {
+            out.balances.clear();
+            if let Some(mut dc) = data {
+                let v = dc.next()?;
+                dc.array(v, "data", |c, e| {
+                    let b = balance(c, e)?;
+                    out.balances.push(b);
+                    Ok(())
+                })?;
+            }
+            Ok(Inbound::Balances {
+                kind: frame_kind(kind)?,
+                sequence,
+                len: out.balances.len(),
+            })
+        }
+        "instrument" => {
+            out.pairs.clear();
+            out.assets.clear();
+            if let Some(mut dc) = data {
+                let v = dc.next()?;
+                instrument(&mut dc, v, out)?;
+            }
+            Ok(Inbound::Instrument {
+                kind: frame_kind(kind)?,
+                pairs: out.pairs.len(),
+                assets: out.assets.len(),
+            })
+        }
+        "status" => {
+            let mut st = Status::default();
+            if let Some(mut dc) = data {
+                let v = dc.next()?;
+                dc.array(v, "data", |c, e| {
+                    c.object(e, "data", |c, k, v| {
+                        match k {
+                            "system" => {
+                                st.system = Some(c.wire(v, "system", SystemStatus::from_wire)?)
+                            }
+                            "connection_id" => st.connection_id = Some(c.u64(v, "connection_id")?),
+                            _ => c.skip(v)?,
+                        }
+                        Ok(())
+                    })
+                })?;
+            }
+            Ok(Inbound::Status(st))
+        }
+        _ => Err(DecodeError::UnknownMessage),
+    }
+}
+
+fn order_ack<'de>(c: &mut Cursor<'_, 'de>, v: Val<'de>, warnings: &mut u8) -> R<BatchItem> {
+    let mut item = BatchItem::default();
+    c.object(v, "result", |c, k, v| {
+        match k {
+            "order_id" => item.order_id = Some(c.inline(v, "order_id")?),
+            "cl_ord_id" => {
+                item.cl_ord_id = Some(
+                    ClOrdId::from_wire(c.str(v, "cl_ord_id")?)
+                        .ok_or(DecodeError::InvalidField("cl_ord_id"))?,
+                )
+            }
+            "order_userref" => item.order_userref = Some(c.i64(v, "order_userref")?),
+            "error" => item.error = Some(Text::truncating(c.str(v, "error")?)),
+            "warnings" => {
+                if let Node::Array { len, .. } = v.node {
+                    *warnings = warnings.saturating_add(len.min(255) as u8);
+                }
+                c.skip(v)?
+            }
+            _ => c.skip(v)?,
+        }
+        Ok(())
+    })?;
+    Ok(item)
+}
+
+fn ack_result<'de>(
+    c: &mut Cursor<'_, 'de>,
+    v: Val<'de>,
+    method: Method,
+    symbols: &SymbolTable,
+    out: &mut Outputs<'_>,
+    warnings: &mut u8,
+) -> R<AckResult> {
+    match method {
+        Method::BatchAdd => {
+            out.batch.clear();
+            if let Node::Array { .. } = v.node {
+                c.array(v, "result", |c, e| {
+                    let item = order_ack(c, e, warnings)?;
+                    out.batch.push(item);
+                    Ok(())
+                })?;
+            } else {
+                // Seen only in a synthetic fixture: {"orders":[...]}. Accepted all the same.
+                c.object(v, "result", |c, k, v| {
+                    if k == "orders" {
+                        c.array(v, "orders", |c, e| {
+                            let item = order_ack(c, e, warnings)?;
+                            out.batch.push(item);
+                            Ok(())
+                        })
+                    } else {
+                        c.skip(v)
+                    }
+                })?;
+            }
+            Ok(AckResult::Batch {
+                len: out.batch.len(),
+            })
+        }
+        Method::AddOrder | Method::CancelOrder => {
+            let i = order_ack(c, v, warnings)?;
+            Ok(AckResult::Order {
+                order_id: i.order_id,
+                cl_ord_id: i.cl_ord_id,
+                order_userref: i.order_userref,
+            })
+        }
+        Method::AmendOrder => {
+            let (mut amend_id, mut order_id, mut cl_ord_id) = (None, None, None);
+            c.object(v, "result", |c, k, v| {
+                match k {
+                    "amend_id" => amend_id = Some(c.inline(v, "amend_id")?),
+                    "order_id" => order_id = Some(c.inline(v, "order_id")?),
+                    "cl_ord_id" => {
+                        cl_ord_id = ClOrdId::from_wire(c.str(v, "cl_ord_id")?);
+                    }
+                    "warnings" => {
+                        *warnings = warnings.saturating_add(1);
+                        c.skip(v)?
+                    }
+                    _ => c.skip(v)?,
+                }
+                Ok(())
+            })?;
+            Ok(AckResult::Amend {
+                amend_id,
+                order_id,
+                cl_ord_id,
+            })
+        }
+        Method::EditOrder => {
+            let (mut order_id, mut original_order_id) = (None, None);
+            c.object(v, "result", |c, k, v| {
+                match k {
+                    "order_id" => order_id = Some(c.inline(v, "order_id")?),
+                    "original_order_id" => {
+                        original_order_id = Some(c.inline(v, "original_order_id")?)
+                    }
+                    _ => c.skip(v)?,
+                }
+                Ok(())
+            })?;
+            Ok(AckResult::Edit {
+                order_id,
+                original_order_id,
+            })
+        }
+        Method::CancelAll | Method::BatchCancel => {
+            let mut count = 0;
+            c.object(v, "result", |c, k, v| {
+                match k {
+                    "count" => count = c.u64(v, "count")?,
+                    _ => c.skip(v)?,
+                }
+                Ok(())
+            })?;
+            Ok(AckResult::Count(count))
+        }
+        Method::CancelAllOrdersAfter => {
+            let (mut current_time, mut trigger_time) = (None, None);
+            c.object(v, "result", |c, k, v| {
+                match k {
+                    // "0" or another non-time value when disarmed: not an error.
+                    "currentTime" => {
+                        current_time = Timestamp::parse_rfc3339(c.str(v, "time").unwrap_or(""))
+                    }
+                    "triggerTime" => {
+                        trigger_time = Timestamp::parse_rfc3339(c.str(v, "time").unwrap_or(""))
+                    }
+                    _ => {}
+                }
+                c.skip(v)
+            })?;
+            Ok(AckResult::CancelAfter {
+                current_time,
+                trigger_time,
+            })
+        }
+        Method::Subscribe | Method::Unsubscribe => {
+            let (mut channel, mut maxratecount, mut symbol) = (Channel::Other, None, None);
+            c.object(v, "result", |c, k, v| {
+                match k {
+                    "channel" => channel = Channel::from_wire(c.str(v, "channel")?),
+                    "maxratecount" => {
+                        maxratecount = Some(
+                            u32::try_from(c.u64(v, "maxratecount")?)
+                                .map_err(|_| DecodeError::InvalidField("maxratecount"))?,
+                        )
+                    }
+                    "symbol" => {
+                        symbol = Some(
+                            symbols
+                                .get(c.str(v, "symbol")?)
+                                .unwrap_or(SymbolId::UNKNOWN),
+                        )
+                    }
+                    "warnings" => {
+                        if let Node::Array { len, .. } = v.node {
+                            *warnings = warnings.saturating_add(len.min(255) as u8);
+                        }
+                        c.skip(v)?
+                    }
+                    _ => c.skip(v)?,
+                }
+                Ok(())
+            })?;
+            Ok(AckResult::Subscription {
+                channel,
+                maxratecount,
+                symbol,
+            })
+        }
+        Method::Pong | Method::Other => {
+            c.skip(v)?;
+            Ok(AckResult::None)
+        }
+    }
+}
+
+fn execution<'de>(
+    c: &mut Cursor<'_, 'de>,
+    v: Val<'de>,
+    symbols: &SymbolTable,
+) -> R<ExecutionReport> {
+    let mut r = ExecutionReport::default();
+    let mut has_id = false;
+    let mut has_type = false;
+    c.object(v, "data", |c, k, v| {
+        if is_null(&v) {
+            return Ok(());
+        }
+        match k {
+            "order_id" => {
+                r.order_id = c.inline(v, "order_id")?;
+                has_id = true;
+            }
+            "exec_type" => {
+                r.exec_type = ExecType::from_wire(c.str(v, "exec_type")?);
+                has_type = true;
+            }
+            "order_status" => {
+                r.order_status = Some(c.wire(v, "order_status", WireOrderStatus::from_wire)?)
+            }
+            "timestamp" => r.timestamp = Some(c.time(v, "timestamp")?),
+            "symbol" => {
+                r.symbol = Some(
+                    symbols
+                        .get(c.str(v, "symbol")?)
+                        .unwrap_or(SymbolId::UNKNOWN),
+                )
+            }
+            "side" => r.side = Some(c.wire(v, "side", Side::from_wire)?),
+            "order_type" => r.order_type = Some(c.wire(v, "order_type", OrderType::from_wire)?),
+            "order_qty" => r.order_qty = Some(c.decimal(v, "order_qty")?),
+            "cash_order_qty" => r.cash_order_qty = Some(c.decimal(v, "cash_order_qty")?),
+            "display_qty" => r.display_qty = Some(c.decimal(v, "display_qty")?),
+            "limit_price" => r.limit_price = Some(c.decimal(v, "limit_price")?),
+            "limit_price_type" => {
+                r.limit_price_type = Some(c.wire(v, "limit_price_type", PriceType::from_wire)?)
+            }
+            "time_in_force" => {
+                r.time_in_force = Some(c.wire(v, "time_in_force", TimeInForce::from_wire)?)
+            }
+            "post_only" => r.post_only = Some(c.bool(v, "post_only")?),
+            "reduce_only" => r.reduce_only = Some(c.bool(v, "reduce_only")?),
+            "margin" => r.margin = Some(c.bool(v, "margin")?),
+            "cl_ord_id" => {
+                r.cl_ord_id = Some(
+                    ClOrdId::from_wire(c.str(v, "cl_ord_id")?)
+                        .ok_or(DecodeError::InvalidField("cl_ord_id"))?,
+                )
+            }
+            "order_userref" => r.order_userref = Some(c.i64(v, "order_userref")?),
+            "effective_time" => r.effective_time = Some(c.time(v, "effective_time")?),
+            "expire_time" => r.expire_time = Some(c.time(v, "expire_time")?),
+            "cum_qty" => r.cum_qty = Some(c.decimal(v, "cum_qty")?),
+            "cum_cost" => r.cum_cost = Some(c.decimal(v, "cum_cost")?),
+            "avg_price" => r.avg_price = Some(c.decimal(v, "avg_price")?),
+            "fee_usd_equiv" => r.fee_usd_equiv = Some(c.decimal(v, "fee_usd_equiv")?),
+            "exec_id" => r.exec_id = Some(c.inline(v, "exec_id")?),
+            "trade_id" => r.trade_id = Some(c.u64(v, "trade_id")?),
+            "last_qty" => r.last_qty = Some(c.decimal(v, "last_qty")?),
+            "last_price" => r.last_price = Some(c.decimal(v, "last_price")?),
+            "cost" => r.cost = Some(c.decimal(v, "cost")?),
+            "liquidity_ind" => {
+                r.liquidity = Some(c.wire(v, "liquidity_ind", Liquidity::from_wire)?)
+            }
+            "fees" => c.array(v, "fees", |c, e| {
+                let mut fee = Fee::default();
+                c.object(e, "fees", |c, k, v| {
+                    match k {
+                        "asset" => fee.asset = c.inline(v, "fees.asset")?,
+                        "qty" => fee.qty = c.decimal(v, "fees.qty")?,
+                        _ => c.skip(v)?,
+                    }
+                    Ok(())
+                })?;
+                if let Some(slot) = r.fees.get_mut(usize::from(r.fee_count)) {
+                    *slot = fee;
+                    r.fee_count += 1;
+                }
+                Ok(())
+            })?,
+            "reason" => r.reason = Some(Text::truncating(c.str(v, "reason")?)),
+            // Deprecated duplicate of `reason`, used only when `reason` is absent.
+            "cancel_reason" => {
+                let s = c.str(v, "cancel_reason")?;
+                r.reason.get_or_insert(Text::truncating(s));
+            }
+            "amended" => r.amended = Some(c.bool(v, "amended")?),
+            "triggers" => {
+                let mut t = TriggerInfo::default();
+                c.object(v, "triggers", |c, k, v| {
+                    if is_null(&v) {
+                        return Ok(());
+                    }
+                    match k {
+                        "reference" => {
+                            t.reference = Some(c.wire(
+                                v,
+                                "triggers.reference",
+                                TriggerReference::from_wire,
+                            )?)
+                        }
+                        "price" => t.price = Some(c.decimal(v, "triggers.price")?),
+                        "price_type" => {
+                            t.price_type =
+                                Some(c.wire(v, "triggers.price_type", PriceType::from_wire)?)
+                        }
+                        "status" => {
+                            t.status =
+                                Some(c.wire(v, "triggers.status", TriggerStatus::from_wire)?)
+                        }
+                        "last_price" => t.last_price = Some(c.decimal(v, "triggers.last_price")?),
+                        _ => c.skip(v)?,
+                    }
+                    Ok(())
+                })?;
+                r.triggers = Some(t);
+            }
+            _ => c.skip(v)?,
+        }
+        Ok(())
+    })?;
+    if !has_id {
+        return Err(DecodeError::MissingField("order_id"));
+    }
+    if !has_type {
+        return Err(DecodeError::MissingField("exec_type"));
+    }
+    Ok(r)
+}
+
+fn balance<'de>(c: &mut Cursor<'_, 'de>, v: Val<'de>) -> R<BalanceEntry> {
+    let mut b = BalanceEntry::default();
+    c.object(v, "data", |c, k, v| {
+        if is_null(&v) {
+            return Ok(());
+        }
+        match k {
+            "asset" => b.asset = c.inline(v, "asset")?,
+            "balance" => b.balance = Some(c.decimal(v, "balance")?),
+            "amount" => b.amount = Some(c.decimal(v, "amount")?),
+            "fee" => b.fee = Some(c.decimal(v, "fee")?),
+            "ledger_id" => b.ledger_id = Some(c.inline(v, "ledger_id")?),
+            "ref_id" => b.ref_id = Some(c.inline(v, "ref_id")?),
+            "type" => b.kind = Some(InlineStr::truncating(c.str(v, "type")?)),
+            "timestamp" => b.timestamp = Some(c.time(v, "timestamp")?),
+            _ => c.skip(v)?,
+        }
+        Ok(())
+    })?;
+    Ok(b)
+}
+
+fn instrument<'de>(c: &mut Cursor<'_, 'de>, v: Val<'de>, out: &mut Outputs<'_>) -> R<()> {
+    c.object(v, "data", |c, k, v| match k {
+        "pairs" => c.array(v, "pairs", |c, e| {
+            let mut p = InstrumentPair::default();
+            c.object(e, "pairs", |c, k, v| {
+                if is_null(&v) {
+                    return Ok(());
+                }
+                match k {
+                    "symbol" => p.symbol = c.inline(v, "symbol")?,
+                    "base" => p.base = c.inline(v, "base")?,
+                    "quote" => p.quote = c.inline(v, "quote")?,
+                    "status" => p.status = PairStatus::from_wire(c.str(v, "status")?),
+                    "price_increment" => p.price_increment = Some(c.decimal(v, "price_increment")?),
+                    "qty_increment" => p.qty_increment = Some(c.decimal(v, "qty_increment")?),
+                    "qty_min" => p.qty_min = Some(c.decimal(v, "qty_min")?),
+                    "cost_min" => p.cost_min = Some(c.decimal(v, "cost_min")?),
+                    "price_precision" => {
+                        p.price_precision =
+                            Some(c.u64(v, "price_precision")?.min(u32::MAX.into()) as u32)
+                    }
+                    "qty_precision" => {
+                        p.qty_precision =
+                            Some(c.u64(v, "qty_precision")?.min(u32::MAX.into()) as u32)
+                    }
+                    _ => c.skip(v)?,
+                }
+                Ok(())
+            })?;
+            out.pairs.push(p);
+            Ok(())
+        }),
+        "assets" => c.array(v, "assets", |c, e| {
+            let mut a = AssetInfo::default();
+            c.object(e, "assets", |c, k, v| {
+                if is_null(&v) {
+                    return Ok(());
+                }
+                match k {
+                    "id" => a.id = c.inline(v, "id")?,
+                    "status" => a.status = InlineStr::truncating(c.str(v, "status")?),
+                    "precision" => {
+                        a.precision = Some(c.u64(v, "precision")?.min(u32::MAX.into()) as u32)
+                    }
+                    _ => c.skip(v)?,
+                }
+                Ok(())
+            })?;
+            out.assets.push(a);
+            Ok(())
+        }),
+        _ => c.skip(v),
+    })
+}

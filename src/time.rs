@@ -1,0 +1,207 @@
+//! Wall-clock timestamps as Kraken writes them (RFC 3339, UTC, microseconds), without a clock.
+//!
+//! The core never reads a clock: callers pass [`Timestamp`]s (wall time, for the wire) and
+//! monotonic nanosecond counts (for ages and deadlines) in.
+
+use std::fmt;
+
+/// Microseconds since the Unix epoch, UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+/// Bytes needed to write any timestamp: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+pub const RFC3339_LEN: usize = 27;
+
+impl Timestamp {
+    /// From seconds and microseconds since the epoch.
+    pub const fn from_secs(secs: i64) -> Self {
+        Self(secs * 1_000_000)
+    }
+
+    /// Whole seconds since the epoch.
+    pub const fn secs(self) -> i64 {
+        self.0.div_euclid(1_000_000)
+    }
+
+    /// Writes `YYYY-MM-DDTHH:MM:SS.ffffffZ` into `out`. Years outside 0..=9999 are clamped.
+    pub fn write_rfc3339(self, out: &mut [u8; RFC3339_LEN]) {
+        let micros = self.0.rem_euclid(1_000_000) as u32;
+        let secs = self.0.div_euclid(1_000_000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400) as u32;
+        let (y, m, d) = civil_from_days(days);
+        let y = y.clamp(0, 9999) as u32;
+        put(&mut out[0..4], y, 4);
+        out[4] = b'-';
+        put(&mut out[5..7], m, 2);
+        out[7] = b'-';
+        put(&mut out[8..10], d, 2);
+        out[10] = b'T';
+        put(&mut out[11..13], sod / 3600, 2);
+        out[13] = b':';
+        put(&mut out[14..16], sod / 60 % 60, 2);
+        out[16] = b':';
+        put(&mut out[17..19], sod % 60, 2);
+        out[19] = b'.';
+        put(&mut out[20..26], micros, 6);
+        out[26] = b'Z';
+    }
+
+    /// Parses RFC 3339 (`2024-05-19T19:30:36.343170Z`, any number of fraction digits, `Z` or a
+    /// `±HH:MM` offset). Digits past microseconds are truncated.
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+            return None;
+        }
+        if b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        let y = num(&b[0..4])? as i64;
+        let mo = num(&b[5..7])?;
+        let d = num(&b[8..10])?;
+        let h = num(&b[11..13])?;
+        let mi = num(&b[14..16])?;
+        let se = num(&b[17..19])?;
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+            return None;
+        }
+        let mut i = 19;
+        let mut micros = 0u32;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                if i - start < 6 {
+                    micros = micros * 10 + u32::from(b[i] - b'0');
+                }
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+            for _ in (i - start)..6 {
+                micros *= 10;
+            }
+        }
+        let offset = match b.get(i..)? {
+            [b'Z' | b'z'] => 0,
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+                let oh = num(&[*h1, *h2])? as i64;
+                let om = num(&[*m1, *m2])? as i64;
+                let o = oh * 3600 + om * 60;
+                if *sign == b'+' { o } else { -o }
+            }
+            _ => return None,
+        };
+        let days = days_from_civil(y, mo, d);
+        let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + se) - offset;
+        Some(Self(secs * 1_000_000 + i64::from(micros)))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; RFC3339_LEN];
+        self.write_rfc3339(&mut buf);
+        f.write_str(std::str::from_utf8(&buf).unwrap_or("?"))
+    }
+}
+
+fn put(out: &mut [u8], mut v: u32, width: usize) {
+    for i in (0..width).rev() {
+        out[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+fn num(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
+}
+
+// Howard Hinnant's days-from-civil algorithms (public domain), proleptic Gregorian calendar.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses_known_instants() {
+        let t = Timestamp::parse_rfc3339("2023-09-22T10:33:05.709950Z").unwrap();
+        assert_eq!(t.0, 1_695_378_785_709_950);
+        assert_eq!(t.to_string(), "2023-09-22T10:33:05.709950Z");
+        assert_eq!(
+            Timestamp::parse_rfc3339("2023-09-21T15:49:29Z")
+                .unwrap()
+                .secs(),
+            1_695_311_369
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2023-09-21T17:49:29+02:00").unwrap(),
+            Timestamp::parse_rfc3339("2023-09-21T15:49:29Z").unwrap()
+        );
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59.999999Z");
+        // Nanosecond fractions are truncated to microseconds.
+        assert_eq!(
+            Timestamp::parse_rfc3339("2024-02-29T00:00:00.123456789Z")
+                .unwrap()
+                .0
+                % 1_000_000,
+            123_456
+        );
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for s in [
+            "",
+            "2023-09-22",
+            "2023-13-22T10:33:05Z",
+            "2023-09-22T10:33:05",
+            "2023-09-22T10:33:05.Z",
+            "2023-09-22T25:33:05Z",
+            "2022-06-13T08:09:10.7890123",
+            "2023-09-22T10:33:05+0200",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(s), None, "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn round_trips(micros in -62_135_596_800_000_000i64..253_402_300_799_999_999i64) {
+            let t = Timestamp(micros);
+            proptest::prop_assert_eq!(Timestamp::parse_rfc3339(&t.to_string()), Some(t));
+        }
+
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,40}") {
+            let _ = Timestamp::parse_rfc3339(&s);
+        }
+    }
+}
