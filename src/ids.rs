@@ -43,13 +43,14 @@ impl<const N: usize> InlineStr<N> {
         })
     }
 
-    /// Copies as much of `s` as fits, replacing non-ASCII bytes with `?`. For free text that is
+    /// Copies as much of `s` as fits, replacing each non-ASCII character with `?`. For free text that is
     /// only informative (error messages, cancel reasons), where losing the tail is acceptable.
     pub fn truncating(s: &str) -> Self {
         let mut buf = [0; N];
-        let n = s.len().min(N);
-        for (dst, &b) in buf.iter_mut().zip(&s.as_bytes()[..n]) {
-            *dst = if b.is_ascii() { b } else { b'?' };
+        let mut n = 0;
+        for (dst, c) in buf.iter_mut().zip(s.chars()) {
+            *dst = if c.is_ascii() { c as u8 } else { b'?' };
+            n += 1;
         }
         Self { len: n as u8, buf }
     }

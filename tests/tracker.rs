@@ -1,0 +1,518 @@
+//! OrderTracker sequences, fed real frames through the real decoder.
+
+use arrayvec::ArrayVec;
+use kraken_exec::orders::{Fill, StatusChange, TrackerEvent};
+use kraken_exec::protocol::{Decoder, Inbound, Method};
+use kraken_exec::{
+    AddOrder, BatchAdd, ClOrdId, EditOrder, KrakenErrorKind, OrderId, OrderRef, OrderStatus,
+    OrderTracker, Side, SymbolTable, TrackerConfig,
+};
+use rust_decimal_macros::dec;
+
+struct Harness {
+    t: OrderTracker,
+    d: Decoder,
+    syms: SymbolTable,
+    events: Vec<TrackerEvent>,
+    now: u64,
+}
+
+const OID: &str = "OK4GJX-KSTLS-7DZZO5";
+
+impl Harness {
+    fn new() -> Self {
+        Self::with(TrackerConfig::default())
+    }
+
+    fn with(cfg: TrackerConfig) -> Self {
+        let syms = SymbolTable::from_names(["BTC/USD", "ETH/USD"]);
+        Self {
+            t: OrderTracker::new(cfg, syms.len()),
+            d: Decoder::new(),
+            syms,
+            events: Vec::new(),
+            now: 0,
+        }
+    }
+
+    fn feed(&mut self, json: &str) {
+        self.now += 1_000;
+        let Self {
+            t,
+            d,
+            syms,
+            events,
+            now,
+        } = self;
+        match d.decode(json.as_bytes(), syms).unwrap() {
+            Inbound::Executions { kind, .. } => {
+                t.on_executions(kind, d.executions(), *now, &mut |e| events.push(e))
+            }
+            Inbound::Response(r) => t.on_response(&r, d.batch(), *now, &mut |e| events.push(e)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn submit(&mut self, req_id: u64, o: &AddOrder) {
+        let Self { t, events, now, .. } = self;
+        t.submit_add(req_id, o, *now, &mut |e| events.push(e));
+    }
+
+    fn take(&mut self) -> Vec<TrackerEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn fills(&mut self) -> Vec<Fill> {
+        self.take()
+            .into_iter()
+            .filter_map(|e| {
+                if let TrackerEvent::Execution(f) = e {
+                    Some(f)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn status(&self) -> OrderStatus {
+        self.t
+            .by_order_id(&OrderId::new(OID).unwrap())
+            .unwrap()
+            .status
+    }
+}
+
+fn ack(req_id: u64, oid: &str) -> String {
+    format!(
+        r#"{{"method":"add_order","req_id":{req_id},"result":{{"order_id":"{oid}"}},"success":true}}"#
+    )
+}
+
+fn exec(seq: u64, body: &str) -> String {
+    format!(r#"{{"channel":"executions","type":"update","data":[{{{body}}}],"sequence":{seq}}}"#)
+}
+
+fn pending_new(oid: &str, cl: &str) -> String {
+    exec(
+        1,
+        &format!(
+            r#""order_id":"{oid}","symbol":"BTC/USD","order_qty":1.0,"exec_type":"pending_new","side":"buy","order_type":"limit","limit_price":100.0,"order_status":"pending_new","cl_ord_id":"{cl}","timestamp":"2024-01-01T00:00:00Z""#
+        ),
+    )
+}
+
+fn trade(oid: &str, exec_id: &str, qty: &str, price: &str, cum: &str, status: &str) -> String {
+    exec(
+        2,
+        &format!(
+            r#""order_id":"{oid}","exec_id":"{exec_id}","exec_type":"trade","trade_id":1,"symbol":"BTC/USD","side":"buy","last_qty":{qty},"last_price":{price},"liquidity_ind":"m","order_status":"{status}","cum_qty":{cum},"fees":[{{"asset":"USD","qty":0.01}}]"#
+        ),
+    )
+}
+
+fn changes(ev: &[TrackerEvent]) -> Vec<(Option<OrderStatus>, OrderStatus)> {
+    ev.iter()
+        .filter_map(|e| {
+            if let TrackerEvent::StatusChange(StatusChange { from, to, .. }) = e {
+                Some((*from, *to))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn order() -> AddOrder {
+    AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0))
+        .cl_ord_id(ClOrdId::new("c1").unwrap())
+}
+
+#[test]
+fn full_lifecycle_with_partial_fills() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    h.feed(&pending_new(OID, "c1"));
+    h.feed(&exec(
+        3,
+        &format!(r#""order_id":"{OID}","exec_type":"new","order_status":"new""#),
+    ));
+    assert_eq!(
+        changes(&h.take()),
+        vec![
+            (None, OrderStatus::Pending),
+            (Some(OrderStatus::Pending), OrderStatus::Open)
+        ]
+    );
+    h.feed(&trade(OID, "T1", "0.4", "99.0", "0.4", "partially_filled"));
+    h.feed(&trade(OID, "T2", "0.6", "100.0", "1.0", "partially_filled"));
+    // A trade that completes the order still says partially_filled; completion comes separately.
+    assert_eq!(h.status(), OrderStatus::PartiallyFilled);
+    let ev = h.take();
+    let fills: Vec<_> = ev
+        .iter()
+        .filter_map(|e| {
+            if let TrackerEvent::Execution(f) = e {
+                Some(*f)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(fills.len(), 2);
+    assert_eq!(
+        (fills[0].qty, fills[0].remaining_qty),
+        (dec!(0.4), dec!(0.6))
+    );
+    assert_eq!(
+        (fills[1].filled_qty, fills[1].remaining_qty),
+        (dec!(1.0), dec!(0))
+    );
+    assert_eq!(fills[1].cl_ord_id.unwrap().as_str(), "c1");
+    h.feed(&exec(5, &format!(r#""order_id":"{OID}","exec_type":"filled","order_status":"filled","cum_qty":1.0,"avg_price":99.6"#)));
+    assert_eq!(
+        changes(&h.take()),
+        vec![(Some(OrderStatus::PartiallyFilled), OrderStatus::Filled)]
+    );
+    let o = *h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    assert_eq!(
+        (o.filled_qty, o.remaining_qty(), o.avg_price, o.fill_count),
+        (dec!(1.0), dec!(0), dec!(99.6), 2)
+    );
+    assert_eq!(o.fees()[0].qty, dec!(0.02));
+    let p = h.t.position(kraken_exec::SymbolId(0));
+    assert_eq!((p.qty, p.avg_price), (dec!(1.0), dec!(99.6)));
+    let s = h.t.stats();
+    assert_eq!(
+        (
+            s.orders_submitted,
+            s.orders_filled,
+            s.fills,
+            s.active_orders,
+            s.execution_messages
+        ),
+        (1, 1, 2, 0, 5)
+    );
+    assert_eq!(h.t.history().len(), 2);
+    assert_eq!(h.t.active_orders().count(), 0);
+}
+
+#[test]
+fn executions_before_ack_join_by_cl_ord_id() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&pending_new(OID, "c1"));
+    h.feed(&trade(OID, "T1", "1.0", "100.0", "1.0", "partially_filled"));
+    h.feed(&ack(1, OID));
+    assert_eq!(h.t.orders().count(), 1, "one order, not two");
+    assert_eq!(
+        h.status(),
+        OrderStatus::PartiallyFilled,
+        "the late ack does not move it back"
+    );
+    assert_eq!(
+        h.t.by_cl_ord_id(&ClOrdId::new("c1").unwrap())
+            .unwrap()
+            .order_id
+            .unwrap()
+            .as_str(),
+        OID
+    );
+}
+
+#[test]
+fn executions_before_ack_without_client_id_merge_on_ack() {
+    let mut h = Harness::new();
+    let o = AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0));
+    h.submit(9, &o);
+    h.feed(&exec(1, &format!(r#""order_id":"{OID}","symbol":"BTC/USD","order_qty":1.0,"exec_type":"pending_new","side":"buy","order_status":"pending_new""#)));
+    h.feed(&trade(OID, "T1", "0.5", "100.0", "0.5", "partially_filled"));
+    assert_eq!(h.t.orders().count(), 2);
+    h.feed(&ack(9, OID));
+    assert_eq!(h.t.orders().count(), 1);
+    assert_eq!(h.t.stats().active_orders, 1);
+    let o = h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    assert_eq!(
+        (o.status, o.filled_qty, o.req_id),
+        (OrderStatus::PartiallyFilled, dec!(0.5), Some(9))
+    );
+}
+
+#[test]
+fn duplicate_fills_are_counted_once() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    h.feed(&trade(OID, "T1", "0.4", "99.0", "0.4", "partially_filled"));
+    h.feed(&trade(OID, "T1", "0.4", "99.0", "0.4", "partially_filled"));
+    assert_eq!(h.fills().len(), 1);
+    let o = h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    assert_eq!(o.filled_qty, dec!(0.4));
+    assert_eq!(h.t.stats().duplicate_fills, 1);
+    assert_eq!(h.t.position(kraken_exec::SymbolId(0)).qty, dec!(0.4));
+}
+
+#[test]
+fn amend_keeps_the_order() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    h.t.submit_other(
+        2,
+        Method::AmendOrder,
+        Some(&OrderRef::Id(OrderId::new(OID).unwrap())),
+    );
+    h.feed(r#"{"method":"amend_order","req_id":2,"result":{"amend_id":"TTW6PD-RC36L-ZZSWNU","order_id":"OK4GJX-KSTLS-7DZZO5"},"success":true}"#);
+    h.feed(&exec(4, &format!(r#""order_id":"{OID}","exec_type":"amended","order_status":"new","order_qty":2.0,"limit_price":101.5,"reason":"User requested","amended":true"#)));
+    let o = h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    assert_eq!(
+        (o.order_qty, o.limit_price, o.amends, o.status),
+        (dec!(2.0), Some(dec!(101.5)), 1, OrderStatus::Open)
+    );
+    assert_eq!(h.t.orders().count(), 1);
+    // A failed amend is reported against the order and changes nothing.
+    h.t.submit_other(
+        3,
+        Method::AmendOrder,
+        Some(&OrderRef::Id(OrderId::new(OID).unwrap())),
+    );
+    h.take();
+    h.feed(r#"{"method":"amend_order","req_id":3,"error":"EOrder:Invalid price","success":false}"#);
+    let ev = h.take();
+    assert!(
+        matches!(ev[..], [TrackerEvent::Rejected(f)] if f.kind == KrakenErrorKind::InvalidPrice && f.order_id.unwrap().as_str() == OID)
+    );
+    assert_eq!(h.status(), OrderStatus::Open);
+}
+
+#[test]
+fn fill_after_cancel_request() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    let r = OrderRef::ClOrdId(ClOrdId::new("c1").unwrap());
+    h.t.submit_cancel(2, Method::CancelOrder, &[r], 1);
+    assert!(
+        h.t.by_order_id(&OrderId::new(OID).unwrap())
+            .unwrap()
+            .cancel_pending
+    );
+    h.feed(&trade(OID, "T1", "0.3", "100.0", "0.3", "partially_filled"));
+    h.feed(r#"{"method":"cancel_order","req_id":2,"result":{"cl_ord_id":"c1"},"success":true}"#);
+    h.feed(&exec(6, &format!(r#""order_id":"{OID}","exec_type":"canceled","order_status":"canceled","cum_qty":0.3,"reason":"User requested""#)));
+    let o = *h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    assert_eq!(
+        (o.status, o.filled_qty, o.remaining_qty(), o.cancel_pending),
+        (OrderStatus::Canceled, dec!(0.3), dec!(0.7), false)
+    );
+    assert_eq!(o.reason.unwrap().as_str(), "User requested");
+    assert_eq!(h.t.stats().orders_cancelled, 1);
+    // Nothing moves a terminal order back.
+    h.feed(&exec(
+        7,
+        &format!(r#""order_id":"{OID}","exec_type":"new","order_status":"new""#),
+    ));
+    assert_eq!(h.status(), OrderStatus::Canceled);
+}
+
+#[test]
+fn rejects_and_unknown_outcomes() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(
+        r#"{"error":"EOrder:Insufficient funds","method":"add_order","req_id":1,"success":false}"#,
+    );
+    let ev = h.take();
+    assert!(
+        matches!(ev[1], TrackerEvent::Rejected(f) if f.kind == KrakenErrorKind::InsufficientFunds)
+    );
+    assert_eq!(
+        changes(&ev),
+        vec![
+            (None, OrderStatus::Pending),
+            (Some(OrderStatus::Pending), OrderStatus::Rejected)
+        ]
+    );
+    let o = h.t.by_cl_ord_id(&ClOrdId::new("c1").unwrap()).unwrap();
+    assert_eq!(o.error.unwrap().as_str(), "EOrder:Insufficient funds");
+    assert_eq!(h.t.stats().orders_rejected, 1);
+
+    // A timed-out add becomes Unknown; a late ack or a lookup resolves it.
+    let o2 = AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0))
+        .cl_ord_id(ClOrdId::new("c2").unwrap());
+    h.submit(2, &o2);
+    h.t.on_timeout(2, 5_000, &mut |_| {});
+    let c2 = ClOrdId::new("c2").unwrap();
+    assert_eq!(h.t.by_cl_ord_id(&c2).unwrap().status, OrderStatus::Unknown);
+    assert_eq!(h.t.stats().unknown_outcomes, 1);
+    // The executions stream (after a resubscribe) says it is live.
+    h.feed(&pending_new("OUNKNW-00000-000001", "c2"));
+    assert_eq!(
+        h.t.by_cl_ord_id(&c2).unwrap().status,
+        OrderStatus::PendingNew
+    );
+    h.t.resolve(
+        &OrderRef::ClOrdId(c2),
+        OrderStatus::Canceled,
+        None,
+        6_000,
+        &mut |_| {},
+    );
+    assert_eq!(h.t.by_cl_ord_id(&c2).unwrap().status, OrderStatus::Canceled);
+}
+
+#[test]
+fn reconnect_snapshot_replays_fills_and_flags_vanished_orders() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    h.feed(&trade(OID, "T1", "0.2", "100.0", "0.2", "partially_filled"));
+    let other = AddOrder::limit(kraken_exec::SymbolId(0), Side::Sell, dec!(1.0), dec!(120.0))
+        .cl_ord_id(ClOrdId::new("c3").unwrap());
+    h.submit(2, &other);
+    h.feed(&ack(2, "OVANSH-00000-000002"));
+    h.take();
+    // After a reconnect: the snapshot lists our first order (now 0.5 filled) and its fills,
+    // T1 (seen) and T2 (missed while away); the second order is gone.
+    let snap = format!(
+        concat!(
+            r#"{{"channel":"executions","type":"snapshot","sequence":1,"data":["#,
+            r#"{{"order_id":"{o}","exec_type":"new","order_status":"partially_filled","symbol":"BTC/USD","side":"buy","order_qty":1.0,"cum_qty":0.5,"limit_price":100.0,"cl_ord_id":"c1"}},"#,
+            r#"{{"order_id":"{o}","exec_id":"T1","exec_type":"trade","last_qty":0.2,"last_price":100.0,"order_status":"filled","side":"buy","symbol":"BTC/USD"}},"#,
+            r#"{{"order_id":"{o}","exec_id":"T2","exec_type":"trade","last_qty":0.3,"last_price":100.0,"order_status":"filled","side":"buy","symbol":"BTC/USD"}}"#,
+            r#"]}}"#
+        ),
+        o = OID
+    );
+    h.feed(&snap);
+    let ev = h.take();
+    let fills: Vec<_> = ev
+        .iter()
+        .filter_map(|e| {
+            if let TrackerEvent::Execution(f) = e {
+                Some(f.exec_id)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(fills.len(), 1);
+    assert_eq!(fills[0].as_str(), "T2");
+    let o = *h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    // The snapshot's trades say "filled" about the order's later state; quantities say otherwise.
+    assert_eq!(
+        (o.status, o.filled_qty),
+        (OrderStatus::PartiallyFilled, dec!(0.5))
+    );
+    let gone = h.t.by_cl_ord_id(&ClOrdId::new("c3").unwrap()).unwrap();
+    assert_eq!(gone.status, OrderStatus::Unknown);
+    assert_eq!(h.t.position(kraken_exec::SymbolId(0)).qty, dec!(0.5));
+}
+
+#[test]
+fn batch_add_and_edit() {
+    let mut h = Harness::new();
+    let btc = kraken_exec::SymbolId(0);
+    let mut orders = ArrayVec::new();
+    orders.push(AddOrder::limit(btc, Side::Buy, dec!(1), dec!(99)).userref(1));
+    orders.push(AddOrder::limit(btc, Side::Buy, dec!(1), dec!(98)).userref(2));
+    orders.push(AddOrder::limit(btc, Side::Buy, dec!(1), dec!(97)).userref(3));
+    let b = BatchAdd {
+        symbol: btc,
+        orders,
+        deadline: None,
+        validate: false,
+    };
+    {
+        let Harness { t, events, .. } = &mut h;
+        t.submit_batch(7, &b, 0, &mut |e| events.push(e));
+    }
+    h.feed(r#"{"method":"batch_add","req_id":7,"result":[{"order_id":"OB0000-00000-000001","order_userref":1},{"order_id":"OB0000-00000-000002","order_userref":2},{"order_userref":3,"error":"EOrder:Insufficient funds"}],"success":true}"#);
+    let st = |id: &str| {
+        h.t.by_order_id(&OrderId::new(id).unwrap())
+            .map(|o| o.status)
+    };
+    assert_eq!(st("OB0000-00000-000001"), Some(OrderStatus::Open));
+    assert_eq!(st("OB0000-00000-000002"), Some(OrderStatus::Open));
+    assert_eq!(h.t.stats().orders_rejected, 1);
+    assert_eq!(h.t.active_orders().count(), 2);
+
+    let mut e = EditOrder::new(OrderId::new("OB0000-00000-000001").unwrap(), btc);
+    e.limit_price = Some(dec!(99.5));
+    h.t.submit_edit(8, &e);
+    h.feed(r#"{"method":"edit_order","req_id":8,"result":{"order_id":"OB0000-00000-00000N","original_order_id":"OB0000-00000-000001"},"success":true}"#);
+    let st = |id: &str| {
+        h.t.by_order_id(&OrderId::new(id).unwrap())
+            .map(|o| (o.status, o.limit_price))
+    };
+    assert_eq!(
+        st("OB0000-00000-000001"),
+        Some((OrderStatus::Canceled, Some(dec!(99))))
+    );
+    assert_eq!(
+        st("OB0000-00000-00000N"),
+        Some((OrderStatus::Open, Some(dec!(99.5))))
+    );
+}
+
+#[test]
+fn bounded_history_and_retention() {
+    let cfg = TrackerConfig {
+        history_limit: 3,
+        retention: 2,
+        capacity: 8,
+        dedup_capacity: 64,
+        max_in_flight: 8,
+    };
+    let mut h = Harness::with(cfg);
+    for i in 0..5u64 {
+        let oid = format!("OR0000-00000-00000{i}");
+        let o = AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0));
+        h.submit(i, &o);
+        h.feed(&ack(i, &oid));
+        h.feed(&trade(
+            &oid,
+            &format!("T{i}"),
+            "1.0",
+            "100.0",
+            "1.0",
+            "partially_filled",
+        ));
+        h.feed(&exec(
+            9,
+            &format!(
+                r#""order_id":"{oid}","exec_type":"filled","order_status":"filled","cum_qty":1.0"#
+            ),
+        ));
+    }
+    assert_eq!(h.t.history().len(), 3);
+    assert_eq!(h.t.history().next().unwrap().exec_id.as_str(), "T2");
+    assert_eq!(
+        h.t.orders().count(),
+        2,
+        "only the two most recent completed orders are kept"
+    );
+    assert!(
+        h.t.by_order_id(&OrderId::new("OR0000-00000-000000").unwrap())
+            .is_none()
+    );
+    assert!(
+        h.t.by_order_id(&OrderId::new("OR0000-00000-000004").unwrap())
+            .is_some()
+    );
+    assert_eq!(h.t.stats().orders_filled, 5);
+}
+
+#[test]
+fn orders_placed_elsewhere_are_tracked_from_executions() {
+    let mut h = Harness::new();
+    h.feed(&pending_new(OID, "web-1"));
+    h.feed(&trade(OID, "T1", "1.0", "100.0", "1.0", "partially_filled"));
+    let o = h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    assert_eq!(
+        (o.status, o.side, o.filled_qty),
+        (OrderStatus::PartiallyFilled, Some(Side::Buy), dec!(1.0))
+    );
+    assert_eq!(h.t.stats().orders_submitted, 0);
+}
