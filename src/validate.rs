@@ -210,10 +210,10 @@ impl AddOrder {
                 );
             }
         }
-        if let Some(tr) = &self.triggers {
-            if tr.price_type == PriceType::Static {
-                multiple(Field::TriggerPrice, tr.price, ins.price_increment)?;
-            }
+        if let Some(tr) = &self.triggers
+            && tr.price_type == PriceType::Static
+        {
+            multiple(Field::TriggerPrice, tr.price, ins.price_increment)?;
         }
         Ok(())
     }

@@ -15,10 +15,8 @@ fn symbols() -> SymbolTable {
 
 /// Any decimal with up to 15 significant digits and up to 15 decimals, either sign.
 fn decimal15() -> impl Strategy<Value = Decimal> {
-    (0i64..1_000_000_000_000_000, 0u32..=15, any::<bool>()).prop_map(|(m, s, neg)| {
-        let d = Decimal::new(if neg { -m } else { m }, s);
-        d
-    })
+    (0i64..1_000_000_000_000_000, 0u32..=15, any::<bool>())
+        .prop_map(|(m, s, neg)| Decimal::new(if neg { -m } else { m }, s))
 }
 
 fn positive15() -> impl Strategy<Value = Decimal> {

@@ -504,3 +504,13 @@ fn escaped_strings_do_not_disturb_numbers() {
     assert_eq!(r.last_price, Some(dec!(2000)));
     assert_eq!(r.cum_qty, Some(Decimal::new(15, 1)));
 }
+
+#[test]
+fn escaped_keys_still_locate_their_numbers() {
+    let mut d = Decoder::new();
+    let s = r#"{"channel":"executions","type":"update","data":[{"order_id":"A","exec_type":"trade","exec_id":"T","last\u005fqty" :  1.50,"last_price":2.000}]}"#;
+    decode(&mut d, s).unwrap();
+    let r = d.executions()[0];
+    assert_eq!(r.last_qty.unwrap().to_string(), "1.50");
+    assert_eq!(r.last_price.unwrap().to_string(), "2.000");
+}

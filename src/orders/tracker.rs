@@ -466,15 +466,15 @@ impl OrderTracker {
             let Some(o) = self.slots.get_mut(old as usize).and_then(Option::take) else {
                 continue;
             };
-            if let Some(id) = o.order_id {
-                if self.by_order_id.get(&id) == Some(&old) {
-                    self.by_order_id.remove(&id);
-                }
+            if let Some(id) = o.order_id
+                && self.by_order_id.get(&id) == Some(&old)
+            {
+                self.by_order_id.remove(&id);
             }
-            if let Some(c) = o.cl_ord_id {
-                if self.by_cl_ord_id.get(&c) == Some(&old) {
-                    self.by_cl_ord_id.remove(&c);
-                }
+            if let Some(c) = o.cl_ord_id
+                && self.by_cl_ord_id.get(&c) == Some(&old)
+            {
+                self.by_cl_ord_id.remove(&c);
             }
             self.free.push(old);
         }
@@ -921,8 +921,8 @@ impl OrderTracker {
             None => {
                 let mut o = Order::new(r.symbol.unwrap_or(SymbolId::UNKNOWN), now);
                 o.status = OrderStatus::PendingNew;
-                let s = self.alloc(o);
-                s
+
+                self.alloc(o)
             }
         };
         let is_trade = r.exec_type == Some(ExecType::Trade);
@@ -1010,10 +1010,10 @@ impl OrderTracker {
         let reason = r.reason;
         if let Some(t) = target {
             self.set_status(slot, t, reason, sink);
-        } else if reason.is_some() {
-            if let Some(o) = self.order_mut(slot) {
-                o.reason = reason;
-            }
+        } else if reason.is_some()
+            && let Some(o) = self.order_mut(slot)
+        {
+            o.reason = reason;
         }
     }
 

@@ -123,15 +123,16 @@ impl Decoder {
         input.extend_from_slice(frame);
         input.resize(frame.len() + INPUT_PADDING, 0);
         let mut t: Tape<'_> = std::mem::replace(tape, Tape(Vec::new())).reset();
+        let base = input.as_ptr() as usize;
         let res = match simd_json::fill_tape_padded(input, frame.len(), buffers, &mut t) {
             Err(_) => Err(DecodeError::Malformed),
             Ok(()) => {
                 let mut cur = Cursor {
                     nodes: &t.0,
-                    idx: buffers.structural_indexes(),
                     src: frame,
+                    base,
+                    base_len: frame.len(),
                     i: 0,
-                    j: 0,
                 };
                 let mut out = Outputs {
                     executions,
@@ -156,45 +157,75 @@ struct Outputs<'a> {
     assets: &'a mut Vec<AssetInfo>,
 }
 
-/// Walks simd-json's tape and its structural indexes in lockstep: each tape node starts at one
-/// "value" structural (`{`, `[`, `"`, or a scalar's first byte), so the position of every
-/// number's digits in the original frame is known.
+/// Walks simd-json's tape. Strings on the tape point into `input` (simd-json unescapes in place,
+/// at the string's own position), so a key's address gives its offset in the frame, and the
+/// digits of the number that follows it are read from the untouched original `src`.
 #[derive(Clone, Copy)]
 struct Cursor<'t, 'de> {
     nodes: &'t [Node<'de>],
-    idx: &'t [u32],
     src: &'t [u8],
+    /// Address and length of the buffer simd-json parsed (a copy of `src`).
+    base: usize,
+    base_len: usize,
     i: usize,
-    j: usize,
 }
 
-/// A value: its tape node and where its text starts in the frame.
+/// A value: its tape node and, for an object member, its key (which locates its text).
 #[derive(Clone, Copy)]
 struct Val<'de> {
     node: Node<'de>,
-    pos: usize,
+    key: Option<&'de str>,
 }
 
 impl<'t, 'de> Cursor<'t, 'de> {
     fn next(&mut self) -> R<Val<'de>> {
         let node = *self.nodes.get(self.i).ok_or(DecodeError::Malformed)?;
         self.i += 1;
+        Ok(Val { node, key: None })
+    }
+
+    /// Where the value of member `key` starts in `src`: after the key's closing quote, the
+    /// colon and any whitespace.
+    fn value_pos(&self, key: &str) -> Option<usize> {
+        let start = (key.as_ptr() as usize).checked_sub(self.base)?;
+        if start == 0 || start > self.base_len {
+            return None;
+        }
+        let end = start + key.len();
+        // Fast path: the original text equals the key (no escapes), so it ends at `end`.
+        let mut i = if self.src.get(start..end) == Some(key.as_bytes())
+            && self.src.get(end) == Some(&b'"')
+        {
+            end
+        } else {
+            self.scan_to_quote(start)?
+        };
+        i += 1;
+        while matches!(self.src.get(i)?, b' ' | b'\t' | b'\n' | b'\r' | b':') {
+            i += 1;
+        }
+        Some(i)
+    }
+
+    /// Scans the original text of a string (which may hold escapes) to its closing quote.
+    fn scan_to_quote(&self, start: usize) -> Option<usize> {
+        let mut i = start;
         loop {
-            let p = *self.idx.get(self.j).ok_or(DecodeError::Malformed)? as usize;
-            self.j += 1;
-            match self.src.get(p) {
-                Some(b':' | b',' | b']' | b'}') => continue,
-                Some(_) => return Ok(Val { node, pos: p }),
-                None => return Err(DecodeError::Malformed),
+            match *self.src.get(i)? {
+                b'"' => break,
+                b'\\' => i += 2,
+                _ => i += 1,
             }
         }
+        Some(i)
     }
 
     /// Skips the children of `v` if it is a container.
     fn skip(&mut self, v: Val<'de>) -> R<()> {
         if let Node::Object { count, .. } | Node::Array { count, .. } = v.node {
-            for _ in 0..count {
-                self.next()?;
+            self.i += count;
+            if self.i > self.nodes.len() {
+                return Err(DecodeError::Malformed);
             }
         }
         Ok(())
@@ -216,7 +247,8 @@ impl<'t, 'de> Cursor<'t, 'de> {
             let Node::String(key) = k.node else {
                 return Err(DecodeError::Malformed);
             };
-            let val = self.next()?;
+            let mut val = self.next()?;
+            val.key = Some(key);
             f(self, key, val)?;
         }
         Ok(())
@@ -248,11 +280,12 @@ impl<'t, 'de> Cursor<'t, 'de> {
 
     fn decimal(&self, v: Val<'de>, field: &'static str) -> R<Decimal> {
         match v.node {
-            Node::Static(StaticNode::I64(_) | StaticNode::U64(_) | StaticNode::F64(_)) => {
-                parse_decimal(self.src, v.pos)
-                    .or_else(|| approx_decimal(v.node))
-                    .ok_or(DecodeError::InvalidField(field))
-            }
+            Node::Static(StaticNode::I64(_) | StaticNode::U64(_) | StaticNode::F64(_)) => v
+                .key
+                .and_then(|k| self.value_pos(k))
+                .and_then(|p| parse_decimal(self.src, p))
+                .or_else(|| approx_decimal(v.node))
+                .ok_or(DecodeError::InvalidField(field)),
             _ => Err(DecodeError::InvalidField(field)),
         }
     }
@@ -304,48 +337,59 @@ fn is_null(v: &Val<'_>) -> bool {
 /// (more than 28 significant digits or an extreme exponent).
 pub(crate) fn parse_decimal(src: &[u8], pos: usize) -> Option<Decimal> {
     let b = src.get(pos..)?;
-    let mut i = 0;
     let neg = b.first() == Some(&b'-');
-    if neg {
-        i += 1;
-    }
-    let mut m: u128 = 0;
-    let mut sig = 0u32;
+    let mut i = usize::from(neg);
+    // Digits accumulate in a u64 while they fit (19 digits: every price and quantity Kraken
+    // sends), then in a u128.
+    let mut m: u128;
+    let mut m64: u64 = 0;
+    let mut digits = 0u32;
     let mut scale: i64 = 0;
-    let mut any = false;
-    while let Some(&c) = b.get(i) {
-        if !c.is_ascii_digit() {
-            break;
-        }
-        any = true;
-        if m != 0 || c != b'0' {
-            sig += 1;
-        }
-        m = m * 10 + u128::from(c - b'0');
-        i += 1;
-        if sig > 28 {
-            return None;
+    let mut seen_point = false;
+    loop {
+        match b.get(i) {
+            Some(&c) if c.is_ascii_digit() => {
+                if digits < 19 {
+                    m64 = m64 * 10 + u64::from(c - b'0');
+                    if m64 != 0 {
+                        digits += 1;
+                    }
+                    scale += i64::from(seen_point);
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            Some(b'.') if !seen_point => {
+                seen_point = true;
+                i += 1;
+            }
+            _ => break,
         }
     }
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        while let Some(&c) = b.get(i) {
-            if !c.is_ascii_digit() {
-                break;
-            }
-            any = true;
-            if m != 0 || c != b'0' {
+    m = u128::from(m64);
+    // Slow path: more than 19 significant digits.
+    let mut sig = digits;
+    loop {
+        match b.get(i) {
+            Some(&c) if c.is_ascii_digit() => {
+                m = m * 10 + u128::from(c - b'0');
                 sig += 1;
+                if sig > 28 {
+                    return None;
+                }
+                scale += i64::from(seen_point);
+                i += 1;
             }
-            m = m * 10 + u128::from(c - b'0');
-            scale += 1;
-            i += 1;
-            if sig > 28 {
-                return None;
+            Some(b'.') if !seen_point => {
+                seen_point = true;
+                i += 1;
             }
+            _ => break,
         }
     }
-    if !any {
+    let int_start = usize::from(neg);
+    if i == int_start || (seen_point && i == int_start + 1) {
         return None;
     }
     if let Some(b'e' | b'E') = b.get(i) {
@@ -449,11 +493,7 @@ fn top_level<'de>(
             "orders_cancelled" => orders_cancelled = Some(c.u64(v, "orders_cancelled")?),
             "data" | "result" => {
                 // Remember where the payload starts; it is parsed once the kind is known.
-                let at = Cursor {
-                    i: c.i - 1,
-                    j: c.j - 1,
-                    ..*c
-                };
+                let at = Cursor { i: c.i - 1, ..*c };
                 if k == "data" {
                     data = Some(at);
                 } else {
@@ -487,9 +527,9 @@ fn top_level<'de>(
             if let Some(mut dc) = data {
                 let v = dc.next()?;
                 dc.array(v, "data", |c, e| {
-                    let r = execution(c, e, symbols)?;
-                    out.executions.push(r);
-                    Ok(())
+                    out.executions.push(ExecutionReport::default());
+                    let slot = out.executions.len() - 1;
+                    execution(c, e, symbols, &mut out.executions[slot])
                 })?;
             }
             Ok(Inbound::Executions {
@@ -735,8 +775,8 @@ fn execution<'de>(
     c: &mut Cursor<'_, 'de>,
     v: Val<'de>,
     symbols: &SymbolTable,
-) -> R<ExecutionReport> {
-    let mut r = ExecutionReport::default();
+    r: &mut ExecutionReport,
+) -> R<()> {
     let mut has_id = false;
     let mut has_type = false;
     c.object(v, "data", |c, k, v| {
@@ -862,7 +902,7 @@ fn execution<'de>(
     if !has_type {
         return Err(DecodeError::MissingField("exec_type"));
     }
-    Ok(r)
+    Ok(())
 }
 
 fn balance<'de>(c: &mut Cursor<'_, 'de>, v: Val<'de>) -> R<BalanceEntry> {

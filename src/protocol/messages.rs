@@ -315,6 +315,8 @@ pub enum FrameKind {
 /// A decoded inbound message. Variable-length payloads are left in the decoder's reused buffers
 /// (see [`crate::protocol::Decoder`]) and only counted here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Boxing the large variant would put a heap pointer on the event path; it stays inline.
+#[allow(clippy::large_enum_variant)]
 pub enum Inbound {
     /// A response to a request.
     Response(Response),
