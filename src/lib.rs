@@ -51,3 +51,8 @@ pub use orders::{OrderTracker, TrackerConfig, TrackerEvent};
 pub use time::Timestamp;
 pub use types::*;
 pub use validate::Instrument;
+
+/// The README's example, compiled and run as a doctest so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
