@@ -36,6 +36,7 @@ pub mod ids;
 pub mod order;
 pub mod orders;
 pub mod protocol;
+pub mod risk;
 pub mod time;
 pub mod types;
 pub mod validate;
