@@ -31,6 +31,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod order;

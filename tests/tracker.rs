@@ -352,14 +352,57 @@ fn rejects_and_unknown_outcomes() {
         h.t.by_cl_ord_id(&c2).unwrap().status,
         OrderStatus::PendingNew
     );
+    // "Not found" does not touch an order the stream has shown to be live.
+    h.t.resolve(&OrderRef::ClOrdId(c2), None, None, None, 6_000, &mut |_| {});
+    assert_eq!(
+        h.t.by_cl_ord_id(&c2).unwrap().status,
+        OrderStatus::PendingNew
+    );
     h.t.resolve(
         &OrderRef::ClOrdId(c2),
-        OrderStatus::Canceled,
+        None,
+        Some(OrderStatus::Canceled),
         None,
         6_000,
         &mut |_| {},
     );
     assert_eq!(h.t.by_cl_ord_id(&c2).unwrap().status, OrderStatus::Canceled);
+
+    // A timed-out add the exchange never heard of is settled as rejected; one it has is
+    // settled with its id and fills.
+    let c4 = ClOrdId::new("c4").unwrap();
+    h.submit(
+        4,
+        &AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0)).cl_ord_id(c4),
+    );
+    h.t.on_timeout(4, 7_000, &mut |_| {});
+    h.t.resolve(&OrderRef::ClOrdId(c4), None, None, None, 8_000, &mut |_| {});
+    let o = h.t.by_cl_ord_id(&c4).unwrap();
+    assert_eq!(o.status, OrderStatus::Rejected);
+    assert_eq!(
+        o.error.unwrap().as_str(),
+        "not found after an unknown outcome"
+    );
+    let c5 = ClOrdId::new("c5").unwrap();
+    h.submit(
+        5,
+        &AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0)).cl_ord_id(c5),
+    );
+    h.t.on_timeout(5, 7_000, &mut |_| {});
+    let id5 = OrderId::new("OFOUND-00000-000005").unwrap();
+    h.t.resolve(
+        &OrderRef::ClOrdId(c5),
+        Some(id5),
+        Some(OrderStatus::PartiallyFilled),
+        Some(dec!(0.25)),
+        8_000,
+        &mut |_| {},
+    );
+    let o = h.t.by_order_id(&id5).unwrap();
+    assert_eq!(
+        (o.status, o.filled_qty, o.cl_ord_id),
+        (OrderStatus::PartiallyFilled, dec!(0.25), Some(c5))
+    );
 }
 
 #[test]

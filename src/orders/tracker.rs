@@ -97,6 +97,9 @@ pub struct Order {
     pub req_id: Option<u64>,
     /// Monotonic ns when first seen.
     pub created_ns: u64,
+    /// Monotonic ns since which it has rested unchanged (placed or last amended): its age for
+    /// the rate counter.
+    pub rested_since_ns: u64,
     /// Monotonic ns of the last change.
     pub updated_ns: u64,
     /// Exchange time of the last report.
@@ -130,6 +133,7 @@ impl Order {
             amends: 0,
             req_id: None,
             created_ns: now,
+            rested_since_ns: now,
             updated_ns: now,
             exchange_time: None,
             fill_sum: Decimal::ZERO,
@@ -851,11 +855,14 @@ impl OrderTracker {
         }
     }
 
-    /// Resolves an `Unknown` (or any) order from an external lookup (REST `QueryOrders`).
+    /// Resolves an order from an external lookup (REST `OpenOrders`/`QueryOrders`): `status`
+    /// `None` means the exchange does not know it, which settles only an order still `Unknown`
+    /// (as rejected: it was never placed).
     pub fn resolve(
         &mut self,
         r: &OrderRef,
-        status: OrderStatus,
+        order_id: Option<OrderId>,
+        status: Option<OrderStatus>,
         filled_qty: Option<Decimal>,
         now: u64,
         sink: &mut impl FnMut(TrackerEvent),
@@ -863,13 +870,33 @@ impl OrderTracker {
         let Some(s) = self.slot_of(r) else {
             return;
         };
-        if let Some(o) = self.order_mut(s) {
-            if let Some(f) = filled_qty {
-                o.filled_qty = o.filled_qty.max(f);
-            }
-            o.updated_ns = now;
+        let Some(o) = self.order_mut(s) else {
+            return;
+        };
+        o.updated_ns = now;
+        if let Some(f) = filled_qty {
+            o.filled_qty = o.filled_qty.max(f);
         }
-        self.set_status(s, status, None, sink);
+        if let (None, Some(id)) = (o.order_id, order_id) {
+            o.order_id = Some(id);
+            self.index(s);
+        }
+        match status {
+            Some(OrderStatus::Unknown) => {}
+            Some(st) => self.set_status(s, st, None, sink),
+            None => {
+                if self
+                    .get(s)
+                    .is_some_and(|o| o.status == OrderStatus::Unknown)
+                {
+                    let e = Text::truncating("not found after an unknown outcome");
+                    if let Some(o) = self.order_mut(s) {
+                        o.error = Some(e);
+                    }
+                    self.set_status(s, OrderStatus::Rejected, Some(e), sink);
+                }
+            }
+        }
     }
 
     /// Applies one `executions` frame. In a snapshot, active orders with a Kraken id that the
@@ -882,25 +909,47 @@ impl OrderTracker {
         now: u64,
         sink: &mut impl FnMut(TrackerEvent),
     ) {
-        if kind == FrameKind::Snapshot {
-            self.epoch = self.epoch.wrapping_add(1);
+        let snapshot = kind == FrameKind::Snapshot;
+        if snapshot {
+            self.begin_snapshot();
         }
         for r in reports {
-            self.on_report(r, kind == FrameKind::Snapshot, now, sink);
+            self.apply_report(r, snapshot, now, sink);
         }
-        if kind == FrameKind::Snapshot {
-            for s in 0..self.slots.len() as u32 {
-                let stale = self.get(s).is_some_and(|o| {
-                    o.status.is_active()
-                        && o.status != OrderStatus::Unknown
-                        && o.order_id.is_some()
-                        && o.snapshot_epoch != self.epoch
-                });
-                if stale {
-                    self.set_status(s, OrderStatus::Unknown, None, sink);
-                }
+        if snapshot {
+            self.end_snapshot(sink);
+        }
+    }
+
+    /// Starts an executions snapshot delivered report by report (see [`Self::on_executions`]).
+    pub fn begin_snapshot(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+    }
+
+    /// Ends a snapshot: orders it did not list become `Unknown`.
+    pub fn end_snapshot(&mut self, sink: &mut impl FnMut(TrackerEvent)) {
+        for s in 0..self.slots.len() as u32 {
+            let stale = self.get(s).is_some_and(|o| {
+                o.status.is_active()
+                    && o.status != OrderStatus::Unknown
+                    && o.order_id.is_some()
+                    && o.snapshot_epoch != self.epoch
+            });
+            if stale {
+                self.set_status(s, OrderStatus::Unknown, None, sink);
             }
         }
+    }
+
+    /// Applies one execution report (`snapshot`: it came in a snapshot frame).
+    pub fn apply_report(
+        &mut self,
+        r: &ExecutionReport,
+        snapshot: bool,
+        now: u64,
+        sink: &mut impl FnMut(TrackerEvent),
+    ) {
+        self.on_report(r, snapshot, now, sink);
     }
 
     fn on_report(
@@ -962,6 +1011,7 @@ impl OrderTracker {
         }
         if r.exec_type == Some(ExecType::Amended) {
             o.amends += 1;
+            o.rested_since_ns = now;
         }
         if let Some(c) = r.cum_cost {
             o.cum_cost = c;

@@ -1,0 +1,779 @@
+//! The I/O thread: owns the WebSocket, the decoder and the request map. Its loop drains the
+//! command ring (encode, write), reads and decodes frames (push typed events), and runs the
+//! timers: request deadlines, the dead man's switch, the watchdog, token refresh, reconnects.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use rustc_hash::FxBuildHasher;
+use rustls::ClientConfig;
+use tungstenite::Message;
+
+use crate::engine::IdleStrategy;
+use crate::engine::clock::now_ns;
+use crate::engine::cold::{ColdReply, ColdRequest};
+use crate::engine::msg::{Command, ConnectionState, Event, LargeCommand, Route};
+use crate::engine::stats::EngineStats;
+use crate::engine::transport::{Connection, WsUrl};
+use crate::error::{DecodeError, KrakenErrorKind};
+use crate::ids::SymbolTable;
+use crate::order::{CancelOrder, OrderRef, Request};
+use crate::protocol::messages::{AckResult, Channel, FrameKind, Inbound};
+use crate::protocol::{Decoder, Subscription, encode};
+
+/// Internal request ids live above this, apart from the strategy's.
+const INTERNAL: u64 = 1 << 62;
+
+pub(crate) struct IoConfig {
+    pub url: WsUrl,
+    pub tls: Arc<ClientConfig>,
+    pub idle: IdleStrategy,
+    pub connect_timeout: Duration,
+    pub request_timeout_ns: u64,
+    pub watchdog_ns: u64,
+    pub dead_man_timeout_secs: u32,
+    pub dead_man_refresh_ns: u64,
+    pub token_refresh_ns: u64,
+    pub backoff_min_ns: u64,
+    pub backoff_max_ns: u64,
+    pub subscribe_balances: bool,
+}
+
+#[derive(Clone, Copy)]
+struct InFlight {
+    deadline_ns: u64,
+    sent_ns: u64,
+    /// Responses still expected (several for a multi-order cancel).
+    responses: u16,
+    /// What to look up if it times out.
+    lookup: Option<OrderRef>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Internal {
+    SubscribeExecutions,
+    SubscribeBalances,
+    SubscribeInstrument,
+    Unsubscribe,
+    DeadMan,
+    Ping,
+}
+
+pub(crate) struct Io {
+    pub cfg: IoConfig,
+    pub symbols: SymbolTable,
+    pub cmd_rx: rtrb::Consumer<Command>,
+    pub large_rx: rtrb::Consumer<LargeCommand>,
+    pub ev_tx: rtrb::Producer<Event>,
+    pub cold_tx: Sender<ColdRequest>,
+    pub cold_rx: Receiver<ColdReply>,
+    pub stats: Arc<EngineStats>,
+    pub stop: Arc<AtomicBool>,
+    conn: Option<Connection>,
+    decoder: Decoder,
+    out: Vec<u8>,
+    token: Option<String>,
+    token_at_ns: u64,
+    token_pending: bool,
+    in_flight: HashMap<u64, InFlight, FxBuildHasher>,
+    internal: HashMap<u64, Internal, FxBuildHasher>,
+    next_internal: u64,
+    exec_seq: Option<u64>,
+    ready: bool,
+    last_frame_ns: u64,
+    last_dead_man_ns: u64,
+    attempts: u32,
+    next_attempt_ns: u64,
+    next_tick_ns: u64,
+    rng: u64,
+}
+
+impl Io {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cfg: IoConfig,
+        symbols: SymbolTable,
+        cmd_rx: rtrb::Consumer<Command>,
+        large_rx: rtrb::Consumer<LargeCommand>,
+        ev_tx: rtrb::Producer<Event>,
+        cold_tx: Sender<ColdRequest>,
+        cold_rx: Receiver<ColdReply>,
+        stats: Arc<EngineStats>,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        let mut decoder = Decoder::new();
+        decoder.reserve(64 * 1024, 1024);
+        Self {
+            cfg,
+            symbols,
+            cmd_rx,
+            large_rx,
+            ev_tx,
+            cold_tx,
+            cold_rx,
+            stats,
+            stop,
+            conn: None,
+            decoder,
+            out: Vec::with_capacity(8192),
+            token: None,
+            token_at_ns: 0,
+            token_pending: false,
+            in_flight: HashMap::with_capacity_and_hasher(4096, FxBuildHasher),
+            internal: HashMap::with_capacity_and_hasher(64, FxBuildHasher),
+            next_internal: INTERNAL,
+            exec_seq: None,
+            ready: false,
+            last_frame_ns: 0,
+            last_dead_man_ns: 0,
+            attempts: 0,
+            next_attempt_ns: 0,
+            next_tick_ns: 0,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    /// Pushes an event, waiting for room: events carry fills and are never dropped.
+    fn emit(&mut self, ev: Event) {
+        let mut ev = ev;
+        loop {
+            match self.ev_tx.push(ev) {
+                Ok(()) => return,
+                Err(rtrb::PushError::Full(back)) => {
+                    ev = back;
+                    if self.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+
+    fn set_state(&mut self, s: ConnectionState) {
+        self.stats.connected.store(
+            matches!(s, ConnectionState::Connected | ConnectionState::Ready),
+            Ordering::Relaxed,
+        );
+        self.stats
+            .authenticated
+            .store(s == ConnectionState::Ready, Ordering::Relaxed);
+        self.emit(Event::Connection(s));
+    }
+
+    pub fn run(mut self) {
+        self.request_token();
+        while !self.stop.load(Ordering::Relaxed) {
+            let now = now_ns();
+            let mut busy = false;
+            if self.conn.is_none() {
+                self.try_connect(now);
+            }
+            busy |= self.drain_commands();
+            busy |= self.read_frames();
+            busy |= self.drain_cold();
+            let now = now_ns();
+            if now >= self.next_tick_ns {
+                // Timers need millisecond resolution, not a check on every spin.
+                self.next_tick_ns = now + 1_000_000;
+                self.timers(now);
+            }
+            if !busy {
+                self.idle();
+            }
+        }
+        self.shutdown();
+    }
+
+    fn idle(&mut self) {
+        match self.cfg.idle {
+            IdleStrategy::Spin => std::hint::spin_loop(),
+            IdleStrategy::Yield => std::thread::yield_now(),
+            IdleStrategy::Block(d) => match self.conn.as_mut() {
+                Some(c) => {
+                    let _ = c.wait_readable(d);
+                }
+                None => std::thread::sleep(d),
+            },
+        }
+    }
+
+    fn request_token(&mut self) {
+        if !self.token_pending && self.cold_tx.send(ColdRequest::Token).is_ok() {
+            self.token_pending = true;
+        }
+    }
+
+    fn jitter(&mut self, ns: u64) -> u64 {
+        // xorshift: the jitter needs no quality, only spread.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        ns / 2 + self.rng % (ns / 2 + 1)
+    }
+
+    fn try_connect(&mut self, now: u64) {
+        if now < self.next_attempt_ns {
+            return;
+        }
+        // A fresh token for every connection.
+        if self.token.is_none() {
+            self.request_token();
+            return;
+        }
+        self.attempts += 1;
+        self.emit(Event::Connection(ConnectionState::Connecting(
+            self.attempts,
+        )));
+        match Connection::connect(&self.cfg.url, &self.cfg.tls, self.cfg.connect_timeout) {
+            Ok(c) => {
+                tracing::info!(url = %self.cfg.url.url, attempt = self.attempts, "connected");
+                EngineStats::inc(&self.stats.connects);
+                self.conn = Some(c);
+                self.attempts = 0;
+                self.exec_seq = None;
+                self.last_frame_ns = now_ns();
+                self.set_state(ConnectionState::Connected);
+                self.subscribe_all();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, attempt = self.attempts, "connect failed");
+                let backoff =
+                    (self.cfg.backoff_min_ns << self.attempts.min(16)).min(self.cfg.backoff_max_ns);
+                self.next_attempt_ns = now_ns() + self.jitter(backoff);
+            }
+        }
+    }
+
+    fn internal_id(&mut self, kind: Internal) -> u64 {
+        self.next_internal += 1;
+        self.internal.insert(self.next_internal, kind);
+        self.next_internal
+    }
+
+    fn subscribe_all(&mut self) {
+        let token = self.token.clone();
+        let id = self.internal_id(Internal::SubscribeInstrument);
+        encode::subscribe(
+            &mut self.out,
+            &Subscription::Instrument { snapshot: true },
+            None,
+            id,
+        );
+        self.write_out();
+        let ex = Subscription::Executions {
+            snap_orders: true,
+            snap_trades: true,
+            order_status: true,
+            ratecounter: false,
+        };
+        let id = self.internal_id(Internal::SubscribeExecutions);
+        encode::subscribe(&mut self.out, &ex, token.as_deref(), id);
+        self.write_out();
+        if self.cfg.subscribe_balances {
+            let id = self.internal_id(Internal::SubscribeBalances);
+            encode::subscribe(
+                &mut self.out,
+                &Subscription::Balances { snapshot: true },
+                token.as_deref(),
+                id,
+            );
+            self.write_out();
+        }
+    }
+
+    fn resubscribe_executions(&mut self) {
+        let token = self.token.clone();
+        let ex = Subscription::Executions {
+            snap_orders: true,
+            snap_trades: true,
+            order_status: true,
+            ratecounter: false,
+        };
+        let id = self.internal_id(Internal::Unsubscribe);
+        encode::unsubscribe(&mut self.out, &ex, token.as_deref(), id);
+        self.write_out();
+        let id = self.internal_id(Internal::SubscribeExecutions);
+        encode::subscribe(&mut self.out, &ex, token.as_deref(), id);
+        self.write_out();
+        self.exec_seq = None;
+    }
+
+    /// Writes `self.out` as one text frame. Returns false (and drops the connection) on error.
+    fn write_out(&mut self) -> bool {
+        let Some(c) = self.conn.as_mut() else {
+            return false;
+        };
+        // tungstenite's Message owns its payload: this copy allocates inside tungstenite's API.
+        let text = match std::str::from_utf8(&self.out) {
+            Ok(s) => Message::text(s),
+            Err(_) => return true,
+        };
+        let res = c.ws.write(text).and_then(|()| c.ws.flush());
+        match res {
+            Ok(()) => {
+                EngineStats::inc(&self.stats.frames_out);
+                true
+            }
+            // Queued inside tungstenite; the next flush sends it.
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                EngineStats::inc(&self.stats.frames_out);
+                true
+            }
+            Err(e) => {
+                self.disconnect(&format!("write: {e}"));
+                false
+            }
+        }
+    }
+
+    fn disconnect(&mut self, why: &str) {
+        if let Some(mut c) = self.conn.take() {
+            tracing::warn!(reason = why, "disconnected");
+            c.shutdown();
+            EngineStats::inc(&self.stats.disconnects);
+            self.ready = false;
+            self.exec_seq = None;
+            // Internal requests die with the connection; strategy requests keep their
+            // deadlines and resolve as unknown outcomes if no answer ever comes.
+            self.internal.clear();
+            // A fresh token for the next connection.
+            self.token = None;
+            self.request_token();
+            self.set_state(ConnectionState::Disconnected);
+            self.next_attempt_ns = now_ns() + self.jitter(self.cfg.backoff_min_ns);
+        }
+    }
+
+    fn lookup_of(cmd: &Command) -> Option<OrderRef> {
+        match cmd {
+            Command::Add { order, .. } => order.tag.cl_ord_id().map(OrderRef::ClOrdId),
+            Command::Amend { amend, .. } => Some(amend.target.into()),
+            Command::Edit { edit, .. } => Some(OrderRef::Id(edit.order_id)),
+            Command::CancelOne { target, .. } => Some(*target),
+            _ => None,
+        }
+    }
+
+    fn drain_commands(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(cmd) = self.cmd_rx.pop() {
+            any = true;
+            let now = now_ns();
+            if let Command::Lookup { target } = cmd {
+                EngineStats::inc(&self.stats.reconciliations);
+                let _ = self.cold_tx.send(ColdRequest::Lookup { target });
+                continue;
+            }
+            let (req_id, is_order) = match cmd {
+                Command::Add { req_id, .. }
+                | Command::Amend { req_id, .. }
+                | Command::Edit { req_id, .. } => (req_id, true),
+                Command::CancelOne { req_id, .. }
+                | Command::CancelAll { req_id }
+                | Command::CancelAfter { req_id, .. }
+                | Command::Large { req_id } => (req_id, true),
+                Command::Lookup { .. } => continue,
+            };
+            let large = if let Command::Large { .. } = cmd {
+                self.large_rx.pop().ok()
+            } else {
+                None
+            };
+            if !self.ready {
+                // WebSocket down or unauthenticated: REST fallback.
+                if is_order {
+                    EngineStats::inc(&self.stats.rest_fallback_orders);
+                }
+                let req = match large {
+                    Some(l) => ColdRequest::Large {
+                        req_id,
+                        cmd: l,
+                        sent_ns: now,
+                    },
+                    None => ColdRequest::Order {
+                        req_id,
+                        cmd,
+                        sent_ns: now,
+                    },
+                };
+                let _ = self.cold_tx.send(req);
+                continue;
+            }
+            let token = self.token.as_deref().unwrap_or("");
+            let mut responses = 1u16;
+            match (&cmd, &large) {
+                (Command::Add { order, .. }, _) => encode::request(
+                    &mut self.out,
+                    Request::Add(order),
+                    &self.symbols,
+                    token,
+                    req_id,
+                ),
+                (Command::Amend { amend, .. }, _) => encode::request(
+                    &mut self.out,
+                    Request::Amend(amend),
+                    &self.symbols,
+                    token,
+                    req_id,
+                ),
+                (Command::Edit { edit, .. }, _) => encode::request(
+                    &mut self.out,
+                    Request::Edit(edit),
+                    &self.symbols,
+                    token,
+                    req_id,
+                ),
+                (Command::CancelOne { target, .. }, _) => {
+                    let c = CancelOrder::one(*target);
+                    encode::cancel_order(&mut self.out, &c, token, req_id)
+                }
+                (Command::CancelAll { .. }, _) => encode::cancel_all(&mut self.out, token, req_id),
+                (Command::CancelAfter { timeout_secs, .. }, _) => {
+                    encode::cancel_all_orders_after(&mut self.out, *timeout_secs, token, req_id)
+                }
+                (Command::Large { .. }, Some(LargeCommand::Cancel(c))) => {
+                    responses = c.refs.len() as u16;
+                    encode::cancel_order(&mut self.out, c, token, req_id)
+                }
+                (Command::Large { .. }, Some(LargeCommand::BatchAdd(b))) => {
+                    encode::batch_add(&mut self.out, b, &self.symbols, token, req_id)
+                }
+                (Command::Large { .. }, Some(LargeCommand::BatchCancel(b))) => {
+                    encode::batch_cancel(&mut self.out, b, token, req_id)
+                }
+                (Command::Large { .. }, None) | (Command::Lookup { .. }, _) => continue,
+            }
+            self.in_flight.insert(
+                req_id,
+                InFlight {
+                    deadline_ns: now + self.cfg.request_timeout_ns,
+                    sent_ns: now,
+                    responses,
+                    lookup: Self::lookup_of(&cmd),
+                },
+            );
+            if is_order {
+                EngineStats::inc(&self.stats.websocket_orders);
+            }
+            self.write_out();
+        }
+        any
+    }
+
+    fn read_frames(&mut self) -> bool {
+        let mut any = false;
+        loop {
+            let Some(c) = self.conn.as_mut() else {
+                return any;
+            };
+            match c.ws.read() {
+                Ok(Message::Text(t)) => {
+                    any = true;
+                    let now = now_ns();
+                    self.last_frame_ns = now;
+                    EngineStats::inc(&self.stats.frames_in);
+                    self.on_frame(t.as_bytes(), now);
+                }
+                Ok(Message::Close(_)) => {
+                    self.disconnect("closed by peer");
+                    return true;
+                }
+                Ok(_) => {
+                    any = true;
+                    self.last_frame_ns = now_ns();
+                }
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // Flush queued writes (e.g. pong replies tungstenite queued).
+                    let _ = c.ws.flush();
+                    return any;
+                }
+                Err(e) => {
+                    self.disconnect(&format!("read: {e}"));
+                    return true;
+                }
+            }
+        }
+    }
+
+    fn on_frame(&mut self, frame: &[u8], now: u64) {
+        let msg = match self.decoder.decode(frame, &self.symbols) {
+            Ok(m) => m,
+            Err(e) => {
+                EngineStats::inc(&self.stats.decode_errors);
+                if e == DecodeError::NotJson {
+                    EngineStats::inc(&self.stats.non_json_frames);
+                }
+                self.emit(Event::DecodeError(e));
+                return;
+            }
+        };
+        match msg {
+            Inbound::Response(r) => {
+                let Some(id) = r.req_id else {
+                    return;
+                };
+                if id > INTERNAL {
+                    self.on_internal(id, &r);
+                    return;
+                }
+                let Some(f) = self.in_flight.get_mut(&id) else {
+                    // Late answer to a request already reported unknown: still the truth.
+                    self.emit(Event::Response {
+                        response: r,
+                        route: Route::WebSocket,
+                        sent_ns: 0,
+                    });
+                    return;
+                };
+                f.responses = f.responses.saturating_sub(1);
+                let sent_ns = f.sent_ns;
+                if f.responses == 0 || !r.success {
+                    self.in_flight.remove(&id);
+                }
+                if let AckResult::Batch { len } = r.result {
+                    for i in 0..len.min(self.decoder.batch().len()) {
+                        let item = self.decoder.batch()[i];
+                        self.emit(Event::BatchItem {
+                            index: i as u8,
+                            item,
+                        });
+                    }
+                }
+                let _ = now;
+                self.emit(Event::Response {
+                    response: r,
+                    route: Route::WebSocket,
+                    sent_ns,
+                });
+            }
+            Inbound::Executions {
+                kind,
+                sequence,
+                len,
+            } => {
+                if let Some(seq) = sequence {
+                    match (kind, self.exec_seq) {
+                        (FrameKind::Update, Some(last)) if seq != last + 1 => {
+                            EngineStats::inc(&self.stats.sequence_gaps);
+                            tracing::warn!(
+                                expected = last + 1,
+                                got = seq,
+                                "executions sequence gap"
+                            );
+                            self.emit(Event::SequenceGap {
+                                expected: last + 1,
+                                got: seq,
+                            });
+                            // Deliver what arrived (fills dedupe by exec_id), then re-snapshot.
+                            self.exec_seq = Some(seq);
+                            self.emit_executions(kind, len);
+                            self.resubscribe_executions();
+                            return;
+                        }
+                        _ => self.exec_seq = Some(seq),
+                    }
+                }
+                self.emit_executions(kind, len);
+            }
+            Inbound::Balances { kind, len, .. } => {
+                for i in 0..len {
+                    let entry = self.decoder.balances()[i];
+                    self.emit(Event::Balance {
+                        entry,
+                        snapshot: kind == FrameKind::Snapshot,
+                    });
+                }
+            }
+            Inbound::Instrument { .. } => {
+                for i in 0..self.decoder.pairs().len() {
+                    let p = self.decoder.pairs()[i];
+                    if self.symbols.get(p.symbol.as_str()).is_some() {
+                        self.emit(Event::Instrument(p));
+                    }
+                }
+            }
+            Inbound::Status(s) => self.emit(Event::Status(s)),
+            Inbound::Heartbeat => {}
+        }
+    }
+
+    fn emit_executions(&mut self, kind: FrameKind, len: usize) {
+        let snapshot = kind == FrameKind::Snapshot;
+        if snapshot {
+            self.emit(Event::SnapshotBegin);
+        }
+        for i in 0..len {
+            let report = self.decoder.executions()[i];
+            self.emit(Event::Execution { report, snapshot });
+        }
+        if snapshot {
+            self.emit(Event::SnapshotEnd);
+        }
+    }
+
+    fn on_internal(&mut self, id: u64, r: &crate::protocol::messages::Response) {
+        let Some(kind) = self.internal.remove(&id) else {
+            return;
+        };
+        match (kind, r.success) {
+            (Internal::SubscribeExecutions, true) => {
+                if let AckResult::Subscription {
+                    channel: Channel::Executions,
+                    maxratecount,
+                    ..
+                } = r.result
+                    && let Some(m) = maxratecount
+                {
+                    self.emit(Event::MaxRateCount(m));
+                }
+                if !self.ready {
+                    self.ready = true;
+                    tracing::info!("executions subscribed: orders go over the WebSocket");
+                    self.set_state(ConnectionState::Ready);
+                    self.refresh_dead_man(now_ns());
+                }
+            }
+            (Internal::SubscribeExecutions | Internal::SubscribeBalances, false) => {
+                tracing::warn!(error = ?r.error, "private subscription refused");
+                if r.error_kind == Some(KrakenErrorKind::InvalidSession) {
+                    // The token is no good: reconnect with a fresh one.
+                    self.disconnect("invalid session");
+                }
+            }
+            (Internal::DeadMan, false) if r.error_kind == Some(KrakenErrorKind::InvalidSession) => {
+                self.disconnect("invalid session");
+            }
+            _ => {}
+        }
+    }
+
+    fn refresh_dead_man(&mut self, now: u64) {
+        self.last_dead_man_ns = now;
+        if self.cfg.dead_man_timeout_secs == 0 || !self.ready {
+            return;
+        }
+        let token = self.token.clone().unwrap_or_default();
+        let id = self.internal_id(Internal::DeadMan);
+        encode::cancel_all_orders_after(&mut self.out, self.cfg.dead_man_timeout_secs, &token, id);
+        if self.write_out() {
+            EngineStats::inc(&self.stats.dead_man_refreshes);
+        }
+    }
+
+    fn drain_cold(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(reply) = self.cold_rx.try_recv() {
+            any = true;
+            match reply {
+                ColdReply::Token(Ok(t)) => {
+                    self.token_pending = false;
+                    self.token = Some(t.token);
+                    self.token_at_ns = now_ns();
+                    EngineStats::inc(&self.stats.tokens_fetched);
+                }
+                ColdReply::Token(Err(e)) => {
+                    self.token_pending = false;
+                    EngineStats::inc(&self.stats.token_failures);
+                    tracing::warn!(error = %e, "token fetch failed");
+                    self.next_attempt_ns =
+                        now_ns() + self.jitter(self.cfg.backoff_max_ns.min(1_000_000_000));
+                }
+                ColdReply::Response {
+                    response,
+                    items,
+                    sent_ns,
+                } => {
+                    for (i, item) in items.iter().enumerate() {
+                        self.emit(Event::BatchItem {
+                            index: i as u8,
+                            item: *item,
+                        });
+                    }
+                    self.emit(Event::Response {
+                        response,
+                        route: Route::Rest,
+                        sent_ns,
+                    });
+                }
+                ColdReply::Resolved {
+                    target,
+                    order_id,
+                    status,
+                    filled,
+                } => {
+                    self.emit(Event::Resolved {
+                        target,
+                        order_id,
+                        status,
+                        filled,
+                    });
+                }
+            }
+        }
+        any
+    }
+
+    fn timers(&mut self, now: u64) {
+        // Request deadlines: unknown outcome, resolved by lookup, never resent.
+        if self.in_flight.values().any(|f| f.deadline_ns <= now) {
+            let expired: Vec<(u64, Option<OrderRef>)> = self
+                .in_flight
+                .iter()
+                .filter(|(_, f)| f.deadline_ns <= now)
+                .map(|(&id, f)| (id, f.lookup))
+                .collect();
+            for (id, lookup) in expired {
+                self.in_flight.remove(&id);
+                EngineStats::inc(&self.stats.unknown_outcomes);
+                tracing::warn!(req_id = id, "request timed out: outcome unknown");
+                self.emit(Event::UnknownOutcome { req_id: id });
+                if let Some(target) = lookup {
+                    EngineStats::inc(&self.stats.reconciliations);
+                    let _ = self.cold_tx.send(ColdRequest::Lookup { target });
+                }
+            }
+        }
+        if self.conn.is_some() {
+            if now.saturating_sub(self.last_frame_ns) > self.cfg.watchdog_ns {
+                self.disconnect("watchdog: no frame");
+                return;
+            }
+            if self.ready
+                && now.saturating_sub(self.last_dead_man_ns) > self.cfg.dead_man_refresh_ns
+            {
+                self.refresh_dead_man(now);
+            }
+            // Keep the connection alive and the watchdog fed when the exchange is quiet.
+            if now.saturating_sub(self.last_frame_ns) > self.cfg.watchdog_ns / 3
+                && !self.internal.values().any(|k| *k == Internal::Ping)
+            {
+                let id = self.internal_id(Internal::Ping);
+                encode::ping(&mut self.out, id);
+                self.write_out();
+            }
+        }
+        if self.token.is_some() && now.saturating_sub(self.token_at_ns) > self.cfg.token_refresh_ns
+        {
+            self.token_at_ns = now;
+            self.request_token();
+        }
+    }
+
+    fn shutdown(&mut self) {
+        // Disarm the dead man's switch on a clean stop.
+        if self.ready && self.cfg.dead_man_timeout_secs > 0 {
+            let token = self.token.clone().unwrap_or_default();
+            let id = self.internal_id(Internal::DeadMan);
+            encode::cancel_all_orders_after(&mut self.out, 0, &token, id);
+            self.write_out();
+        }
+        if let Some(mut c) = self.conn.take() {
+            c.shutdown();
+        }
+        let _ = self.cold_tx.send(ColdRequest::Shutdown);
+    }
+}

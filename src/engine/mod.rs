@@ -1,0 +1,228 @@
+//! The running engine: a pinned I/O thread around one WebSocket, a cold REST thread, and the
+//! strategy-side [`Trader`], joined by SPSC rings (rtrb) and crossbeam channels.
+//!
+//! ```text
+//!  strategy thread                 I/O thread (pinned)                  Kraken / kraken-sim
+//!  Trader::add_order ──rtrb──►  encode ─► ws write ─────────TLS──────►  add_order
+//!  Trader::poll      ◄─rtrb──   decode ◄─ ws read  ◄────────TLS───────  executions, acks
+//!                                  ▲ │ crossbeam
+//!                                  │ ▼
+//!                               cold thread: token, REST fallback, lookups (ureq)
+//! ```
+
+pub mod clock;
+mod cold;
+mod io;
+pub mod msg;
+pub mod stats;
+mod trader;
+pub mod transport;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+pub use msg::{Command, ConnectionState, Event, LargeCommand, Route};
+pub use stats::EngineStats;
+pub use trader::{Statistics, Strategy, TradeError, Trader};
+
+use crate::ids::SymbolTable;
+use crate::orders::TrackerConfig;
+use crate::protocol::rest::Credentials;
+use crate::risk::Tier;
+
+/// What the I/O thread does when there is nothing to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdleStrategy {
+    /// Busy-spin: lowest latency, burns a core (production, benchmarks).
+    Spin,
+    /// Yield the CPU between polls.
+    Yield,
+    /// Block on the socket for at most this long (tests, laptops).
+    Block(Duration),
+}
+
+/// Engine configuration. [`EngineConfig::new`] gives Kraken's URLs and safe defaults.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// WebSocket URL (`wss://ws-auth.kraken.com/v2`).
+    pub ws_url: String,
+    /// REST base URL (`https://api.kraken.com`).
+    pub rest_url: String,
+    /// API credentials.
+    pub credentials: Credentials,
+    /// Extra CA certificates (PEM) to trust, e.g. the simulator's. Certificates are always
+    /// verified.
+    pub extra_ca_pem: Option<Vec<u8>>,
+    /// Symbols to trade, interned in this order. The `instrument` channel supplies their rules.
+    pub symbols: Vec<String>,
+    /// REST pair names (`XBTUSD`) for the symbols, in the same order; default: the symbol
+    /// without its slash.
+    pub rest_pairs: Vec<String>,
+    /// Core to pin the I/O thread to.
+    pub io_core: Option<usize>,
+    /// Idle strategy of the I/O thread.
+    pub idle: IdleStrategy,
+    /// Account tier (the executions ack's `maxratecount` recalibrates it).
+    pub tier: Tier,
+    /// Consecutive failures that open the circuit breaker.
+    pub breaker_threshold: u32,
+    /// How long the breaker stays open.
+    pub breaker_cooldown: Duration,
+    /// Dead man's switch timeout (0 disables it).
+    pub dead_man_timeout_secs: u32,
+    /// How often the dead man's switch is refreshed.
+    pub dead_man_refresh: Duration,
+    /// Proactive token refresh interval (tokens are accepted for 15 minutes).
+    pub token_refresh: Duration,
+    /// A request with no answer by then has an unknown outcome.
+    pub request_timeout: Duration,
+    /// Connect (TCP + TLS + WebSocket handshake) timeout.
+    pub connect_timeout: Duration,
+    /// No frame for this long: reconnect.
+    pub watchdog: Duration,
+    /// Reconnect backoff bounds (jittered, doubling).
+    pub backoff_min: Duration,
+    /// See `backoff_min`.
+    pub backoff_max: Duration,
+    /// Order tracker sizes.
+    pub tracker: TrackerConfig,
+    /// Slots in each ring.
+    pub ring_capacity: usize,
+    /// Subscribe to `balances`.
+    pub subscribe_balances: bool,
+}
+
+impl EngineConfig {
+    /// Kraken's production URLs and defaults.
+    pub fn new(credentials: Credentials, symbols: &[&str]) -> Self {
+        Self {
+            ws_url: "wss://ws-auth.kraken.com/v2".into(),
+            rest_url: "https://api.kraken.com".into(),
+            credentials,
+            extra_ca_pem: None,
+            symbols: symbols.iter().map(|s| s.to_string()).collect(),
+            rest_pairs: Vec::new(),
+            io_core: None,
+            idle: IdleStrategy::Spin,
+            tier: Tier::Starter,
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(60),
+            dead_man_timeout_secs: 60,
+            dead_man_refresh: Duration::from_secs(20),
+            token_refresh: Duration::from_secs(13 * 60),
+            request_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+            watchdog: Duration::from_secs(10),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+            tracker: TrackerConfig::default(),
+            ring_capacity: 1 << 14,
+            subscribe_balances: true,
+        }
+    }
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Bad configuration.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// TLS setup failed.
+    #[error(transparent)]
+    Transport(#[from] transport::TransportError),
+    /// A thread could not be spawned.
+    #[error("spawn: {0}")]
+    Spawn(#[from] std::io::Error),
+}
+
+/// Starts the engine: the cold thread, the I/O thread, and returns the strategy's [`Trader`].
+pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
+    if cfg.symbols.is_empty() {
+        return Err(EngineError::Config("no symbols".into()));
+    }
+    let url = transport::WsUrl::parse(&cfg.ws_url)?;
+    let tls = transport::client_tls_config(cfg.extra_ca_pem.as_deref())?;
+    let symbols = SymbolTable::from_names(cfg.symbols.iter().map(String::as_str));
+    let rest_pairs: Vec<String> = cfg
+        .symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            cfg.rest_pairs
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| s.replace('/', ""))
+        })
+        .collect();
+    let agent = cold::agent(cfg.extra_ca_pem.as_deref(), Duration::from_secs(10))
+        .map_err(EngineError::Config)?;
+    let stats = Arc::new(EngineStats::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (cmd_tx, cmd_rx) = rtrb::RingBuffer::new(cfg.ring_capacity);
+    let (large_tx, large_rx) = rtrb::RingBuffer::new(64);
+    let (ev_tx, ev_rx) = rtrb::RingBuffer::new(cfg.ring_capacity * 4);
+    let (cold_req_tx, cold_req_rx) = crossbeam_channel::unbounded();
+    let (cold_rep_tx, cold_rep_rx) = crossbeam_channel::unbounded();
+
+    let cold = cold::Cold {
+        agent,
+        rest_url: cfg.rest_url.clone(),
+        creds: cfg.credentials.clone(),
+        rest_pairs,
+        nonce: 0,
+        body: Vec::with_capacity(1024),
+    };
+    let cold_handle = std::thread::Builder::new()
+        .name("kraken-cold".into())
+        .spawn(move || cold::run(cold, cold_req_rx, cold_rep_tx))?;
+
+    let io_cfg = io::IoConfig {
+        url,
+        tls,
+        idle: cfg.idle,
+        connect_timeout: cfg.connect_timeout,
+        request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
+        watchdog_ns: cfg.watchdog.as_nanos() as u64,
+        dead_man_timeout_secs: cfg.dead_man_timeout_secs,
+        dead_man_refresh_ns: cfg.dead_man_refresh.as_nanos() as u64,
+        token_refresh_ns: cfg.token_refresh.as_nanos() as u64,
+        backoff_min_ns: cfg.backoff_min.as_nanos() as u64,
+        backoff_max_ns: cfg.backoff_max.as_nanos() as u64,
+        subscribe_balances: cfg.subscribe_balances,
+    };
+    let io = io::Io::new(
+        io_cfg,
+        symbols.clone(),
+        cmd_rx,
+        large_rx,
+        ev_tx,
+        cold_req_tx,
+        cold_rep_rx,
+        stats.clone(),
+        stop.clone(),
+    );
+    let core = cfg.io_core;
+    let io_handle = std::thread::Builder::new()
+        .name("kraken-io".into())
+        .spawn(move || {
+            if let Some(id) = core {
+                // Build the CoreId directly: get_core_ids() would see only an inherited mask.
+                if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
+                    tracing::warn!(core = id, "could not pin the I/O thread");
+                }
+            }
+            io.run();
+        })?;
+    Ok(Trader::new(
+        &cfg,
+        symbols,
+        cmd_tx,
+        large_tx,
+        ev_rx,
+        stats,
+        stop,
+        vec![io_handle, cold_handle],
+    ))
+}

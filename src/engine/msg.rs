@@ -1,0 +1,170 @@
+//! What crosses the rings: commands (strategy → I/O) and events (I/O → strategy). All `Copy`,
+//! none points to the heap.
+
+use crate::error::DecodeError;
+use crate::order::{AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, EditOrder, OrderRef};
+use crate::protocol::messages::{BalanceEntry, BatchItem, ExecutionReport, Response, Status};
+
+/// A request for the I/O thread. Large requests (multi-order cancels and batches) travel on a
+/// second ring, announced by [`Command::Large`], so this one stays small.
+#[derive(Clone, Copy, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    /// `add_order`
+    Add {
+        /// Request id.
+        req_id: u64,
+        /// The order.
+        order: AddOrder,
+    },
+    /// `amend_order`
+    Amend {
+        /// Request id.
+        req_id: u64,
+        /// The amend.
+        amend: AmendOrder,
+    },
+    /// `edit_order`
+    Edit {
+        /// Request id.
+        req_id: u64,
+        /// The edit.
+        edit: EditOrder,
+    },
+    /// `cancel_order` of one order.
+    CancelOne {
+        /// Request id.
+        req_id: u64,
+        /// The order.
+        target: OrderRef,
+    },
+    /// `cancel_all`
+    CancelAll {
+        /// Request id.
+        req_id: u64,
+    },
+    /// `cancel_all_orders_after` (0 disarms).
+    CancelAfter {
+        /// Request id.
+        req_id: u64,
+        /// Timeout.
+        timeout_secs: u32,
+    },
+    /// Look an order up over REST (after a snapshot lost track of it).
+    Lookup {
+        /// The order.
+        target: OrderRef,
+    },
+    /// The next [`LargeCommand`] on the large ring.
+    Large {
+        /// Request id.
+        req_id: u64,
+    },
+}
+
+/// Requests too large for the command ring's slots.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum LargeCommand {
+    /// `cancel_order` of several orders.
+    Cancel(CancelOrder),
+    /// `batch_add`
+    BatchAdd(BatchAdd),
+    /// `batch_cancel`
+    BatchCancel(BatchCancel),
+}
+
+/// Connection state, as reported to the strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Connecting (attempt number).
+    Connecting(u32),
+    /// Socket and WebSocket up, not yet subscribed.
+    Connected,
+    /// `executions` subscription acknowledged: orders go over the WebSocket.
+    Ready,
+    /// Lost; orders fall back to REST until it is back.
+    Disconnected,
+}
+
+/// Where an order request went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Over the WebSocket.
+    WebSocket,
+    /// Over REST (fallback).
+    Rest,
+}
+
+/// What the I/O thread reports.
+#[derive(Clone, Copy, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Event {
+    /// A response to a request (WS ack, or a REST result in the same shape).
+    Response {
+        /// The response.
+        response: Response,
+        /// How the request went.
+        route: Route,
+        /// Monotonic ns when the request left.
+        sent_ns: u64,
+    },
+    /// One element of a `batch_add` response; they precede their `Response`.
+    BatchItem {
+        /// Position in the batch.
+        index: u8,
+        /// The element.
+        item: BatchItem,
+    },
+    /// An executions snapshot begins (after a (re)subscribe).
+    SnapshotBegin,
+    /// One execution report.
+    Execution {
+        /// The report.
+        report: ExecutionReport,
+        /// Part of a snapshot?
+        snapshot: bool,
+    },
+    /// The snapshot is complete.
+    SnapshotEnd,
+    /// A balance or ledger entry.
+    Balance {
+        /// The entry.
+        entry: BalanceEntry,
+        /// Part of a snapshot?
+        snapshot: bool,
+    },
+    /// Exchange status.
+    Status(Status),
+    /// Connection state changed.
+    Connection(ConnectionState),
+    /// A request got no reply in time: outcome unknown, being looked up.
+    UnknownOutcome {
+        /// The request.
+        req_id: u64,
+    },
+    /// The executions stream skipped messages; resubscribing.
+    SequenceGap {
+        /// Expected sequence.
+        expected: u64,
+        /// Received.
+        got: u64,
+    },
+    /// A frame could not be decoded (counted; the loop goes on).
+    DecodeError(DecodeError),
+    /// The rate counter threshold reported by Kraken.
+    MaxRateCount(u32),
+    /// A pair's trading rules from the `instrument` channel.
+    Instrument(crate::protocol::messages::InstrumentPair),
+    /// A looked-up order's state (reconciliation after an unknown outcome).
+    Resolved {
+        /// The order.
+        target: OrderRef,
+        /// Kraken's id, if found.
+        order_id: Option<crate::ids::OrderId>,
+        /// Its state, `None` if the exchange does not know it.
+        status: Option<crate::types::OrderStatus>,
+        /// Filled quantity, if known.
+        filled: Option<rust_decimal::Decimal>,
+    },
+}

@@ -1,0 +1,744 @@
+//! The strategy-side handle: validates, rate-counts and breaker-checks every request before it
+//! reaches the command ring, and turns the event ring into tracker updates and callbacks.
+
+use std::collections::VecDeque;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arrayvec::ArrayVec;
+use hdrhistogram::Histogram;
+use rust_decimal::Decimal;
+
+use crate::engine::EngineConfig;
+use crate::engine::clock::{now_ns, wall};
+use crate::engine::msg::{Command, ConnectionState, Event, LargeCommand, Route};
+use crate::engine::stats::EngineStats;
+use crate::error::{DecodeError, KrakenErrorKind, OrderError};
+use crate::ids::{SymbolId, SymbolTable};
+use crate::order::{
+    AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, EditOrder, OrderRef, OrderTarget,
+};
+use crate::orders::{
+    Fill, Order, OrderTracker, Position, RequestFailure, StatusChange, TrackerEvent, TrackerStats,
+};
+use crate::protocol::messages::{BalanceEntry, BatchItem, Method, Status};
+use crate::risk::{BreakerOpen, CircuitBreaker, RateCounter, RateLimited, Transaction};
+use crate::types::{OrderStatus, OrderType, PairStatus, Side, SystemStatus};
+use crate::validate::Instrument;
+
+/// Callbacks of a strategy. Every method has an empty default.
+#[allow(unused_variables)]
+pub trait Strategy {
+    /// A new fill (deduplicated).
+    fn on_execution(&mut self, fill: &Fill) {}
+    /// An order changed status.
+    fn on_status_change(&mut self, change: &StatusChange) {}
+    /// The exchange refused a request.
+    fn on_reject(&mut self, failure: &RequestFailure) {}
+    /// The connection changed state.
+    fn on_connection(&mut self, state: ConnectionState) {}
+    /// A request timed out; the engine is looking the order up.
+    fn on_unknown_outcome(&mut self, req_id: u64) {}
+    /// A balance or ledger entry.
+    fn on_balance(&mut self, entry: &BalanceEntry) {}
+    /// Exchange status.
+    fn on_system_status(&mut self, status: &Status) {}
+    /// A frame could not be decoded.
+    fn on_decode_error(&mut self, error: DecodeError) {}
+}
+
+impl Strategy for () {}
+
+/// A request refused locally, before the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TradeError {
+    /// The order breaks a shape or instrument rule.
+    #[error("invalid order: {0}")]
+    Invalid(#[from] OrderError),
+    /// No instrument rules for the symbol yet (they come from the `instrument` channel).
+    #[error("no instrument rules for symbol {0:?}")]
+    NoInstrument(SymbolId),
+    /// The local rate counter says Kraken would refuse it.
+    #[error(transparent)]
+    RateLimited(#[from] RateLimited),
+    /// The circuit breaker is open.
+    #[error(transparent)]
+    BreakerOpen(#[from] BreakerOpen),
+    /// The exchange is in maintenance or cancel-only.
+    #[error("exchange is {0:?}")]
+    MarketClosed(SystemStatus),
+    /// The command ring is full.
+    #[error("command ring full")]
+    Backpressure,
+    /// A string argument did not parse (the string facade).
+    #[error("bad argument `{0}`")]
+    BadArgument(&'static str),
+    /// The symbol is not configured.
+    #[error("unknown symbol")]
+    UnknownSymbol,
+}
+
+/// Everything counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Statistics {
+    /// Tracker counters (orders submitted/filled/cancelled/rejected, executions, fills, ...).
+    pub tracker: TrackerStats,
+    /// Orders sent over the WebSocket.
+    pub websocket_orders: u64,
+    /// Orders sent over REST while the WebSocket was down.
+    pub rest_fallback_orders: u64,
+    /// Frames received.
+    pub frames_in: u64,
+    /// Frames that did not decode.
+    pub decode_errors: u64,
+    /// Of which not JSON.
+    pub non_json_frames: u64,
+    /// Connections made.
+    pub connects: u64,
+    /// Connections lost.
+    pub disconnects: u64,
+    /// Executions sequence gaps.
+    pub sequence_gaps: u64,
+    /// Tokens fetched.
+    pub tokens_fetched: u64,
+    /// Dead man's switch refreshes.
+    pub dead_man_refreshes: u64,
+    /// REST lookups.
+    pub reconciliations: u64,
+    /// Requests refused locally (validation, rate, breaker, ring).
+    pub refused_locally: u64,
+    /// WebSocket connected.
+    pub connected: bool,
+    /// Private subscription live.
+    pub authenticated: bool,
+    /// Circuit breaker open.
+    pub breaker_open: bool,
+    /// Breaker trips.
+    pub breaker_trips: u64,
+    /// Acks measured.
+    pub ack_count: u64,
+    /// Ack latency percentiles (request leaving the I/O thread → ack in the strategy), ns.
+    pub ack_p50_ns: u64,
+    /// 90th percentile.
+    pub ack_p90_ns: u64,
+    /// 99th percentile.
+    pub ack_p99_ns: u64,
+    /// 99.9th percentile.
+    pub ack_p999_ns: u64,
+    /// Maximum.
+    pub ack_max_ns: u64,
+}
+
+/// The strategy's handle on the engine.
+pub struct Trader {
+    cmd_tx: rtrb::Producer<Command>,
+    large_tx: rtrb::Producer<LargeCommand>,
+    ev_rx: rtrb::Consumer<Event>,
+    symbols: SymbolTable,
+    instruments: Vec<Option<Instrument>>,
+    tracker: OrderTracker,
+    rate: RateCounter,
+    breaker: CircuitBreaker,
+    next_req_id: u64,
+    stats: Arc<EngineStats>,
+    stop: Arc<AtomicBool>,
+    handles: Vec<JoinHandle<()>>,
+    ack_latency: Histogram<u64>,
+    connection: ConnectionState,
+    system: Option<SystemStatus>,
+    batch_items: ArrayVec<BatchItem, 15>,
+    pending: VecDeque<TrackerEvent>,
+    lookups: VecDeque<OrderRef>,
+    refused: u64,
+}
+
+impl Trader {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        cfg: &EngineConfig,
+        symbols: SymbolTable,
+        cmd_tx: rtrb::Producer<Command>,
+        large_tx: rtrb::Producer<LargeCommand>,
+        ev_rx: rtrb::Consumer<Event>,
+        stats: Arc<EngineStats>,
+        stop: Arc<AtomicBool>,
+        handles: Vec<JoinHandle<()>>,
+    ) -> Self {
+        let n = symbols.len();
+        Self {
+            cmd_tx,
+            large_tx,
+            ev_rx,
+            instruments: vec![None; n],
+            tracker: OrderTracker::new(cfg.tracker, n),
+            rate: RateCounter::new(cfg.tier, n),
+            breaker: CircuitBreaker::new(
+                cfg.breaker_threshold,
+                cfg.breaker_cooldown.as_nanos() as u64,
+            ),
+            symbols,
+            next_req_id: 1,
+            stats,
+            stop,
+            handles,
+            ack_latency: Histogram::new_with_bounds(1, 60_000_000_000, 3)
+                .expect("valid histogram bounds"),
+            connection: ConnectionState::Disconnected,
+            system: None,
+            batch_items: ArrayVec::new(),
+            pending: VecDeque::with_capacity(1024),
+            lookups: VecDeque::with_capacity(64),
+            refused: 0,
+        }
+    }
+
+    /// The interned symbols.
+    pub fn symbols(&self) -> &SymbolTable {
+        &self.symbols
+    }
+
+    /// The id of `name`.
+    pub fn symbol(&self, name: &str) -> Option<SymbolId> {
+        self.symbols.get(name)
+    }
+
+    /// Trading rules of `symbol`, once the `instrument` channel delivered them.
+    pub fn instrument(&self, symbol: SymbolId) -> Option<&Instrument> {
+        self.instruments
+            .get(usize::from(symbol.0))
+            .and_then(Option::as_ref)
+    }
+
+    /// Sets trading rules by hand (they are otherwise loaded from the `instrument` channel).
+    pub fn set_instrument(&mut self, ins: Instrument) {
+        if let Some(slot) = self.instruments.get_mut(usize::from(ins.symbol.0)) {
+            *slot = Some(ins);
+        }
+    }
+
+    /// Connection state as last reported.
+    pub fn connection(&self) -> ConnectionState {
+        self.connection
+    }
+
+    fn refuse<T>(&mut self, e: TradeError) -> Result<T, TradeError> {
+        self.refused += 1;
+        Err(e)
+    }
+
+    fn next_id(&mut self) -> u64 {
+        let id = self.next_req_id;
+        self.next_req_id += 1;
+        id
+    }
+
+    fn gate_new_order(&mut self, now: u64) -> Result<(), TradeError> {
+        if let Some(s @ (SystemStatus::Maintenance | SystemStatus::CancelOnly)) = self.system {
+            return self.refuse(TradeError::MarketClosed(s));
+        }
+        if let Err(e) = self.breaker.check(now) {
+            return self.refuse(e.into());
+        }
+        if self.cmd_tx.slots() == 0 {
+            return self.refuse(TradeError::Backpressure);
+        }
+        Ok(())
+    }
+
+    fn check_order(&mut self, o: &AddOrder) -> Result<(), TradeError> {
+        let Some(ins) = self.instrument(o.symbol).copied() else {
+            return self.refuse(TradeError::NoInstrument(o.symbol));
+        };
+        if let Err(e) = o.validate(&ins, wall()) {
+            return self.refuse(e.into());
+        }
+        if self.system == Some(SystemStatus::PostOnly) && !o.post_only {
+            return self.refuse(TradeError::Invalid(OrderError {
+                field: crate::error::Field::PostOnly,
+                rule: crate::error::Rule::PairStatus(PairStatus::PostOnly),
+            }));
+        }
+        Ok(())
+    }
+
+    fn charge(
+        &mut self,
+        symbol: SymbolId,
+        tx: Transaction<'_>,
+        now: u64,
+    ) -> Result<(), TradeError> {
+        if let Err(e) = self.rate.try_charge(symbol, tx, now) {
+            return self.refuse(e.into());
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, cmd: Command) -> Result<(), TradeError> {
+        // Room was checked before charging; a failure here is a logic error, still typed.
+        self.cmd_tx.push(cmd).map_err(|_| TradeError::Backpressure)
+    }
+
+    /// Places an order. Returns its request id.
+    pub fn add_order(&mut self, order: AddOrder) -> Result<u64, TradeError> {
+        let now = now_ns();
+        self.gate_new_order(now)?;
+        self.check_order(&order)?;
+        self.charge(order.symbol, Transaction::Add, now)?;
+        let req_id = self.next_id();
+        let pending = &mut self.pending;
+        self.tracker
+            .submit_add(req_id, &order, now, &mut |e| pending.push_back(e));
+        self.push(Command::Add { req_id, order })?;
+        Ok(req_id)
+    }
+
+    fn target_order(&self, t: &OrderRef) -> Option<&Order> {
+        match t {
+            OrderRef::Id(id) => self.tracker.by_order_id(id),
+            OrderRef::ClOrdId(c) => self.tracker.by_cl_ord_id(c),
+            OrderRef::UserRef(_) => None,
+        }
+    }
+
+    fn age_and_symbol(&self, t: &OrderRef, now: u64) -> (u64, SymbolId) {
+        self.target_order(t).map_or((0, SymbolId::UNKNOWN), |o| {
+            (now.saturating_sub(o.rested_since_ns), o.symbol)
+        })
+    }
+
+    /// Amends an order in place (keeps its id and priority).
+    pub fn amend_order(&mut self, amend: AmendOrder) -> Result<u64, TradeError> {
+        let now = now_ns();
+        self.gate_new_order(now)?;
+        let target: OrderRef = amend.target.into();
+        let (age_ns, symbol) = self.age_and_symbol(&target, now);
+        let ins = self.instrument(symbol).copied();
+        if let Err(e) = amend.validate(ins.as_ref(), wall()) {
+            return self.refuse(e.into());
+        }
+        self.charge(symbol, Transaction::Amend { age_ns }, now)?;
+        let req_id = self.next_id();
+        self.tracker
+            .submit_other(req_id, Method::AmendOrder, Some(&target));
+        self.push(Command::Amend { req_id, amend })?;
+        Ok(req_id)
+    }
+
+    /// Edits an order (cancel-and-replace: a new order id).
+    pub fn edit_order(&mut self, edit: EditOrder) -> Result<u64, TradeError> {
+        let now = now_ns();
+        self.gate_new_order(now)?;
+        let (age_ns, _) = self.age_and_symbol(&OrderRef::Id(edit.order_id), now);
+        let ins = self.instrument(edit.symbol).copied();
+        if let Err(e) = edit.validate(ins.as_ref(), wall()) {
+            return self.refuse(e.into());
+        }
+        self.charge(edit.symbol, Transaction::Edit { age_ns }, now)?;
+        let req_id = self.next_id();
+        self.tracker.submit_edit(req_id, &edit);
+        self.push(Command::Edit { req_id, edit })?;
+        Ok(req_id)
+    }
+
+    fn gate_cancel(&mut self) -> Result<(), TradeError> {
+        // Cancels pass the breaker and cancel-only; maintenance refuses them too.
+        if self.system == Some(SystemStatus::Maintenance) {
+            return self.refuse(TradeError::MarketClosed(SystemStatus::Maintenance));
+        }
+        if self.cmd_tx.slots() == 0 {
+            return self.refuse(TradeError::Backpressure);
+        }
+        Ok(())
+    }
+
+    /// Cancels one order.
+    pub fn cancel_order(&mut self, target: OrderRef) -> Result<u64, TradeError> {
+        self.gate_cancel()?;
+        let now = now_ns();
+        let (age_ns, symbol) = self.age_and_symbol(&target, now);
+        // Cancels are never refused by the local counter (they reduce risk), but they count.
+        let _ = self
+            .rate
+            .try_charge(symbol, Transaction::Cancel { age_ns }, now);
+        let req_id = self.next_id();
+        self.tracker
+            .submit_cancel(req_id, Method::CancelOrder, &[target], 1);
+        self.push(Command::CancelOne { req_id, target })?;
+        Ok(req_id)
+    }
+
+    /// Cancels several orders in one `cancel_order`.
+    pub fn cancel_orders(&mut self, c: CancelOrder) -> Result<u64, TradeError> {
+        if let Err(e) = c.validate() {
+            return self.refuse(e.into());
+        }
+        self.gate_cancel()?;
+        if self.large_tx.slots() == 0 {
+            return self.refuse(TradeError::Backpressure);
+        }
+        let req_id = self.next_id();
+        self.tracker
+            .submit_cancel(req_id, Method::CancelOrder, &c.refs, c.refs.len() as u16);
+        let _ = self.large_tx.push(LargeCommand::Cancel(c));
+        self.push(Command::Large { req_id })?;
+        Ok(req_id)
+    }
+
+    /// Cancels every open order.
+    pub fn cancel_all(&mut self) -> Result<u64, TradeError> {
+        self.gate_cancel()?;
+        let req_id = self.next_id();
+        self.tracker.submit_other(req_id, Method::CancelAll, None);
+        self.push(Command::CancelAll { req_id })?;
+        Ok(req_id)
+    }
+
+    /// Arms (or with 0 disarms) Kraken's dead man's switch. The engine arms and refreshes it by
+    /// itself when configured; this is for strategies that manage it.
+    pub fn cancel_all_after(&mut self, timeout_secs: u32) -> Result<u64, TradeError> {
+        if let Err(e) = (crate::order::CancelAllAfter { timeout_secs }).validate() {
+            return self.refuse(e.into());
+        }
+        self.gate_cancel()?;
+        let req_id = self.next_id();
+        self.tracker
+            .submit_other(req_id, Method::CancelAllOrdersAfter, None);
+        self.push(Command::CancelAfter {
+            req_id,
+            timeout_secs,
+        })?;
+        Ok(req_id)
+    }
+
+    /// Places 2 to 15 orders on one symbol.
+    pub fn batch_add(&mut self, batch: BatchAdd) -> Result<u64, TradeError> {
+        let now = now_ns();
+        self.gate_new_order(now)?;
+        let Some(ins) = self.instrument(batch.symbol).copied() else {
+            return self.refuse(TradeError::NoInstrument(batch.symbol));
+        };
+        if let Err(e) = batch.validate(&ins, wall()) {
+            return self.refuse(e.into());
+        }
+        if self.large_tx.slots() == 0 {
+            return self.refuse(TradeError::Backpressure);
+        }
+        self.charge(
+            batch.symbol,
+            Transaction::BatchAdd {
+                n: batch.orders.len() as u32,
+            },
+            now,
+        )?;
+        let req_id = self.next_id();
+        let pending = &mut self.pending;
+        self.tracker
+            .submit_batch(req_id, &batch, now, &mut |e| pending.push_back(e));
+        let _ = self.large_tx.push(LargeCommand::BatchAdd(batch));
+        self.push(Command::Large { req_id })?;
+        Ok(req_id)
+    }
+
+    /// Cancels 2 to 50 orders.
+    pub fn batch_cancel(&mut self, batch: BatchCancel) -> Result<u64, TradeError> {
+        if let Err(e) = batch.validate() {
+            return self.refuse(e.into());
+        }
+        self.gate_cancel()?;
+        if self.large_tx.slots() == 0 {
+            return self.refuse(TradeError::Backpressure);
+        }
+        let now = now_ns();
+        let mut ages: ArrayVec<u64, 50> = ArrayVec::new();
+        let mut symbol = SymbolId::UNKNOWN;
+        for r in &batch.refs {
+            let (a, s) = self.age_and_symbol(r, now);
+            ages.push(a);
+            symbol = s;
+        }
+        let _ = self
+            .rate
+            .try_charge(symbol, Transaction::BatchCancel { ages_ns: &ages }, now);
+        let req_id = self.next_id();
+        self.tracker
+            .submit_cancel(req_id, Method::BatchCancel, &batch.refs, 1);
+        let _ = self.large_tx.push(LargeCommand::BatchCancel(batch));
+        self.push(Command::Large { req_id })?;
+        Ok(req_id)
+    }
+
+    /// The string-level facade for existing bots:
+    /// `place_order("BTC/USD", "buy", "0.01", "limit", Some("65000"))`.
+    pub fn place_order(
+        &mut self,
+        symbol: &str,
+        side: &str,
+        qty: &str,
+        order_type: &str,
+        price: Option<&str>,
+    ) -> Result<u64, TradeError> {
+        let Some(sym) = self.symbols.get(symbol) else {
+            return self.refuse(TradeError::UnknownSymbol);
+        };
+        let Some(side) = Side::from_wire(&side.to_ascii_lowercase()) else {
+            return self.refuse(TradeError::BadArgument("side"));
+        };
+        let Ok(qty) = Decimal::from_str(qty.trim()) else {
+            return self.refuse(TradeError::BadArgument("qty"));
+        };
+        let order = match (order_type.to_ascii_lowercase().as_str(), price) {
+            ("limit", Some(p)) => match Decimal::from_str(p.trim()) {
+                Ok(p) => AddOrder::limit(sym, side, qty, p),
+                Err(_) => return self.refuse(TradeError::BadArgument("price")),
+            },
+            ("limit", None) => {
+                return self.refuse(TradeError::Invalid(OrderError {
+                    field: crate::error::Field::LimitPrice,
+                    rule: crate::error::Rule::RequiredFor(OrderType::Limit),
+                }));
+            }
+            ("market", None) => AddOrder::market(sym, side, qty),
+            ("market", Some(_)) => {
+                return self.refuse(TradeError::Invalid(OrderError {
+                    field: crate::error::Field::LimitPrice,
+                    rule: crate::error::Rule::NotAllowedFor(OrderType::Market),
+                }));
+            }
+            _ => return self.refuse(TradeError::BadArgument("order_type")),
+        };
+        self.add_order(order)
+    }
+
+    /// Drains the event ring: applies every event to the tracker and calls the strategy.
+    /// Returns the number of events processed.
+    pub fn poll<S: Strategy + ?Sized>(&mut self, strategy: &mut S) -> usize {
+        while let Some(e) = self.pending.pop_front() {
+            dispatch(strategy, &e);
+        }
+        let mut n = 0;
+        while let Ok(ev) = self.ev_rx.pop() {
+            n += 1;
+            self.apply(ev, strategy);
+        }
+        while let Some(target) = self.lookups.pop_front() {
+            if self.cmd_tx.push(Command::Lookup { target }).is_err() {
+                self.lookups.push_front(target);
+                break;
+            }
+        }
+        n
+    }
+
+    fn apply<S: Strategy + ?Sized>(&mut self, ev: Event, s: &mut S) {
+        let now = now_ns();
+        let mut sink = |e: TrackerEvent| dispatch(s, &e);
+        match ev {
+            Event::Response {
+                response,
+                route,
+                sent_ns,
+            } => {
+                if route == Route::WebSocket && sent_ns > 0 && response.success {
+                    let _ = self.ack_latency.record(now.saturating_sub(sent_ns).max(1));
+                }
+                match (response.success, response.error_kind) {
+                    (true, _) => self.breaker.on_success(),
+                    (false, Some(k))
+                        if (k.is_session_failure() || k == KrakenErrorKind::RateLimitExceeded)
+                            && self.breaker.on_failure(now) =>
+                    {
+                        tracing::warn!("circuit breaker opened");
+                    }
+                    _ => {}
+                }
+                if response.error_kind == Some(KrakenErrorKind::RateLimitExceeded) {
+                    let sym = response
+                        .req_id
+                        .and_then(|id| self.tracker.by_req_id(id))
+                        .map(|o| o.symbol);
+                    if let Some(sym) = sym {
+                        self.rate.on_rate_limited(sym, now);
+                    }
+                }
+                self.tracker
+                    .on_response(&response, &self.batch_items, now, &mut sink);
+                self.batch_items.clear();
+            }
+            Event::BatchItem { item, .. } => {
+                let _ = self.batch_items.try_push(item);
+            }
+            Event::SnapshotBegin => self.tracker.begin_snapshot(),
+            Event::Execution { report, snapshot } => {
+                self.tracker.apply_report(&report, snapshot, now, &mut sink)
+            }
+            Event::SnapshotEnd => {
+                let lookups = &mut self.lookups;
+                self.tracker.end_snapshot(&mut |e| {
+                    if let TrackerEvent::StatusChange(c) = &e
+                        && let (OrderStatus::Unknown, Some(id)) = (c.to, c.order_id)
+                    {
+                        lookups.push_back(OrderRef::Id(id));
+                    }
+                    dispatch(s, &e);
+                });
+            }
+            Event::Balance { entry, .. } => s.on_balance(&entry),
+            Event::Status(st) => {
+                if st.system.is_some() {
+                    self.system = st.system;
+                }
+                s.on_system_status(&st);
+            }
+            Event::Connection(c) => {
+                self.connection = c;
+                if c == ConnectionState::Disconnected && self.breaker.on_failure(now) {
+                    tracing::warn!("circuit breaker opened");
+                }
+                s.on_connection(c);
+            }
+            Event::UnknownOutcome { req_id } => {
+                self.tracker.on_timeout(req_id, now, &mut sink);
+                self.breaker.on_failure(now);
+                s.on_unknown_outcome(req_id);
+            }
+            Event::SequenceGap { .. } => {}
+            Event::DecodeError(e) => s.on_decode_error(e),
+            Event::MaxRateCount(m) => self.rate.calibrate(m),
+            Event::Instrument(p) => {
+                if let Some(sym) = self.symbols.get(p.symbol.as_str()) {
+                    let ins = Instrument {
+                        symbol: sym,
+                        status: p.status.unwrap_or(PairStatus::Online),
+                        price_increment: p.price_increment.unwrap_or(Decimal::ZERO),
+                        qty_increment: p.qty_increment.unwrap_or(Decimal::ZERO),
+                        qty_min: p.qty_min.unwrap_or(Decimal::ZERO),
+                        cost_min: p.cost_min.unwrap_or(Decimal::ZERO),
+                    };
+                    self.set_instrument(ins);
+                }
+            }
+            Event::Resolved {
+                target,
+                order_id,
+                status,
+                filled,
+            } => {
+                self.tracker
+                    .resolve(&target, order_id, status, filled, now, &mut sink);
+            }
+        }
+    }
+
+    /// Polls until the WebSocket is ready and every symbol has instrument rules, or `timeout`.
+    /// Sleeps between polls, so it does not spin.
+    pub fn wait_ready<S: Strategy + ?Sized>(
+        &mut self,
+        strategy: &mut S,
+        timeout: Duration,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.poll(strategy);
+            if self.connection == ConnectionState::Ready
+                && self.instruments.iter().all(Option::is_some)
+            {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// An order by id, client id.
+    pub fn order_status(&self, target: &OrderRef) -> Option<&Order> {
+        self.target_order(target)
+    }
+
+    /// The order created by request `req_id` (while in flight) or by client id.
+    pub fn order_by_target(&self, t: &OrderTarget) -> Option<&Order> {
+        self.target_order(&(*t).into())
+    }
+
+    /// Orders that may still trade.
+    pub fn active_orders(&self) -> impl Iterator<Item = &Order> {
+        self.tracker.active_orders()
+    }
+
+    /// The last `limit` fills, newest first.
+    pub fn order_history(&self, limit: usize) -> impl Iterator<Item = &Fill> {
+        self.tracker.history().rev().take(limit)
+    }
+
+    /// Position per symbol.
+    pub fn positions(&self) -> impl Iterator<Item = (SymbolId, &Position)> {
+        self.tracker.positions()
+    }
+
+    /// The order tracker.
+    pub fn tracker(&self) -> &OrderTracker {
+        &self.tracker
+    }
+
+    /// Every counter.
+    pub fn statistics(&mut self) -> Statistics {
+        let st = &self.stats;
+        let h = &self.ack_latency;
+        let now = now_ns();
+        Statistics {
+            tracker: self.tracker.stats(),
+            websocket_orders: EngineStats::get(&st.websocket_orders),
+            rest_fallback_orders: EngineStats::get(&st.rest_fallback_orders),
+            frames_in: EngineStats::get(&st.frames_in),
+            decode_errors: EngineStats::get(&st.decode_errors),
+            non_json_frames: EngineStats::get(&st.non_json_frames),
+            connects: EngineStats::get(&st.connects),
+            disconnects: EngineStats::get(&st.disconnects),
+            sequence_gaps: EngineStats::get(&st.sequence_gaps),
+            tokens_fetched: EngineStats::get(&st.tokens_fetched),
+            dead_man_refreshes: EngineStats::get(&st.dead_man_refreshes),
+            reconciliations: EngineStats::get(&st.reconciliations),
+            refused_locally: self.refused,
+            connected: st.connected.load(Ordering::Relaxed),
+            authenticated: st.authenticated.load(Ordering::Relaxed),
+            breaker_open: self.breaker.check(now).is_err(),
+            breaker_trips: self.breaker.trips(),
+            ack_count: h.len(),
+            ack_p50_ns: h.value_at_quantile(0.5),
+            ack_p90_ns: h.value_at_quantile(0.9),
+            ack_p99_ns: h.value_at_quantile(0.99),
+            ack_p999_ns: h.value_at_quantile(0.999),
+            ack_max_ns: h.max(),
+        }
+    }
+
+    /// Stops the engine: disarms the dead man's switch, closes the socket, joins the threads.
+    pub fn shutdown(mut self) {
+        self.stop_threads();
+    }
+
+    fn stop_threads(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Trader {
+    fn drop(&mut self) {
+        self.stop_threads();
+    }
+}
+
+fn dispatch<S: Strategy + ?Sized>(s: &mut S, e: &TrackerEvent) {
+    match e {
+        TrackerEvent::Execution(f) => s.on_execution(f),
+        TrackerEvent::StatusChange(c) => s.on_status_change(c),
+        TrackerEvent::Rejected(r) => s.on_reject(r),
+    }
+}

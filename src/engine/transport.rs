@@ -1,0 +1,264 @@
+//! One WebSocket over a non-blocking mio socket, optionally wrapped in rustls, framed by
+//! tungstenite. Connecting blocks (with a deadline) on the I/O thread; after that every call is
+//! non-blocking.
+
+use std::io::{self, Read, Write};
+use std::net::ToSocketAddrs;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use tungstenite::WebSocket;
+use tungstenite::handshake::HandshakeError;
+
+/// Why a connection could not be made or was lost.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The URL is not `ws://` or `wss://host[:port]/path`.
+    #[error("bad url: {0}")]
+    BadUrl(String),
+    /// Socket error.
+    #[error("io: {0}")]
+    Io(#[from] io::Error),
+    /// TLS error.
+    #[error("tls: {0}")]
+    Tls(#[from] rustls::Error),
+    /// WebSocket error.
+    #[error("websocket: {0}")]
+    Ws(#[from] tungstenite::Error),
+    /// The handshake did not finish in time.
+    #[error("connect timed out")]
+    Timeout,
+    /// The CA file could not be read.
+    #[error("CA certificates: {0}")]
+    Ca(String),
+}
+
+/// A parsed `ws://` / `wss://` URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WsUrl {
+    /// `wss`?
+    pub tls: bool,
+    /// Host name or address.
+    pub host: String,
+    /// Port (default 80/443).
+    pub port: u16,
+    /// The whole URL, for the handshake request.
+    pub url: String,
+}
+
+impl WsUrl {
+    /// Parses `ws://host[:port][/path]` or `wss://...`.
+    pub fn parse(url: &str) -> Result<Self, TransportError> {
+        let bad = || TransportError::BadUrl(url.to_string());
+        let (tls, rest) = if let Some(r) = url.strip_prefix("wss://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("ws://") {
+            (false, r)
+        } else {
+            return Err(bad());
+        };
+        let authority = rest.split('/').next().unwrap_or("");
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
+                h.trim_matches(|c| c == '[' || c == ']').to_string(),
+                p.parse().map_err(|_| bad())?,
+            ),
+            _ => (authority.to_string(), if tls { 443 } else { 80 }),
+        };
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Self {
+            tls,
+            host,
+            port,
+            url: url.to_string(),
+        })
+    }
+}
+
+/// TLS trust: the webpki roots, plus extra CA certificates (e.g. the simulator's).
+pub fn client_tls_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, TransportError> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = extra_ca_pem {
+        let mut n = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| TransportError::Ca(e.to_string()))?;
+            roots
+                .add(cert)
+                .map_err(|e| TransportError::Ca(e.to_string()))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(TransportError::Ca("no certificate in the PEM".into()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+/// The byte stream under the WebSocket: plain TCP or TLS over TCP.
+pub enum Stream {
+    /// `ws://`
+    Plain(TcpStream),
+    /// `wss://`
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&mut self) -> &mut TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &mut s.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// A connected WebSocket and the poller watching its socket.
+pub struct Connection {
+    /// The socket.
+    pub ws: WebSocket<Stream>,
+    /// Readiness of the socket (used by the blocking idle strategy and while connecting).
+    pub poll: Poll,
+    events: Events,
+}
+
+const SOCK: Token = Token(0);
+
+impl Connection {
+    /// Connects and completes the TLS and WebSocket handshakes within `timeout`.
+    pub fn connect(
+        url: &WsUrl,
+        tls: &Arc<ClientConfig>,
+        timeout: Duration,
+    ) -> Result<Self, TransportError> {
+        let deadline = Instant::now() + timeout;
+        let addr = (url.host.as_str(), url.port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| TransportError::BadUrl(url.url.clone()))?;
+        let mut poll = Poll::new()?;
+        let mut events = Events::with_capacity(8);
+        let mut tcp = TcpStream::connect(addr)?;
+        poll.registry()
+            .register(&mut tcp, SOCK, Interest::READABLE | Interest::WRITABLE)?;
+        // mio's connect is asynchronous: wait for writability, then check the outcome.
+        loop {
+            wait(&mut poll, &mut events, deadline)?;
+            if let Some(e) = tcp.take_error()? {
+                return Err(e.into());
+            }
+            match tcp.peer_addr() {
+                Ok(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tcp.set_nodelay(true)?;
+        let stream = if url.tls {
+            let name = ServerName::try_from(url.host.clone())
+                .map_err(|_| TransportError::BadUrl(url.url.clone()))?;
+            let conn = ClientConnection::new(tls.clone(), name)?;
+            Stream::Tls(Box::new(StreamOwned::new(conn, tcp)))
+        } else {
+            Stream::Plain(tcp)
+        };
+        let mut hs = tungstenite::client(url.url.as_str(), stream);
+        let ws = loop {
+            match hs {
+                Ok((ws, _resp)) => break ws,
+                Err(HandshakeError::Interrupted(mid)) => {
+                    wait(&mut poll, &mut events, deadline)?;
+                    hs = mid.handshake();
+                }
+                Err(HandshakeError::Failure(e)) => return Err(e.into()),
+            }
+        };
+        Ok(Self { ws, poll, events })
+    }
+
+    /// Blocks until the socket is readable or `timeout` passes.
+    pub fn wait_readable(&mut self, timeout: Duration) -> io::Result<()> {
+        self.poll.poll(&mut self.events, Some(timeout))
+    }
+
+    /// Shuts the socket down (best effort).
+    pub fn shutdown(&mut self) {
+        let _ = self.ws.close(None);
+        let _ = self.ws.flush();
+        let _ = self.ws.get_mut().tcp().shutdown(std::net::Shutdown::Both);
+    }
+}
+
+fn wait(poll: &mut Poll, events: &mut Events, deadline: Instant) -> Result<(), TransportError> {
+    let now = Instant::now();
+    if now >= deadline {
+        return Err(TransportError::Timeout);
+    }
+    poll.poll(
+        events,
+        Some((deadline - now).min(Duration::from_millis(50))),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        let u = WsUrl::parse("wss://ws-auth.kraken.com/v2").unwrap();
+        assert_eq!(
+            (u.tls, u.host.as_str(), u.port),
+            (true, "ws-auth.kraken.com", 443)
+        );
+        let u = WsUrl::parse("ws://127.0.0.1:9001/v2").unwrap();
+        assert_eq!((u.tls, u.host.as_str(), u.port), (false, "127.0.0.1", 9001));
+        assert!(WsUrl::parse("http://x").is_err());
+        assert!(WsUrl::parse("ws://:1/").is_err());
+        assert!(WsUrl::parse("ws://h:notaport/").is_err());
+    }
+
+    #[test]
+    fn tls_config_rejects_garbage_ca() {
+        assert!(client_tls_config(None).is_ok());
+        assert!(matches!(
+            client_tls_config(Some(b"not a pem")),
+            Err(TransportError::Ca(_))
+        ));
+    }
+}
