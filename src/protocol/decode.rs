@@ -590,6 +590,14 @@ fn top_level<'de>(
     }
 }
 
+/// Counts a `warnings` array (advisory texts are not kept) and skips it.
+fn add_warnings<'de>(c: &mut Cursor<'_, 'de>, v: Val<'de>, warnings: &mut u8) -> R<()> {
+    if let Node::Array { len, .. } = v.node {
+        *warnings = warnings.saturating_add(len.min(255) as u8);
+    }
+    c.skip(v)
+}
+
 fn order_ack<'de>(c: &mut Cursor<'_, 'de>, v: Val<'de>, warnings: &mut u8) -> R<BatchItem> {
     let mut item = BatchItem::default();
     c.object(v, "result", |c, k, v| {
@@ -603,12 +611,7 @@ fn order_ack<'de>(c: &mut Cursor<'_, 'de>, v: Val<'de>, warnings: &mut u8) -> R<
             }
             "order_userref" => item.order_userref = Some(c.i64(v, "order_userref")?),
             "error" => item.error = Some(Text::truncating(c.str(v, "error")?)),
-            "warnings" => {
-                if let Node::Array { len, .. } = v.node {
-                    *warnings = warnings.saturating_add(len.min(255) as u8);
-                }
-                c.skip(v)?
-            }
+            "warnings" => add_warnings(c, v, warnings)?,
             _ => c.skip(v)?,
         }
         Ok(())
@@ -668,10 +671,7 @@ fn ack_result<'de>(
                     "cl_ord_id" => {
                         cl_ord_id = ClOrdId::from_wire(c.str(v, "cl_ord_id")?);
                     }
-                    "warnings" => {
-                        *warnings = warnings.saturating_add(1);
-                        c.skip(v)?
-                    }
+                    "warnings" => add_warnings(c, v, warnings)?,
                     _ => c.skip(v)?,
                 }
                 Ok(())
@@ -748,12 +748,7 @@ fn ack_result<'de>(
                                 .unwrap_or(SymbolId::UNKNOWN),
                         )
                     }
-                    "warnings" => {
-                        if let Node::Array { len, .. } = v.node {
-                            *warnings = warnings.saturating_add(len.min(255) as u8);
-                        }
-                        c.skip(v)?
-                    }
+                    "warnings" => add_warnings(c, v, warnings)?,
                     _ => c.skip(v)?,
                 }
                 Ok(())
