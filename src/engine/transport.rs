@@ -166,9 +166,13 @@ impl Connection {
         timeout: Duration,
     ) -> Result<Self, TransportError> {
         let deadline = Instant::now() + timeout;
-        let addr = (url.host.as_str(), url.port)
-            .to_socket_addrs()?
-            .next()
+        // Prefer IPv4: `localhost` often resolves to ::1 first while servers bind 127.0.0.1.
+        let addrs: Vec<_> = (url.host.as_str(), url.port).to_socket_addrs()?.collect();
+        let addr = addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(addrs.first())
+            .copied()
             .ok_or_else(|| TransportError::BadUrl(url.url.clone()))?;
         let mut poll = Poll::new()?;
         let mut events = Events::with_capacity(8);
