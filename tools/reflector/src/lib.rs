@@ -6,7 +6,8 @@
 //! It answers `subscribe` (executions with an empty snapshot, instrument with a fixed pair
 //! list, balances), `add_order` (ack, then `pending_new` and `new` on executions),
 //! `cancel_order`, `cancel_all`, `cancel_all_orders_after`, `amend_order` and `ping`, and serves
-//! `POST /0/private/GetWebSocketsToken` over HTTP. Signatures are not checked.
+//! `POST /0/private/GetWebSocketsToken` over HTTP. Signatures are not checked, and it reports
+//! a `maxratecount` of 1,000,000: it has no rate limit, so benchmarks are not throttled.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -195,7 +196,7 @@ impl Session {
             "ping" => out.push(format!(r#"{{"method":"pong",{req}{T}}}"#)),
             "subscribe" => match field(msg, "channel").unwrap_or("") {
                 "executions" => {
-                    out.push(format!(r#"{{"method":"subscribe",{req}"result":{{"channel":"executions","maxratecount":180,"snapshot":true}},"success":true,{T}}}"#));
+                    out.push(format!(r#"{{"method":"subscribe",{req}"result":{{"channel":"executions","maxratecount":1000000,"snapshot":true}},"success":true,{T}}}"#));
                     self.seq = 1;
                     out.push(r#"{"channel":"executions","type":"snapshot","data":[],"sequence":1}"#.to_string());
                 }

@@ -1,0 +1,344 @@
+//! Latency harness. Every figure in one run, on one machine, against loopback servers:
+//!
+//! - `floor-tcp`: raw TCP ping-pong with the size of an add_order request/ack.
+//! - `floor-wss`: the same over TLS + WebSocket (rustls + tungstenite), no Kraken logic.
+//! - `engine`: kraken-exec `add_order` → ack in the strategy's hands, and `cancel_order` → ack,
+//!   through the whole engine (validation, rings, I/O thread, TLS, decode, tracker) against
+//!   kraken-reflector.
+//! - `all`: the three, one after the other, with the overhead over the floor.
+//!
+//! Clients busy-poll; servers block in `read` (this machine has two cores).
+//! Histograms go to `<out>/<name>.hgrm` (HdrHistogram percentile distribution format).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use hdrhistogram::Histogram;
+use kraken_exec::engine::{self, EngineConfig, IdleStrategy, Strategy};
+use kraken_exec::orders::StatusChange;
+use kraken_exec::protocol::rest::{ApiSecret, Credentials};
+use kraken_exec::{AddOrder, ClOrdId, OrderRef, OrderStatus, Side};
+use kraken_reflector::Reflector;
+use rust_decimal::Decimal;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+    /// Round trips per measure.
+    #[arg(long, global = true, default_value_t = 20_000)]
+    n: usize,
+    /// Warm-up round trips (not recorded).
+    #[arg(long, global = true, default_value_t = 2_000)]
+    warmup: usize,
+    /// Where the .hgrm files go.
+    #[arg(long, global = true, default_value = "target/latency")]
+    out: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Raw TCP ping-pong.
+    FloorTcp,
+    /// TLS + WebSocket ping-pong.
+    FloorWss,
+    /// kraken-exec against the reflector over TLS.
+    Engine,
+    /// Everything, in one run.
+    All,
+}
+
+/// Request and answer sizes of one add_order round trip (our encoded request, the reflector's
+/// ack), so the floors move the same bytes.
+const REQ: usize = 230;
+const RESP: usize = 190;
+
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("bounds")
+}
+
+fn report(name: &str, h: &Histogram<u64>, out: &PathBuf) {
+    println!(
+        "{name:<28} p50 {:>8.2} µs  p90 {:>8.2}  p99 {:>8.2}  p99.9 {:>8.2}  max {:>9.2}  n {}",
+        h.value_at_quantile(0.5) as f64 / 1e3,
+        h.value_at_quantile(0.9) as f64 / 1e3,
+        h.value_at_quantile(0.99) as f64 / 1e3,
+        h.value_at_quantile(0.999) as f64 / 1e3,
+        h.max() as f64 / 1e3,
+        h.len()
+    );
+    let _ = std::fs::create_dir_all(out);
+    let mut s = String::from("       Value     Percentile TotalCount 1/(1-Percentile)\n\n");
+    for v in h.iter_quantiles(1) {
+        let q = v.quantile_iterated_to();
+        let inv = if q < 1.0 {
+            1.0 / (1.0 - q)
+        } else {
+            f64::INFINITY
+        };
+        s.push_str(&format!(
+            "{:12.3} {:14.12} {:10} {:14.2}\n",
+            v.value_iterated_to() as f64 / 1e3,
+            q,
+            v.count_since_last_iteration(),
+            inv
+        ));
+    }
+    s.push_str(&format!(
+        "#[Mean = {:.3}, StdDeviation = {:.3}]\n",
+        h.mean() / 1e3,
+        h.stdev() / 1e3
+    ));
+    s.push_str(&format!(
+        "#[Max = {:.3}, Total count = {}]\n",
+        h.max() as f64 / 1e3,
+        h.len()
+    ));
+    let _ = std::fs::write(out.join(format!("{name}.hgrm")), s);
+}
+
+fn pin(core: usize) {
+    let _ = core_affinity::set_for_current(core_affinity::CoreId { id: core });
+}
+
+fn floor_tcp(n: usize, warmup: usize) -> Histogram<u64> {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_nodelay(true).unwrap();
+        let mut buf = [0u8; REQ];
+        let resp = [b'x'; RESP];
+        while s.read_exact(&mut buf).is_ok() {
+            if s.write_all(&resp).is_err() {
+                break;
+            }
+        }
+    });
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_nodelay(true).unwrap();
+    c.set_nonblocking(true).unwrap();
+    let req = [b'y'; REQ];
+    let mut buf = [0u8; RESP];
+    let mut h = hist();
+    for i in 0..n + warmup {
+        let t = Instant::now();
+        c.write_all(&req).unwrap();
+        let mut got = 0;
+        while got < RESP {
+            match c.read(&mut buf[got..]) {
+                Ok(0) => panic!("server closed"),
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        if i >= warmup {
+            let _ = h.record(t.elapsed().as_nanos() as u64);
+        }
+    }
+    h
+}
+
+fn floor_wss(n: usize, warmup: usize) -> Histogram<u64> {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let scfg = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![ck.cert.der().clone()], key)
+            .unwrap(),
+    );
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        s.set_nodelay(true).unwrap();
+        let conn = rustls::ServerConnection::new(scfg).unwrap();
+        let mut ws = tungstenite::accept(rustls::StreamOwned::new(conn, s)).unwrap();
+        let resp = "x".repeat(RESP);
+        while let Ok(m) = ws.read() {
+            if m.is_text() && ws.send(tungstenite::Message::text(resp.clone())).is_err() {
+                break;
+            }
+        }
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ck.cert.der().clone()).unwrap();
+    let ccfg = Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let conn = rustls::ClientConnection::new(ccfg, "localhost".try_into().unwrap()).unwrap();
+    let (mut ws, _) = tungstenite::client(
+        format!("wss://localhost:{port}/v2"),
+        rustls::StreamOwned::new(conn, tcp),
+    )
+    .unwrap();
+    ws.get_ref().sock.set_nonblocking(true).unwrap();
+    let req = "y".repeat(REQ);
+    let mut h = hist();
+    for i in 0..n + warmup {
+        let t = Instant::now();
+        let mut r = ws.send(tungstenite::Message::text(req.clone()));
+        while let Err(tungstenite::Error::Io(e)) = &r {
+            if e.kind() != std::io::ErrorKind::WouldBlock {
+                break;
+            }
+            r = ws.flush();
+        }
+        loop {
+            match ws.read() {
+                Ok(m) if m.is_text() => break,
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::hint::spin_loop()
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        if i >= warmup {
+            let _ = h.record(t.elapsed().as_nanos() as u64);
+        }
+    }
+    h
+}
+
+#[derive(Default)]
+struct Acks {
+    open: Option<ClOrdId>,
+    canceled: Option<ClOrdId>,
+}
+
+impl Strategy for Acks {
+    fn on_status_change(&mut self, c: &StatusChange) {
+        match c.to {
+            OrderStatus::Open => self.open = c.cl_ord_id.or(self.open),
+            OrderStatus::Canceled => self.canceled = Some(ClOrdId::default()),
+            _ => {}
+        }
+    }
+}
+
+fn engine_rtt(n: usize, warmup: usize) -> (Histogram<u64>, Histogram<u64>, engine::Statistics) {
+    let r = Reflector::start(true, false).unwrap();
+    let creds = Credentials {
+        key: "bench".into(),
+        secret: ApiSecret::from_base64("c2VjcmV0").unwrap(),
+    };
+    let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
+    cfg.ws_url = r.ws_url.clone();
+    cfg.rest_url = r.rest_url.clone();
+    cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
+    cfg.idle = IdleStrategy::Spin;
+    cfg.io_core = Some(1);
+    cfg.subscribe_balances = false;
+    let mut t = engine::start(cfg).unwrap();
+    pin(0);
+    let mut acks = Acks::default();
+    assert!(
+        t.wait_ready(&mut acks, Duration::from_secs(10)),
+        "engine not ready"
+    );
+    let btc = t.symbol("BTC/USD").unwrap();
+    let (mut add_h, mut cancel_h) = (hist(), hist());
+    let price = Decimal::new(650001, 1);
+    for i in 0..n + warmup {
+        let id = ClOrdId::with_counter("b", i as u64).unwrap();
+        acks.open = None;
+        let t0 = Instant::now();
+        t.add_order(AddOrder::limit(btc, Side::Buy, Decimal::new(1, 2), price).cl_ord_id(id))
+            .unwrap();
+        while acks.open != Some(id) {
+            if t.poll(&mut acks) == 0 {
+                // Leave the second core's time slices to the server thread.
+                std::thread::yield_now();
+            }
+        }
+        let t1 = Instant::now();
+        acks.canceled = None;
+        // The reflector knows orders by Kraken id only.
+        let oid = t
+            .order_status(&OrderRef::ClOrdId(id))
+            .and_then(|o| o.order_id)
+            .expect("acked order has an id");
+        t.cancel_order(OrderRef::Id(oid)).unwrap();
+        while acks.canceled.is_none() {
+            if t.poll(&mut acks) == 0 {
+                std::thread::yield_now();
+            }
+        }
+        if i >= warmup {
+            let _ = add_h.record((t1 - t0).as_nanos() as u64);
+            let _ = cancel_h.record(t1.elapsed().as_nanos() as u64);
+        }
+    }
+    let s = t.statistics();
+    t.shutdown();
+    (add_h, cancel_h, s)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    println!(
+        "round trips on loopback, {} measured after {} warm-up; client pinned, server blocking",
+        cli.n, cli.warmup
+    );
+    let run_floor_tcp = || {
+        let h = floor_tcp(cli.n, cli.warmup);
+        report("floor_tcp", &h, &cli.out);
+        h
+    };
+    let run_floor_wss = || {
+        let h = floor_wss(cli.n, cli.warmup);
+        report("floor_tls_ws", &h, &cli.out);
+        h
+    };
+    let run_engine = || {
+        let (a, c, s) = engine_rtt(cli.n, cli.warmup);
+        report("kraken_exec_add_to_ack", &a, &cli.out);
+        report("kraken_exec_cancel_to_ack", &c, &cli.out);
+        println!(
+            "engine: {} orders over the WebSocket, {} refused locally, {} decode errors",
+            s.websocket_orders, s.refused_locally, s.decode_errors
+        );
+        a
+    };
+    match cli.cmd {
+        Cmd::FloorTcp => {
+            run_floor_tcp();
+        }
+        Cmd::FloorWss => {
+            run_floor_wss();
+        }
+        Cmd::Engine => {
+            run_engine();
+        }
+        Cmd::All => {
+            run_floor_tcp();
+            let w = run_floor_wss();
+            let e = run_engine();
+            for q in [0.5, 0.99] {
+                let d = e.value_at_quantile(q) as f64 - w.value_at_quantile(q) as f64;
+                println!(
+                    "overhead over the TLS+WS floor at p{}: {:.2} µs",
+                    q * 100.0,
+                    d / 1e3
+                );
+            }
+        }
+    }
+}
