@@ -1,0 +1,1905 @@
+//! The exchange state machine: accounts, tokens, books, matching, the rate counter, the
+//! ledger, and the executions/balances streams. No sockets and no clock inside: every call
+//! takes the simulated time `now` (nanoseconds), so tests drive it deterministically.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+use serde_json::{Map, Value, json};
+
+/// Simulated nanoseconds since the Unix epoch.
+pub type Ns = u64;
+
+/// Account tier (kraken-v2.md §7.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// 60 / 1 per s / 60 open orders per pair.
+    Starter,
+    /// 125 / 2.34 per s / 80.
+    Intermediate,
+    /// 180 / 3.75 per s / 225.
+    Pro,
+}
+
+impl Tier {
+    /// (threshold, decay per second, open orders per pair).
+    pub fn limits(self) -> (f64, f64, usize) {
+        match self {
+            Tier::Starter => (60.0, 1.0, 60),
+            Tier::Intermediate => (125.0, 2.34, 80),
+            Tier::Pro => (180.0, 3.75, 225),
+        }
+    }
+
+    /// Parses `starter|intermediate|pro`.
+    pub fn parse(s: &str) -> Option<Tier> {
+        match s {
+            "starter" => Some(Tier::Starter),
+            "intermediate" => Some(Tier::Intermediate),
+            "pro" => Some(Tier::Pro),
+            _ => None,
+        }
+    }
+}
+
+/// A tradable pair and its rules.
+#[derive(Clone, Debug)]
+pub struct Pair {
+    /// `BTC/USD`
+    pub symbol: String,
+    /// REST name, `XBTUSD`.
+    pub rest_name: String,
+    /// Base asset.
+    pub base: String,
+    /// Quote asset.
+    pub quote: String,
+    /// Price tick.
+    pub price_increment: Decimal,
+    /// Quantity step.
+    pub qty_increment: Decimal,
+    /// Minimum quantity.
+    pub qty_min: Decimal,
+    /// Minimum cost.
+    pub cost_min: Decimal,
+    /// Decimals of prices.
+    pub price_precision: u32,
+    /// Decimals of quantities.
+    pub qty_precision: u32,
+    /// Reference (last/index) price of the synthetic market.
+    pub ref_price: Decimal,
+}
+
+/// The default pairs, with realistic increments.
+pub fn default_pairs() -> Vec<Pair> {
+    let p =
+        |s: &str, r: &str, b: &str, q: &str, pi: &str, pp: u32, qm: &str, cm: &str, px: &str| {
+            Pair {
+                symbol: s.into(),
+                rest_name: r.into(),
+                base: b.into(),
+                quote: q.into(),
+                price_increment: Decimal::from_str(pi).unwrap(),
+                qty_increment: Decimal::new(1, 8),
+                qty_min: Decimal::from_str(qm).unwrap(),
+                cost_min: Decimal::from_str(cm).unwrap(),
+                price_precision: pp,
+                qty_precision: 8,
+                ref_price: Decimal::from_str(px).unwrap(),
+            }
+        };
+    vec![
+        p(
+            "BTC/USD", "XBTUSD", "BTC", "USD", "0.1", 1, "0.0001", "0.5", "65000.0",
+        ),
+        p(
+            "ETH/USD", "ETHUSD", "ETH", "USD", "0.01", 2, "0.001", "0.5", "3200.00",
+        ),
+        p(
+            "SOL/USD", "SOLUSD", "SOL", "USD", "0.01", 2, "0.02", "0.5", "150.00",
+        ),
+        p(
+            "ETH/BTC", "ETHXBT", "ETH", "BTC", "0.00001", 5, "0.002", "0.00002", "0.04900",
+        ),
+    ]
+}
+
+/// An order in the simulator.
+#[derive(Clone, Debug)]
+pub struct SimOrder {
+    pub id: String,
+    pub cl_ord_id: Option<String>,
+    pub userref: i64,
+    pub account: usize,
+    pub pair: usize,
+    pub buy: bool,
+    pub order_type: String,
+    pub qty: Decimal,
+    pub filled: Decimal,
+    pub cum_cost: Decimal,
+    pub fees: Decimal,
+    pub limit_price: Option<Decimal>,
+    pub trigger_price: Option<Decimal>,
+    pub trigger_pct: bool,
+    pub triggered: bool,
+    pub tif: String,
+    pub expire_ns: Option<Ns>,
+    pub post_only: bool,
+    pub reduce_only: bool,
+    pub display_qty: Option<Decimal>,
+    pub status: &'static str,
+    pub placed_ns: Ns,
+    pub priority: u64,
+    pub reason: Option<String>,
+}
+
+impl SimOrder {
+    fn remaining(&self) -> Decimal {
+        self.qty - self.filled
+    }
+    fn is_open(&self) -> bool {
+        matches!(self.status, "pending_new" | "new" | "partially_filled")
+    }
+    fn avg_price(&self) -> Decimal {
+        if self.filled.is_zero() {
+            Decimal::ZERO
+        } else {
+            (self.cum_cost / self.filled).round_dp(10).normalize()
+        }
+    }
+}
+
+/// A fill, as recorded in the ledger.
+#[derive(Clone, Debug)]
+pub struct SimFill {
+    pub exec_id: String,
+    pub trade_id: u64,
+    pub order_id: String,
+    pub cl_ord_id: Option<String>,
+    pub symbol: String,
+    pub side: &'static str,
+    pub qty: Decimal,
+    pub price: Decimal,
+    pub fee: Decimal,
+    pub fee_asset: String,
+    pub maker: bool,
+    pub timestamp: String,
+    pub account: usize,
+}
+
+/// An API account.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub key: String,
+    pub secret: Vec<u8>,
+    pub balances: BTreeMap<String, Decimal>,
+    pub last_nonce: u64,
+    pub tier: Tier,
+    rate: HashMap<usize, (f64, Ns)>,
+    dead_man: Option<Ns>,
+    ledger_seq: u64,
+}
+
+impl Account {
+    /// A funded account.
+    pub fn new(key: &str, secret: &[u8], tier: Tier) -> Self {
+        let mut balances = BTreeMap::new();
+        for (a, v) in [
+            ("USD", "10000000"),
+            ("BTC", "100"),
+            ("ETH", "1000"),
+            ("SOL", "10000"),
+        ] {
+            balances.insert(a.to_string(), Decimal::from_str(v).unwrap());
+        }
+        Self {
+            key: key.into(),
+            secret: secret.to_vec(),
+            balances,
+            last_nonce: 0,
+            tier,
+            rate: HashMap::new(),
+            dead_man: None,
+            ledger_seq: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Sub {
+    conn: u64,
+    account: usize,
+    channel: &'static str,
+    seq: u64,
+    token: String,
+}
+
+/// Injectable faults (the state the exchange itself honours; transport faults are applied by
+/// the server).
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Drop the next executions frame of each subscription (a sequence gap).
+    pub drop_exec_frames: u32,
+    /// REST answers `EService:Unavailable`.
+    pub rest_unavailable: bool,
+}
+
+/// The whole exchange.
+pub struct Exchange {
+    pub pairs: Vec<Pair>,
+    pub accounts: Vec<Account>,
+    pub orders: Vec<SimOrder>,
+    index: HashMap<String, usize>,
+    pub fills: Vec<SimFill>,
+    tokens: HashMap<String, (usize, Ns)>,
+    subs: Vec<Sub>,
+    outbox: HashMap<u64, Vec<String>>,
+    conns: Vec<u64>,
+    public_subs: Vec<u64>,
+    pub status: &'static str,
+    pub faults: Faults,
+    next_id: u64,
+    next_trade: u64,
+    priority: u64,
+    rng: u64,
+    /// Synthetic counterparty flow on/off.
+    pub market_flow: bool,
+}
+
+/// A request's outcome: the ack (or error) to the caller.
+pub type Reply = Result<Value, String>;
+
+fn num(d: Decimal) -> Value {
+    // A JSON number written from the decimal's digits (serde_json keeps floats as f64, so
+    // build the text and reparse only through RawValue-free means: a Number from the string).
+    Value::Number(
+        serde_json::Number::from_str(&d.to_string())
+            .unwrap_or_else(|_| serde_json::Number::from(0)),
+    )
+}
+
+/// RFC 3339 with microseconds from simulated nanoseconds.
+pub fn rfc3339(ns: Ns) -> String {
+    let secs = (ns / 1_000_000_000) as i64;
+    let micros = (ns / 1000 % 1_000_000) as u32;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
+/// Parses RFC 3339 into simulated nanoseconds (seconds precision is enough for deadlines).
+pub fn parse_rfc3339(s: &str) -> Option<Ns> {
+    let b = s.as_bytes();
+    if b.len() < 20 {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let mut frac_ns = 0i64;
+    if b.get(19) == Some(&b'.') {
+        let digits: String = s[20..].chars().take_while(char::is_ascii_digit).collect();
+        let padded = format!("{digits:0<9}");
+        frac_ns = padded[..9].parse().ok()?;
+    }
+    let secs = days * 86_400 + h * 3600 + mi * 60 + se;
+    u64::try_from(secs * 1_000_000_000 + frac_ns).ok()
+}
+
+/// The error Kraken gives for a numeric field sent as something else.
+fn not_number(field: &str) -> String {
+    let mut c = field.chars();
+    let first = c
+        .next()
+        .map(|f| f.to_ascii_uppercase().to_string())
+        .unwrap_or_default();
+    format!("{first}{} field must be a number_float", c.as_str())
+}
+
+/// A numeric parameter: absent → None; a JSON number → Some; anything else → Kraken's error.
+pub fn dec_param(p: &Map<String, Value>, field: &str) -> Result<Option<Decimal>, String> {
+    match p.get(field) {
+        None => Ok(None),
+        Some(Value::Number(n)) => {
+            let s = n.to_string();
+            Decimal::from_str(&s)
+                .or_else(|_| Decimal::from_scientific(&s))
+                .map(Some)
+                .map_err(|_| not_number(field))
+        }
+        Some(_) => Err(not_number(field)),
+    }
+}
+
+/// A numeric parameter given as a string (REST).
+pub fn dec_str(v: Option<&str>, field: &str) -> Result<Option<Decimal>, String> {
+    match v {
+        None | Some("") => Ok(None),
+        Some(s) => Decimal::from_str(s.trim_start_matches('+'))
+            .map(Some)
+            .map_err(|_| format!("EGeneral:Invalid arguments:{field}")),
+    }
+}
+
+fn multiple(v: Decimal, inc: Decimal) -> bool {
+    inc.is_zero() || (v % inc).is_zero()
+}
+
+/// A normalised new-order request (from WS v2 params or REST form fields).
+#[derive(Clone, Debug, Default)]
+pub struct NewOrder {
+    pub symbol: String,
+    pub buy: bool,
+    pub order_type: String,
+    pub qty: Option<Decimal>,
+    pub cash_qty: Option<Decimal>,
+    pub limit_price: Option<Decimal>,
+    pub trigger_price: Option<Decimal>,
+    pub trigger_pct: bool,
+    pub tif: String,
+    pub expire_ns: Option<Ns>,
+    pub post_only: bool,
+    pub reduce_only: bool,
+    pub cl_ord_id: Option<String>,
+    pub userref: Option<i64>,
+    pub display_qty: Option<Decimal>,
+    pub deadline_ns: Option<Ns>,
+    pub validate: bool,
+}
+
+const ORDER_TYPES: &[&str] = &[
+    "limit",
+    "market",
+    "iceberg",
+    "stop-loss",
+    "stop-loss-limit",
+    "take-profit",
+    "take-profit-limit",
+    "trailing-stop",
+    "trailing-stop-limit",
+    "settle-position",
+];
+
+fn valid_cl_ord_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    match b.len() {
+        36 => b.iter().enumerate().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        }),
+        32 if b.iter().all(u8::is_ascii_hexdigit) => true,
+        1..=18 => b.iter().all(|c| (0x20..0x7f).contains(c)),
+        _ => false,
+    }
+}
+
+impl NewOrder {
+    /// From WS v2 `add_order` params (or a `batch_add` element with the batch's symbol).
+    pub fn from_ws(p: &Map<String, Value>, symbol: Option<&str>) -> Result<Self, String> {
+        let s = |k: &str| p.get(k).and_then(Value::as_str);
+        let b = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let order_type = s("order_type")
+            .ok_or("EGeneral:Invalid arguments:order_type")?
+            .to_string();
+        if !ORDER_TYPES.contains(&order_type.as_str()) {
+            return Err("EGeneral:Invalid arguments:order_type".into());
+        }
+        let buy = match s("side") {
+            Some("buy") => true,
+            Some("sell") => false,
+            _ => return Err("EGeneral:Invalid arguments:side".into()),
+        };
+        let symbol = symbol
+            .or(s("symbol"))
+            .ok_or("EGeneral:Invalid arguments:symbol")?
+            .to_string();
+        let (trigger_price, trigger_pct) = match p.get("triggers") {
+            Some(Value::Object(t)) => (
+                dec_param(t, "price")?,
+                t.get("price_type").and_then(Value::as_str) == Some("pct"),
+            ),
+            Some(_) => return Err("EGeneral:Invalid arguments:triggers".into()),
+            None => (None, false),
+        };
+        let tif = s("time_in_force").unwrap_or("gtc").to_ascii_lowercase();
+        if !["gtc", "gtd", "ioc", "fok"].contains(&tif.as_str()) {
+            return Err("EGeneral:Invalid arguments:time_in_force".into());
+        }
+        let cl_ord_id = s("cl_ord_id").map(str::to_string);
+        if let Some(c) = &cl_ord_id
+            && !valid_cl_ord_id(c)
+        {
+            return Err("EGeneral:Invalid arguments:cl_ord_id".into());
+        }
+        let userref = match p.get("order_userref") {
+            None => None,
+            Some(v) => Some(
+                v.as_i64()
+                    .ok_or("EGeneral:Invalid arguments:order_userref")?,
+            ),
+        };
+        if cl_ord_id.is_some() && userref.is_some() {
+            return Err(
+                "EGeneral:Invalid arguments:cl_ord_id and order_userref are exclusive".into(),
+            );
+        }
+        if p.contains_key("no_mpp") && order_type != "market" {
+            return Err("EGeneral:Invalid arguments:no_mpp order option is only available when ordertype = market".into());
+        }
+        Ok(Self {
+            symbol,
+            buy,
+            order_type,
+            qty: dec_param(p, "order_qty")?,
+            cash_qty: dec_param(p, "cash_order_qty")?,
+            limit_price: dec_param(p, "limit_price")?,
+            trigger_price,
+            trigger_pct,
+            tif,
+            expire_ns: s("expire_time").and_then(parse_rfc3339),
+            post_only: b("post_only"),
+            reduce_only: b("reduce_only"),
+            cl_ord_id,
+            userref,
+            display_qty: dec_param(p, "display_qty")?,
+            deadline_ns: s("deadline").and_then(parse_rfc3339),
+            validate: b("validate"),
+        })
+    }
+}
+
+impl Exchange {
+    /// An exchange with `pairs`, one account per `(key, secret, tier)`.
+    pub fn new(pairs: Vec<Pair>, accounts: Vec<Account>, seed: u64) -> Self {
+        Self {
+            pairs,
+            accounts,
+            orders: Vec::new(),
+            index: HashMap::new(),
+            fills: Vec::new(),
+            tokens: HashMap::new(),
+            subs: Vec::new(),
+            outbox: HashMap::new(),
+            conns: Vec::new(),
+            public_subs: Vec::new(),
+            status: "online",
+            faults: Faults::default(),
+            next_id: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            next_trade: 1,
+            priority: 0,
+            rng: seed ^ 0x2545_F491_4F6C_DD1D,
+            market_flow: true,
+        }
+    }
+
+    fn rand(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    fn kraken_id(&mut self, prefix: char) -> String {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        self.next_id = self.next_id.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut x = self.next_id;
+        let mut s = String::with_capacity(19);
+        s.push(prefix);
+        for i in 1..17 {
+            if i == 6 || i == 11 {
+                s.push('-');
+            }
+            s.push(A[(x & 31) as usize] as char);
+            x >>= 5;
+        }
+        s
+    }
+
+    /// The account of an API key.
+    pub fn account_by_key(&self, key: &str) -> Option<usize> {
+        self.accounts.iter().position(|a| a.key == key)
+    }
+
+    fn pair_of(&self, symbol: &str) -> Option<usize> {
+        self.pairs
+            .iter()
+            .position(|p| p.symbol == symbol || p.rest_name == symbol)
+    }
+
+    // ---- tokens -------------------------------------------------------------------------
+
+    /// Issues a WS token (REST GetWebSocketsToken).
+    pub fn issue_token(&mut self, account: usize, now: Ns) -> String {
+        let mut t = String::new();
+        for _ in 0..3 {
+            let _ = write!(t, "{:x}", self.rand());
+        }
+        t.push_str("+/s");
+        self.tokens.insert(t.clone(), (account, now));
+        t
+    }
+
+    /// The account a token belongs to, if it is valid now: issued < 900 s ago, or holding a live
+    /// private subscription.
+    pub fn check_token(&self, token: Option<&str>, now: Ns) -> Result<usize, String> {
+        let t = token.ok_or("ESession:Invalid session")?;
+        let &(acct, issued) = self.tokens.get(t).ok_or("ESession:Invalid session")?;
+        let fresh = now.saturating_sub(issued) < 900_000_000_000;
+        let held = self.subs.iter().any(|s| s.token == t);
+        if fresh || held {
+            Ok(acct)
+        } else {
+            Err("ESession:Invalid session".into())
+        }
+    }
+
+    /// Fault: every token becomes invalid.
+    pub fn invalidate_tokens(&mut self) {
+        self.tokens.clear();
+    }
+
+    // ---- connections and subscriptions ----------------------------------------------------
+
+    /// A connection opened.
+    pub fn register_conn(&mut self, conn: u64) {
+        self.conns.push(conn);
+    }
+
+    /// Open connections.
+    pub fn known_conns(&self) -> Vec<u64> {
+        self.conns.clone()
+    }
+
+    /// True if `conn` holds any subscription.
+    pub fn has_subscription(&self, conn: u64) -> bool {
+        self.subs.iter().any(|s| s.conn == conn) || self.public_subs.contains(&conn)
+    }
+
+    /// Records a public (instrument) subscription, for heartbeats.
+    pub fn subscribe_public(&mut self, conn: u64) {
+        if !self.public_subs.contains(&conn) {
+            self.public_subs.push(conn);
+        }
+    }
+
+    /// A connection closed: its subscriptions end.
+    pub fn disconnect(&mut self, conn: u64) {
+        self.subs.retain(|s| s.conn != conn);
+        self.public_subs.retain(|&c| c != conn);
+        self.conns.retain(|&c| c != conn);
+        self.outbox.remove(&conn);
+    }
+
+    /// Queues a frame for `conn`.
+    pub fn queue(&mut self, conn: u64, frame: String) {
+        self.push(conn, frame);
+    }
+
+    /// Frames waiting for `conn`.
+    pub fn take_outbox(&mut self, conn: u64, into: &mut Vec<String>) {
+        if let Some(v) = self.outbox.get_mut(&conn) {
+            into.append(v);
+        }
+    }
+
+    fn push(&mut self, conn: u64, frame: String) {
+        self.outbox.entry(conn).or_default().push(frame);
+    }
+
+    /// Connections with a subscription (for heartbeats).
+    pub fn subscribed_conns(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self.subs.iter().map(|s| s.conn).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Subscribes `conn` to a private channel; returns the ack result, then queues the
+    /// snapshot.
+    pub fn subscribe_private(
+        &mut self,
+        conn: u64,
+        channel: &'static str,
+        token: Option<&str>,
+        params: &Map<String, Value>,
+        now: Ns,
+    ) -> Reply {
+        let acct = self.check_token(token, now)?;
+        if self
+            .subs
+            .iter()
+            .any(|s| s.conn == conn && s.channel == channel)
+        {
+            return Err("Already subscribed".into());
+        }
+        self.subs.push(Sub {
+            conn,
+            account: acct,
+            channel,
+            seq: 0,
+            token: token.unwrap_or("").into(),
+        });
+        let b = |k: &str, d: bool| params.get(k).and_then(Value::as_bool).unwrap_or(d);
+        if channel == "executions" {
+            let (snap_orders, snap_trades) = (b("snap_orders", true), b("snap_trades", false));
+            let mut data = Vec::new();
+            if snap_orders {
+                for o in self
+                    .orders
+                    .iter()
+                    .filter(|o| o.account == acct && o.is_open())
+                {
+                    data.push(self.order_full(o, "new", now));
+                }
+            }
+            if snap_trades {
+                let fills: Vec<&SimFill> =
+                    self.fills.iter().filter(|f| f.account == acct).collect();
+                for f in fills.iter().rev().take(50).rev() {
+                    let o = &self.orders[self.index[&f.order_id]];
+                    let mut v = self.trade_json(o, f);
+                    v["order_status"] = json!(o.status);
+                    data.push(v);
+                }
+            }
+            self.emit(conn, channel, "snapshot", Value::Array(data));
+            let max = self.accounts[acct].tier.limits().0 as u64;
+            Ok(
+                json!({"channel": "executions", "maxratecount": max, "snap_orders": snap_orders, "snap_trades": snap_trades}),
+            )
+        } else {
+            let data: Vec<Value> = self.accounts[acct]
+                .balances
+                .iter()
+                .map(|(a, v)| json!({"asset": a, "asset_class": "currency", "balance": num(*v), "wallets": [{"type": "spot", "id": "main", "balance": num(*v)}]}))
+                .collect();
+            self.emit(conn, channel, "snapshot", Value::Array(data));
+            Ok(json!({"channel": "balances", "snapshot": true}))
+        }
+    }
+
+    /// Ends `conn`'s subscription to `channel`.
+    pub fn unsubscribe(&mut self, conn: u64, channel: &str) -> Reply {
+        let before = self.subs.len();
+        self.subs
+            .retain(|s| !(s.conn == conn && s.channel == channel));
+        if self.subs.len() == before {
+            Err("Subscription Not Found".into())
+        } else {
+            Ok(json!({"channel": channel}))
+        }
+    }
+
+    /// The instrument snapshot.
+    pub fn instrument_snapshot(&self) -> Value {
+        let mut assets: Vec<&str> = self
+            .pairs
+            .iter()
+            .flat_map(|p| [p.base.as_str(), p.quote.as_str()])
+            .collect();
+        assets.sort_unstable();
+        assets.dedup();
+        json!({
+            "assets": assets.iter().map(|a| json!({"id": a, "status": "enabled", "precision": 10, "precision_display": 5, "borrowable": false, "collateral_value": 1.0, "margin_rate": 0.0})).collect::<Vec<_>>(),
+            "pairs": self.pairs.iter().map(|p| json!({
+                "symbol": p.symbol, "base": p.base, "quote": p.quote, "status": "online",
+                "qty_precision": p.qty_precision, "qty_increment": num(p.qty_increment),
+                "price_precision": p.price_precision, "cost_precision": 5, "marginable": false, "has_index": true,
+                "cost_min": num(p.cost_min), "tick_size": num(p.price_increment),
+                "price_increment": num(p.price_increment), "qty_min": num(p.qty_min),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn emit(&mut self, conn: u64, channel: &'static str, kind: &str, data: Value) {
+        let Some(i) = self
+            .subs
+            .iter()
+            .position(|s| s.conn == conn && s.channel == channel)
+        else {
+            return;
+        };
+        self.subs[i].seq += 1;
+        let seq = self.subs[i].seq;
+        if channel == "executions" && kind == "update" && self.faults.drop_exec_frames > 0 {
+            // Fault: this frame is lost; the next one shows a sequence gap.
+            self.faults.drop_exec_frames -= 1;
+            return;
+        }
+        let frame =
+            json!({"channel": channel, "type": kind, "data": data, "sequence": seq}).to_string();
+        self.push(conn, frame);
+    }
+
+    fn broadcast(&mut self, account: usize, channel: &'static str, data: Value) {
+        let conns: Vec<u64> = self
+            .subs
+            .iter()
+            .filter(|s| s.account == account && s.channel == channel)
+            .map(|s| s.conn)
+            .collect();
+        for c in conns {
+            self.emit(c, channel, "update", data.clone());
+        }
+    }
+
+    // ---- executions frames (Kraken's delta shapes) -----------------------------------------
+
+    fn order_full(&self, o: &SimOrder, exec_type: &str, now: Ns) -> Value {
+        let p = &self.pairs[o.pair];
+        let mut v = json!({
+            "order_id": o.id, "symbol": p.symbol, "order_qty": num(o.qty), "cum_cost": num(o.cum_cost),
+            "cum_qty": num(o.filled), "time_in_force": o.tif.to_ascii_uppercase(), "exec_type": exec_type,
+            "side": if o.buy { "buy" } else { "sell" }, "order_type": o.order_type, "order_userref": o.userref,
+            "order_status": if exec_type == "pending_new" { "pending_new" } else { o.status },
+            "fee_usd_equiv": num(o.fees), "fee_ccy_pref": "fciq", "timestamp": rfc3339(now),
+            "post_only": o.post_only, "reduce_only": o.reduce_only,
+        });
+        if let Some(lp) = o.limit_price {
+            v["limit_price"] = num(lp);
+            v["limit_price_type"] = json!("static");
+        }
+        if let Some(tp) = o.trigger_price {
+            v["triggers"] = json!({"reference": "last", "price": num(tp), "price_type": if o.trigger_pct { "pct" } else { "static" }, "status": if o.triggered { "triggered" } else { "untriggered" }});
+        }
+        if let Some(c) = &o.cl_ord_id {
+            v["cl_ord_id"] = json!(c);
+        }
+        if let Some(d) = o.display_qty {
+            v["display_qty"] = num(d);
+        }
+        v
+    }
+
+    fn trade_json(&self, o: &SimOrder, f: &SimFill) -> Value {
+        let mut v = json!({
+            "order_id": o.id, "order_userref": o.userref, "exec_id": f.exec_id, "exec_type": "trade",
+            "trade_id": f.trade_id, "symbol": f.symbol, "side": f.side, "last_qty": num(f.qty),
+            "last_price": num(f.price), "liquidity_ind": if f.maker { "m" } else { "t" },
+            "cost": num((f.qty * f.price).normalize()), "order_type": o.order_type, "timestamp": f.timestamp,
+            // A trade says partially_filled even when it completes the order (captured
+            // behaviour); completion is the separate `filled` frame.
+            "order_status": "partially_filled", "cum_qty": num(o.filled), "cum_cost": num(o.cum_cost),
+            "avg_price": num(o.avg_price()), "fee_usd_equiv": num(f.fee),
+            "fees": [{"asset": f.fee_asset, "qty": num(f.fee)}],
+        });
+        if let Some(c) = &o.cl_ord_id {
+            v["cl_ord_id"] = json!(c);
+        }
+        v
+    }
+
+    fn delta(&self, o: &SimOrder, exec_type: &str, now: Ns) -> Value {
+        let mut v = json!({
+            "timestamp": rfc3339(now), "order_status": o.status, "exec_type": exec_type,
+            "cum_qty": num(o.filled), "cum_cost": num(o.cum_cost), "fee_usd_equiv": num(o.fees),
+            "avg_price": num(o.avg_price()), "order_userref": o.userref, "order_id": o.id,
+        });
+        if let Some(r) = &o.reason {
+            v["reason"] = json!(r);
+            v["cancel_reason"] = json!(r);
+        }
+        v
+    }
+
+    fn stream(&mut self, idx: usize, exec_type: &str, now: Ns) {
+        let o = &self.orders[idx];
+        let data = match exec_type {
+            "pending_new" => self.order_full(o, "pending_new", now),
+            "amended" => {
+                let mut v = self.delta(o, "amended", now);
+                v["order_qty"] = num(o.qty);
+                if let Some(lp) = o.limit_price {
+                    v["limit_price"] = num(lp);
+                }
+                v["amended"] = json!(true);
+                v
+            }
+            t => self.delta(o, t, now),
+        };
+        let acct = o.account;
+        self.broadcast(acct, "executions", Value::Array(vec![data]));
+    }
+
+    // ---- rate counter ---------------------------------------------------------------------
+
+    /// Adds `cost` to the account's counter for `pair`; refuses with Kraken's error if that
+    /// would reach the threshold. The cost stays counted either way ("fixed count applied on
+    /// receipt of the transaction, even if it fails").
+    fn charge(&mut self, acct: usize, pair: usize, cost: f64, now: Ns) -> Result<(), String> {
+        let a = &mut self.accounts[acct];
+        let (max, decay, _) = a.tier.limits();
+        let (v, at) = a.rate.get(&pair).copied().unwrap_or((0.0, now));
+        let v = (v - decay * (now.saturating_sub(at) as f64 / 1e9)).max(0.0);
+        let next = v + cost;
+        // Boundary unconfirmed (≥ or >): "reaches the threshold" reads as ≥.
+        if next >= max {
+            a.rate.insert(pair, (v + cost.min(1.0), now));
+            return Err("EOrder:Rate limit exceeded".into());
+        }
+        a.rate.insert(pair, (next, now));
+        Ok(())
+    }
+
+    /// The counter's current value (for tests).
+    pub fn rate_counter(&self, acct: usize, pair: usize, now: Ns) -> f64 {
+        let a = &self.accounts[acct];
+        let (_, decay, _) = a.tier.limits();
+        a.rate.get(&pair).map_or(0.0, |&(v, at)| {
+            (v - decay * (now.saturating_sub(at) as f64 / 1e9)).max(0.0)
+        })
+    }
+
+    fn age_penalty(age_ns: Ns, table: &[(u64, f64)]) -> f64 {
+        table
+            .iter()
+            .find(|(s, _)| age_ns < s * 1_000_000_000)
+            .map_or(0.0, |(_, p)| *p)
+    }
+
+    // ---- trading ------------------------------------------------------------------------------
+
+    fn find(&self, acct: usize, order_id: Option<&str>, cl_ord_id: Option<&str>) -> Option<usize> {
+        if let Some(id) = order_id {
+            return self
+                .index
+                .get(id)
+                .copied()
+                .filter(|&i| self.orders[i].account == acct);
+        }
+        let c = cl_ord_id?;
+        // cl_ord_id is unique among open orders only: prefer the open one, else the latest.
+        self.orders
+            .iter()
+            .rposition(|o| o.account == acct && o.cl_ord_id.as_deref() == Some(c) && o.is_open())
+            .or_else(|| {
+                self.orders
+                    .iter()
+                    .rposition(|o| o.account == acct && o.cl_ord_id.as_deref() == Some(c))
+            })
+    }
+
+    fn fee_rate(maker: bool) -> Decimal {
+        if maker {
+            Decimal::new(16, 4)
+        } else {
+            Decimal::new(26, 4)
+        }
+    }
+
+    fn validate_new(&self, acct: usize, n: &NewOrder, now: Ns) -> Result<usize, String> {
+        let pi = self
+            .pair_of(&n.symbol)
+            .ok_or_else(|| format!("Currency pair not supported {}", n.symbol))?;
+        let p = &self.pairs[pi];
+        if self.status == "maintenance" {
+            return Err("EService:Unavailable".into());
+        }
+        if self.status == "cancel_only" {
+            return Err("EService:Market in cancel_only mode".into());
+        }
+        let needs_limit = matches!(
+            n.order_type.as_str(),
+            "limit" | "iceberg" | "stop-loss-limit" | "take-profit-limit" | "trailing-stop-limit"
+        );
+        let needs_trigger = n.order_type.contains("stop") || n.order_type.contains("take-profit");
+        if needs_limit && n.limit_price.is_none() {
+            return Err("EGeneral:Invalid arguments:limit_price".into());
+        }
+        if needs_trigger && n.trigger_price.is_none() {
+            return Err("EGeneral:Invalid arguments:triggers".into());
+        }
+        if self.status == "post_only" && !n.post_only {
+            return Err("EService:Market in post_only mode".into());
+        }
+        let qty = match (n.qty, n.cash_qty) {
+            (Some(q), _) => q,
+            (None, Some(c)) if n.order_type == "market" && n.buy => {
+                (c / p.ref_price).round_dp(p.qty_precision)
+            }
+            _ => return Err("EGeneral:Invalid arguments:order_qty".into()),
+        };
+        if qty <= Decimal::ZERO {
+            return Err("EGeneral:Invalid arguments:order_qty".into());
+        }
+        if qty < p.qty_min {
+            return Err("EOrder:Order minimum not met".into());
+        }
+        if !multiple(qty, p.qty_increment) {
+            return Err("EGeneral:Invalid arguments:order_qty".into());
+        }
+        if let Some(lp) = n.limit_price
+            && !n.order_type.starts_with("trailing")
+        {
+            if lp <= Decimal::ZERO {
+                return Err("EOrder:Invalid price".into());
+            }
+            if !multiple(lp, p.price_increment) {
+                return Err("EOrder:Tick size check failed".into());
+            }
+        }
+        let px = n
+            .limit_price
+            .filter(|_| !n.order_type.starts_with("trailing"))
+            .unwrap_or(p.ref_price);
+        if px * qty < p.cost_min {
+            return Err("EOrder:Cost minimum not met".into());
+        }
+        if n.order_type == "iceberg" {
+            match n.display_qty {
+                Some(d) if d * Decimal::from(15) >= qty && d <= qty => {}
+                _ => return Err("EGeneral:Invalid arguments:display-volume".into()),
+            }
+        }
+        if n.tif == "gtd" && n.expire_ns.is_none_or(|e| e <= now) {
+            return Err("EGeneral:Invalid arguments:expire_time".into());
+        }
+        if let Some(d) = n.deadline_ns
+            && d < now
+        {
+            return Err("EService:Deadline elapsed".into());
+        }
+        if let Some(c) = &n.cl_ord_id
+            && self
+                .orders
+                .iter()
+                .any(|o| o.account == acct && o.is_open() && o.cl_ord_id.as_deref() == Some(c))
+        {
+            return Err("EOrder:Duplicate order".into());
+        }
+        let (_, _, max_open) = self.accounts[acct].tier.limits();
+        if self
+            .orders
+            .iter()
+            .filter(|o| o.account == acct && o.pair == pi && o.is_open())
+            .count()
+            >= max_open
+        {
+            return Err("EOrder:Orders limit exceeded".into());
+        }
+        // Funds: what this order could spend, plus what open orders have reserved.
+        let (asset, need) = if n.buy {
+            (&p.quote, px * qty * (Decimal::ONE + Self::fee_rate(false)))
+        } else {
+            (&p.base, qty)
+        };
+        let reserved: Decimal = self
+            .orders
+            .iter()
+            .filter(|o| o.account == acct && o.is_open())
+            .map(|o| {
+                let op = &self.pairs[o.pair];
+                let px = o.limit_price.unwrap_or(op.ref_price);
+                match (o.buy, &op.quote == asset, &op.base == asset) {
+                    (true, true, _) => px * o.remaining(),
+                    (false, _, true) => o.remaining(),
+                    _ => Decimal::ZERO,
+                }
+            })
+            .sum();
+        let bal = self.accounts[acct]
+            .balances
+            .get(asset)
+            .copied()
+            .unwrap_or_default();
+        if bal - reserved < need {
+            return Err("EOrder:Insufficient funds".into());
+        }
+        Ok(pi)
+    }
+
+    /// `add_order`: validates, charges the rate counter, places and matches. Returns the ack
+    /// result.
+    pub fn add_order(&mut self, acct: usize, n: &NewOrder, now: Ns) -> Reply {
+        let pi = self
+            .pair_of(&n.symbol)
+            .ok_or_else(|| format!("Currency pair not supported {}", n.symbol))?;
+        self.charge(acct, pi, 1.0, now)?;
+        self.place(acct, n, now)
+    }
+
+    fn place(&mut self, acct: usize, n: &NewOrder, now: Ns) -> Reply {
+        let pi = self.validate_new(acct, n, now)?;
+        let p = &self.pairs[pi];
+        let qty = n.qty.unwrap_or_else(|| {
+            (n.cash_qty.unwrap_or_default() / p.ref_price).round_dp(p.qty_precision)
+        });
+        let (ask, bid) = (
+            p.ref_price + p.price_increment,
+            p.ref_price - p.price_increment,
+        );
+        let crosses = match (n.order_type.as_str(), n.limit_price) {
+            ("limit" | "iceberg", Some(lp)) => {
+                if n.buy {
+                    lp >= ask
+                } else {
+                    lp <= bid
+                }
+            }
+            _ => false,
+        };
+        if n.post_only && crosses {
+            // Captured shape unconfirmed; [NT] lists both. We answer with the method error.
+            return Err("EOrder:Post only order".into());
+        }
+        if n.validate {
+            return Ok(json!({"order_id": "", "warnings": ["validate only"]}));
+        }
+        let id = self.kraken_id('O');
+        self.priority += 1;
+        let o = SimOrder {
+            id: id.clone(),
+            cl_ord_id: n.cl_ord_id.clone(),
+            userref: n.userref.unwrap_or(0),
+            account: acct,
+            pair: pi,
+            buy: n.buy,
+            order_type: n.order_type.clone(),
+            qty,
+            filled: Decimal::ZERO,
+            cum_cost: Decimal::ZERO,
+            fees: Decimal::ZERO,
+            limit_price: n.limit_price,
+            trigger_price: n.trigger_price,
+            trigger_pct: n.trigger_pct,
+            triggered: false,
+            tif: n.tif.clone(),
+            expire_ns: n.expire_ns,
+            post_only: n.post_only,
+            reduce_only: n.reduce_only,
+            display_qty: n.display_qty,
+            status: "pending_new",
+            placed_ns: now,
+            priority: self.priority,
+            reason: None,
+        };
+        let idx = self.orders.len();
+        self.orders.push(o);
+        self.index.insert(id.clone(), idx);
+        self.stream(idx, "pending_new", now);
+        self.orders[idx].status = "new";
+        self.stream(idx, "new", now);
+        self.on_placed(idx, now);
+        let mut r = json!({"order_id": id});
+        if let Some(c) = &n.cl_ord_id {
+            r["cl_ord_id"] = json!(c);
+        }
+        if let Some(u) = n.userref {
+            r["order_userref"] = json!(u);
+        }
+        Ok(r)
+    }
+
+    /// Matching on arrival: marketable orders take from the synthetic market at the reference
+    /// price ± one tick; FOK needs it all, IOC cancels the rest; triggered types wait.
+    fn on_placed(&mut self, idx: usize, now: Ns) {
+        let o = &self.orders[idx];
+        let p = &self.pairs[o.pair];
+        let (ask, bid) = (
+            p.ref_price + p.price_increment,
+            p.ref_price - p.price_increment,
+        );
+        let is_trigger = o.trigger_price.is_some() && !o.triggered;
+        if is_trigger {
+            self.check_trigger(idx, now);
+            return;
+        }
+        let take_px = if o.buy { ask } else { bid };
+        let marketable = match (o.order_type.as_str(), o.limit_price) {
+            ("market", _) => true,
+            (_, Some(lp)) if !o.order_type.starts_with("trailing") => {
+                if o.buy {
+                    lp >= ask
+                } else {
+                    lp <= bid
+                }
+            }
+            _ => true,
+        };
+        if marketable {
+            let q = o.remaining();
+            self.fill(idx, q, take_px, false, now);
+        } else if o.tif == "ioc" || o.tif == "fok" || o.order_type == "market" {
+            self.close(idx, "canceled", "Insufficient liquidity", now);
+        }
+    }
+
+    fn check_trigger(&mut self, idx: usize, now: Ns) {
+        let o = &self.orders[idx];
+        let (Some(tp), false) = (o.trigger_price, o.triggered) else {
+            return;
+        };
+        let rp = self.pairs[o.pair].ref_price;
+        let level = if o.trigger_pct {
+            rp * (Decimal::ONE + tp / Decimal::from(100))
+        } else {
+            tp
+        };
+        // Stops trigger when the price moves against the position; take-profits with it.
+        let stop = o.order_type.contains("stop");
+        let hit = match (stop, o.buy) {
+            (true, false) | (false, true) => rp <= level,
+            (true, true) | (false, false) => rp >= level,
+        };
+        if o.order_type.starts_with("trailing") || hit {
+            let o = &mut self.orders[idx];
+            o.triggered = true;
+            o.order_type = if o.order_type.ends_with("-limit") {
+                "limit".into()
+            } else {
+                "market".into()
+            };
+            if o.order_type == "market" {
+                o.limit_price = None;
+            }
+            self.on_placed(idx, now);
+        }
+    }
+
+    fn fill(&mut self, idx: usize, qty: Decimal, price: Decimal, maker: bool, now: Ns) {
+        if qty <= Decimal::ZERO {
+            return;
+        }
+        let trade_id = self.next_trade;
+        self.next_trade += 1;
+        let exec_id = self.kraken_id('T');
+        let o = &mut self.orders[idx];
+        let p = &self.pairs[o.pair];
+        let cost = qty * price;
+        let fee = (cost * Self::fee_rate(maker)).round_dp(p.price_precision + 4);
+        o.filled += qty;
+        o.cum_cost += cost;
+        o.fees += fee;
+        if o.status == "new" {
+            o.status = "partially_filled";
+        }
+        let f = SimFill {
+            exec_id: exec_id.clone(),
+            trade_id,
+            order_id: o.id.clone(),
+            cl_ord_id: o.cl_ord_id.clone(),
+            symbol: p.symbol.clone(),
+            side: if o.buy { "buy" } else { "sell" },
+            qty,
+            price,
+            fee,
+            fee_asset: p.quote.clone(),
+            maker,
+            timestamp: rfc3339(now),
+            account: o.account,
+        };
+        let (acct, buy, base, quote) = (o.account, o.buy, p.base.clone(), p.quote.clone());
+        let complete = o.filled >= o.qty;
+        let data = self.trade_json(&self.orders[idx], &f);
+        self.fills.push(f);
+        self.broadcast(acct, "executions", Value::Array(vec![data]));
+        // Balances: two ledger entries per trade, sharing the trade id as ref_id.
+        let a = &mut self.accounts[acct];
+        let (db, dq) = if buy {
+            (qty, -(cost + fee))
+        } else {
+            (-qty, cost - fee)
+        };
+        *a.balances.entry(base.clone()).or_default() += db;
+        *a.balances.entry(quote.clone()).or_default() += dq;
+        let entries: Vec<Value> = [(base, db, Decimal::ZERO), (quote, dq, fee)]
+            .into_iter()
+            .map(|(asset, amount, fee)| {
+                a.ledger_seq += 1;
+                json!({"ledger_id": format!("L{:05}-{:05}-{:06}", acct, a.ledger_seq / 1_000_000, a.ledger_seq % 1_000_000),
+                       "ref_id": exec_id, "timestamp": rfc3339(now), "type": "trade", "asset": asset, "asset_class": "currency",
+                       "category": "trade", "wallet_type": "spot", "wallet_id": "main", "amount": num(amount), "fee": num(fee),
+                       "balance": num(a.balances[&asset])})
+            })
+            .collect();
+        for e in entries {
+            self.broadcast(acct, "balances", Value::Array(vec![e]));
+        }
+        if complete {
+            self.orders[idx].status = "filled";
+            self.stream(idx, "filled", now);
+        }
+    }
+
+    fn close(&mut self, idx: usize, status: &'static str, reason: &str, now: Ns) {
+        let o = &mut self.orders[idx];
+        if !o.is_open() {
+            return;
+        }
+        o.status = status;
+        o.reason = Some(reason.into());
+        let t = if status == "expired" {
+            "expired"
+        } else {
+            "canceled"
+        };
+        self.stream(idx, t, now);
+    }
+
+    /// `amend_order`: in place, same id; below-filled quantity cancels the rest.
+    pub fn amend_order(&mut self, acct: usize, p: &Map<String, Value>, now: Ns) -> Reply {
+        let idx = self
+            .find(
+                acct,
+                p.get("order_id").and_then(Value::as_str),
+                p.get("cl_ord_id").and_then(Value::as_str),
+            )
+            .ok_or("EOrder:Unknown order")?;
+        let (qty, lp) = (dec_param(p, "order_qty")?, dec_param(p, "limit_price")?);
+        let _ = dec_param(p, "display_qty")?;
+        let _ = dec_param(p, "trigger_price")?;
+        let age = now.saturating_sub(self.orders[idx].placed_ns);
+        let pair = self.orders[idx].pair;
+        self.charge(
+            acct,
+            pair,
+            1.0 + Self::age_penalty(age, &[(5, 3.0), (10, 2.0), (15, 1.0)]),
+            now,
+        )?;
+        if !self.orders[idx].is_open() {
+            return Err("EOrder:Unknown order".into());
+        }
+        let pr = &self.pairs[pair];
+        if let Some(lp) = lp {
+            if !multiple(lp, pr.price_increment) {
+                return Err("EOrder:Tick size check failed".into());
+            }
+            let o = &self.orders[idx];
+            let (ask, bid) = (
+                pr.ref_price + pr.price_increment,
+                pr.ref_price - pr.price_increment,
+            );
+            let crosses = if o.buy { lp >= ask } else { lp <= bid };
+            if crosses && p.get("post_only").and_then(Value::as_bool).unwrap_or(false) {
+                return Err("EOrder:Post only order".into());
+            }
+        }
+        let o = &mut self.orders[idx];
+        if let Some(q) = qty {
+            o.qty = q;
+        }
+        if lp.is_some() {
+            o.limit_price = lp;
+        }
+        o.placed_ns = now;
+        o.reason = Some("User requested".into());
+        let id = o.id.clone();
+        let cl = o.cl_ord_id.clone();
+        if o.qty <= o.filled {
+            o.qty = o.qty.max(o.filled);
+            self.close(idx, "canceled", "Order quantity reduced below filled", now);
+        } else {
+            self.stream(idx, "amended", now);
+            self.on_placed_amended(idx, now);
+        }
+        let amend_id = self.kraken_id('A');
+        let mut r = json!({"amend_id": amend_id});
+        if p.contains_key("order_id") {
+            r["order_id"] = json!(id);
+        } else if let Some(c) = cl {
+            r["cl_ord_id"] = json!(c);
+        }
+        Ok(r)
+    }
+
+    fn on_placed_amended(&mut self, idx: usize, now: Ns) {
+        // An amended price that now crosses takes liquidity.
+        let o = &self.orders[idx];
+        if o.order_type == "limit" || o.order_type == "iceberg" {
+            self.on_placed(idx, now);
+        }
+    }
+
+    /// `edit_order`: cancel and replace with a new id.
+    pub fn edit_order(&mut self, acct: usize, p: &Map<String, Value>, now: Ns) -> Reply {
+        if p.contains_key("cl_ord_id") {
+            return Err("EGeneral:Invalid arguments:cl_ord_id not supported by edit_order".into());
+        }
+        let id = p
+            .get("order_id")
+            .and_then(Value::as_str)
+            .ok_or("EGeneral:Invalid arguments:order_id")?;
+        let idx = self
+            .find(acct, Some(id), None)
+            .ok_or("EOrder:Unknown order")?;
+        let (qty, lp) = (dec_param(p, "order_qty")?, dec_param(p, "limit_price")?);
+        let age = now.saturating_sub(self.orders[idx].placed_ns);
+        let pair = self.orders[idx].pair;
+        self.charge(
+            acct,
+            pair,
+            1.0 + Self::age_penalty(age, &[(5, 6.0), (10, 5.0), (15, 4.0), (45, 2.0), (90, 1.0)]),
+            now,
+        )?;
+        let old = self.orders[idx].clone();
+        if !old.is_open() {
+            return Err("EOrder:Unknown order".into());
+        }
+        if qty.is_some_and(|q| q < old.filled) {
+            return Err("EOrder:Invalid order".into());
+        }
+        self.close(idx, "canceled", "Order replaced", now);
+        let n = NewOrder {
+            symbol: self.pairs[old.pair].symbol.clone(),
+            buy: old.buy,
+            order_type: old.order_type.clone(),
+            qty: Some(qty.unwrap_or(old.qty) - old.filled),
+            limit_price: lp.or(old.limit_price),
+            trigger_price: old.trigger_price,
+            tif: old.tif.clone(),
+            post_only: p
+                .get("post_only")
+                .and_then(Value::as_bool)
+                .unwrap_or(old.post_only),
+            userref: p
+                .get("order_userref")
+                .and_then(Value::as_i64)
+                .or(Some(old.userref)),
+            ..NewOrder::default()
+        };
+        let r = self.place(acct, &n, now)?;
+        Ok(json!({"order_id": r["order_id"], "original_order_id": id}))
+    }
+
+    /// `cancel_order` by any mix of ids: one result per cancelled order.
+    pub fn cancel_orders(
+        &mut self,
+        acct: usize,
+        ids: &[String],
+        cl: &[String],
+        userrefs: &[i64],
+        now: Ns,
+    ) -> Vec<Reply> {
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(
+                self.cancel_one(acct, Some(id), None, now)
+                    .map(|_| json!({"order_id": id})),
+            );
+        }
+        for c in cl {
+            out.push(
+                self.cancel_one(acct, None, Some(c), now)
+                    .map(|_| json!({"cl_ord_id": c})),
+            );
+        }
+        for &u in userrefs {
+            let hits: Vec<usize> = (0..self.orders.len())
+                .filter(|&i| {
+                    self.orders[i].account == acct
+                        && self.orders[i].userref == u
+                        && self.orders[i].is_open()
+                })
+                .collect();
+            if hits.is_empty() {
+                out.push(Err("EOrder:Unknown order".into()));
+            }
+            for i in hits {
+                let id = self.orders[i].id.clone();
+                out.push(
+                    self.cancel_one(acct, Some(&id), None, now)
+                        .map(|_| json!({"order_id": id})),
+                );
+            }
+        }
+        out
+    }
+
+    fn cancel_one(
+        &mut self,
+        acct: usize,
+        id: Option<&str>,
+        cl: Option<&str>,
+        now: Ns,
+    ) -> Result<(), String> {
+        let idx = self.find(acct, id, cl).ok_or("EOrder:Unknown order")?;
+        let age = now.saturating_sub(self.orders[idx].placed_ns);
+        let pair = self.orders[idx].pair;
+        self.charge(
+            acct,
+            pair,
+            Self::age_penalty(
+                age,
+                &[
+                    (5, 8.0),
+                    (10, 6.0),
+                    (15, 5.0),
+                    (45, 4.0),
+                    (90, 2.0),
+                    (300, 1.0),
+                ],
+            ),
+            now,
+        )?;
+        if !self.orders[idx].is_open() {
+            return Err("EOrder:Unknown order".into());
+        }
+        self.close(idx, "canceled", "User requested", now);
+        Ok(())
+    }
+
+    /// `cancel_all`: the count.
+    pub fn cancel_all(&mut self, acct: usize, now: Ns) -> u64 {
+        let open: Vec<usize> = (0..self.orders.len())
+            .filter(|&i| self.orders[i].account == acct && self.orders[i].is_open())
+            .collect();
+        for &i in &open {
+            self.close(i, "canceled", "User requested", now);
+        }
+        open.len() as u64
+    }
+
+    /// `cancel_all_orders_after`: (re)arms or (0) disarms the countdown.
+    pub fn cancel_after(&mut self, acct: usize, timeout: u64, now: Ns) -> Result<Value, String> {
+        if timeout >= 86_400 {
+            return Err("EGeneral:Invalid arguments:timeout".into());
+        }
+        let a = &mut self.accounts[acct];
+        a.dead_man = (timeout > 0).then(|| now + timeout * 1_000_000_000);
+        let cur = rfc3339(now / 1_000_000_000 * 1_000_000_000);
+        let trig = if timeout > 0 {
+            rfc3339((now / 1_000_000_000 + timeout) * 1_000_000_000)
+        } else {
+            "0".into()
+        };
+        // Kraken sends second precision.
+        Ok(
+            json!({"currentTime": format!("{}Z", &cur[..19]), "triggerTime": if timeout > 0 { format!("{}Z", &trig[..19]) } else { trig }}),
+        )
+    }
+
+    /// `batch_add`: validates all first (one bad order rejects the batch), then places each.
+    pub fn batch_add(&mut self, acct: usize, orders: &[NewOrder], now: Ns) -> Reply {
+        if !(2..=15).contains(&orders.len()) {
+            return Err("EGeneral:Invalid arguments:orders must hold 2 to 15 orders".into());
+        }
+        let pi = self
+            .pair_of(&orders[0].symbol)
+            .ok_or_else(|| format!("Currency pair not supported {}", orders[0].symbol))?;
+        self.charge(acct, pi, (orders.len() as f64 / 2.0).ceil(), now)?;
+        for n in orders {
+            let mut shape = n.clone();
+            shape.cl_ord_id = None;
+            if let Err(e) = self.validate_new(acct, &shape, now)
+                && !e.contains("Insufficient funds")
+            {
+                return Err(e);
+            }
+        }
+        let mut out = Vec::new();
+        for n in orders {
+            out.push(match self.place(acct, n, now) {
+                Ok(v) => v,
+                // A per-order pre-match failure (shape undocumented): the element carries it.
+                Err(e) => json!({"error": e}),
+            });
+        }
+        Ok(Value::Array(out))
+    }
+
+    // ---- time -------------------------------------------------------------------------------
+
+    /// Advances the market: the dead man's switch, GTD expiry, the random walk, and
+    /// counterparty flow. Called by the server's ticker with the simulated time.
+    pub fn tick(&mut self, now: Ns, walk: bool) {
+        for a in 0..self.accounts.len() {
+            if let Some(t) = self.accounts[a].dead_man
+                && now >= t
+            {
+                self.accounts[a].dead_man = None;
+                let open: Vec<usize> = (0..self.orders.len())
+                    .filter(|&i| self.orders[i].account == a && self.orders[i].is_open())
+                    .collect();
+                for i in open {
+                    self.close(i, "canceled", "Dead man's switch", now);
+                }
+            }
+        }
+        let expired: Vec<usize> = (0..self.orders.len())
+            .filter(|&i| {
+                self.orders[i].is_open() && self.orders[i].expire_ns.is_some_and(|e| now >= e)
+            })
+            .collect();
+        for i in expired {
+            self.close(i, "expired", "Order expired", now);
+        }
+        if walk && self.market_flow {
+            for pi in 0..self.pairs.len() {
+                let r = self.rand();
+                let step = self.pairs[pi].price_increment * Decimal::from((r % 5) as i64 - 2);
+                let next = self.pairs[pi].ref_price + step;
+                if next > Decimal::ZERO {
+                    self.set_reference_price(pi, next, now);
+                }
+                // Counterparty flow: sometimes an aggressive order trades the best resting order.
+                if self.rand().is_multiple_of(4) {
+                    let buy = self.rand().is_multiple_of(2);
+                    let frac = Decimal::new((self.rand() % 100 + 1) as i64, 2);
+                    self.counterparty(pi, buy, frac, now);
+                }
+            }
+        }
+    }
+
+    /// Sets a pair's reference price; resting orders it crosses fill as makers, triggers fire.
+    pub fn set_reference_price(&mut self, pi: usize, price: Decimal, now: Ns) {
+        self.pairs[pi].ref_price = price;
+        let crossed: Vec<usize> = self
+            .resting(pi)
+            .into_iter()
+            .filter(|&i| {
+                let o = &self.orders[i];
+                o.limit_price
+                    .is_some_and(|lp| if o.buy { price <= lp } else { price >= lp })
+            })
+            .collect();
+        for i in crossed {
+            let (q, lp) = (
+                self.orders[i].remaining(),
+                self.orders[i].limit_price.unwrap_or(price),
+            );
+            self.fill(i, q, lp, true, now);
+        }
+        let triggers: Vec<usize> = (0..self.orders.len())
+            .filter(|&i| {
+                self.orders[i].pair == pi
+                    && self.orders[i].is_open()
+                    && self.orders[i].trigger_price.is_some()
+                    && !self.orders[i].triggered
+            })
+            .collect();
+        for i in triggers {
+            self.check_trigger(i, now);
+        }
+    }
+
+    fn resting(&self, pi: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..self.orders.len())
+            .filter(|&i| {
+                let o = &self.orders[i];
+                o.pair == pi
+                    && o.is_open()
+                    && o.limit_price.is_some()
+                    && (o.trigger_price.is_none() || o.triggered)
+            })
+            .collect();
+        v.sort_by_key(|&i| self.orders[i].priority);
+        v
+    }
+
+    /// An aggressive counterparty order of `frac` × the best resting order's remaining size on
+    /// the other side: price-time priority, partial fills.
+    pub fn counterparty(&mut self, pi: usize, buy: bool, frac: Decimal, now: Ns) {
+        let mut best: Option<usize> = None;
+        for i in self.resting(pi) {
+            let o = &self.orders[i];
+            if o.buy == buy {
+                continue;
+            }
+            let better = best.is_none_or(|b| {
+                let (lp, bp) = (
+                    o.limit_price.unwrap_or_default(),
+                    self.orders[b].limit_price.unwrap_or_default(),
+                );
+                if o.buy { lp > bp } else { lp < bp }
+            });
+            if better {
+                best = Some(i);
+            }
+        }
+        if let Some(i) = best {
+            let p = &self.pairs[pi];
+            let rem = self.orders[i].remaining();
+            let q = (rem * frac)
+                .round_dp(p.qty_precision)
+                .max(p.qty_increment)
+                .min(rem);
+            let lp = self.orders[i].limit_price.unwrap_or(p.ref_price);
+            self.fill(i, q, lp, true, now);
+        }
+    }
+
+    /// Sets the system status (`online`, `cancel_only`, `maintenance`, `post_only`); queues a
+    /// `status` frame for every connection.
+    pub fn set_status(&mut self, status: &'static str) -> Value {
+        self.status = status;
+        json!({"channel": "status", "type": "update", "data": [{"api_version": "v2", "system": status, "version": "2.0.10"}]})
+    }
+
+    /// The ledger of truth as JSON.
+    pub fn ledger(&self) -> Value {
+        json!({
+            "orders": self.orders.iter().map(|o| json!({
+                "order_id": o.id, "cl_ord_id": o.cl_ord_id, "order_userref": o.userref, "symbol": self.pairs[o.pair].symbol,
+                "side": if o.buy { "buy" } else { "sell" }, "order_type": o.order_type, "status": o.status,
+                "order_qty": o.qty.to_string(), "filled": o.filled.to_string(), "cum_cost": o.cum_cost.to_string(),
+                "fees": o.fees.to_string(), "limit_price": o.limit_price.map(|p| p.to_string()),
+            })).collect::<Vec<_>>(),
+            "fills": self.fills.iter().map(|f| json!({
+                "exec_id": f.exec_id, "order_id": f.order_id, "cl_ord_id": f.cl_ord_id, "symbol": f.symbol, "side": f.side,
+                "qty": f.qty.to_string(), "price": f.price.to_string(), "fee": f.fee.to_string(),
+                "liquidity": if f.maker { "m" } else { "t" }, "trade_id": f.trade_id,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// REST order object (`OpenOrders`/`QueryOrders`): numbers as strings.
+    pub fn rest_order(&self, o: &SimOrder) -> Value {
+        let p = &self.pairs[o.pair];
+        let status = match o.status {
+            "pending_new" => "pending",
+            "new" | "partially_filled" => "open",
+            "filled" => "closed",
+            s => s,
+        };
+        json!({
+            "refid": null, "userref": o.userref, "cl_ord_id": o.cl_ord_id, "status": status,
+            "opentm": o.placed_ns as f64 / 1e9, "starttm": 0, "expiretm": 0,
+            "descr": {"pair": p.rest_name, "type": if o.buy { "buy" } else { "sell" }, "ordertype": o.order_type,
+                      "price": o.limit_price.unwrap_or_default().to_string(), "price2": "0", "leverage": "none",
+                      "order": format!("{} {} {} @ {} {}", if o.buy { "buy" } else { "sell" }, o.qty, p.rest_name, o.order_type, o.limit_price.unwrap_or_default()), "close": ""},
+            "vol": o.qty.to_string(), "vol_exec": o.filled.to_string(), "cost": o.cum_cost.to_string(),
+            "fee": o.fees.to_string(), "price": o.avg_price().to_string(), "misc": "", "oflags": "fciq",
+            "trades": self.fills.iter().filter(|f| f.order_id == o.id).map(|f| f.exec_id.clone()).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Open orders of `acct`, optionally by client id.
+    pub fn open_orders(&self, acct: usize, cl_ord_id: Option<&str>) -> Value {
+        let mut m = Map::new();
+        for o in self
+            .orders
+            .iter()
+            .filter(|o| o.account == acct && o.is_open())
+        {
+            if cl_ord_id.is_none_or(|c| o.cl_ord_id.as_deref() == Some(c)) {
+                m.insert(o.id.clone(), self.rest_order(o));
+            }
+        }
+        json!({"open": m})
+    }
+
+    /// Orders by id.
+    pub fn query_orders(&self, acct: usize, ids: &[&str]) -> Value {
+        let mut m = Map::new();
+        for id in ids {
+            if let Some(&i) = self.index.get(*id)
+                && self.orders[i].account == acct
+            {
+                m.insert(id.to_string(), self.rest_order(&self.orders[i]));
+            }
+        }
+        Value::Object(m)
+    }
+
+    /// Balances of `acct` (REST `Balance`).
+    pub fn balances(&self, acct: usize) -> Value {
+        Value::Object(
+            self.accounts[acct]
+                .balances
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v.to_string())))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Ns = 1_000_000_000;
+    const T0: Ns = 1_764_000_000 * S;
+
+    fn ex() -> Exchange {
+        let mut e = Exchange::new(
+            default_pairs(),
+            vec![Account::new("k", b"s", Tier::Starter)],
+            7,
+        );
+        e.market_flow = false;
+        e
+    }
+
+    fn limit(buy: bool, qty: &str, px: &str) -> NewOrder {
+        NewOrder {
+            symbol: "BTC/USD".into(),
+            buy,
+            order_type: "limit".into(),
+            qty: Some(Decimal::from_str(qty).unwrap()),
+            limit_price: Some(Decimal::from_str(px).unwrap()),
+            tif: "gtc".into(),
+            ..NewOrder::default()
+        }
+    }
+
+    #[test]
+    fn resting_order_fills_partially_then_fully() {
+        let mut e = ex();
+        let r = e.add_order(0, &limit(true, "1", "64000"), T0).unwrap();
+        let id = r["order_id"].as_str().unwrap().to_string();
+        assert_eq!(e.orders[0].status, "new");
+        e.counterparty(0, false, Decimal::new(25, 2), T0);
+        assert_eq!(
+            (e.orders[0].status, e.orders[0].filled),
+            ("partially_filled", Decimal::new(25, 2))
+        );
+        e.set_reference_price(0, Decimal::from(63990), T0);
+        assert_eq!(e.orders[0].status, "filled");
+        assert_eq!(e.fills.len(), 2);
+        assert!(
+            e.fills
+                .iter()
+                .all(|f| f.order_id == id && f.maker && f.price == Decimal::from(64000))
+        );
+    }
+
+    #[test]
+    fn marketable_orders_take_and_post_only_refuses() {
+        let mut e = ex();
+        e.add_order(0, &limit(true, "0.5", "70000"), T0).unwrap();
+        assert_eq!(e.orders[0].status, "filled");
+        assert_eq!(e.fills[0].price, Decimal::from_str("65000.1").unwrap());
+        assert!(!e.fills[0].maker);
+        let mut p = limit(true, "0.5", "70000");
+        p.post_only = true;
+        assert_eq!(
+            e.add_order(0, &p, T0).unwrap_err(),
+            "EOrder:Post only order"
+        );
+        let mut ioc = limit(true, "0.5", "60000");
+        ioc.tif = "ioc".into();
+        e.add_order(0, &ioc, T0).unwrap();
+        assert_eq!(e.orders.last().unwrap().status, "canceled");
+    }
+
+    #[test]
+    fn instrument_rules_and_funds() {
+        let mut e = ex();
+        assert_eq!(
+            e.add_order(0, &limit(true, "0.00001", "64000"), T0)
+                .unwrap_err(),
+            "EOrder:Order minimum not met"
+        );
+        assert_eq!(
+            e.add_order(0, &limit(true, "1", "64000.05"), T0)
+                .unwrap_err(),
+            "EOrder:Tick size check failed"
+        );
+        assert_eq!(
+            e.add_order(0, &limit(true, "0.0001", "1000"), T0)
+                .unwrap_err(),
+            "EOrder:Cost minimum not met"
+        );
+        assert_eq!(
+            e.add_order(0, &limit(true, "1000", "64000"), T0)
+                .unwrap_err(),
+            "EOrder:Insufficient funds"
+        );
+        assert_eq!(
+            e.add_order(0, &limit(false, "101", "66000"), T0)
+                .unwrap_err(),
+            "EOrder:Insufficient funds"
+        );
+    }
+
+    #[test]
+    fn rate_counter_follows_the_model() {
+        let mut e = ex();
+        for i in 0..59 {
+            e.add_order(0, &limit(true, "0.001", "60000"), T0)
+                .unwrap_or_else(|err| panic!("{i} {err}"));
+        }
+        assert_eq!(
+            e.add_order(0, &limit(true, "0.001", "60000"), T0)
+                .unwrap_err(),
+            "EOrder:Rate limit exceeded"
+        );
+        // Starter decays 1/s.
+        assert!((e.rate_counter(0, 0, T0 + 10 * S) - 50.0).abs() < 1e-6);
+        e.add_order(0, &limit(true, "0.001", "60000"), T0 + 10 * S)
+            .unwrap();
+        // A cancel of a fresh order costs 8.
+        let before = e.rate_counter(0, 0, T0 + 10 * S);
+        let id = e.orders.last().unwrap().id.clone();
+        e.cancel_orders(0, &[id], &[], &[], T0 + 10 * S);
+        assert!((e.rate_counter(0, 0, T0 + 10 * S) - before - 8.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn dead_mans_switch_and_expiry() {
+        let mut e = ex();
+        e.add_order(0, &limit(true, "0.1", "60000"), T0).unwrap();
+        e.cancel_after(0, 60, T0).unwrap();
+        e.tick(T0 + 59 * S, false);
+        assert_eq!(e.orders[0].status, "new");
+        e.tick(T0 + 60 * S, false);
+        assert_eq!(e.orders[0].status, "canceled");
+        let mut g = limit(true, "0.1", "60000");
+        g.tif = "gtd".into();
+        g.expire_ns = Some(T0 + 100 * S);
+        e.add_order(0, &g, T0 + 61 * S).unwrap();
+        e.tick(T0 + 100 * S, false);
+        assert_eq!(e.orders[1].status, "expired");
+    }
+
+    #[test]
+    fn tokens_expire_unless_held() {
+        let mut e = ex();
+        let t = e.issue_token(0, T0);
+        assert_eq!(e.check_token(Some(&t), T0 + 899 * S), Ok(0));
+        assert!(e.check_token(Some(&t), T0 + 900 * S).is_err());
+        let t2 = e.issue_token(0, T0);
+        e.subscribe_private(1, "executions", Some(&t2), &Map::new(), T0)
+            .unwrap();
+        assert_eq!(e.check_token(Some(&t2), T0 + 3600 * S), Ok(0));
+        e.disconnect(1);
+        assert!(e.check_token(Some(&t2), T0 + 3600 * S).is_err());
+    }
+
+    #[test]
+    fn numbers_must_be_numbers() {
+        let p: Map<String, Value> =
+            serde_json::from_str(r#"{"limit_price":"1.5","cash_order_qty":"2"}"#).unwrap();
+        assert_eq!(
+            dec_param(&p, "limit_price").unwrap_err(),
+            "Limit_price field must be a number_float"
+        );
+        assert_eq!(
+            dec_param(&p, "cash_order_qty").unwrap_err(),
+            "Cash_order_qty field must be a number_float"
+        );
+        let p: Map<String, Value> =
+            serde_json::from_str(r#"{"order_qty":100,"limit_price":26500.40}"#).unwrap();
+        assert_eq!(
+            dec_param(&p, "order_qty").unwrap(),
+            Some(Decimal::from(100))
+        );
+        assert_eq!(
+            dec_param(&p, "limit_price").unwrap(),
+            Some(Decimal::from_str("26500.4").unwrap())
+        );
+    }
+
+    #[test]
+    fn time_formats() {
+        assert_eq!(
+            rfc3339(1_695_378_785_709_950_000),
+            "2023-09-22T10:33:05.709950Z"
+        );
+        assert_eq!(
+            parse_rfc3339("2023-09-22T10:33:05.709950Z"),
+            Some(1_695_378_785_709_950_000)
+        );
+    }
+}
