@@ -377,6 +377,16 @@ fn rejects_and_unknown_outcomes() {
     );
     h.t.on_timeout(4, 7_000, &mut |_| {});
     h.t.resolve(&OrderRef::ClOrdId(c4), None, None, None, 8_000, &mut |_| {});
+    assert_eq!(
+        h.t.by_cl_ord_id(&c4).unwrap().status,
+        OrderStatus::Unknown,
+        "one miss is not proof"
+    );
+    assert!(h.t.give_up(&OrderRef::ClOrdId(c4), 9_000, &mut |_| {}));
+    assert!(
+        !h.t.give_up(&OrderRef::ClOrdId(c2), 9_000, &mut |_| {}),
+        "only Unknown orders are given up"
+    );
     let o = h.t.by_cl_ord_id(&c4).unwrap();
     assert_eq!(o.status, OrderStatus::Rejected);
     assert_eq!(

@@ -72,6 +72,8 @@ pub(crate) struct Io {
     pub cold_rx: Receiver<ColdReply>,
     pub stats: Arc<EngineStats>,
     pub stop: Arc<AtomicBool>,
+    /// Set with `stop` to end without the clean-shutdown steps (a crash, for tests).
+    pub abort: Arc<AtomicBool>,
     conn: Option<Connection>,
     decoder: Decoder,
     out: Vec<u8>,
@@ -103,6 +105,7 @@ impl Io {
         cold_rx: Receiver<ColdReply>,
         stats: Arc<EngineStats>,
         stop: Arc<AtomicBool>,
+        abort: Arc<AtomicBool>,
     ) -> Self {
         let mut decoder = Decoder::new();
         decoder.reserve(64 * 1024, 1024);
@@ -116,6 +119,7 @@ impl Io {
             cold_rx,
             stats,
             stop,
+            abort,
             conn: None,
             decoder,
             out: Vec::with_capacity(8192),
@@ -520,6 +524,11 @@ impl Io {
                     self.on_internal(id, &r);
                     return;
                 }
+                if r.error_kind == Some(KrakenErrorKind::InvalidSession) {
+                    // The token died under a live connection: reconnect with a fresh one; the
+                    // strategy sees the refusal and may retry (over REST until we are back).
+                    self.disconnect("invalid session on a request");
+                }
                 let Some(f) = self.in_flight.get_mut(&id) else {
                     // Late answer to a request already reported unknown: still the truth.
                     self.emit(Event::Response {
@@ -764,6 +773,12 @@ impl Io {
     }
 
     fn shutdown(&mut self) {
+        if self.abort.load(Ordering::Relaxed) {
+            // A simulated crash: the socket just goes away, the dead man's switch stays armed.
+            self.conn = None;
+            let _ = self.cold_tx.send(ColdRequest::Shutdown);
+            return;
+        }
         // Disarm the dead man's switch on a clean stop.
         if self.ready && self.cfg.dead_man_timeout_secs > 0 {
             let token = self.token.clone().unwrap_or_default();

@@ -160,6 +160,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         .map_err(EngineError::Config)?;
     let stats = Arc::new(EngineStats::default());
     let stop = Arc::new(AtomicBool::new(false));
+    let abort = Arc::new(AtomicBool::new(false));
     let (cmd_tx, cmd_rx) = rtrb::RingBuffer::new(cfg.ring_capacity);
     let (large_tx, large_rx) = rtrb::RingBuffer::new(64);
     let (ev_tx, ev_rx) = rtrb::RingBuffer::new(cfg.ring_capacity * 4);
@@ -202,6 +203,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         cold_rep_rx,
         stats.clone(),
         stop.clone(),
+        abort.clone(),
     );
     let core = cfg.io_core;
     let io_handle = std::thread::Builder::new()
@@ -223,6 +225,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         ev_rx,
         stats,
         stop,
+        abort,
         vec![io_handle, cold_handle],
     ))
 }

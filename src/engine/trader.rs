@@ -29,6 +29,11 @@ use crate::risk::{BreakerOpen, CircuitBreaker, RateCounter, RateLimited, Transac
 use crate::types::{OrderStatus, OrderType, PairStatus, Side, SystemStatus};
 use crate::validate::Instrument;
 
+/// Lookups of an unknown order before it is settled as never placed.
+const LOOKUP_ATTEMPTS: u8 = 3;
+/// Pause between lookups of an unknown order.
+const LOOKUP_RETRY_NS: u64 = 1_000_000_000;
+
 /// Callbacks of a strategy. Every method has an empty default.
 #[allow(unused_variables)]
 pub trait Strategy {
@@ -145,6 +150,7 @@ pub struct Trader {
     next_req_id: u64,
     stats: Arc<EngineStats>,
     stop: Arc<AtomicBool>,
+    abort: Arc<AtomicBool>,
     handles: Vec<JoinHandle<()>>,
     ack_latency: Histogram<u64>,
     connection: ConnectionState,
@@ -152,6 +158,8 @@ pub struct Trader {
     batch_items: ArrayVec<BatchItem, 15>,
     pending: VecDeque<TrackerEvent>,
     lookups: VecDeque<OrderRef>,
+    /// Lookups that found nothing, retried later: (order, attempts so far, due).
+    retries: VecDeque<(OrderRef, u8, u64)>,
     refused: u64,
 }
 
@@ -165,6 +173,7 @@ impl Trader {
         ev_rx: rtrb::Consumer<Event>,
         stats: Arc<EngineStats>,
         stop: Arc<AtomicBool>,
+        abort: Arc<AtomicBool>,
         handles: Vec<JoinHandle<()>>,
     ) -> Self {
         let n = symbols.len();
@@ -183,6 +192,7 @@ impl Trader {
             next_req_id: 1,
             stats,
             stop,
+            abort,
             handles,
             ack_latency: Histogram::new_with_bounds(1, 60_000_000_000, 3)
                 .expect("valid histogram bounds"),
@@ -191,6 +201,7 @@ impl Trader {
             batch_items: ArrayVec::new(),
             pending: VecDeque::with_capacity(1024),
             lookups: VecDeque::with_capacity(64),
+            retries: VecDeque::with_capacity(64),
             refused: 0,
         }
     }
@@ -523,6 +534,21 @@ impl Trader {
             n += 1;
             self.apply(ev, strategy);
         }
+        let now = now_ns();
+        while let Some(&(target, attempts, due)) = self.retries.front() {
+            if due > now {
+                break;
+            }
+            self.retries.pop_front();
+            // Still unknown? Then look again (the attempt count stays with the order).
+            if self
+                .target_order(&target)
+                .is_some_and(|o| o.status == OrderStatus::Unknown)
+            {
+                self.retries.push_back((target, attempts, u64::MAX));
+                self.lookups.push_back(target);
+            }
+        }
         while let Some(target) = self.lookups.pop_front() {
             if self.cmd_tx.push(Command::Lookup { target }).is_err() {
                 self.lookups.push_front(target);
@@ -628,6 +654,24 @@ impl Trader {
             } => {
                 self.tracker
                     .resolve(&target, order_id, status, filled, now, &mut sink);
+                if status.is_none() {
+                    // Not found: the request may still be inside the exchange. Look again a few
+                    // times before concluding it was never placed.
+                    let attempts = self
+                        .retries
+                        .iter()
+                        .find(|r| r.0 == target)
+                        .map_or(0, |r| r.1);
+                    self.retries.retain(|r| r.0 != target);
+                    if attempts + 1 >= LOOKUP_ATTEMPTS {
+                        self.tracker.give_up(&target, now, &mut sink);
+                    } else {
+                        self.retries
+                            .push_back((target, attempts + 1, now + LOOKUP_RETRY_NS));
+                    }
+                } else {
+                    self.retries.retain(|r| r.0 != target);
+                }
             }
         }
     }
@@ -685,7 +729,7 @@ impl Trader {
     }
 
     /// Every counter.
-    pub fn statistics(&mut self) -> Statistics {
+    pub fn statistics(&self) -> Statistics {
         let st = &self.stats;
         let h = &self.ack_latency;
         let now = now_ns();
@@ -705,7 +749,7 @@ impl Trader {
             refused_locally: self.refused,
             connected: st.connected.load(Ordering::Relaxed),
             authenticated: st.authenticated.load(Ordering::Relaxed),
-            breaker_open: self.breaker.check(now).is_err(),
+            breaker_open: self.breaker.is_open(now),
             breaker_trips: self.breaker.trips(),
             ack_count: h.len(),
             ack_p50_ns: h.value_at_quantile(0.5),
@@ -718,6 +762,13 @@ impl Trader {
 
     /// Stops the engine: disarms the dead man's switch, closes the socket, joins the threads.
     pub fn shutdown(mut self) {
+        self.stop_threads();
+    }
+
+    /// Stops the engine as a crash would: the socket drops, nothing is disarmed, so Kraken's
+    /// dead man's switch cancels the orders when it expires. For failure drills and tests.
+    pub fn kill(mut self) {
+        self.abort.store(true, Ordering::Relaxed);
         self.stop_threads();
     }
 

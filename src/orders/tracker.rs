@@ -856,8 +856,7 @@ impl OrderTracker {
     }
 
     /// Resolves an order from an external lookup (REST `OpenOrders`/`QueryOrders`): `status`
-    /// `None` means the exchange does not know it, which settles only an order still `Unknown`
-    /// (as rejected: it was never placed).
+    /// `None` means the exchange does not know it (yet): nothing changes.
     pub fn resolve(
         &mut self,
         r: &OrderRef,
@@ -884,19 +883,28 @@ impl OrderTracker {
         match status {
             Some(OrderStatus::Unknown) => {}
             Some(st) => self.set_status(s, st, None, sink),
-            None => {
-                if self
-                    .get(s)
-                    .is_some_and(|o| o.status == OrderStatus::Unknown)
-                {
-                    let e = Text::truncating("not found after an unknown outcome");
-                    if let Some(o) = self.order_mut(s) {
-                        o.error = Some(e);
-                    }
-                    self.set_status(s, OrderStatus::Rejected, Some(e), sink);
-                }
-            }
+            // Not found yet: the request may still be on its way through the exchange. The
+            // caller looks again later and gives up with `give_up`.
+            None => {}
         }
+    }
+
+    /// Settles an order still `Unknown` after repeated lookups found nothing: it was never
+    /// placed. Returns false if it is no longer `Unknown` (the stream settled it meanwhile).
+    pub fn give_up(&mut self, r: &OrderRef, now: u64, sink: &mut impl FnMut(TrackerEvent)) -> bool {
+        let Some(s) = self.slot_of(r) else {
+            return false;
+        };
+        if self.get(s).is_none_or(|o| o.status != OrderStatus::Unknown) {
+            return false;
+        }
+        let e = Text::truncating("not found after an unknown outcome");
+        if let Some(o) = self.order_mut(s) {
+            o.error = Some(e);
+            o.updated_ns = now;
+        }
+        self.set_status(s, OrderStatus::Rejected, Some(e), sink);
+        true
     }
 
     /// Applies one `executions` frame. In a snapshot, active orders with a Kraken id that the

@@ -56,6 +56,11 @@ impl CircuitBreaker {
         }
     }
 
+    /// True while open at `now` (without closing it).
+    pub fn is_open(&self, now_ns: u64) -> bool {
+        self.open_until.is_some_and(|u| now_ns < u)
+    }
+
     /// May a new order go out now?
     pub fn check(&mut self, now_ns: u64) -> Result<(), BreakerOpen> {
         match self.state(now_ns) {

@@ -22,6 +22,8 @@ pub enum Tier {
     Intermediate,
     /// 180 / 3.75 per s / 225.
     Pro,
+    /// Not a Kraken tier: no rate or open-order limit, for soak tests and benchmarks.
+    Unlimited,
 }
 
 impl Tier {
@@ -31,6 +33,7 @@ impl Tier {
             Tier::Starter => (60.0, 1.0, 60),
             Tier::Intermediate => (125.0, 2.34, 80),
             Tier::Pro => (180.0, 3.75, 225),
+            Tier::Unlimited => (1e9, 0.0, usize::MAX),
         }
     }
 
@@ -40,6 +43,7 @@ impl Tier {
             "starter" => Some(Tier::Starter),
             "intermediate" => Some(Tier::Intermediate),
             "pro" => Some(Tier::Pro),
+            "unlimited" => Some(Tier::Unlimited),
             _ => None,
         }
     }

@@ -30,7 +30,7 @@ struct Args {
     /// API secret (base64).
     #[arg(long, default_value = kraken_sim::DEFAULT_SECRET)]
     api_secret: String,
-    /// Account tier: starter, intermediate or pro.
+    /// Account tier: starter, intermediate, pro (Kraken's), or unlimited (no rate limit).
     #[arg(long, default_value = "starter")]
     tier: String,
     /// Seed of the synthetic market.

@@ -44,6 +44,8 @@ pub struct Shared {
     next_conn: AtomicU64,
     /// Generation of `non_json` requests each connection has served.
     non_json_gen: AtomicU64,
+    /// Bumped by `drop-now`: connections opened before it close.
+    drop_gen: AtomicU64,
 }
 
 impl Shared {
@@ -55,6 +57,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             next_conn: AtomicU64::new(1),
             non_json_gen: AtomicU64::new(0),
+            drop_gen: AtomicU64::new(0),
         }
     }
 
@@ -76,7 +79,7 @@ impl Shared {
     }
 
     /// Applies a fault spec (`drop-after:N`, `drop-every:MS`, `stall:MS`, `delay-us:D`,
-    /// `drop-exec-frame`, `invalidate-tokens`, `rest-unavailable:on|off`,
+    /// `drop-now`, `drop-exec-frame`, `invalidate-tokens`, `rest-unavailable:on|off`,
     /// `status:online|cancel_only|maintenance|post_only`, `non-json`, `clear`).
     pub fn fault(&self, spec: &str) -> Result<(), String> {
         let (name, arg) = spec.split_once(':').unwrap_or((spec, ""));
@@ -103,6 +106,9 @@ impl Shared {
                 let mut ex = self.ex();
                 let frame = ex.set_status(s).to_string();
                 ex.broadcast_all(&frame);
+            }
+            "drop-now" => {
+                self.drop_gen.fetch_add(1, Ordering::Relaxed);
             }
             "non-json" => {
                 self.non_json_gen.fetch_add(1, Ordering::Relaxed);
@@ -192,6 +198,7 @@ fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, shared: &Shared) {
     let mut last_sent = Instant::now();
     let mut out: Vec<String> = Vec::new();
     let mut non_json_seen = shared.non_json_gen.load(Ordering::Relaxed);
+    let drop_gen = shared.drop_gen.load(Ordering::Relaxed);
     {
         let mut ex = shared.ex();
         ex.register_conn(conn);
@@ -209,6 +216,7 @@ fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, shared: &Shared) {
         if net
             .drop_every_ms
             .is_some_and(|ms| started.elapsed() >= Duration::from_millis(ms))
+            || shared.drop_gen.load(Ordering::Relaxed) != drop_gen
         {
             return;
         }

@@ -1,0 +1,626 @@
+//! The engine end to end against kraken-sim over TLS: every outcome asserted exactly, and the
+//! engine's view reconciled against the simulator's ledger.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use arrayvec::ArrayVec;
+use kraken_exec::engine::{
+    self, ConnectionState, EngineConfig, IdleStrategy, Strategy, TradeError, Trader,
+};
+use kraken_exec::orders::{Fill, StatusChange};
+use kraken_exec::protocol::rest::{ApiSecret, Credentials};
+use kraken_exec::risk::Tier;
+use kraken_exec::{
+    AddOrder, AmendOrder, BatchAdd, BatchCancel, ClOrdId, DecodeError, OrderRef, OrderStatus,
+    OrderTarget, Side,
+};
+use kraken_sim::{Sim, SimConfig};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde_json::Value;
+
+#[derive(Default)]
+struct Rec {
+    fills: Vec<Fill>,
+    changes: Vec<StatusChange>,
+    unknown: Vec<u64>,
+    decode_errors: Vec<DecodeError>,
+    states: Vec<ConnectionState>,
+}
+
+impl Strategy for Rec {
+    fn on_execution(&mut self, f: &Fill) {
+        self.fills.push(*f);
+    }
+    fn on_status_change(&mut self, c: &StatusChange) {
+        self.changes.push(*c);
+    }
+    fn on_unknown_outcome(&mut self, req_id: u64) {
+        self.unknown.push(req_id);
+    }
+    fn on_decode_error(&mut self, e: DecodeError) {
+        self.decode_errors.push(e);
+    }
+    fn on_connection(&mut self, s: ConnectionState) {
+        self.states.push(s);
+    }
+}
+
+fn sim(market_flow: bool) -> Sim {
+    Sim::start(SimConfig {
+        tls: true,
+        market_flow,
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
+fn config(s: &Sim) -> EngineConfig {
+    let creds = Credentials {
+        key: s.api_key().into(),
+        secret: ApiSecret::from_base64(s.api_secret()).unwrap(),
+    };
+    let mut cfg = EngineConfig::new(creds, &["BTC/USD", "ETH/USD"]);
+    cfg.ws_url = s.ws_url().into();
+    cfg.rest_url = s.rest_url().into();
+    cfg.rest_pairs = vec!["XBTUSD".into(), "ETHUSD".into()];
+    cfg.extra_ca_pem = s.ca_pem().map(|p| p.as_bytes().to_vec());
+    cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
+    cfg.backoff_min = Duration::from_millis(20);
+    cfg.backoff_max = Duration::from_millis(200);
+    cfg
+}
+
+fn start(s: &Sim, tweak: impl FnOnce(&mut EngineConfig)) -> (Trader, Rec) {
+    let mut cfg = config(s);
+    tweak(&mut cfg);
+    let mut t = engine::start(cfg).unwrap();
+    let mut rec = Rec::default();
+    assert!(
+        t.wait_ready(&mut rec, Duration::from_secs(10)),
+        "engine not ready: {:?}",
+        rec.states
+    );
+    (t, rec)
+}
+
+fn until(t: &mut Trader, rec: &mut Rec, secs: u64, what: impl Fn(&Trader, &Rec) -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        t.poll(rec);
+        if what(t, rec) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    t.poll(rec);
+    what(t, rec)
+}
+
+fn status(t: &Trader, c: ClOrdId) -> Option<OrderStatus> {
+    t.order_status(&OrderRef::ClOrdId(c)).map(|o| o.status)
+}
+
+fn cid(s: &str) -> ClOrdId {
+    ClOrdId::new(s).unwrap()
+}
+
+fn d(v: &Value) -> Decimal {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+/// Every fill the simulator recorded is in the engine's view exactly once, and every order's
+/// filled quantity and final status agree.
+fn reconcile(t: &Trader, rec: &Rec, s: &Sim) {
+    let ledger = s.ledger();
+    let fills = ledger["fills"].as_array().unwrap();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for f in &rec.fills {
+        *seen.entry(f.exec_id.as_str()).or_default() += 1;
+    }
+    assert!(seen.values().all(|&n| n == 1), "a fill was delivered twice");
+    assert_eq!(
+        rec.fills.len(),
+        fills.len(),
+        "fills: engine {} vs ledger {}",
+        rec.fills.len(),
+        fills.len()
+    );
+    for f in fills {
+        let id = f["exec_id"].as_str().unwrap();
+        let mine = rec
+            .fills
+            .iter()
+            .find(|m| m.exec_id.as_str() == id)
+            .unwrap_or_else(|| panic!("lost fill {id}"));
+        assert_eq!(mine.qty, d(&f["qty"]));
+        assert_eq!(mine.price, d(&f["price"]));
+    }
+    for o in ledger["orders"].as_array().unwrap() {
+        let id = kraken_exec::OrderId::new(o["order_id"].as_str().unwrap()).unwrap();
+        let Some(mine) = t.order_status(&OrderRef::Id(id)) else {
+            continue;
+        };
+        assert_eq!(mine.filled_qty, d(&o["filled"]), "filled of {id}");
+        let want = match o["status"].as_str().unwrap() {
+            "filled" => OrderStatus::Filled,
+            "canceled" => OrderStatus::Canceled,
+            "expired" => OrderStatus::Expired,
+            "new" if d(&o["filled"]).is_zero() => OrderStatus::Open,
+            "new" | "partially_filled" => OrderStatus::PartiallyFilled,
+            other => panic!("status {other}"),
+        };
+        assert_eq!(mine.status, want, "status of {id}");
+    }
+}
+
+#[test]
+fn lifecycle_with_partial_fills_matches_the_ledger() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    let c = cid("life-1");
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(1), dec!(64000)).cl_ord_id(c))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, c)
+        == Some(OrderStatus::Open)));
+    s.inject_aggressive_order("BTC/USD", false, dec!(0.25))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, c)
+        == Some(OrderStatus::PartiallyFilled)));
+    let o = *t.order_status(&OrderRef::ClOrdId(c)).unwrap();
+    assert_eq!((o.filled_qty, o.remaining_qty()), (dec!(0.25), dec!(0.75)));
+    s.set_reference_price("BTC/USD", dec!(63990)).unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, c)
+        == Some(OrderStatus::Filled)));
+    let o = *t.order_status(&OrderRef::ClOrdId(c)).unwrap();
+    assert_eq!(
+        (o.filled_qty, o.avg_price, o.fill_count),
+        (dec!(1), dec!(64000), 2)
+    );
+    assert_eq!(rec.fills.len(), 2);
+    assert_eq!(rec.fills.iter().map(|f| f.qty).sum::<Decimal>(), dec!(1));
+    let pos = t.positions().find(|(sym, _)| *sym == btc).unwrap().1.qty;
+    assert_eq!(pos, dec!(1));
+    let st = t.statistics();
+    assert_eq!(
+        (
+            st.tracker.orders_submitted,
+            st.tracker.orders_filled,
+            st.tracker.fills
+        ),
+        (1, 1, 2)
+    );
+    reconcile(&t, &rec, &s);
+    t.shutdown();
+}
+
+#[test]
+fn amend_keeps_the_id_cancel_cancel_all_and_batches() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    let a = cid("am-1");
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.5), dec!(60000)).cl_ord_id(a))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, a)
+        == Some(OrderStatus::Open)));
+    let id = t
+        .order_status(&OrderRef::ClOrdId(a))
+        .unwrap()
+        .order_id
+        .unwrap();
+    t.amend_order(
+        AmendOrder::new(OrderTarget::OrderId(id))
+            .price(dec!(60100))
+            .qty(dec!(0.6)),
+    )
+    .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .order_status(&OrderRef::Id(id))
+        .is_some_and(|o| o.amends == 1)));
+    let o = *t.order_status(&OrderRef::Id(id)).unwrap();
+    assert_eq!(
+        (o.order_id, o.limit_price, o.order_qty, o.status),
+        (Some(id), Some(dec!(60100)), dec!(0.6), OrderStatus::Open)
+    );
+
+    t.cancel_order(OrderRef::ClOrdId(a)).unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, a)
+        == Some(OrderStatus::Canceled)));
+
+    let mut orders = ArrayVec::new();
+    for (i, px) in [dec!(59000), dec!(59100), dec!(59200)]
+        .into_iter()
+        .enumerate()
+    {
+        orders.push(
+            AddOrder::limit(btc, Side::Buy, dec!(0.1), px)
+                .cl_ord_id(ClOrdId::with_counter("bt-", i as u64).unwrap()),
+        );
+    }
+    t.batch_add(BatchAdd {
+        symbol: btc,
+        orders,
+        deadline: None,
+        validate: false,
+    })
+    .unwrap();
+    let ids: Vec<ClOrdId> = (0..3)
+        .map(|i| ClOrdId::with_counter("bt-", i).unwrap())
+        .collect();
+    assert!(until(&mut t, &mut rec, 5, |t, _| ids
+        .iter()
+        .all(|c| status(t, *c) == Some(OrderStatus::Open))));
+    let mut bc = BatchCancel::default();
+    bc.refs.push(OrderRef::ClOrdId(ids[0]));
+    bc.refs.push(OrderRef::Id(
+        t.order_status(&OrderRef::ClOrdId(ids[1]))
+            .unwrap()
+            .order_id
+            .unwrap(),
+    ));
+    t.batch_cancel(bc).unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, ids[0])
+        == Some(OrderStatus::Canceled)
+        && status(t, ids[1]) == Some(OrderStatus::Canceled)));
+    assert_eq!(status(&t, ids[2]), Some(OrderStatus::Open));
+
+    t.add_order(AddOrder::limit(btc, Side::Sell, dec!(0.1), dec!(70000)).cl_ord_id(cid("ca-1")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("ca-1"))
+        == Some(OrderStatus::Open)));
+    t.cancel_all().unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| t.active_orders().count() == 0));
+    let st = t.statistics();
+    assert_eq!(st.tracker.orders_cancelled, 5);
+    assert_eq!(st.rest_fallback_orders, 0);
+    reconcile(&t, &rec, &s);
+    t.shutdown();
+}
+
+#[test]
+fn dead_mans_switch_cancels_after_a_crash() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| c.dead_man_timeout_secs = 60);
+    let btc = t.symbol("BTC/USD").unwrap();
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("dm-1")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("dm-1"))
+        == Some(OrderStatus::Open)));
+    assert!(t.statistics().dead_man_refreshes >= 1);
+    t.kill();
+    s.advance(Duration::from_secs(30));
+    assert_eq!(
+        s.ledger()["orders"][0]["status"],
+        "new",
+        "still armed, not yet expired"
+    );
+    s.advance(Duration::from_secs(31));
+    assert_eq!(s.ledger()["orders"][0]["status"], "canceled");
+}
+
+#[test]
+fn clean_shutdown_disarms_the_switch() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| c.dead_man_timeout_secs = 60);
+    let btc = t.symbol("BTC/USD").unwrap();
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("dm-2")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("dm-2"))
+        == Some(OrderStatus::Open)));
+    t.shutdown();
+    std::thread::sleep(Duration::from_millis(100));
+    s.advance(Duration::from_secs(120));
+    assert_eq!(s.ledger()["orders"][0]["status"], "new");
+}
+
+#[test]
+fn local_rate_limit_refuses_before_the_exchange_would() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| c.tier = Tier::Starter);
+    let btc = t.symbol("BTC/USD").unwrap();
+    let mut refused = None;
+    for i in 0..70u64 {
+        let o = AddOrder::limit(btc, Side::Buy, dec!(0.001), dec!(50000))
+            .cl_ord_id(ClOrdId::with_counter("rl-", i).unwrap());
+        match t.add_order(o) {
+            Ok(_) => {}
+            Err(TradeError::RateLimited(e)) => {
+                refused = Some((i, e));
+                break;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let (i, e) = refused.expect("the local counter refused");
+    assert_eq!(i, 59, "the 60th add would reach Kraken's threshold of 60");
+    assert_eq!(e.threshold, 60);
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .active_orders()
+        .filter(|o| o.status == OrderStatus::Open)
+        .count()
+        == 59));
+    assert!(
+        rec.changes.iter().all(|c| c.to != OrderStatus::Rejected),
+        "the exchange refused nothing"
+    );
+    t.shutdown();
+}
+
+#[test]
+fn stalled_request_becomes_unknown_then_resolved_by_lookup() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| {
+        c.request_timeout = Duration::from_millis(300);
+        c.watchdog = Duration::from_secs(30);
+    });
+    let btc = t.symbol("BTC/USD").unwrap();
+    s.fault("stall:1500").unwrap();
+    // Let the connection thread reach its stall before the request arrives.
+    std::thread::sleep(Duration::from_millis(30));
+    let c = cid("st-1");
+    let req = t
+        .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(c))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |_, r| r.unknown.contains(&req)));
+    assert!(
+        rec.changes
+            .iter()
+            .any(|ch| ch.cl_ord_id == Some(c) && ch.to == OrderStatus::Unknown)
+    );
+    // After the stall the order is there (the exchange processed it): the lookup, or the late
+    // ack, says so. Never a resend: one order in the ledger.
+    assert!(
+        until(&mut t, &mut rec, 10, |t, _| status(t, c)
+            == Some(OrderStatus::Open)),
+        "{:?}",
+        rec.changes
+            .iter()
+            .filter(|ch| ch.cl_ord_id == Some(c))
+            .map(|ch| ch.to)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(s.ledger()["orders"].as_array().unwrap().len(), 1);
+    assert!(t.statistics().tracker.unknown_outcomes >= 1);
+    t.shutdown();
+}
+
+#[test]
+fn token_invalidation_falls_back_to_rest_then_recovers() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    s.fault("invalidate-tokens").unwrap();
+    // The next WS request fails with ESession:Invalid session; the engine reconnects with a
+    // fresh token. Orders sent meanwhile go over REST.
+    let _ =
+        t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("tk-0")));
+    assert!(until(&mut t, &mut rec, 5, |_, r| r
+        .states
+        .contains(&ConnectionState::Disconnected)));
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60010)).cl_ord_id(cid("tk-1")))
+        .ok();
+    assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
+        == ConnectionState::Ready));
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60020)).cl_ord_id(cid("tk-2")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("tk-2"))
+        == Some(OrderStatus::Open)));
+    let st = t.statistics();
+    assert!(st.connects >= 2, "reconnected");
+    assert!(st.tokens_fetched >= 2, "fresh token");
+    assert!(st.websocket_orders >= 2);
+    if status(&t, cid("tk-1")) == Some(OrderStatus::Open) {
+        // Sent while the socket was down: over REST.
+        assert!(st.rest_fallback_orders >= 1);
+    }
+    t.shutdown();
+}
+
+#[test]
+fn breaker_opens_on_consecutive_failures_and_resets() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| {
+        c.breaker_threshold = 3;
+        c.breaker_cooldown = Duration::from_millis(800);
+    });
+    let btc = t.symbol("BTC/USD").unwrap();
+    s.fault("rest-unavailable:on").unwrap();
+    s.fault("invalidate-tokens").unwrap();
+    s.fault("drop-now").unwrap();
+    // The socket drops and cannot come back (no token over REST): orders fall back to REST,
+    // which fails; the breaker opens.
+    let mut opened = false;
+    for i in 0..40u64 {
+        match t.add_order(
+            AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000))
+                .cl_ord_id(ClOrdId::with_counter("br-", i).unwrap()),
+        ) {
+            Err(TradeError::BreakerOpen(_)) => {
+                opened = true;
+                break;
+            }
+            _ => {
+                for _ in 0..20 {
+                    t.poll(&mut rec);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    assert!(opened, "breaker never opened: {:?}", t.statistics());
+    assert!(t.statistics().breaker_open);
+    // Cancels always pass.
+    assert!(t.cancel_all().is_ok());
+    s.fault("clear").unwrap();
+    s.fault("rest-unavailable:off").unwrap();
+    assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
+        == ConnectionState::Ready));
+    std::thread::sleep(Duration::from_millis(900));
+    assert!(
+        t.add_order(
+            AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("br-ok"))
+        )
+        .is_ok(),
+        "breaker reset after the cool-down"
+    );
+    t.shutdown();
+}
+
+#[test]
+fn dropped_connection_and_dropped_frame_lose_and_double_nothing() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    let ids: Vec<ClOrdId> = (0..6)
+        .map(|i| ClOrdId::with_counter("df-", i).unwrap())
+        .collect();
+    for (i, c) in ids.iter().enumerate() {
+        t.add_order(
+            AddOrder::limit(
+                btc,
+                Side::Buy,
+                dec!(0.4),
+                dec!(64000) - Decimal::from(i as i64 * 10),
+            )
+            .cl_ord_id(*c),
+        )
+        .unwrap();
+    }
+    assert!(until(&mut t, &mut rec, 5, |t, _| ids
+        .iter()
+        .all(|c| status(t, *c) == Some(OrderStatus::Open))));
+    // A frame of the fill stream is lost: the next shows a gap, the engine re-snapshots.
+    s.fault("drop-exec-frame").unwrap();
+    s.inject_aggressive_order("BTC/USD", false, dec!(0.5))
+        .unwrap();
+    s.inject_aggressive_order("BTC/USD", false, dec!(0.5))
+        .unwrap();
+    // Then the connection drops mid-stream; fills keep happening while we are away.
+    s.fault("drop-now").unwrap();
+    s.inject_aggressive_order("BTC/USD", false, dec!(1))
+        .unwrap();
+    s.inject_aggressive_order("BTC/USD", false, dec!(0.5))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
+        == ConnectionState::Ready
+        && t.statistics().connects >= 2));
+    let want = s.ledger()["fills"].as_array().unwrap().len();
+    assert!(
+        until(&mut t, &mut rec, 10, |_, r| r.fills.len() >= want),
+        "fills {} of {want}",
+        rec.fills.len()
+    );
+    reconcile(&t, &rec, &s);
+    assert!(t.statistics().sequence_gaps >= 1 || t.statistics().disconnects >= 1);
+    t.shutdown();
+}
+
+#[test]
+fn non_json_frame_is_counted_and_the_loop_survives() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    s.fault("non-json").unwrap();
+    assert!(until(&mut t, &mut rec, 5, |_, r| r
+        .decode_errors
+        .contains(&DecodeError::NotJson)));
+    let btc = t.symbol("BTC/USD").unwrap();
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("nj-1")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("nj-1"))
+        == Some(OrderStatus::Open)));
+    let st = t.statistics();
+    assert_eq!((st.non_json_frames, st.connects), (1, 1));
+    t.shutdown();
+}
+
+#[test]
+fn soak_with_disconnects_reconciles_with_zero_differences() {
+    // CI size by default; `SOAK_ORDERS=10000 SOAK_DISCONNECTS=20` for the full soak.
+    let orders: u64 = std::env::var("SOAK_ORDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let drops: u64 = std::env::var("SOAK_DISCONNECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    // The simulator's rate limits are off (Tier::Unlimited; it reports its threshold in the
+    // ack and the engine calibrates), its market walks and trades against us.
+    let s = Sim::start(SimConfig {
+        tls: true,
+        market_flow: true,
+        walk_interval: Duration::from_millis(20),
+        tier: kraken_sim::Tier::Unlimited,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let (mut t, mut rec) = start(&s, |c| c.tier = Tier::Pro);
+    let btc = t.symbol("BTC/USD").unwrap();
+    let every = (orders / (drops + 1)).max(1);
+    let mut dropped = 0u64;
+    for sent in 0..orders {
+        if sent > 0 && sent % every == 0 && dropped < drops {
+            // Drop only a live, subscribed connection, and wait until the engine has seen it,
+            // so each drop is a real disconnect with orders and fills in flight.
+            assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
+                == ConnectionState::Ready));
+            let before = t.statistics().disconnects;
+            s.fault("drop-now").unwrap();
+            assert!(until(&mut t, &mut rec, 10, |t, _| t
+                .statistics()
+                .disconnects
+                > before));
+            dropped += 1;
+        }
+        let side = if sent % 2 == 0 { Side::Buy } else { Side::Sell };
+        let off = Decimal::from((sent % 7) as i64);
+        let px = if side == Side::Buy {
+            dec!(64999.0) - off
+        } else {
+            dec!(65001.0) + off
+        };
+        let o = AddOrder::limit(btc, side, dec!(0.001), px)
+            .cl_ord_id(ClOrdId::with_counter("sk-", sent).unwrap());
+        loop {
+            match t.add_order(o) {
+                Ok(_) => break,
+                Err(TradeError::BreakerOpen(_) | TradeError::Backpressure) => {
+                    t.poll(&mut rec);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        if sent % 50 == 49 {
+            let _ = t.cancel_all();
+        }
+        t.poll(&mut rec);
+    }
+    assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
+        == ConnectionState::Ready));
+    let _ = t.cancel_all();
+    s.with_exchange(|e| e.market_flow = false);
+    let settled = until(&mut t, &mut rec, 30, |t, r| {
+        r.fills.len() == s.with_exchange(|e| e.fills.len()) && t.active_orders().count() == 0
+    });
+    let st = t.statistics();
+    assert!(
+        settled,
+        "not settled: {} fills of {}, {} active; {st:?}",
+        rec.fills.len(),
+        s.with_exchange(|e| e.fills.len()),
+        t.active_orders().count()
+    );
+    reconcile(&t, &rec, &s);
+    assert!(
+        st.disconnects >= drops,
+        "disconnects {} < {drops}",
+        st.disconnects
+    );
+    assert_eq!(st.tracker.orders_submitted, orders);
+    assert!(st.tracker.fills > 0, "the market traded against us");
+    t.shutdown();
+}
