@@ -8,6 +8,7 @@ use kraken_exec::SymbolTable;
 use kraken_exec::protocol::Decoder;
 
 mod decode_cmd;
+mod demo;
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +23,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Trade against the embedded simulator (TLS) with a sample market maker, then reconcile
+    /// the engine's view with the simulator's ledger. Exit 0 when they agree.
+    Demo {
+        /// How long to trade, in seconds.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
+        /// Inject disconnects and a token invalidation, to show recovery.
+        #[arg(long)]
+        faults: bool,
+        /// Seed of the simulated market.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Read raw Kraken v2 frames (one per line) from stdin; print one JSON object per frame
     /// with the message kind and every field the engine extracted (decimals as exact strings).
     Decode {
@@ -38,6 +52,15 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Cmd::Demo {
+            duration,
+            faults,
+            seed,
+        } => ExitCode::from(demo::run(demo::DemoArgs {
+            duration: std::time::Duration::from_secs(duration),
+            faults,
+            seed,
+        })),
         Cmd::Decode { symbols } => {
             let table = SymbolTable::from_names(symbols.iter().map(String::as_str));
             let mut decoder = Decoder::new();

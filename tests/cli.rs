@@ -63,3 +63,12 @@ fn bad_usage_is_a_clear_error_not_a_panic() {
     assert!(err.contains("unrecognized subcommand"), "{err}");
     assert!(!err.contains("panicked"));
 }
+
+#[test]
+fn demo_trades_against_the_embedded_simulator_and_reconciles() {
+    let (code, out, err) = run(&["demo", "--duration", "5"], "");
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("ledger   MATCH"), "{out}");
+    assert!(out.contains("position BTC/USD"), "{out}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -535,6 +535,7 @@ impl Io {
                         response: r,
                         route: Route::WebSocket,
                         sent_ns: 0,
+                        recv_ns: now,
                     });
                     return;
                 };
@@ -552,11 +553,11 @@ impl Io {
                         });
                     }
                 }
-                let _ = now;
                 self.emit(Event::Response {
                     response: r,
                     route: Route::WebSocket,
                     sent_ns,
+                    recv_ns: now,
                 });
             }
             Inbound::Executions {
@@ -706,6 +707,7 @@ impl Io {
                         response,
                         route: Route::Rest,
                         sent_ns,
+                        recv_ns: now_ns(),
                     });
                 }
                 ColdReply::Resolved {

@@ -108,6 +108,8 @@ pub enum Event {
         route: Route,
         /// Monotonic ns when the request left.
         sent_ns: u64,
+        /// Monotonic ns when the I/O thread read the answer.
+        recv_ns: u64,
     },
     /// One element of a `batch_add` response; they precede their `Response`.
     BatchItem {

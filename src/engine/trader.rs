@@ -125,7 +125,7 @@ pub struct Statistics {
     pub breaker_trips: u64,
     /// Acks measured.
     pub ack_count: u64,
-    /// Ack latency percentiles (request leaving the I/O thread → ack in the strategy), ns.
+    /// Ack latency percentiles (request written by the I/O thread → its ack read), ns.
     pub ack_p50_ns: u64,
     /// 90th percentile.
     pub ack_p90_ns: u64,
@@ -566,9 +566,13 @@ impl Trader {
                 response,
                 route,
                 sent_ns,
+                recv_ns,
             } => {
                 if route == Route::WebSocket && sent_ns > 0 && response.success {
-                    let _ = self.ack_latency.record(now.saturating_sub(sent_ns).max(1));
+                    // Wire round trip as the I/O thread saw it: request written -> ack read.
+                    let _ = self
+                        .ack_latency
+                        .record(recv_ns.saturating_sub(sent_ns).max(1));
                 }
                 match (response.success, response.error_kind) {
                     (true, _) => self.breaker.on_success(),

@@ -1,0 +1,391 @@
+//! `kraken-exec demo`: the engine trading against the embedded simulator over TLS, with a
+//! small market-making strategy, a live status line, and a reconciliation against the
+//! simulator's ledger at the end.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use arrayvec::ArrayVec;
+use kraken_exec::engine::{self, ConnectionState, EngineConfig, IdleStrategy, Strategy, Trader};
+use kraken_exec::orders::{Fill, StatusChange};
+use kraken_exec::protocol::rest::{ApiSecret, Credentials};
+use kraken_exec::risk::Tier;
+use kraken_exec::{
+    AddOrder, AmendOrder, BatchAdd, ClOrdId, OrderRef, OrderStatus, OrderTarget, Side, SymbolId,
+};
+use kraken_sim::{Sim, SimConfig};
+use rust_decimal::Decimal;
+
+/// Demo options.
+pub struct DemoArgs {
+    /// How long to trade.
+    pub duration: Duration,
+    /// Inject disconnects and a token invalidation while trading.
+    pub faults: bool,
+    /// Market seed.
+    pub seed: u64,
+}
+
+#[derive(Default)]
+struct Book {
+    fills: u64,
+    filled_qty: Decimal,
+    changes: u64,
+    state: Option<ConnectionState>,
+    reconnects: u64,
+}
+
+impl Strategy for Book {
+    fn on_execution(&mut self, f: &Fill) {
+        self.fills += 1;
+        self.filled_qty += f.qty;
+    }
+    fn on_status_change(&mut self, _: &StatusChange) {
+        self.changes += 1;
+    }
+    fn on_connection(&mut self, s: ConnectionState) {
+        if s == ConnectionState::Disconnected {
+            self.reconnects += 1;
+        }
+        self.state = Some(s);
+    }
+}
+
+/// A two-sided quote around the market: one bid, one ask, amended when the market moves,
+/// cancelled and replaced now and then.
+struct Quoter {
+    symbol: SymbolId,
+    tick: Decimal,
+    spread_ticks: i64,
+    size: Decimal,
+    bid: Option<ClOrdId>,
+    ask: Option<ClOrdId>,
+    quoted_mid: Decimal,
+    seq: u64,
+    last_requote: Instant,
+}
+
+impl Quoter {
+    fn id(&mut self) -> ClOrdId {
+        self.seq += 1;
+        ClOrdId::with_counter("mm-", self.seq).expect("short id")
+    }
+
+    fn live(t: &Trader, c: Option<ClOrdId>) -> bool {
+        c.and_then(|c| t.order_status(&OrderRef::ClOrdId(c)))
+            .is_some_and(|o| o.status.is_active() && o.status != OrderStatus::Unknown)
+    }
+
+    fn step(&mut self, t: &mut Trader, mid: Decimal) {
+        let half = self.tick * Decimal::from(self.spread_ticks);
+        let (bid_px, ask_px) = ((mid - half).round_dp(1), (mid + half).round_dp(1));
+        let (bid_live, ask_live) = (Self::live(t, self.bid), Self::live(t, self.ask));
+        if !bid_live && !ask_live {
+            // Both sides in one batch.
+            let (b, a) = (self.id(), self.id());
+            let mut orders = ArrayVec::new();
+            orders.push(
+                AddOrder::limit(self.symbol, Side::Buy, self.size, bid_px)
+                    .post_only()
+                    .cl_ord_id(b),
+            );
+            orders.push(
+                AddOrder::limit(self.symbol, Side::Sell, self.size, ask_px)
+                    .post_only()
+                    .cl_ord_id(a),
+            );
+            if t.batch_add(BatchAdd {
+                symbol: self.symbol,
+                orders,
+                deadline: None,
+                validate: false,
+            })
+            .is_ok()
+            {
+                (self.bid, self.ask, self.quoted_mid) = (Some(b), Some(a), mid);
+            }
+            return;
+        }
+        for (side, live, px) in [
+            (Side::Buy, bid_live, bid_px),
+            (Side::Sell, ask_live, ask_px),
+        ] {
+            if !live {
+                let c = self.id();
+                if t.add_order(
+                    AddOrder::limit(self.symbol, side, self.size, px)
+                        .post_only()
+                        .cl_ord_id(c),
+                )
+                .is_ok()
+                {
+                    if side == Side::Buy {
+                        self.bid = Some(c)
+                    } else {
+                        self.ask = Some(c)
+                    }
+                }
+            }
+        }
+        if self.last_requote.elapsed() > Duration::from_secs(4) {
+            // Cancel and requote from scratch now and then.
+            self.last_requote = Instant::now();
+            for c in [self.bid, self.ask].into_iter().flatten() {
+                let _ = t.cancel_order(OrderRef::ClOrdId(c));
+            }
+            return;
+        }
+        if (mid - self.quoted_mid).abs() >= self.tick * Decimal::from(2) {
+            // The market moved: amend in place (keeps the order ids).
+            for (c, px) in [(self.bid, bid_px), (self.ask, ask_px)] {
+                if let Some(c) = c {
+                    let mut a = AmendOrder::new(OrderTarget::ClOrdId(c)).price(px);
+                    a.post_only = true;
+                    let _ = t.amend_order(a);
+                }
+            }
+            self.quoted_mid = mid;
+        }
+    }
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1000.0
+}
+
+/// Runs the demo; returns the process exit code.
+pub fn run(args: DemoArgs) -> u8 {
+    let sim = match Sim::start(SimConfig {
+        tls: true,
+        seed: args.seed,
+        walk_interval: Duration::from_millis(100),
+        tier: kraken_sim::Tier::Pro,
+        ..SimConfig::default()
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kraken-exec demo: simulator: {e}");
+            return 1;
+        }
+    };
+    let secret =
+        ApiSecret::from_base64(sim.api_secret()).expect("the simulator's secret is base64");
+    let mut cfg = EngineConfig::new(
+        Credentials {
+            key: sim.api_key().into(),
+            secret,
+        },
+        &["BTC/USD"],
+    );
+    cfg.ws_url = sim.ws_url().into();
+    cfg.rest_url = sim.rest_url().into();
+    cfg.rest_pairs = vec!["XBTUSD".into()];
+    cfg.extra_ca_pem = sim.ca_pem().map(|p| p.as_bytes().to_vec());
+    cfg.tier = Tier::Pro;
+    cfg.idle = IdleStrategy::Yield;
+    cfg.backoff_min = Duration::from_millis(50);
+    cfg.backoff_max = Duration::from_millis(500);
+    println!(
+        "kraken-exec demo: embedded kraken-sim at {} (TLS), {} s{}",
+        sim.ws_url(),
+        args.duration.as_secs(),
+        if args.faults { ", with faults" } else { "" }
+    );
+    let mut t = match engine::start(cfg) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("kraken-exec demo: engine: {e}");
+            return 1;
+        }
+    };
+    let mut book = Book::default();
+    if !t.wait_ready(&mut book, Duration::from_secs(10)) {
+        eprintln!("kraken-exec demo: the engine did not connect");
+        return 1;
+    }
+    let btc = t.symbol("BTC/USD").expect("configured");
+    let tick = t
+        .instrument(btc)
+        .map_or(Decimal::new(1, 1), |i| i.price_increment);
+    let mut q = Quoter {
+        symbol: btc,
+        tick,
+        spread_ticks: 3,
+        size: Decimal::new(1, 2),
+        bid: None,
+        ask: None,
+        quoted_mid: Decimal::ZERO,
+        seq: 0,
+        last_requote: Instant::now(),
+    };
+    let start = Instant::now();
+    let mut last_line = Instant::now();
+    let mut last_orders = 0;
+    let mut faults_done = 0u32;
+    let mid = |sim: &Sim| sim.with_exchange(|e| e.pairs[0].ref_price);
+    while start.elapsed() < args.duration {
+        t.poll(&mut book);
+        if t.connection() == ConnectionState::Ready {
+            q.step(&mut t, mid(&sim));
+        }
+        if args.faults {
+            let secs = start.elapsed().as_secs();
+            if secs >= 4 + 4 * u64::from(faults_done) && faults_done < 4 {
+                faults_done += 1;
+                let f = if faults_done == 2 {
+                    "invalidate-tokens"
+                } else {
+                    "drop-now"
+                };
+                let _ = sim.fault(f);
+                println!("\n  ! injected fault: {f}");
+            }
+        }
+        if last_line.elapsed() >= Duration::from_secs(1) {
+            let s = t.statistics();
+            let orders = s.websocket_orders + s.rest_fallback_orders;
+            print!(
+                "\r  {:>4.1}s  {:>4} req/s  fills {:>4}  open {:>2}  ack p50 {:>7.1} µs p99 {:>8.1} µs  {:?}        ",
+                start.elapsed().as_secs_f64(),
+                orders - last_orders,
+                book.fills,
+                t.active_orders().count(),
+                us(s.ack_p50_ns),
+                us(s.ack_p99_ns),
+                t.connection()
+            );
+            let _ = std::io::stdout().flush();
+            last_orders = orders;
+            last_line = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!();
+    // Wind down: cancel everything, stop the market, let the last frames arrive.
+    let settle = Instant::now();
+    while t.connection() != ConnectionState::Ready && settle.elapsed() < Duration::from_secs(10) {
+        t.poll(&mut book);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = t.cancel_all();
+    sim.with_exchange(|e| e.market_flow = false);
+    let settle = Instant::now();
+    while settle.elapsed() < Duration::from_secs(10) {
+        t.poll(&mut book);
+        let sim_fills = sim.with_exchange(|e| e.fills.len());
+        if t.active_orders().count() == 0 && t.tracker().stats().fills as usize == sim_fills {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    t.poll(&mut book);
+    let ok = summary(&t, &sim, mid(&sim));
+    t.shutdown();
+    if ok { 0 } else { 1 }
+}
+
+fn summary(t: &Trader, sim: &Sim, mark: Decimal) -> bool {
+    let s = t.statistics();
+    let tr = s.tracker;
+    println!("\nsummary");
+    println!(
+        "  orders   submitted {}  filled {}  cancelled {}  rejected {}  expired {}",
+        tr.orders_submitted,
+        tr.orders_filled,
+        tr.orders_cancelled,
+        tr.orders_rejected,
+        tr.orders_expired
+    );
+    println!(
+        "  routes   requests over the websocket {}  over REST (fallback) {}",
+        s.websocket_orders, s.rest_fallback_orders
+    );
+    println!(
+        "  stream   execution messages {}  fills {}  duplicate fills ignored {}  active orders {}",
+        tr.execution_messages, tr.fills, tr.duplicate_fills, tr.active_orders
+    );
+    println!(
+        "  link     connected {}  authenticated {}  connects {}  disconnects {}  sequence gaps {}  tokens {}  dead-man refreshes {}",
+        s.connected,
+        s.authenticated,
+        s.connects,
+        s.disconnects,
+        s.sequence_gaps,
+        s.tokens_fetched,
+        s.dead_man_refreshes
+    );
+    println!(
+        "  safety   breaker open {} (trips {})  refused locally {}  unknown outcomes {}  lookups {}  decode errors {}",
+        s.breaker_open,
+        s.breaker_trips,
+        s.refused_locally,
+        tr.unknown_outcomes,
+        s.reconciliations,
+        s.decode_errors
+    );
+    println!(
+        "  latency  ack (request written -> ack read, TLS loopback) p50 {:.1} µs  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  n {}",
+        us(s.ack_p50_ns),
+        us(s.ack_p90_ns),
+        us(s.ack_p99_ns),
+        us(s.ack_p999_ns),
+        us(s.ack_max_ns),
+        s.ack_count
+    );
+    for (sym, p) in t.positions() {
+        println!(
+            "  position {}  qty {}  avg {}  realised PnL {}  unrealised PnL at {} {}  fees {}",
+            t.symbols().name(sym),
+            p.qty,
+            p.avg_price.round_dp(2),
+            p.realized_pnl.round_dp(4),
+            mark,
+            p.unrealized_pnl(mark).round_dp(4),
+            p.fees.round_dp(4)
+        );
+    }
+    // Reconcile every fill and order against the simulator's ledger.
+    let ledger = sim.ledger();
+    let fills = ledger["fills"].as_array().cloned().unwrap_or_default();
+    let mut problems = Vec::new();
+    let mine: Vec<&Fill> = t.tracker().history().collect();
+    if tr.fills as usize != fills.len() {
+        problems.push(format!(
+            "fills: engine {} vs exchange {}",
+            tr.fills,
+            fills.len()
+        ));
+    }
+    for o in ledger["orders"].as_array().cloned().unwrap_or_default() {
+        let Some(id) = o["order_id"].as_str().and_then(kraken_exec::OrderId::new) else {
+            continue;
+        };
+        let filled: Decimal = o["filled"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default();
+        match t.order_status(&OrderRef::Id(id)) {
+            Some(m) if m.filled_qty != filled => {
+                problems.push(format!("{id}: filled {} vs {filled}", m.filled_qty))
+            }
+            Some(m) if m.status.is_active() => problems.push(format!("{id}: still {:?}", m.status)),
+            None if !filled.is_zero() => problems.push(format!("{id}: unknown to the engine")),
+            _ => {}
+        }
+    }
+    let _ = mine;
+    if problems.is_empty() {
+        println!(
+            "  ledger   MATCH: {} fills and {} orders agree with the simulator's ledger",
+            fills.len(),
+            ledger["orders"].as_array().map_or(0, Vec::len)
+        );
+        true
+    } else {
+        println!("  ledger   MISMATCH:");
+        for p in problems.iter().take(20) {
+            println!("    {p}");
+        }
+        false
+    }
+}
