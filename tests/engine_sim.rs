@@ -624,3 +624,78 @@ fn soak_with_disconnects_reconciles_with_zero_differences() {
     assert!(st.tracker.fills > 0, "the market traded against us");
     t.shutdown();
 }
+
+#[test]
+fn tokens_are_refreshed_and_outlive_their_15_minutes_only_while_held() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| c.token_refresh = Duration::from_millis(300));
+    let btc = t.symbol("BTC/USD").unwrap();
+    // 16 simulated minutes later the token is past its 900 s, but a live private
+    // subscription holds it: trading goes on over the same connection.
+    s.advance(Duration::from_secs(16 * 60));
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("tok-1")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("tok-1"))
+        == Some(OrderStatus::Open)));
+    // Proactive refresh, one at a time.
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .statistics()
+        .tokens_fetched
+        >= 3));
+    // A new connection gets a fresh token and works.
+    s.fault("drop-now").unwrap();
+    assert!(until(&mut t, &mut rec, 10, |t, _| t.statistics().connects
+        >= 2
+        && t.connection() == ConnectionState::Ready));
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60010)).cl_ord_id(cid("tok-2")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("tok-2"))
+        == Some(OrderStatus::Open)));
+    assert_eq!(t.statistics().rest_fallback_orders, 0);
+    t.shutdown();
+}
+
+/// Polls until `f` (which may act on the trader) returns true, or `secs` pass.
+fn retry(t: &mut Trader, rec: &mut Rec, secs: u64, mut f: impl FnMut(&mut Trader) -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        t.poll(rec);
+        if f(t) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+#[test]
+fn exchange_status_is_respected() {
+    use kraken_exec::SystemStatus;
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    let order = |px| AddOrder::limit(btc, Side::Buy, dec!(0.1), px);
+    t.add_order(order(dec!(60000)).cl_ord_id(cid("ss-1")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("ss-1"))
+        == Some(OrderStatus::Open)));
+    s.fault("status:cancel_only").unwrap();
+    assert!(retry(&mut t, &mut rec, 5, |t| t
+        .add_order(order(dec!(60000)))
+        == Err(TradeError::MarketClosed(SystemStatus::CancelOnly))));
+    // Cancels pass in cancel-only.
+    t.cancel_order(OrderRef::ClOrdId(cid("ss-1"))).unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("ss-1"))
+        == Some(OrderStatus::Canceled)));
+    s.fault("status:maintenance").unwrap();
+    assert!(retry(&mut t, &mut rec, 5, |t| t.cancel_all()
+        == Err(TradeError::MarketClosed(SystemStatus::Maintenance))));
+    s.fault("status:online").unwrap();
+    assert!(
+        retry(&mut t, &mut rec, 5, |t| t
+            .add_order(order(dec!(60000)))
+            .is_ok()),
+        "orders pass again once online"
+    );
+    t.shutdown();
+}
