@@ -1,0 +1,114 @@
+//! The strategy thread of a running engine allocates nothing per order in steady state:
+//! `add_order`, `cancel_order` and `poll` (events, tracker, callbacks), over real TLS sockets.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use kraken_exec::engine::{self, EngineConfig, IdleStrategy, Strategy};
+use kraken_exec::orders::StatusChange;
+use kraken_exec::protocol::rest::{ApiSecret, Credentials};
+use kraken_exec::{AddOrder, ClOrdId, OrderRef, OrderStatus, Side};
+use kraken_reflector::Reflector;
+use rust_decimal::Decimal;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+#[derive(Default)]
+struct Acks {
+    open: u64,
+    canceled: u64,
+}
+
+impl Strategy for Acks {
+    fn on_status_change(&mut self, c: &StatusChange) {
+        match c.to {
+            OrderStatus::Open => self.open += 1,
+            OrderStatus::Canceled => self.canceled += 1,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn strategy_thread_allocates_nothing_per_order() {
+    let r = Reflector::start(true, false).unwrap();
+    let creds = Credentials {
+        key: "k".into(),
+        secret: ApiSecret::from_base64("c2VjcmV0").unwrap(),
+    };
+    let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
+    cfg.ws_url = r.ws_url.clone();
+    cfg.rest_url = r.rest_url.clone();
+    cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
+    cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
+    cfg.subscribe_balances = false;
+    let mut t = engine::start(cfg).unwrap();
+    let mut acks = Acks::default();
+    assert!(t.wait_ready(&mut acks, Duration::from_secs(10)));
+    let btc = t.symbol("BTC/USD").unwrap();
+    let px = Decimal::new(650001, 1);
+    let round = |t: &mut engine::Trader, acks: &mut Acks, i: u64| {
+        let id = ClOrdId::with_counter("a-", i).unwrap();
+        let open = acks.open;
+        t.add_order(AddOrder::limit(btc, Side::Buy, Decimal::new(1, 2), px).cl_ord_id(id))
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while acks.open == open && Instant::now() < deadline {
+            if t.poll(acks) == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        let oid = t
+            .order_status(&OrderRef::ClOrdId(id))
+            .and_then(|o| o.order_id)
+            .expect("acked");
+        let canceled = acks.canceled;
+        t.cancel_order(OrderRef::Id(oid)).unwrap();
+        while acks.canceled == canceled && Instant::now() < deadline {
+            if t.poll(acks) == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        assert!(acks.canceled > canceled, "order {i} not cancelled in time");
+    };
+    for i in 0..500 {
+        round(&mut t, &mut acks, i);
+    }
+    let before = ALLOCS.with(Cell::get);
+    for i in 500..1000 {
+        round(&mut t, &mut acks, i);
+    }
+    let allocs = ALLOCS.with(Cell::get) - before;
+    assert_eq!(
+        allocs, 0,
+        "strategy-thread allocations over 500 add+cancel round trips"
+    );
+    assert_eq!((acks.open, acks.canceled), (1000, 1000));
+    // The counter does count on this thread.
+    let b = ALLOCS.with(Cell::get);
+    drop(std::hint::black_box(vec![0u8; 32]));
+    assert_eq!(ALLOCS.with(Cell::get) - b, 1);
+    t.shutdown();
+}
