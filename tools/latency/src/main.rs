@@ -50,6 +50,8 @@ enum Cmd {
     Engine,
     /// Everything, in one run.
     All,
+    /// kraken-sim's request throughput from one connection (pipelined add_order).
+    SimThroughput,
 }
 
 /// Request and answer sizes of one add_order round trip (our encoded request, the reflector's
@@ -291,6 +293,63 @@ fn engine_rtt(n: usize, warmup: usize) -> (Histogram<u64>, Histogram<u64>, engin
     (add_h, cancel_h, s)
 }
 
+/// Pipelines `n` requests (add_order, cancel_order, alternating) on one plain WebSocket and
+/// counts the acks: the simulator's sustained request rate from one connection.
+fn sim_throughput(n: usize) -> f64 {
+    use kraken_sim::{Sim, SimConfig, Tier};
+    let sim = Sim::start(SimConfig {
+        market_flow: false,
+        tier: Tier::Unlimited,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let now = sim.now();
+    let token = sim.with_exchange(|e| e.issue_token(0, now));
+    let (mut ws, _) = tungstenite::connect(sim.ws_url()).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_nodelay(true).unwrap();
+    }
+    let t0 = Instant::now();
+    let (mut sent, mut acked) = (0usize, 0usize);
+    let window = 256;
+    while acked < n {
+        while sent < n && sent - acked < window {
+            // Adds far from the market (they rest, nothing trades), each followed by its cancel,
+            // so the book stays small and every request does real work.
+            let m = if sent % 2 == 0 {
+                let (side, px) = if sent % 4 == 0 {
+                    ("buy", "30000.0")
+                } else {
+                    ("sell", "99000.0")
+                };
+                format!(
+                    r#"{{"method":"add_order","params":{{"order_type":"limit","side":"{side}","order_qty":0.0001,"limit_price":{px},"symbol":"BTC/USD","cl_ord_id":"t{}","token":"{token}"}},"req_id":{sent}}}"#,
+                    sent / 2
+                )
+            } else {
+                format!(
+                    r#"{{"method":"cancel_order","params":{{"cl_ord_id":["t{}"],"token":"{token}"}},"req_id":{sent}}}"#,
+                    sent / 2
+                )
+            };
+            ws.write(tungstenite::Message::text(m)).unwrap();
+            sent += 1;
+        }
+        ws.flush().unwrap();
+        match ws.read().unwrap() {
+            tungstenite::Message::Text(t)
+                if t.as_str().starts_with(r#"{"method":"add_order""#)
+                    || t.as_str().starts_with(r#"{"method":"cancel_order""#) =>
+            {
+                assert!(t.as_str().contains(r#""success":true"#), "{}", t.as_str());
+                acked += 1;
+            }
+            _ => {}
+        }
+    }
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
 fn main() {
     let cli = Cli::parse();
     println!(
@@ -326,6 +385,13 @@ fn main() {
         }
         Cmd::Engine => {
             run_engine();
+        }
+        Cmd::SimThroughput => {
+            let r = sim_throughput(cli.n);
+            println!(
+                "kraken-sim: {} order requests (add/cancel) from one connection at {:.0} requests/s",
+                cli.n, r
+            );
         }
         Cmd::All => {
             run_floor_tcp();

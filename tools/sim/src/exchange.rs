@@ -236,6 +236,8 @@ pub struct Exchange {
     pub accounts: Vec<Account>,
     pub orders: Vec<SimOrder>,
     index: HashMap<String, usize>,
+    /// Indices of open orders, so scans cost the open book, not the history.
+    open: std::collections::BTreeSet<usize>,
     pub fills: Vec<SimFill>,
     tokens: HashMap<String, (usize, Ns)>,
     subs: Vec<Sub>,
@@ -490,6 +492,7 @@ impl Exchange {
             accounts,
             orders: Vec::new(),
             index: HashMap::new(),
+            open: std::collections::BTreeSet::new(),
             fills: Vec::new(),
             tokens: HashMap::new(),
             subs: Vec::new(),
@@ -527,6 +530,10 @@ impl Exchange {
             x >>= 5;
         }
         s
+    }
+
+    fn open_iter(&self) -> impl Iterator<Item = &SimOrder> {
+        self.open.iter().map(|&i| &self.orders[i])
     }
 
     /// The account of an API key.
@@ -658,11 +665,7 @@ impl Exchange {
             let (snap_orders, snap_trades) = (b("snap_orders", true), b("snap_trades", false));
             let mut data = Vec::new();
             if snap_orders {
-                for o in self
-                    .orders
-                    .iter()
-                    .filter(|o| o.account == acct && o.is_open())
-                {
+                for o in self.open_iter().filter(|o| o.account == acct) {
                     data.push(self.order_full(o, "new", now));
                 }
             }
@@ -883,9 +886,13 @@ impl Exchange {
         }
         let c = cl_ord_id?;
         // cl_ord_id is unique among open orders only: prefer the open one, else the latest.
-        self.orders
+        self.open
             .iter()
-            .rposition(|o| o.account == acct && o.cl_ord_id.as_deref() == Some(c) && o.is_open())
+            .rev()
+            .copied()
+            .find(|&i| {
+                self.orders[i].account == acct && self.orders[i].cl_ord_id.as_deref() == Some(c)
+            })
             .or_else(|| {
                 self.orders
                     .iter()
@@ -975,17 +982,15 @@ impl Exchange {
         }
         if let Some(c) = &n.cl_ord_id
             && self
-                .orders
-                .iter()
-                .any(|o| o.account == acct && o.is_open() && o.cl_ord_id.as_deref() == Some(c))
+                .open_iter()
+                .any(|o| o.account == acct && o.cl_ord_id.as_deref() == Some(c))
         {
             return Err("EOrder:Duplicate order".into());
         }
         let (_, _, max_open) = self.accounts[acct].tier.limits();
         if self
-            .orders
-            .iter()
-            .filter(|o| o.account == acct && o.pair == pi && o.is_open())
+            .open_iter()
+            .filter(|o| o.account == acct && o.pair == pi)
             .count()
             >= max_open
         {
@@ -998,9 +1003,8 @@ impl Exchange {
             (&p.base, qty)
         };
         let reserved: Decimal = self
-            .orders
-            .iter()
-            .filter(|o| o.account == acct && o.is_open())
+            .open_iter()
+            .filter(|o| o.account == acct)
             .map(|o| {
                 let op = &self.pairs[o.pair];
                 let px = o.limit_price.unwrap_or(op.ref_price);
@@ -1090,6 +1094,7 @@ impl Exchange {
         let idx = self.orders.len();
         self.orders.push(o);
         self.index.insert(id.clone(), idx);
+        self.open.insert(idx);
         self.stream(idx, "pending_new", now);
         self.orders[idx].status = "new";
         self.stream(idx, "new", now);
@@ -1230,6 +1235,7 @@ impl Exchange {
             self.broadcast(acct, "balances", Value::Array(vec![e]));
         }
         if complete {
+            self.open.remove(&idx);
             self.orders[idx].status = "filled";
             self.stream(idx, "filled", now);
         }
@@ -1242,6 +1248,7 @@ impl Exchange {
         }
         o.status = status;
         o.reason = Some(reason.into());
+        self.open.remove(&idx);
         let t = if status == "expired" {
             "expired"
         } else {
@@ -1398,7 +1405,10 @@ impl Exchange {
             );
         }
         for &u in userrefs {
-            let hits: Vec<usize> = (0..self.orders.len())
+            let hits: Vec<usize> = self
+                .open
+                .iter()
+                .copied()
                 .filter(|&i| {
                     self.orders[i].account == acct
                         && self.orders[i].userref == u
@@ -1454,7 +1464,10 @@ impl Exchange {
 
     /// `cancel_all`: the count.
     pub fn cancel_all(&mut self, acct: usize, now: Ns) -> u64 {
-        let open: Vec<usize> = (0..self.orders.len())
+        let open: Vec<usize> = self
+            .open
+            .iter()
+            .copied()
             .filter(|&i| self.orders[i].account == acct && self.orders[i].is_open())
             .collect();
         for &i in &open {
@@ -1521,7 +1534,10 @@ impl Exchange {
                 && now >= t
             {
                 self.accounts[a].dead_man = None;
-                let open: Vec<usize> = (0..self.orders.len())
+                let open: Vec<usize> = self
+                    .open
+                    .iter()
+                    .copied()
                     .filter(|&i| self.orders[i].account == a && self.orders[i].is_open())
                     .collect();
                 for i in open {
@@ -1529,7 +1545,10 @@ impl Exchange {
                 }
             }
         }
-        let expired: Vec<usize> = (0..self.orders.len())
+        let expired: Vec<usize> = self
+            .open
+            .iter()
+            .copied()
             .filter(|&i| {
                 self.orders[i].is_open() && self.orders[i].expire_ns.is_some_and(|e| now >= e)
             })
@@ -1574,7 +1593,10 @@ impl Exchange {
             );
             self.fill(i, q, lp, true, now);
         }
-        let triggers: Vec<usize> = (0..self.orders.len())
+        let triggers: Vec<usize> = self
+            .open
+            .iter()
+            .copied()
             .filter(|&i| {
                 self.orders[i].pair == pi
                     && self.orders[i].is_open()
@@ -1588,7 +1610,10 @@ impl Exchange {
     }
 
     fn resting(&self, pi: usize) -> Vec<usize> {
-        let mut v: Vec<usize> = (0..self.orders.len())
+        let mut v: Vec<usize> = self
+            .open
+            .iter()
+            .copied()
             .filter(|&i| {
                 let o = &self.orders[i];
                 o.pair == pi
@@ -1681,11 +1706,7 @@ impl Exchange {
     /// Open orders of `acct`, optionally by client id.
     pub fn open_orders(&self, acct: usize, cl_ord_id: Option<&str>) -> Value {
         let mut m = Map::new();
-        for o in self
-            .orders
-            .iter()
-            .filter(|o| o.account == acct && o.is_open())
-        {
+        for o in self.open_iter().filter(|o| o.account == acct) {
             if cl_ord_id.is_none_or(|c| o.cl_ord_id.as_deref() == Some(c)) {
                 m.insert(o.id.clone(), self.rest_order(o));
             }
