@@ -202,7 +202,7 @@ fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, shared: &Shared) {
     {
         let mut ex = shared.ex();
         ex.register_conn(conn);
-        let status = json!({"channel": "status", "type": "update", "data": [{"api_version": "v2", "connection_id": 9_000_000_000_000_000_000u64 + conn, "system": ex.status, "version": "2.0.10"}]});
+        let status = json!({"channel": "status", "type": "update", "data": [{"api_version": "v2", "connection_id": 13_834_774_380_200_032_777u64 + conn, "system": ex.status, "version": "2.0.10"}]});
         out.push(status.to_string());
     }
     while !shared.stop.load(Ordering::Relaxed) {
