@@ -108,12 +108,11 @@ fn send(w: &mut Ws, v: Value) {
 fn until(w: &mut Ws, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
     let end = Instant::now() + Duration::from_secs(5);
     while Instant::now() < end {
-        if let Ok(Message::Text(t)) = w.read() {
-            if let Ok(v) = serde_json::from_str::<Value>(t.as_str()) {
-                if pred(&v) {
-                    return v;
-                }
-            }
+        if let Ok(Message::Text(t)) = w.read()
+            && let Ok(v) = serde_json::from_str::<Value>(t.as_str())
+            && pred(&v)
+        {
+            return v;
         }
     }
     panic!("no frame: {what}");
