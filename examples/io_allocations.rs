@@ -1,0 +1,147 @@
+//! Counts heap allocations made on the engine's I/O thread per request and per frame, against
+//! the reflector over TLS. Our codec and tracker allocate nothing (tests/alloc_free.rs,
+//! tests/alloc_engine.rs); what this counts is tungstenite's `Message` buffers and rustls'.
+//!
+//! `cargo run --release --example io_allocations`
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use kraken_exec::engine::{self, EngineConfig, IdleStrategy, Strategy};
+use kraken_exec::orders::StatusChange;
+use kraken_exec::protocol::rest::{ApiSecret, Credentials};
+use kraken_exec::{AddOrder, ClOrdId, OrderRef, OrderStatus, Side};
+use kraken_reflector::Reflector;
+use rust_decimal::Decimal;
+
+static IO_ALLOCS: AtomicU64 = AtomicU64::new(0);
+static IO_BYTES: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// 0: not yet classified, 1: the I/O thread, 2: another thread.
+    static KIND: Cell<u8> = const { Cell::new(0) };
+    static BUSY: Cell<bool> = const { Cell::new(false) };
+}
+
+fn count(size: usize) {
+    let _ = KIND.try_with(|k| {
+        if k.get() == 0 && BUSY.try_with(|b| !b.replace(true)).unwrap_or(false) {
+            // Looking at the thread's name may itself allocate: guard against re-entry.
+            k.set(if std::thread::current().name() == Some("kraken-io") {
+                1
+            } else {
+                2
+            });
+            let _ = BUSY.try_with(|b| b.set(false));
+        }
+        if k.get() == 1 {
+            IO_ALLOCS.fetch_add(1, Ordering::Relaxed);
+            IO_BYTES.fetch_add(size as u64, Ordering::Relaxed);
+        }
+    });
+}
+
+struct Counting;
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        count(l.size());
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        count(n);
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+#[derive(Default)]
+struct Acks(u64, u64);
+impl Strategy for Acks {
+    fn on_status_change(&mut self, c: &StatusChange) {
+        match c.to {
+            OrderStatus::Open => self.0 += 1,
+            OrderStatus::Canceled => self.1 += 1,
+            _ => {}
+        }
+    }
+}
+
+fn main() {
+    let r = Reflector::start(true, false).unwrap();
+    let creds = Credentials {
+        key: "k".into(),
+        secret: ApiSecret::from_base64("c2VjcmV0").unwrap(),
+    };
+    let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
+    cfg.ws_url = r.ws_url.clone();
+    cfg.rest_url = r.rest_url.clone();
+    cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
+    cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
+    cfg.subscribe_balances = false;
+    cfg.dead_man_timeout_secs = 0;
+    let mut t = engine::start(cfg).unwrap();
+    let mut acks = Acks::default();
+    assert!(t.wait_ready(&mut acks, Duration::from_secs(10)));
+    let btc = t.symbol("BTC/USD").unwrap();
+    let round = |t: &mut engine::Trader, acks: &mut Acks, i: u64| {
+        let id = ClOrdId::with_counter("io-", i).unwrap();
+        let open = acks.0;
+        t.add_order(
+            AddOrder::limit(btc, Side::Buy, Decimal::new(1, 2), Decimal::new(650001, 1))
+                .cl_ord_id(id),
+        )
+        .unwrap();
+        let end = Instant::now() + Duration::from_secs(5);
+        while acks.0 == open && Instant::now() < end {
+            t.poll(acks);
+        }
+        let oid = t
+            .order_status(&OrderRef::ClOrdId(id))
+            .and_then(|o| o.order_id)
+            .unwrap();
+        let canceled = acks.1;
+        t.cancel_order(OrderRef::Id(oid)).unwrap();
+        while acks.1 == canceled && Instant::now() < end {
+            t.poll(acks);
+        }
+    };
+    for i in 0..1000 {
+        round(&mut t, &mut acks, i);
+    }
+    let n = 5000u64;
+    let (a0, b0, s0) = (
+        IO_ALLOCS.load(Ordering::Relaxed),
+        IO_BYTES.load(Ordering::Relaxed),
+        t.statistics(),
+    );
+    for i in 1000..1000 + n {
+        round(&mut t, &mut acks, i);
+    }
+    let (a1, b1, s1) = (
+        IO_ALLOCS.load(Ordering::Relaxed),
+        IO_BYTES.load(Ordering::Relaxed),
+        t.statistics(),
+    );
+    let (requests, frames) = (
+        s1.websocket_orders - s0.websocket_orders,
+        s1.frames_in - s0.frames_in,
+    );
+    println!(
+        "I/O thread over {n} add+cancel round trips: {requests} requests sent, {frames} frames received"
+    );
+    println!(
+        "  allocations: {} ({:.2} per request+frame, {:.1} per round trip), {} bytes",
+        a1 - a0,
+        (a1 - a0) as f64 / (requests + frames) as f64,
+        (a1 - a0) as f64 / n as f64,
+        b1 - b0
+    );
+    t.shutdown();
+}
