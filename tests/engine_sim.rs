@@ -390,18 +390,28 @@ fn stalled_request_becomes_unknown_then_resolved_by_lookup() {
 #[test]
 fn token_invalidation_falls_back_to_rest_then_recovers() {
     let s = sim(false);
-    let (mut t, mut rec) = start(&s, |_| {});
+    // A slow reconnect leaves a window in which orders must go over REST.
+    let (mut t, mut rec) = start(&s, |c| {
+        c.backoff_min = Duration::from_millis(1500);
+        c.backoff_max = Duration::from_millis(1500);
+    });
     let btc = t.symbol("BTC/USD").unwrap();
     s.fault("invalidate-tokens").unwrap();
-    // The next WS request fails with ESession:Invalid session; the engine reconnects with a
-    // fresh token. Orders sent meanwhile go over REST.
-    let _ =
-        t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("tk-0")));
+    // The next WS request fails with ESession:Invalid session; the engine drops the socket to
+    // reconnect with a fresh token.
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("tk-0")))
+        .unwrap();
     assert!(until(&mut t, &mut rec, 5, |_, r| r
         .states
         .contains(&ConnectionState::Disconnected)));
+    assert_eq!(status(&t, cid("tk-0")), Some(OrderStatus::Rejected));
+    // Meanwhile: REST.
     t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60010)).cl_ord_id(cid("tk-1")))
-        .ok();
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("tk-1"))
+        == Some(OrderStatus::Open)));
+    assert_eq!(t.statistics().rest_fallback_orders, 1);
+    // Back on the WebSocket with a fresh token.
     assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
         == ConnectionState::Ready));
     t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60020)).cl_ord_id(cid("tk-2")))
@@ -409,13 +419,64 @@ fn token_invalidation_falls_back_to_rest_then_recovers() {
     assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("tk-2"))
         == Some(OrderStatus::Open)));
     let st = t.statistics();
-    assert!(st.connects >= 2, "reconnected");
+    assert_eq!(
+        (st.connects, st.rest_fallback_orders, st.websocket_orders),
+        (2, 1, 2)
+    );
     assert!(st.tokens_fetched >= 2, "fresh token");
-    assert!(st.websocket_orders >= 2);
-    if status(&t, cid("tk-1")) == Some(OrderStatus::Open) {
-        // Sent while the socket was down: over REST.
-        assert!(st.rest_fallback_orders >= 1);
-    }
+    reconcile(&t, &rec, &s);
+    t.shutdown();
+}
+
+#[test]
+fn watchdog_reconnects_a_silent_connection() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| c.watchdog = Duration::from_millis(900));
+    s.fault("stall:2500").unwrap();
+    assert!(
+        until(&mut t, &mut rec, 5, |t, _| t.statistics().disconnects >= 1),
+        "watchdog fired"
+    );
+    s.fault("clear").unwrap();
+    assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
+        == ConnectionState::Ready
+        && t.statistics().connects >= 2));
+    t.shutdown();
+}
+
+#[test]
+fn string_facade_parses_or_refuses_clearly() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    t.place_order("BTC/USD", "buy", "0.01", "limit", Some("65000"))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| t.active_orders().any(
+        |o| o.status == OrderStatus::Open && o.limit_price == Some(dec!(65000))
+    )));
+    assert_eq!(
+        t.place_order("BTC/USD", "hold", "0.01", "limit", Some("1")),
+        Err(TradeError::BadArgument("side"))
+    );
+    assert_eq!(
+        t.place_order("BTC/USD", "buy", "lots", "market", None),
+        Err(TradeError::BadArgument("qty"))
+    );
+    assert_eq!(
+        t.place_order("BTC/USD", "buy", "0.01", "limit", Some("x")),
+        Err(TradeError::BadArgument("price"))
+    );
+    assert_eq!(
+        t.place_order("BTC/USD", "buy", "0.01", "stop", None),
+        Err(TradeError::BadArgument("order_type"))
+    );
+    assert_eq!(
+        t.place_order("DOGE/USD", "buy", "1", "market", None),
+        Err(TradeError::UnknownSymbol)
+    );
+    assert!(matches!(
+        t.place_order("BTC/USD", "buy", "0.01", "limit", None),
+        Err(TradeError::Invalid(_))
+    ));
     t.shutdown();
 }
 
