@@ -133,6 +133,11 @@ pub struct SimOrder {
     pub post_only: bool,
     pub reduce_only: bool,
     pub display_qty: Option<Decimal>,
+    /// Reference price at placement (pct triggers are relative to it), then, for trailing
+    /// orders, the best price since: the peak a sell trails, the trough a buy trails.
+    pub peak: Decimal,
+    /// Quantity filled since the visible part of an iceberg was last refilled.
+    pub shown_filled: Decimal,
     pub status: &'static str,
     pub placed_ns: Ns,
     pub priority: u64,
@@ -1086,6 +1091,8 @@ impl Exchange {
             post_only: n.post_only,
             reduce_only: n.reduce_only,
             display_qty: n.display_qty,
+            peak: self.pairs[pi].ref_price,
+            shown_filled: Decimal::ZERO,
             status: "pending_new",
             placed_ns: now,
             priority: self.priority,
@@ -1144,31 +1151,57 @@ impl Exchange {
     }
 
     fn check_trigger(&mut self, idx: usize, now: Ns) {
-        let o = &self.orders[idx];
+        let rp = self.pairs[self.orders[idx].pair].ref_price;
+        let o = &mut self.orders[idx];
         let (Some(tp), false) = (o.trigger_price, o.triggered) else {
             return;
         };
-        let rp = self.pairs[o.pair].ref_price;
-        let level = if o.trigger_pct {
-            rp * (Decimal::ONE + tp / Decimal::from(100))
-        } else {
-            tp
-        };
-        // Stops trigger when the price moves against the position; take-profits with it.
-        let stop = o.order_type.contains("stop");
-        let hit = match (stop, o.buy) {
-            (true, false) | (false, true) => rp <= level,
-            (true, true) | (false, false) => rp >= level,
-        };
-        if o.order_type.starts_with("trailing") || hit {
-            let o = &mut self.orders[idx];
-            o.triggered = true;
-            o.order_type = if o.order_type.ends_with("-limit") {
-                "limit".into()
+        let trailing = o.order_type.starts_with("trailing");
+        let offset = |base: Decimal| {
+            if o.trigger_pct {
+                base * tp / Decimal::from(100)
             } else {
-                "market".into()
+                tp
+            }
+        };
+        let (hit, level) = if trailing {
+            // A sell trails the highest price since placement, a buy the lowest; it triggers
+            // when the price reverts by the offset.
+            o.peak = if o.buy {
+                o.peak.min(rp)
+            } else {
+                o.peak.max(rp)
             };
-            if o.order_type == "market" {
+            let level = if o.buy {
+                o.peak + offset(o.peak)
+            } else {
+                o.peak - offset(o.peak)
+            };
+            (if o.buy { rp >= level } else { rp <= level }, level)
+        } else {
+            let level = if o.trigger_pct {
+                o.peak + offset(o.peak)
+            } else {
+                tp
+            };
+            // Stops trigger when the price moves against the position; take-profits with it.
+            let stop = o.order_type.contains("stop");
+            let hit = match (stop, o.buy) {
+                (true, false) | (false, true) => rp <= level,
+                (true, true) | (false, false) => rp >= level,
+            };
+            (hit, level)
+        };
+        if hit {
+            o.triggered = true;
+            if o.order_type.ends_with("-limit") {
+                if trailing {
+                    // The limit of a trailing-stop-limit is an offset from the trigger level.
+                    o.limit_price = o.limit_price.map(|off| level + off);
+                }
+                o.order_type = "limit".into();
+            } else {
+                o.order_type = "market".into();
                 o.limit_price = None;
             }
             self.on_placed(idx, now);
@@ -1654,7 +1687,22 @@ impl Exchange {
                 .max(p.qty_increment)
                 .min(rem);
             let lp = self.orders[i].limit_price.unwrap_or(p.ref_price);
+            // An iceberg shows only its display quantity: a counterparty takes at most that,
+            // then the visible part refills.
+            let (q, refill) = match self.orders[i].display_qty {
+                Some(d) if self.orders[i].order_type == "iceberg" => {
+                    let left = d - self.orders[i].shown_filled;
+                    (q.min(left), q >= left)
+                }
+                _ => (q, false),
+            };
             self.fill(i, q, lp, true, now);
+            let o = &mut self.orders[i];
+            o.shown_filled += q;
+            if refill && o.is_open() {
+                o.shown_filled = Decimal::ZERO;
+                self.stream(i, "iceberg_refill", now);
+            }
         }
     }
 
@@ -1913,6 +1961,81 @@ mod tests {
         assert_eq!(
             dec_param(&p, "limit_price").unwrap(),
             Some(Decimal::from_str("26500.4").unwrap())
+        );
+    }
+
+    #[test]
+    fn trailing_stop_follows_the_peak() {
+        let mut e = ex();
+        let n = NewOrder {
+            symbol: "BTC/USD".into(),
+            buy: false,
+            order_type: "trailing-stop".into(),
+            qty: Some(Decimal::from_str("0.1").unwrap()),
+            trigger_price: Some(Decimal::from(100)),
+            tif: "gtc".into(),
+            ..NewOrder::default()
+        };
+        e.add_order(0, &n, T0).unwrap();
+        e.set_reference_price(0, Decimal::from(65500), T0);
+        e.set_reference_price(0, Decimal::from(65450), T0);
+        assert_eq!(
+            e.orders[0].status, "new",
+            "50 below the 65500 peak: not yet"
+        );
+        e.set_reference_price(0, Decimal::from(65400), T0);
+        assert_eq!(
+            e.orders[0].status, "filled",
+            "100 below the peak: triggered, sold at market"
+        );
+        assert_eq!(e.fills[0].price, Decimal::from_str("65399.9").unwrap());
+    }
+
+    #[test]
+    fn pct_stop_is_relative_to_the_price_at_placement() {
+        let mut e = ex();
+        let n = NewOrder {
+            symbol: "BTC/USD".into(),
+            buy: false,
+            order_type: "stop-loss".into(),
+            qty: Some(Decimal::from_str("0.1").unwrap()),
+            trigger_price: Some(Decimal::from(-2)),
+            trigger_pct: true,
+            tif: "gtc".into(),
+            ..NewOrder::default()
+        };
+        e.add_order(0, &n, T0).unwrap();
+        e.set_reference_price(0, Decimal::from(63800), T0);
+        assert_eq!(e.orders[0].status, "new");
+        e.set_reference_price(0, Decimal::from(63700), T0);
+        assert_eq!(e.orders[0].status, "filled", "2% below 65000 is 63700");
+    }
+
+    #[test]
+    fn iceberg_shows_only_its_display_quantity() {
+        let mut e = ex();
+        let n = NewOrder {
+            symbol: "BTC/USD".into(),
+            buy: true,
+            order_type: "iceberg".into(),
+            qty: Some(Decimal::from(1)),
+            limit_price: Some(Decimal::from(64000)),
+            display_qty: Some(Decimal::from_str("0.1").unwrap()),
+            tif: "gtc".into(),
+            ..NewOrder::default()
+        };
+        e.add_order(0, &n, T0).unwrap();
+        e.counterparty(0, false, Decimal::ONE, T0);
+        assert_eq!(
+            e.orders[0].filled,
+            Decimal::from_str("0.1").unwrap(),
+            "one visible slice"
+        );
+        e.counterparty(0, false, Decimal::ONE, T0);
+        assert_eq!(
+            e.orders[0].filled,
+            Decimal::from_str("0.2").unwrap(),
+            "refilled"
         );
     }
 

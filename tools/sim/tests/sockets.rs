@@ -371,3 +371,50 @@ fn faults_drop_gap_delay_and_non_json() {
 fn sim_url_with_path(s: &Sim, p: &str) -> String {
     s.ws_url().trim_end_matches("/v2").to_string() + p
 }
+
+#[test]
+fn edit_replaces_with_a_new_id_and_amend_keeps_it() {
+    let s = sim();
+    let t = token(&s);
+    let mut w = ws(&s);
+    send(
+        &mut w,
+        json!({"method": "add_order", "req_id": 1, "params": {"order_type": "limit", "side": "buy", "order_qty": 0.2, "limit_price": 60000.0, "symbol": "BTC/USD", "cl_ord_id": "ed-1", "token": t}}),
+    );
+    let id = until(&mut w, "ack", |v| v["req_id"] == 1)["result"]["order_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    send(
+        &mut w,
+        json!({"method": "amend_order", "req_id": 2, "params": {"cl_ord_id": "ed-1", "order_qty": 0.3, "token": t}}),
+    );
+    let a = until(&mut w, "amend", |v| v["req_id"] == 2);
+    assert_eq!(
+        a["result"]["cl_ord_id"], "ed-1",
+        "the amend echoes the id the request used"
+    );
+    send(
+        &mut w,
+        json!({"method": "edit_order", "req_id": 3, "params": {"order_id": id, "symbol": "BTC/USD", "limit_price": 60100.0, "token": t}}),
+    );
+    let e = until(&mut w, "edit", |v| v["req_id"] == 3);
+    assert_eq!(e["result"]["original_order_id"], id.as_str());
+    assert_ne!(
+        e["result"]["order_id"],
+        id.as_str(),
+        "edit makes a new order id"
+    );
+    send(
+        &mut w,
+        json!({"method": "edit_order", "req_id": 4, "params": {"cl_ord_id": "ed-1", "symbol": "BTC/USD", "limit_price": 1.0, "token": t}}),
+    );
+    assert!(
+        until(&mut w, "edit by cl_ord_id", |v| v["req_id"] == 4)["success"] == false,
+        "edit does not take cl_ord_id"
+    );
+    let ledger = s.ledger();
+    assert_eq!(ledger["orders"][0]["status"], "canceled");
+    assert_eq!(ledger["orders"][0]["order_qty"], "0.3");
+    assert_eq!(ledger["orders"][1]["limit_price"], "60100.0");
+}
