@@ -7,9 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use kraken_exec::engine::{self, EngineConfig, IdleStrategy, Strategy};
+use kraken_exec::engine::{self, EngineConfig, Strategy};
 use kraken_exec::orders::Fill;
-use kraken_exec::protocol::rest::{ApiSecret, Credentials};
 use kraken_exec::risk::Tier;
 use kraken_exec::{AddOrder, AmendOrder, ClOrdId, OrderRef, OrderTarget, Side};
 use kraken_sim::{Sim, SimConfig};
@@ -31,15 +30,7 @@ fn main() {
         ..SimConfig::default()
     })
     .expect("simulator");
-    let creds = Credentials {
-        key: sim.api_key().into(),
-        secret: ApiSecret::from_base64(sim.api_secret()).unwrap(),
-    };
-    let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
-    cfg.ws_url = sim.ws_url().into();
-    cfg.rest_url = sim.rest_url().into();
-    cfg.extra_ca_pem = sim.ca_pem().map(|p| p.as_bytes().to_vec());
-    cfg.idle = IdleStrategy::Yield;
+    let mut cfg = EngineConfig::simulator(&sim, &["BTC/USD"]);
     cfg.tier = Tier::Pro;
     let mut t = engine::start(cfg).expect("engine");
     let mut fills = Fills(0);

@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use kraken_exec::engine::{self, EngineConfig, IdleStrategy, Strategy};
+use kraken_exec::engine::{self, EngineConfig, Strategy};
 use kraken_exec::orders::StatusChange;
-use kraken_exec::protocol::rest::{ApiSecret, Credentials};
 use kraken_exec::{AddOrder, ClOrdId, OrderRef, OrderStatus, Side};
 use kraken_sim::{Sim, SimConfig};
 use rust_decimal_macros::dec;
@@ -25,15 +24,7 @@ fn main() {
         ..SimConfig::default()
     })
     .expect("simulator");
-    let creds = Credentials {
-        key: sim.api_key().into(),
-        secret: ApiSecret::from_base64(sim.api_secret()).unwrap(),
-    };
-    let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
-    cfg.ws_url = sim.ws_url().into();
-    cfg.rest_url = sim.rest_url().into();
-    cfg.extra_ca_pem = sim.ca_pem().map(|p| p.as_bytes().to_vec());
-    cfg.idle = IdleStrategy::Yield;
+    let cfg = EngineConfig::simulator(&sim, &["BTC/USD"]);
     let mut trader = engine::start(cfg).expect("engine");
     assert!(
         trader.wait_ready(&mut Print, Duration::from_secs(10)),

@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use kraken_exec::engine::{self, EngineConfig, IdleStrategy};
-use kraken_exec::protocol::rest::{ApiSecret, Credentials};
+use kraken_exec::engine::{self, EngineConfig};
 use kraken_sim::{Sim, SimConfig};
 
 fn main() {
@@ -16,15 +15,7 @@ fn main() {
         ..SimConfig::default()
     })
     .expect("simulator");
-    let creds = Credentials {
-        key: sim.api_key().into(),
-        secret: ApiSecret::from_base64(sim.api_secret()).unwrap(),
-    };
-    let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
-    cfg.ws_url = sim.ws_url().into();
-    cfg.rest_url = sim.rest_url().into();
-    cfg.extra_ca_pem = sim.ca_pem().map(|p| p.as_bytes().to_vec());
-    cfg.idle = IdleStrategy::Yield;
+    let cfg = EngineConfig::simulator(&sim, &["BTC/USD"]);
     let mut trader = engine::start(cfg).expect("engine");
     assert!(
         trader.wait_ready(&mut (), Duration::from_secs(10)),

@@ -6,9 +6,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use arrayvec::ArrayVec;
-use kraken_exec::engine::{self, ConnectionState, EngineConfig, IdleStrategy, Strategy, Trader};
+use kraken_exec::engine::{self, ConnectionState, EngineConfig, Strategy, Trader};
 use kraken_exec::orders::{Fill, StatusChange};
-use kraken_exec::protocol::rest::{ApiSecret, Credentials};
 use kraken_exec::risk::Tier;
 use kraken_exec::{
     AddOrder, AmendOrder, BatchAdd, ClOrdId, OrderRef, OrderStatus, OrderTarget, Side, SymbolId,
@@ -168,21 +167,8 @@ pub fn run(args: DemoArgs) -> u8 {
             return 1;
         }
     };
-    let secret =
-        ApiSecret::from_base64(sim.api_secret()).expect("the simulator's secret is base64");
-    let mut cfg = EngineConfig::new(
-        Credentials {
-            key: sim.api_key().into(),
-            secret,
-        },
-        &["BTC/USD"],
-    );
-    cfg.ws_url = sim.ws_url().into();
-    cfg.rest_url = sim.rest_url().into();
-    cfg.rest_pairs = vec!["XBTUSD".into()];
-    cfg.extra_ca_pem = sim.ca_pem().map(|p| p.as_bytes().to_vec());
+    let mut cfg = EngineConfig::simulator(&sim, &["BTC/USD"]);
     cfg.tier = Tier::Pro;
-    cfg.idle = IdleStrategy::Yield;
     cfg.backoff_min = Duration::from_millis(50);
     cfg.backoff_max = Duration::from_millis(500);
     println!(

@@ -1,8 +1,6 @@
 //! The strategy thread of a running engine allocates nothing per order in steady state:
 //! `add_order`, `cancel_order` and `poll` (events, tracker, callbacks), over real TLS sockets.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use kraken_exec::engine::{self, EngineConfig, IdleStrategy, Strategy};
@@ -12,28 +10,11 @@ use kraken_exec::{AddOrder, ClOrdId, OrderRef, OrderStatus, Side};
 use kraken_reflector::Reflector;
 use rust_decimal::Decimal;
 
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+#[path = "support/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static A: Counting = Counting;
+static A: counting::Counting = counting::Counting;
 
 #[derive(Default)]
 struct Acks {
@@ -96,19 +77,17 @@ fn strategy_thread_allocates_nothing_per_order() {
     for i in 0..500 {
         round(&mut t, &mut acks, i);
     }
-    let before = ALLOCS.with(Cell::get);
+    let before = counting::allocs();
     for i in 500..1000 {
         round(&mut t, &mut acks, i);
     }
-    let allocs = ALLOCS.with(Cell::get) - before;
+    let allocs = counting::allocs() - before;
     assert_eq!(
         allocs, 0,
         "strategy-thread allocations over 500 add+cancel round trips"
     );
     assert_eq!((acks.open, acks.canceled), (1000, 1000));
     // The counter does count on this thread.
-    let b = ALLOCS.with(Cell::get);
-    drop(std::hint::black_box(vec![0u8; 32]));
-    assert_eq!(ALLOCS.with(Cell::get) - b, 1);
+    counting::assert_counts();
     t.shutdown();
 }

@@ -9,7 +9,6 @@ use kraken_exec::engine::{
     self, ConnectionState, EngineConfig, IdleStrategy, Strategy, TradeError, Trader,
 };
 use kraken_exec::orders::{Fill, StatusChange};
-use kraken_exec::protocol::rest::{ApiSecret, Credentials};
 use kraken_exec::risk::Tier;
 use kraken_exec::{
     AddOrder, AmendOrder, BatchAdd, BatchCancel, ClOrdId, DecodeError, OrderRef, OrderStatus,
@@ -57,15 +56,7 @@ fn sim(market_flow: bool) -> Sim {
 }
 
 fn config(s: &Sim) -> EngineConfig {
-    let creds = Credentials {
-        key: s.api_key().into(),
-        secret: ApiSecret::from_base64(s.api_secret()).unwrap(),
-    };
-    let mut cfg = EngineConfig::new(creds, &["BTC/USD", "ETH/USD"]);
-    cfg.ws_url = s.ws_url().into();
-    cfg.rest_url = s.rest_url().into();
-    cfg.rest_pairs = vec!["XBTUSD".into(), "ETHUSD".into()];
-    cfg.extra_ca_pem = s.ca_pem().map(|p| p.as_bytes().to_vec());
+    let mut cfg = EngineConfig::simulator(s, &["BTC/USD", "ETH/USD"]);
     cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
     cfg.backoff_min = Duration::from_millis(20);
     cfg.backoff_max = Duration::from_millis(200);

@@ -123,6 +123,39 @@ impl EngineConfig {
     }
 }
 
+#[cfg(feature = "demo")]
+impl EngineConfig {
+    /// A configuration for the embedded simulator: its URLs, credentials and CA, REST pair
+    /// names, and an idle strategy that does not spin (demos, examples, tests).
+    pub fn simulator(sim: &kraken_sim::Sim, symbols: &[&str]) -> Self {
+        let secret = crate::protocol::rest::ApiSecret::from_base64(sim.api_secret())
+            .expect("the simulator's secret is base64");
+        let mut cfg = Self::new(
+            Credentials {
+                key: sim.api_key().into(),
+                secret,
+            },
+            symbols,
+        );
+        cfg.ws_url = sim.ws_url().into();
+        cfg.rest_url = sim.rest_url().into();
+        cfg.extra_ca_pem = sim.ca_pem().map(|p| p.as_bytes().to_vec());
+        cfg.rest_pairs = sim.with_exchange(|e| {
+            symbols
+                .iter()
+                .map(|s| {
+                    e.pairs
+                        .iter()
+                        .find(|p| p.symbol == *s)
+                        .map_or_else(|| s.replace('/', ""), |p| p.rest_name.clone())
+                })
+                .collect()
+        });
+        cfg.idle = IdleStrategy::Yield;
+        cfg
+    }
+}
+
 /// Why the engine could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
