@@ -9,6 +9,7 @@ use kraken_exec::protocol::Decoder;
 
 mod decode_cmd;
 mod demo;
+mod ops;
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +37,81 @@ enum Cmd {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Run kraken-sim standalone (same flags as the `kraken-sim` binary).
+    Sim(kraken_sim::cli::Args),
+    /// Place one order (validate-only unless --live). Credentials: KRAKEN_API_KEY,
+    /// KRAKEN_API_SECRET.
+    Place {
+        #[command(flatten)]
+        conn: ops::Conn,
+        /// Symbol, e.g. BTC/USD.
+        #[arg(long)]
+        symbol: String,
+        /// buy or sell.
+        #[arg(long)]
+        side: String,
+        /// Quantity (base asset).
+        #[arg(long)]
+        qty: String,
+        /// limit or market.
+        #[arg(long = "type", default_value = "limit")]
+        order_type: String,
+        /// Limit price.
+        #[arg(long)]
+        price: Option<String>,
+        /// Client order id.
+        #[arg(long)]
+        cl_ord_id: Option<String>,
+        /// Really place the order (default: Kraken validates it only).
+        #[arg(long)]
+        live: bool,
+    },
+    /// Amend an order in place.
+    Amend {
+        #[command(flatten)]
+        conn: ops::Conn,
+        /// Kraken order id.
+        #[arg(long)]
+        order_id: Option<String>,
+        /// Client order id.
+        #[arg(long)]
+        cl_ord_id: Option<String>,
+        /// New limit price.
+        #[arg(long)]
+        price: Option<rust_decimal::Decimal>,
+        /// New total quantity.
+        #[arg(long)]
+        qty: Option<rust_decimal::Decimal>,
+    },
+    /// Cancel one order.
+    Cancel {
+        #[command(flatten)]
+        conn: ops::Conn,
+        /// Kraken order id.
+        #[arg(long)]
+        order_id: Option<String>,
+        /// Client order id.
+        #[arg(long)]
+        cl_ord_id: Option<String>,
+    },
+    /// Cancel every open order.
+    CancelAll {
+        #[command(flatten)]
+        conn: ops::Conn,
+    },
+    /// List open orders.
+    Orders {
+        #[command(flatten)]
+        conn: ops::Conn,
+    },
+    /// Stream executions (fills and status changes).
+    Watch {
+        #[command(flatten)]
+        conn: ops::Conn,
+        /// Stop after this many seconds (0: run until interrupted).
+        #[arg(long, default_value_t = 0)]
+        seconds: u64,
+    },
     /// Read raw Kraken v2 frames (one per line) from stdin; print one JSON object per frame
     /// with the message kind and every field the engine extracted (decimals as exact strings).
     Decode {
@@ -51,7 +127,49 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let op = |r: Result<(), String>| match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kraken-exec: {e}");
+            ExitCode::from(1)
+        }
+    };
     match cli.command {
+        Cmd::Sim(args) => kraken_sim::cli::run(args),
+        Cmd::Place {
+            conn,
+            symbol,
+            side,
+            qty,
+            order_type,
+            price,
+            cl_ord_id,
+            live,
+        } => op(ops::place(
+            &conn,
+            &symbol,
+            &side,
+            &qty,
+            &order_type,
+            price.as_deref(),
+            cl_ord_id.as_deref(),
+            live,
+        )),
+        Cmd::Amend {
+            conn,
+            order_id,
+            cl_ord_id,
+            price,
+            qty,
+        } => op(ops::amend(&conn, order_id, cl_ord_id, price, qty)),
+        Cmd::Cancel {
+            conn,
+            order_id,
+            cl_ord_id,
+        } => op(ops::cancel(&conn, order_id, cl_ord_id)),
+        Cmd::CancelAll { conn } => op(ops::cancel_all(&conn)),
+        Cmd::Orders { conn } => op(ops::orders(&conn)),
+        Cmd::Watch { conn, seconds } => op(ops::watch(&conn, seconds)),
         Cmd::Demo {
             duration,
             faults,

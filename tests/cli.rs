@@ -72,3 +72,154 @@ fn demo_trades_against_the_embedded_simulator_and_reconciles() {
     assert!(out.contains("position BTC/USD"), "{out}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Runs the binary with extra environment variables.
+fn run_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kraken-exec"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn operator_commands_against_the_simulator() {
+    let sim = kraken_sim::Sim::start(kraken_sim::SimConfig {
+        tls: true,
+        market_flow: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("kraken-exec-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("sim-ca.pem");
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    let ca = ca.to_str().unwrap().to_string();
+    let env = [
+        ("KRAKEN_API_KEY", sim.api_key()),
+        ("KRAKEN_API_SECRET", sim.api_secret()),
+    ];
+    let conn = [
+        "--ws-url",
+        sim.ws_url(),
+        "--rest-url",
+        sim.rest_url(),
+        "--ca-file",
+        &ca,
+    ];
+    let with = |cmd: &[&str]| -> Vec<String> {
+        cmd.iter()
+            .chain(conn.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |cmd: &[&str]| {
+        let args = with(cmd);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_env(&refs, &env)
+    };
+
+    // Without --live Kraken only validates: nothing is placed.
+    let (code, out, err) = run(&[
+        "place", "--symbol", "BTC/USD", "--side", "buy", "--qty", "0.01", "--price", "60000",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("validate only"), "{out}");
+    assert_eq!(sim.ledger()["orders"].as_array().unwrap().len(), 0);
+
+    let (code, out, err) = run(&[
+        "place",
+        "--symbol",
+        "BTC/USD",
+        "--side",
+        "buy",
+        "--qty",
+        "0.01",
+        "--price",
+        "60000",
+        "--cl-ord-id",
+        "ops-1",
+        "--live",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("-> Open"), "{out}");
+    let (code, out, _) = run(&["orders"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("ops-1") && out.contains("1 open order(s)"),
+        "{out}"
+    );
+    let (code, out, err) = run(&["cancel", "--cl-ord-id", "ops-1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("-> Canceled"), "{out}");
+    assert_eq!(sim.ledger()["orders"][0]["status"], "canceled");
+
+    // Bad input: a clear message and a non-zero exit, never a panic.
+    let (code, _, err) = run(&[
+        "place", "--symbol", "BTC/USD", "--side", "buy", "--qty", "0.01", "--price", "60000.05",
+        "--live",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("limit_price must be a multiple of 0.1"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["cancel"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("exactly one of --order-id and --cl-ord-id"),
+        "{err}"
+    );
+    let (code, _, err) = run_env(&["orders", "--ws-url", sim.ws_url()], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("KRAKEN_API_KEY is not set"), "{err}");
+    let (code, _, err) = run_env(
+        &with(&["orders"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &[
+            ("KRAKEN_API_KEY", "x"),
+            ("KRAKEN_API_SECRET", "not base64!"),
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("KRAKEN_API_SECRET") && !err.contains("panicked"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sim_subcommand_prints_the_contract_then_serves() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kraken-exec"))
+        .args(["sim", "--quiet-market"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(lines.next().unwrap().unwrap());
+    }
+    let ws = got[0].strip_prefix("ws: ").expect("ws line").to_string();
+    assert!(
+        got[1].starts_with("rest: http://")
+            && got[2].starts_with("api-key: ")
+            && got[3].starts_with("api-secret: "),
+        "{got:?}"
+    );
+    // It serves: a WebSocket client connects and gets the status frame.
+    let (mut w, _) = tungstenite::connect(ws.as_str()).unwrap();
+    let first = w.read().unwrap();
+    assert!(first.to_text().unwrap().contains(r#""channel":"status""#));
+    child.kill().unwrap();
+    let _ = child.wait();
+}

@@ -491,36 +491,43 @@ impl Trader {
         order_type: &str,
         price: Option<&str>,
     ) -> Result<u64, TradeError> {
-        let Some(sym) = self.symbols.get(symbol) else {
-            return self.refuse(TradeError::UnknownSymbol);
-        };
-        let Some(side) = Side::from_wire(&side.to_ascii_lowercase()) else {
-            return self.refuse(TradeError::BadArgument("side"));
-        };
-        let Ok(qty) = Decimal::from_str(qty.trim()) else {
-            return self.refuse(TradeError::BadArgument("qty"));
-        };
-        let order = match (order_type.to_ascii_lowercase().as_str(), price) {
-            ("limit", Some(p)) => match Decimal::from_str(p.trim()) {
-                Ok(p) => AddOrder::limit(sym, side, qty, p),
-                Err(_) => return self.refuse(TradeError::BadArgument("price")),
-            },
-            ("limit", None) => {
-                return self.refuse(TradeError::Invalid(OrderError {
-                    field: crate::error::Field::LimitPrice,
-                    rule: crate::error::Rule::RequiredFor(OrderType::Limit),
-                }));
+        match self.parse_order(symbol, side, qty, order_type, price) {
+            Ok(order) => self.add_order(order),
+            Err(e) => self.refuse(e),
+        }
+    }
+
+    /// Parses the facade's strings into an order (limit and market), with clear errors.
+    pub fn parse_order(
+        &self,
+        symbol: &str,
+        side: &str,
+        qty: &str,
+        order_type: &str,
+        price: Option<&str>,
+    ) -> Result<AddOrder, TradeError> {
+        let sym = self.symbols.get(symbol).ok_or(TradeError::UnknownSymbol)?;
+        let side =
+            Side::from_wire(&side.to_ascii_lowercase()).ok_or(TradeError::BadArgument("side"))?;
+        let qty = Decimal::from_str(qty.trim()).map_err(|_| TradeError::BadArgument("qty"))?;
+        let invalid = |field, rule| TradeError::Invalid(OrderError { field, rule });
+        match (order_type.to_ascii_lowercase().as_str(), price) {
+            ("limit", Some(p)) => {
+                let p =
+                    Decimal::from_str(p.trim()).map_err(|_| TradeError::BadArgument("price"))?;
+                Ok(AddOrder::limit(sym, side, qty, p))
             }
-            ("market", None) => AddOrder::market(sym, side, qty),
-            ("market", Some(_)) => {
-                return self.refuse(TradeError::Invalid(OrderError {
-                    field: crate::error::Field::LimitPrice,
-                    rule: crate::error::Rule::NotAllowedFor(OrderType::Market),
-                }));
-            }
-            _ => return self.refuse(TradeError::BadArgument("order_type")),
-        };
-        self.add_order(order)
+            ("limit", None) => Err(invalid(
+                crate::error::Field::LimitPrice,
+                crate::error::Rule::RequiredFor(OrderType::Limit),
+            )),
+            ("market", None) => Ok(AddOrder::market(sym, side, qty)),
+            ("market", Some(_)) => Err(invalid(
+                crate::error::Field::LimitPrice,
+                crate::error::Rule::NotAllowedFor(OrderType::Market),
+            )),
+            _ => Err(TradeError::BadArgument("order_type")),
+        }
     }
 
     /// Drains the event ring: applies every event to the tracker and calls the strategy.

@@ -1,0 +1,87 @@
+//! The simulator's command line, shared by the `kraken-sim` binary and `kraken-exec sim`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::{Sim, SimConfig, Tier};
+
+/// The simulator's flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// WebSocket listen address.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub ws_addr: String,
+    /// REST listen address.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub rest_addr: String,
+    /// Serve wss:// and https:// (certificate from rcgen).
+    #[arg(long)]
+    pub tls: bool,
+    /// Where to write the certificate clients must trust (with --tls).
+    #[arg(long)]
+    pub cert_out: Option<std::path::PathBuf>,
+    /// API key.
+    #[arg(long, default_value = crate::DEFAULT_KEY)]
+    pub api_key: String,
+    /// API secret (base64).
+    #[arg(long, default_value = crate::DEFAULT_SECRET)]
+    pub api_secret: String,
+    /// Account tier: starter, intermediate, pro (Kraken's), or unlimited (no rate limit).
+    #[arg(long, default_value = "starter")]
+    pub tier: String,
+    /// Seed of the synthetic market.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Fault to inject at start (repeatable), e.g. `drop-every:5000`, `delay-us:200`.
+    #[arg(long)]
+    pub fault: Vec<String>,
+    /// Turn off the random walk and counterparty flow.
+    #[arg(long)]
+    pub quiet_market: bool,
+}
+
+/// Starts the simulator, prints its URLs and credentials (flushed), and serves until killed.
+pub fn run(a: Args) -> std::process::ExitCode {
+    let Some(tier) = Tier::parse(&a.tier) else {
+        eprintln!(
+            "kraken-sim: unknown tier `{}` (starter, intermediate, pro)",
+            a.tier
+        );
+        return std::process::ExitCode::from(2);
+    };
+    let cfg = SimConfig {
+        ws_addr: a.ws_addr,
+        rest_addr: a.rest_addr,
+        tls: a.tls,
+        api_key: a.api_key,
+        api_secret: a.api_secret,
+        tier,
+        seed: a.seed,
+        market_flow: !a.quiet_market,
+        faults: a.fault,
+        ..SimConfig::default()
+    };
+    let sim = match Sim::start(cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kraken-sim: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    if let (Some(path), Some(pem)) = (&a.cert_out, sim.ca_pem())
+        && let Err(e) = std::fs::write(path, pem)
+    {
+        eprintln!("kraken-sim: writing {}: {e}", path.display());
+        return std::process::ExitCode::from(1);
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "ws: {}", sim.ws_url());
+    let _ = writeln!(out, "rest: {}", sim.rest_url());
+    let _ = writeln!(out, "api-key: {}", sim.api_key());
+    let _ = writeln!(out, "api-secret: {}", sim.api_secret());
+    let _ = out.flush();
+    drop(out);
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
