@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use kraken_exec::SymbolTable;
 use kraken_exec::protocol::Decoder;
 
+mod config_file;
 mod decode_cmd;
 mod demo;
 mod ops;

@@ -5,25 +5,30 @@ use std::time::{Duration, Instant};
 
 use kraken_exec::engine::{self, ConnectionState, EngineConfig, IdleStrategy, Strategy, Trader};
 use kraken_exec::orders::{Fill, RequestFailure, StatusChange};
-use kraken_exec::protocol::rest::{ApiSecret, Credentials};
+
+use crate::config_file::FileConfig;
 use kraken_exec::{AmendOrder, ClOrdId, OrderId, OrderRef, OrderTarget};
 use rust_decimal::Decimal;
 
-/// Where to connect.
+/// Where to connect. Each setting: the flag, else the environment (`KRAKEN_WS_URL`,
+/// `KRAKEN_REST_URL`), else `--config`, else Kraken's production value.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Conn {
-    /// WebSocket v2 URL.
-    #[arg(long, default_value = "wss://ws-auth.kraken.com/v2")]
-    pub ws_url: String,
-    /// REST base URL.
-    #[arg(long, default_value = "https://api.kraken.com")]
-    pub rest_url: String,
+    /// WebSocket v2 URL [default: wss://ws-auth.kraken.com/v2].
+    #[arg(long)]
+    pub ws_url: Option<String>,
+    /// REST base URL [default: https://api.kraken.com].
+    #[arg(long)]
+    pub rest_url: Option<String>,
     /// Extra CA certificate (PEM) to trust, e.g. the simulator's `--cert-out` file.
     #[arg(long)]
     pub ca_file: Option<std::path::PathBuf>,
-    /// Symbols to load.
-    #[arg(long, value_delimiter = ',', default_value = "BTC/USD")]
-    pub symbols: Vec<String>,
+    /// Symbols to load [default: BTC/USD].
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Option<Vec<String>>,
+    /// A TOML configuration file (see README); checked for safe permissions if it holds a secret.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
 }
 
 #[derive(Default)]
@@ -60,29 +65,56 @@ impl Strategy for Report {
 }
 
 fn connect(c: &Conn) -> Result<(Trader, Report), String> {
-    let key =
-        std::env::var("KRAKEN_API_KEY").map_err(|_| "KRAKEN_API_KEY is not set".to_string())?;
-    let secret = std::env::var("KRAKEN_API_SECRET")
-        .map_err(|_| "KRAKEN_API_SECRET is not set".to_string())?;
-    let secret = ApiSecret::from_base64(&secret).map_err(|e| format!("KRAKEN_API_SECRET: {e}"))?;
-    let symbols: Vec<&str> = c.symbols.iter().map(String::as_str).collect();
-    let mut cfg = EngineConfig::new(Credentials { key, secret }, &symbols);
-    cfg.ws_url = c.ws_url.clone();
-    cfg.rest_url = c.rest_url.clone();
-    if let Some(p) = &c.ca_file {
+    let file = match &c.config {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    let pick = |flag: &Option<String>, env: &str, file: &Option<String>, default: &str| {
+        flag.clone()
+            .or_else(|| std::env::var(env).ok())
+            .or_else(|| file.clone())
+            .unwrap_or_else(|| default.to_string())
+    };
+    let ws_url = pick(
+        &c.ws_url,
+        "KRAKEN_WS_URL",
+        &file.ws_url,
+        "wss://ws-auth.kraken.com/v2",
+    );
+    let rest_url = pick(
+        &c.rest_url,
+        "KRAKEN_REST_URL",
+        &file.rest_url,
+        "https://api.kraken.com",
+    );
+    let symbols = c
+        .symbols
+        .clone()
+        .or_else(|| file.symbols.clone())
+        .unwrap_or_else(|| vec!["BTC/USD".into()]);
+    let symbols: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    let mut cfg = EngineConfig::new(file.credentials()?, &symbols);
+    file.apply(&mut cfg)?;
+    cfg.ws_url = ws_url;
+    cfg.rest_url = rest_url;
+    let ca = c
+        .ca_file
+        .clone()
+        .or_else(|| file.ca_file.clone().map(Into::into));
+    if let Some(p) = &ca {
         cfg.extra_ca_pem = Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
     }
     cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
     // A one-shot command must not leave Kraken's dead man's switch armed behind it.
     cfg.dead_man_timeout_secs = 0;
     cfg.subscribe_balances = false;
+    let url = cfg.ws_url.clone();
     let mut t = engine::start(cfg).map_err(|e| e.to_string())?;
     let mut r = Report::default();
     if !t.wait_ready(&mut r, Duration::from_secs(10)) {
         t.shutdown();
         return Err(format!(
-            "could not connect to {} (check the URL, credentials and CA)",
-            c.ws_url
+            "could not connect to {url} (check the URL, credentials and CA)"
         ));
     }
     Ok((t, r))

@@ -193,6 +193,44 @@ fn operator_commands_against_the_simulator() {
         err.contains("KRAKEN_API_SECRET") && !err.contains("panicked"),
         "{err}"
     );
+
+    // A TOML config with the secret: refused while others can read it, used once it is 0600.
+    let cfg = dir.join("kraken.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "ws_url = \"{}\"\nrest_url = \"{}\"\nca_file = \"{ca}\"\napi_key = \"{}\"\napi_secret = \"{}\"\nsymbols = [\"BTC/USD\"]\ntier = \"starter\"\n",
+            sim.ws_url(),
+            sim.rest_url(),
+            sim.api_key(),
+            sim.api_secret()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let cfg_s = cfg.to_str().unwrap();
+    let (code, _, err) = run_env(&["orders", "--config", cfg_s], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("readable by others") && err.contains("chmod 600"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(sim.api_secret()),
+        "the secret is never printed"
+    );
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, out, err) = run_env(&["orders", "--config", cfg_s], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 open order(s)"), "{out}");
+    std::fs::write(dir.join("bad.toml"), "tier = \"platinum\"\n").unwrap();
+    let (code, _, err) = run_env(
+        &["orders", "--config", dir.join("bad.toml").to_str().unwrap()],
+        &env,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown tier `platinum`"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
