@@ -171,6 +171,28 @@ pub enum EngineError {
 }
 
 /// Starts the engine: the cold thread, the I/O thread, and returns the strategy's [`Trader`].
+///
+/// A round trip against the embedded simulator (over TLS, certificates verified):
+///
+/// ```
+/// use std::time::Duration;
+/// use kraken_exec::engine::{self, EngineConfig};
+/// use kraken_exec::{AddOrder, ClOrdId, OrderRef, OrderStatus, Side};
+/// use rust_decimal_macros::dec;
+///
+/// let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { tls: true, market_flow: false, ..Default::default() }).unwrap();
+/// let mut trader = engine::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+/// assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+///
+/// let btc = trader.symbol("BTC/USD").unwrap();
+/// let id = ClOrdId::new("doc-1").unwrap();
+/// trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(60000)).cl_ord_id(id)).unwrap();
+/// while trader.order_status(&OrderRef::ClOrdId(id)).map(|o| o.status) != Some(OrderStatus::Open) {
+///     trader.poll(&mut ());
+///     std::thread::sleep(Duration::from_millis(1));
+/// }
+/// trader.shutdown();
+/// ```
 pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
     if cfg.symbols.is_empty() {
         return Err(EngineError::Config("no symbols".into()));
