@@ -52,6 +52,9 @@ enum Cmd {
     All,
     /// kraken-sim's request throughput from one connection (pipelined add_order).
     SimThroughput,
+    /// kraken-exec's sustained order rate: adds (each then cancelled) through the whole engine
+    /// against the reflector, up to 256 in flight.
+    EngineThroughput,
 }
 
 /// Request and answer sizes of one add_order round trip (our encoded request, the reflector's
@@ -350,6 +353,75 @@ fn sim_throughput(n: usize) -> f64 {
     n as f64 / t0.elapsed().as_secs_f64()
 }
 
+#[derive(Default)]
+struct Opened(Vec<ClOrdId>);
+
+impl Strategy for Opened {
+    fn on_status_change(&mut self, c: &StatusChange) {
+        if let (OrderStatus::Open, Some(id)) = (c.to, c.cl_ord_id) {
+            self.0.push(id);
+        }
+    }
+}
+
+fn engine_throughput(n: u64) -> (f64, engine::Statistics) {
+    let r = Reflector::start(true, false).unwrap();
+    let creds = Credentials {
+        key: "bench".into(),
+        secret: ApiSecret::from_base64("c2VjcmV0").unwrap(),
+    };
+    let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
+    cfg.ws_url = r.ws_url.clone();
+    cfg.rest_url = r.rest_url.clone();
+    cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
+    cfg.idle = IdleStrategy::Spin;
+    cfg.io_core = Some(1);
+    cfg.subscribe_balances = false;
+    cfg.ring_capacity = 4096;
+    let mut t = engine::start(cfg).unwrap();
+    pin(0);
+    let mut opened = Opened::default();
+    assert!(
+        t.wait_ready(&mut opened, Duration::from_secs(10)),
+        "engine not ready"
+    );
+    let btc = t.symbol("BTC/USD").unwrap();
+    let price = Decimal::new(650001, 1);
+    let (mut sent, mut acked, mut in_flight) = (0u64, 0u64, 0u64);
+    let t0 = Instant::now();
+    while acked < n {
+        while sent < n && in_flight < 256 {
+            let id = ClOrdId::with_counter("tp", sent).unwrap();
+            match t
+                .add_order(AddOrder::limit(btc, Side::Buy, Decimal::new(1, 2), price).cl_ord_id(id))
+            {
+                Ok(_) => {
+                    sent += 1;
+                    in_flight += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        if t.poll(&mut opened) == 0 {
+            std::thread::yield_now();
+        }
+        for id in opened.0.drain(..) {
+            acked += 1;
+            in_flight -= 1;
+            if let Some(oid) = t
+                .order_status(&OrderRef::ClOrdId(id))
+                .and_then(|o| o.order_id)
+            {
+                let _ = t.cancel_order(OrderRef::Id(oid));
+            }
+        }
+    }
+    let rate = n as f64 / t0.elapsed().as_secs_f64();
+    let s = t.statistics();
+    t.shutdown();
+    (rate, s)
+}
+
 fn main() {
     let cli = Cli::parse();
     println!(
@@ -385,6 +457,13 @@ fn main() {
         }
         Cmd::Engine => {
             run_engine();
+        }
+        Cmd::EngineThroughput => {
+            let (r, s) = engine_throughput(cli.n as u64);
+            println!(
+                "kraken-exec: {} orders acked (each then cancelled) at {:.0} orders/s; {} requests over the WebSocket, {} refused locally",
+                cli.n, r, s.websocket_orders, s.refused_locally
+            );
         }
         Cmd::SimThroughput => {
             let r = sim_throughput(cli.n);
