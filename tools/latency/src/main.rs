@@ -38,6 +38,9 @@ struct Cli {
     /// Where the .hgrm files go.
     #[arg(long, global = true, default_value = "target/latency")]
     out: PathBuf,
+    /// A quick pass (3,000 round trips, 500 warm-up): under two minutes for `all`.
+    #[arg(long, global = true)]
+    quick: bool,
 }
 
 #[derive(Subcommand)]
@@ -423,7 +426,11 @@ fn engine_throughput(n: u64) -> (f64, engine::Statistics) {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if cli.quick {
+        cli.n = 3_000;
+        cli.warmup = 500;
+    }
     println!(
         "round trips on loopback, {} measured after {} warm-up; client pinned, server blocking",
         cli.n, cli.warmup
@@ -484,6 +491,10 @@ fn main() {
                     d / 1e3
                 );
             }
+            let (r, _) = engine_throughput(cli.n as u64 * 5);
+            println!("kraken-exec: {:.0} orders/s acked (each then cancelled)", r);
+            let r = sim_throughput(cli.n * 5);
+            println!("kraken-sim: {:.0} order requests/s from one connection", r);
         }
     }
 }
