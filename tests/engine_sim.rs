@@ -26,6 +26,7 @@ struct Rec {
     unknown: Vec<u64>,
     decode_errors: Vec<DecodeError>,
     states: Vec<ConnectionState>,
+    balances: usize,
 }
 
 impl Strategy for Rec {
@@ -43,6 +44,9 @@ impl Strategy for Rec {
     }
     fn on_connection(&mut self, s: ConnectionState) {
         self.states.push(s);
+    }
+    fn on_balance(&mut self, _: &kraken_exec::protocol::messages::BalanceEntry) {
+        self.balances += 1;
     }
 }
 
@@ -87,6 +91,14 @@ fn until(t: &mut Trader, rec: &mut Rec, secs: u64, what: impl Fn(&Trader, &Rec) 
     }
     t.poll(rec);
     what(t, rec)
+}
+
+/// Disconnections the strategy has been told of.
+fn downs(r: &Rec) -> usize {
+    r.states
+        .iter()
+        .filter(|s| **s == ConnectionState::Disconnected)
+        .count()
 }
 
 fn status(t: &Trader, c: ClOrdId) -> Option<OrderStatus> {
@@ -280,6 +292,9 @@ fn dead_mans_switch_cancels_after_a_crash() {
         .unwrap();
     assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("dm-1"))
         == Some(OrderStatus::Open)));
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .statistics()
+        .dead_man_armed));
     assert!(t.statistics().dead_man_refreshes >= 1);
     t.kill();
     s.advance(Duration::from_secs(30));
@@ -379,30 +394,84 @@ fn stalled_request_becomes_unknown_then_resolved_by_lookup() {
 }
 
 #[test]
-fn token_invalidation_falls_back_to_rest_then_recovers() {
+fn requests_lost_with_the_connection_are_unknown_at_once_and_one_incident() {
     let s = sim(false);
-    // A slow reconnect leaves a window in which orders must go over REST.
+    // Deadlines far away: an unknown outcome seen soon comes from the drop, not a deadline.
+    // Two failures open the breaker: the drop is one, the lost requests must not add more.
     let (mut t, mut rec) = start(&s, |c| {
-        c.backoff_min = Duration::from_millis(1500);
-        c.backoff_max = Duration::from_millis(1500);
+        c.request_timeout = Duration::from_secs(60);
+        c.breaker_threshold = 2;
     });
     let btc = t.symbol("BTC/USD").unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .statistics()
+        .dead_man_armed));
+    s.fault("stall:300").unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    let ids = ["lo-0", "lo-1", "lo-2"].map(cid);
+    let mut reqs = Vec::new();
+    for (i, c) in ids.iter().enumerate() {
+        let px = dec!(60000) + Decimal::from(i as i64);
+        reqs.push(
+            t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), px).cl_ord_id(*c))
+                .unwrap(),
+        );
+    }
+    // The simulator drops the connection when its stall ends, without reading the requests.
+    s.fault("drop-now").unwrap();
+    assert!(
+        until(&mut t, &mut rec, 5, |_, r| reqs
+            .iter()
+            .all(|q| r.unknown.contains(q))),
+        "unknown: {:?} of {reqs:?}",
+        rec.unknown
+    );
+    assert!(rec.states.contains(&ConnectionState::Disconnected));
+    assert!(!t.statistics().breaker_open, "one incident, one failure");
+    // Never resent: the lookups find nothing, so each is settled as not placed.
+    assert!(until(&mut t, &mut rec, 10, |t, _| ids
+        .iter()
+        .all(|c| status(t, *c) == Some(OrderStatus::Rejected))));
+    assert_eq!(s.ledger()["orders"].as_array().unwrap().len(), 0);
+    t.shutdown();
+}
+
+#[test]
+fn token_invalidation_falls_back_to_rest_then_recovers() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    // `Ready` comes with the executions ack; wait for the balances snapshot and the dead man's
+    // switch too, so that no authenticated request is still on its way to meet the
+    // invalidated token.
+    assert!(until(&mut t, &mut rec, 5, |t, r| r.balances > 0
+        && t.statistics().dead_man_armed));
+    // The WebSocket stays down until the test lifts this: a window in which orders must go
+    // over REST, however the threads are scheduled.
+    s.fault("refuse-ws:on").unwrap();
     s.fault("invalidate-tokens").unwrap();
     // The next WS request fails with ESession:Invalid session; the engine drops the socket to
     // reconnect with a fresh token.
     t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("tk-0")))
         .unwrap();
-    assert!(until(&mut t, &mut rec, 5, |_, r| r
-        .states
-        .contains(&ConnectionState::Disconnected)));
-    assert_eq!(status(&t, cid("tk-0")), Some(OrderStatus::Rejected));
+    assert!(
+        until(&mut t, &mut rec, 5, |t, r| r
+            .states
+            .contains(&ConnectionState::Disconnected)
+            && status(t, cid("tk-0")) == Some(OrderStatus::Rejected)),
+        "tk-0 {:?}, states {:?}",
+        status(&t, cid("tk-0")),
+        rec.states
+    );
     // Meanwhile: REST.
     t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60010)).cl_ord_id(cid("tk-1")))
         .unwrap();
     assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("tk-1"))
         == Some(OrderStatus::Open)));
     assert_eq!(t.statistics().rest_fallback_orders, 1);
+    assert_ne!(t.connection(), ConnectionState::Ready);
     // Back on the WebSocket with a fresh token.
+    s.fault("refuse-ws:off").unwrap();
     assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
         == ConnectionState::Ready));
     t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60020)).cl_ord_id(cid("tk-2")))
@@ -617,14 +686,17 @@ fn soak_with_disconnects_reconciles_with_zero_differences() {
         if sent > 0 && sent % every == 0 && dropped < drops {
             // Drop only a live, subscribed connection, and wait until the engine has seen it,
             // so each drop is a real disconnect with orders and fills in flight.
+            // `Ready` and the disconnects come from the same event stream, so a `Ready` seen
+            // here is the live connection's, never a stale one from before the last drop.
             assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
                 == ConnectionState::Ready));
-            let before = t.statistics().disconnects;
+            let before = downs(&rec);
             s.fault("drop-now").unwrap();
-            assert!(until(&mut t, &mut rec, 10, |t, _| t
-                .statistics()
-                .disconnects
-                > before));
+            assert!(
+                until(&mut t, &mut rec, 10, |_, r| downs(r) > before),
+                "drop {dropped} not seen: {:?}",
+                t.statistics()
+            );
             dropped += 1;
         }
         let side = if sent % 2 == 0 { Side::Buy } else { Side::Sell };

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use arrayvec::ArrayVec;
 use crossbeam_channel::{Receiver, Sender};
+use hdrhistogram::Histogram;
 use rustc_hash::FxBuildHasher;
 use rustls::ClientConfig;
 use tungstenite::Message;
@@ -15,7 +17,7 @@ use tungstenite::Message;
 use crate::engine::IdleStrategy;
 use crate::engine::clock::now_ns;
 use crate::engine::cold::{ColdReply, ColdRequest};
-use crate::engine::msg::{Command, ConnectionState, Event, LargeCommand, Route};
+use crate::engine::msg::{Command, ConnectionState, Event, Issued, LargeCommand, Route};
 use crate::engine::stats::EngineStats;
 use crate::engine::transport::{Connection, WsUrl};
 use crate::error::{DecodeError, KrakenErrorKind};
@@ -65,7 +67,7 @@ enum Internal {
 pub(crate) struct Io {
     pub cfg: IoConfig,
     pub symbols: SymbolTable,
-    pub cmd_rx: rtrb::Consumer<Command>,
+    pub cmd_rx: rtrb::Consumer<Issued>,
     pub large_rx: rtrb::Consumer<LargeCommand>,
     pub ev_tx: rtrb::Producer<Event>,
     pub cold_tx: Sender<ColdRequest>,
@@ -91,6 +93,14 @@ pub(crate) struct Io {
     next_attempt_ns: u64,
     next_tick_ns: u64,
     rng: u64,
+    /// Strategy call → command popped here, ns.
+    tick_to_pop: Histogram<u64>,
+    /// Strategy call → request handed to the socket (encoded, framed, TLS record written), ns.
+    tick_to_wire: Histogram<u64>,
+    /// Frame readable → its events pushed to the strategy ring (read, TLS, WebSocket, decode).
+    frame_to_ring: Histogram<u64>,
+    /// When the frame being handled was found readable.
+    readable_ns: u64,
 }
 
 impl Io {
@@ -98,7 +108,7 @@ impl Io {
     pub fn new(
         cfg: IoConfig,
         symbols: SymbolTable,
-        cmd_rx: rtrb::Consumer<Command>,
+        cmd_rx: rtrb::Consumer<Issued>,
         large_rx: rtrb::Consumer<LargeCommand>,
         ev_tx: rtrb::Producer<Event>,
         cold_tx: Sender<ColdRequest>,
@@ -137,6 +147,10 @@ impl Io {
             next_attempt_ns: 0,
             next_tick_ns: 0,
             rng: 0x9E37_79B9_7F4A_7C15,
+            tick_to_pop: super::latency_histogram(),
+            tick_to_wire: super::latency_histogram(),
+            frame_to_ring: super::latency_histogram(),
+            readable_ns: 0,
         }
     }
 
@@ -190,6 +204,7 @@ impl Io {
             }
         }
         self.shutdown();
+        self.publish_latency();
     }
 
     fn idle(&mut self) {
@@ -235,12 +250,12 @@ impl Io {
         match Connection::connect(&self.cfg.url, &self.cfg.tls, self.cfg.connect_timeout) {
             Ok(c) => {
                 tracing::info!(url = %self.cfg.url.url, attempt = self.attempts, "connected");
-                EngineStats::inc(&self.stats.connects);
                 self.conn = Some(c);
                 self.attempts = 0;
                 self.exec_seq = None;
                 self.last_frame_ns = now_ns();
                 self.set_state(ConnectionState::Connected);
+                EngineStats::inc(&self.stats.connects);
                 self.subscribe_all();
             }
             Err(e) => {
@@ -338,17 +353,49 @@ impl Io {
         if let Some(mut c) = self.conn.take() {
             tracing::warn!(reason = why, "disconnected");
             c.shutdown();
-            EngineStats::inc(&self.stats.disconnects);
             self.ready = false;
+            // Kraken keeps counting down; re-armed on the next connection.
+            self.stats.dead_man_armed.store(false, Ordering::Release);
             self.exec_seq = None;
-            // Internal requests die with the connection; strategy requests keep their
-            // deadlines and resolve as unknown outcomes if no answer ever comes.
+            // Requests die with the connection: no answer to them can come on another one. The
+            // strategy's become unknown outcomes now (looked up, never resent), not at their
+            // deadlines.
             self.internal.clear();
+            loop {
+                let lost: ArrayVec<(u64, Option<OrderRef>), 64> = self
+                    .in_flight
+                    .iter()
+                    .take(64)
+                    .map(|(&id, f)| (id, f.lookup))
+                    .collect();
+                if lost.is_empty() {
+                    break;
+                }
+                for &(id, lookup) in &lost {
+                    self.in_flight.remove(&id);
+                    self.unknown_outcome(id, lookup, true);
+                }
+            }
             // A fresh token for the next connection.
             self.token = None;
             self.request_token();
             self.set_state(ConnectionState::Disconnected);
+            // Counted after the event is pushed: a reader of the count finds the event.
+            EngineStats::inc(&self.stats.disconnects);
             self.next_attempt_ns = now_ns() + self.jitter(self.cfg.backoff_min_ns);
+        }
+    }
+
+    /// Reports a request's outcome as unknown and looks its order up; never resends it.
+    fn unknown_outcome(&mut self, req_id: u64, lookup: Option<OrderRef>, disconnected: bool) {
+        EngineStats::inc(&self.stats.unknown_outcomes);
+        self.emit(Event::UnknownOutcome {
+            req_id,
+            disconnected,
+        });
+        if let Some(target) = lookup {
+            EngineStats::inc(&self.stats.reconciliations);
+            let _ = self.cold_tx.send(ColdRequest::Lookup { target });
         }
     }
 
@@ -364,7 +411,7 @@ impl Io {
 
     fn drain_commands(&mut self) -> bool {
         let mut any = false;
-        while let Ok(cmd) = self.cmd_rx.pop() {
+        while let Ok(Issued { cmd, at_ns }) = self.cmd_rx.pop() {
             any = true;
             let now = now_ns();
             if let Command::Lookup { target } = cmd {
@@ -463,7 +510,14 @@ impl Io {
             if is_order {
                 EngineStats::inc(&self.stats.websocket_orders);
             }
-            self.write_out();
+            if at_ns > 0 {
+                let _ = self.tick_to_pop.record(now.saturating_sub(at_ns).max(1));
+            }
+            if self.write_out() && at_ns > 0 {
+                let _ = self
+                    .tick_to_wire
+                    .record(now_ns().saturating_sub(at_ns).max(1));
+            }
         }
         any
     }
@@ -474,13 +528,19 @@ impl Io {
             let Some(c) = self.conn.as_mut() else {
                 return any;
             };
+            // A frame this read returns was readable by now at the latest: wire-to-strategy
+            // starts here, before the read syscall, TLS and WebSocket decoding.
+            self.readable_ns = now_ns();
             match c.ws.read() {
                 Ok(Message::Text(t)) => {
                     any = true;
-                    let now = now_ns();
+                    let now = self.readable_ns;
                     self.last_frame_ns = now;
                     EngineStats::inc(&self.stats.frames_in);
                     self.on_frame(t.as_bytes(), now);
+                    let _ = self
+                        .frame_to_ring
+                        .record(now_ns().saturating_sub(now).max(1));
                 }
                 Ok(Message::Close(_)) => {
                     self.disconnect("closed by peer");
@@ -525,40 +585,14 @@ impl Io {
                     return;
                 }
                 if r.error_kind == Some(KrakenErrorKind::InvalidSession) {
-                    // The token died under a live connection: reconnect with a fresh one; the
-                    // strategy sees the refusal and may retry (over REST until we are back).
+                    // The token died under a live connection: answer this request, then
+                    // reconnect with a fresh token; the strategy sees the refusal and may retry
+                    // (over REST until we are back).
+                    self.on_response(id, r, now);
                     self.disconnect("invalid session on a request");
-                }
-                let Some(f) = self.in_flight.get_mut(&id) else {
-                    // Late answer to a request already reported unknown: still the truth.
-                    self.emit(Event::Response {
-                        response: r,
-                        route: Route::WebSocket,
-                        sent_ns: 0,
-                        recv_ns: now,
-                    });
                     return;
-                };
-                f.responses = f.responses.saturating_sub(1);
-                let sent_ns = f.sent_ns;
-                if f.responses == 0 || !r.success {
-                    self.in_flight.remove(&id);
                 }
-                if let AckResult::Batch { len } = r.result {
-                    for i in 0..len.min(self.decoder.batch().len()) {
-                        let item = self.decoder.batch()[i];
-                        self.emit(Event::BatchItem {
-                            index: i as u8,
-                            item,
-                        });
-                    }
-                }
-                self.emit(Event::Response {
-                    response: r,
-                    route: Route::WebSocket,
-                    sent_ns,
-                    recv_ns: now,
-                });
+                self.on_response(id, r, now);
             }
             Inbound::Executions {
                 kind,
@@ -611,6 +645,40 @@ impl Io {
         }
     }
 
+    /// A response to one of the strategy's requests.
+    fn on_response(&mut self, id: u64, r: crate::protocol::messages::Response, now: u64) {
+        let Some(f) = self.in_flight.get_mut(&id) else {
+            // Late answer to a request already reported unknown: still the truth.
+            self.emit(Event::Response {
+                response: r,
+                route: Route::WebSocket,
+                sent_ns: 0,
+                recv_ns: now,
+            });
+            return;
+        };
+        f.responses = f.responses.saturating_sub(1);
+        let sent_ns = f.sent_ns;
+        if f.responses == 0 || !r.success {
+            self.in_flight.remove(&id);
+        }
+        if let AckResult::Batch { len } = r.result {
+            for i in 0..len.min(self.decoder.batch().len()) {
+                let item = self.decoder.batch()[i];
+                self.emit(Event::BatchItem {
+                    index: i as u8,
+                    item,
+                });
+            }
+        }
+        self.emit(Event::Response {
+            response: r,
+            route: Route::WebSocket,
+            sent_ns,
+            recv_ns: now,
+        });
+    }
+
     fn emit_executions(&mut self, kind: FrameKind, len: usize) {
         let snapshot = kind == FrameKind::Snapshot;
         if snapshot {
@@ -618,7 +686,11 @@ impl Io {
         }
         for i in 0..len {
             let report = self.decoder.executions()[i];
-            self.emit(Event::Execution { report, snapshot });
+            self.emit(Event::Execution {
+                report,
+                snapshot,
+                recv_ns: self.readable_ns,
+            });
         }
         if snapshot {
             self.emit(Event::SnapshotEnd);
@@ -653,6 +725,9 @@ impl Io {
                     // The token is no good: reconnect with a fresh one.
                     self.disconnect("invalid session");
                 }
+            }
+            (Internal::DeadMan, true) => {
+                self.stats.dead_man_armed.store(true, Ordering::Release);
             }
             (Internal::DeadMan, false) if r.error_kind == Some(KrakenErrorKind::InvalidSession) => {
                 self.disconnect("invalid session");
@@ -739,13 +814,8 @@ impl Io {
                 .collect();
             for (id, lookup) in expired {
                 self.in_flight.remove(&id);
-                EngineStats::inc(&self.stats.unknown_outcomes);
                 tracing::warn!(req_id = id, "request timed out: outcome unknown");
-                self.emit(Event::UnknownOutcome { req_id: id });
-                if let Some(target) = lookup {
-                    EngineStats::inc(&self.stats.reconciliations);
-                    let _ = self.cold_tx.send(ColdRequest::Lookup { target });
-                }
+                self.unknown_outcome(id, lookup, false);
             }
         }
         if self.conn.is_some() {
@@ -781,6 +851,7 @@ impl Io {
             let _ = self.cold_tx.send(ColdRequest::Shutdown);
             return;
         }
+        self.stats.dead_man_armed.store(false, Ordering::Release);
         // Disarm the dead man's switch on a clean stop.
         if self.ready && self.cfg.dead_man_timeout_secs > 0 {
             let token = self.token.clone().unwrap_or_default();
@@ -792,5 +863,18 @@ impl Io {
             c.shutdown();
         }
         let _ = self.cold_tx.send(ColdRequest::Shutdown);
+    }
+
+    /// Hands the I/O thread's histograms to the strategy side (at exit: cold).
+    fn publish_latency(&mut self) {
+        let take = |h: &mut Histogram<u64>| std::mem::replace(h, super::latency_histogram());
+        let hs = super::stats::IoLatency {
+            tick_to_pop: take(&mut self.tick_to_pop),
+            tick_to_wire: take(&mut self.tick_to_wire),
+            frame_to_ring: take(&mut self.frame_to_ring),
+        };
+        if let Ok(mut slot) = self.stats.io_latency.lock() {
+            *slot = Some(hs);
+        }
     }
 }

@@ -62,6 +62,16 @@ pub enum Command {
     },
 }
 
+/// A [`Command`] as it crosses the command ring, with the strategy's clock reading when it was
+/// issued: the I/O thread measures tick-to-wire from it.
+#[derive(Clone, Copy, Debug)]
+pub struct Issued {
+    /// The command.
+    pub cmd: Command,
+    /// Monotonic ns when the strategy issued it (0: not measured).
+    pub at_ns: u64,
+}
+
 /// Requests too large for the command ring's slots.
 #[derive(Clone, Debug)]
 #[allow(clippy::large_enum_variant)]
@@ -126,6 +136,8 @@ pub enum Event {
         report: ExecutionReport,
         /// Part of a snapshot?
         snapshot: bool,
+        /// Monotonic ns when the I/O thread found its frame readable.
+        recv_ns: u64,
     },
     /// The snapshot is complete.
     SnapshotEnd,
@@ -140,10 +152,14 @@ pub enum Event {
     Status(Status),
     /// Connection state changed.
     Connection(ConnectionState),
-    /// A request got no reply in time: outcome unknown, being looked up.
+    /// A request got no reply in time, or its connection dropped before the reply: outcome
+    /// unknown, being looked up.
     UnknownOutcome {
         /// The request.
         req_id: u64,
+        /// Its connection dropped (one incident, already counted) rather than a deadline
+        /// passing on a live connection.
+        disconnected: bool,
     },
     /// The executions stream skipped messages; resubscribing.
     SequenceGap {

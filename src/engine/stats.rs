@@ -1,7 +1,10 @@
 //! Counters shared by the engine's threads: relaxed atomics, written by one thread each, read by
 //! anyone.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Release};
+
+use hdrhistogram::Histogram;
 
 /// Engine-wide counters and flags.
 #[derive(Debug, Default)]
@@ -38,14 +41,32 @@ pub struct EngineStats {
     pub connected: AtomicBool,
     /// `executions` subscribed with a valid token.
     pub authenticated: AtomicBool,
+    /// The exchange acknowledged our latest `cancel_all_orders_after` on this connection.
+    pub dead_man_armed: AtomicBool,
+    /// The I/O thread's latency histograms, handed over once when it exits (never locked on
+    /// the hot path).
+    pub io_latency: Mutex<Option<IoLatency>>,
+}
+
+/// Latency histograms kept by the I/O thread (ns).
+#[derive(Clone, Debug)]
+pub struct IoLatency {
+    /// Strategy call → command popped by the I/O thread (the command ring hop).
+    pub tick_to_pop: Histogram<u64>,
+    /// Strategy call → request handed to the socket (encoded, framed, TLS record written).
+    pub tick_to_wire: Histogram<u64>,
+    /// Frame readable → its events pushed to the strategy ring.
+    pub frame_to_ring: Histogram<u64>,
 }
 
 impl EngineStats {
+    // Release/Acquire (free on x86): whoever reads a count also sees the events pushed before
+    // it was bumped, on their next poll.
     pub(crate) fn inc(c: &AtomicU64) {
-        c.fetch_add(1, Relaxed);
+        c.fetch_add(1, Release);
     }
 
     pub(crate) fn get(c: &AtomicU64) -> u64 {
-        c.load(Relaxed)
+        c.load(Acquire)
     }
 }

@@ -12,10 +12,10 @@ use arrayvec::ArrayVec;
 use hdrhistogram::Histogram;
 use rust_decimal::Decimal;
 
-use crate::engine::EngineConfig;
 use crate::engine::clock::{now_ns, wall};
-use crate::engine::msg::{Command, ConnectionState, Event, LargeCommand, Route};
+use crate::engine::msg::{Command, ConnectionState, Event, Issued, LargeCommand, Route};
 use crate::engine::stats::EngineStats;
+use crate::engine::{EngineConfig, latency_histogram};
 use crate::error::{DecodeError, KrakenErrorKind, OrderError};
 use crate::ids::{SymbolId, SymbolTable};
 use crate::order::{
@@ -119,6 +119,9 @@ pub struct Statistics {
     pub connected: bool,
     /// Private subscription live.
     pub authenticated: bool,
+    /// Kraken acknowledged the dead man's switch on this connection (it cancels our orders if
+    /// we go silent).
+    pub dead_man_armed: bool,
     /// Circuit breaker open.
     pub breaker_open: bool,
     /// Breaker trips.
@@ -135,11 +138,62 @@ pub struct Statistics {
     pub ack_p999_ns: u64,
     /// Maximum.
     pub ack_max_ns: u64,
+    /// Wire-to-strategy: an acknowledgement or execution frame found readable on the I/O
+    /// thread → its event popped by [`Trader::poll`] (read, TLS, WebSocket, decode, ring), ns.
+    pub wire_to_strategy: LatencySummary,
+}
+
+/// Percentiles of one latency histogram, ns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct LatencySummary {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Maximum.
+    pub max: u64,
+}
+
+impl LatencySummary {
+    /// The percentiles of `h`.
+    pub fn of(h: &Histogram<u64>) -> Self {
+        Self {
+            count: h.len(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// The engine's latency histograms (ns), returned by [`Trader::shutdown`].
+#[derive(Clone, Debug)]
+pub struct LatencyReport {
+    /// Strategy call (`add_order`, `cancel_order`, ...) → command popped by the I/O thread.
+    pub tick_to_pop: Histogram<u64>,
+    /// Strategy call → request handed to the socket by the I/O thread (encoded, framed, TLS
+    /// record written: the write syscall included).
+    pub tick_to_wire: Histogram<u64>,
+    /// Frame readable on the I/O thread → its events pushed to the strategy ring (the read
+    /// syscall, TLS, WebSocket, decode).
+    pub frame_to_ring: Histogram<u64>,
+    /// Frame readable on the I/O thread → event popped by the strategy.
+    pub wire_to_strategy: Histogram<u64>,
+    /// Request written → its acknowledgement read, both on the I/O thread.
+    pub ack: Histogram<u64>,
 }
 
 /// The strategy's handle on the engine.
 pub struct Trader {
-    cmd_tx: rtrb::Producer<Command>,
+    cmd_tx: rtrb::Producer<Issued>,
     large_tx: rtrb::Producer<LargeCommand>,
     ev_rx: rtrb::Consumer<Event>,
     symbols: SymbolTable,
@@ -153,6 +207,8 @@ pub struct Trader {
     abort: Arc<AtomicBool>,
     handles: Vec<JoinHandle<()>>,
     ack_latency: Histogram<u64>,
+    /// Frame readable on the I/O thread → its event popped here, ns.
+    wire_to_strategy: Histogram<u64>,
     connection: ConnectionState,
     system: Option<SystemStatus>,
     batch_items: ArrayVec<BatchItem, 15>,
@@ -168,7 +224,7 @@ impl Trader {
     pub(crate) fn new(
         cfg: &EngineConfig,
         symbols: SymbolTable,
-        cmd_tx: rtrb::Producer<Command>,
+        cmd_tx: rtrb::Producer<Issued>,
         large_tx: rtrb::Producer<LargeCommand>,
         ev_rx: rtrb::Consumer<Event>,
         stats: Arc<EngineStats>,
@@ -194,8 +250,8 @@ impl Trader {
             stop,
             abort,
             handles,
-            ack_latency: Histogram::new_with_bounds(1, 60_000_000_000, 3)
-                .expect("valid histogram bounds"),
+            ack_latency: latency_histogram(),
+            wire_to_strategy: latency_histogram(),
             connection: ConnectionState::Disconnected,
             system: None,
             batch_items: ArrayVec::new(),
@@ -287,9 +343,12 @@ impl Trader {
         Ok(())
     }
 
-    fn push(&mut self, cmd: Command) -> Result<(), TradeError> {
+    /// `at_ns`: when the strategy called (tick-to-wire starts there).
+    fn push(&mut self, cmd: Command, at_ns: u64) -> Result<(), TradeError> {
         // Room was checked before charging; a failure here is a logic error, still typed.
-        self.cmd_tx.push(cmd).map_err(|_| TradeError::Backpressure)
+        self.cmd_tx
+            .push(Issued { cmd, at_ns })
+            .map_err(|_| TradeError::Backpressure)
     }
 
     /// Places an order. Returns its request id.
@@ -302,7 +361,7 @@ impl Trader {
         let pending = &mut self.pending;
         self.tracker
             .submit_add(req_id, &order, now, &mut |e| pending.push_back(e));
-        self.push(Command::Add { req_id, order })?;
+        self.push(Command::Add { req_id, order }, now)?;
         Ok(req_id)
     }
 
@@ -334,7 +393,7 @@ impl Trader {
         let req_id = self.next_id();
         self.tracker
             .submit_other(req_id, Method::AmendOrder, Some(&target));
-        self.push(Command::Amend { req_id, amend })?;
+        self.push(Command::Amend { req_id, amend }, now)?;
         Ok(req_id)
     }
 
@@ -350,7 +409,7 @@ impl Trader {
         self.charge(edit.symbol, Transaction::Edit { age_ns }, now)?;
         let req_id = self.next_id();
         self.tracker.submit_edit(req_id, &edit);
-        self.push(Command::Edit { req_id, edit })?;
+        self.push(Command::Edit { req_id, edit }, now)?;
         Ok(req_id)
     }
 
@@ -367,8 +426,8 @@ impl Trader {
 
     /// Cancels one order.
     pub fn cancel_order(&mut self, target: OrderRef) -> Result<u64, TradeError> {
-        self.gate_cancel()?;
         let now = now_ns();
+        self.gate_cancel()?;
         let (age_ns, symbol) = self.age_and_symbol(&target, now);
         // Cancels are never refused by the local counter (they reduce risk), but they count.
         let _ = self
@@ -377,7 +436,7 @@ impl Trader {
         let req_id = self.next_id();
         self.tracker
             .submit_cancel(req_id, Method::CancelOrder, &[target], 1);
-        self.push(Command::CancelOne { req_id, target })?;
+        self.push(Command::CancelOne { req_id, target }, now)?;
         Ok(req_id)
     }
 
@@ -394,7 +453,7 @@ impl Trader {
         self.tracker
             .submit_cancel(req_id, Method::CancelOrder, &c.refs, c.refs.len() as u16);
         let _ = self.large_tx.push(LargeCommand::Cancel(c));
-        self.push(Command::Large { req_id })?;
+        self.push(Command::Large { req_id }, now_ns())?;
         Ok(req_id)
     }
 
@@ -403,7 +462,7 @@ impl Trader {
         self.gate_cancel()?;
         let req_id = self.next_id();
         self.tracker.submit_other(req_id, Method::CancelAll, None);
-        self.push(Command::CancelAll { req_id })?;
+        self.push(Command::CancelAll { req_id }, now_ns())?;
         Ok(req_id)
     }
 
@@ -417,10 +476,13 @@ impl Trader {
         let req_id = self.next_id();
         self.tracker
             .submit_other(req_id, Method::CancelAllOrdersAfter, None);
-        self.push(Command::CancelAfter {
-            req_id,
-            timeout_secs,
-        })?;
+        self.push(
+            Command::CancelAfter {
+                req_id,
+                timeout_secs,
+            },
+            now_ns(),
+        )?;
         Ok(req_id)
     }
 
@@ -449,7 +511,7 @@ impl Trader {
         self.tracker
             .submit_batch(req_id, &batch, now, &mut |e| pending.push_back(e));
         let _ = self.large_tx.push(LargeCommand::BatchAdd(batch));
-        self.push(Command::Large { req_id })?;
+        self.push(Command::Large { req_id }, now_ns())?;
         Ok(req_id)
     }
 
@@ -477,7 +539,7 @@ impl Trader {
         self.tracker
             .submit_cancel(req_id, Method::BatchCancel, &batch.refs, 1);
         let _ = self.large_tx.push(LargeCommand::BatchCancel(batch));
-        self.push(Command::Large { req_id })?;
+        self.push(Command::Large { req_id }, now_ns())?;
         Ok(req_id)
     }
 
@@ -557,7 +619,14 @@ impl Trader {
             }
         }
         while let Some(target) = self.lookups.pop_front() {
-            if self.cmd_tx.push(Command::Lookup { target }).is_err() {
+            if self
+                .cmd_tx
+                .push(Issued {
+                    cmd: Command::Lookup { target },
+                    at_ns: 0,
+                })
+                .is_err()
+            {
                 self.lookups.push_front(target);
                 break;
             }
@@ -575,6 +644,11 @@ impl Trader {
                 sent_ns,
                 recv_ns,
             } => {
+                if route == Route::WebSocket {
+                    let _ = self
+                        .wire_to_strategy
+                        .record(now.saturating_sub(recv_ns).max(1));
+                }
                 if route == Route::WebSocket && sent_ns > 0 && response.success {
                     // Wire round trip as the I/O thread saw it: request written -> ack read.
                     let _ = self
@@ -608,7 +682,16 @@ impl Trader {
                 let _ = self.batch_items.try_push(item);
             }
             Event::SnapshotBegin => self.tracker.begin_snapshot(),
-            Event::Execution { report, snapshot } => {
+            Event::Execution {
+                report,
+                snapshot,
+                recv_ns,
+            } => {
+                if !snapshot {
+                    let _ = self
+                        .wire_to_strategy
+                        .record(now.saturating_sub(recv_ns).max(1));
+                }
                 self.tracker.apply_report(&report, snapshot, now, &mut sink)
             }
             Event::SnapshotEnd => {
@@ -636,9 +719,16 @@ impl Trader {
                 }
                 s.on_connection(c);
             }
-            Event::UnknownOutcome { req_id } => {
+            Event::UnknownOutcome {
+                req_id,
+                disconnected,
+            } => {
                 self.tracker.on_timeout(req_id, now, &mut sink);
-                self.breaker.on_failure(now);
+                // Requests lost with a connection are one incident with it, which the breaker
+                // has already counted; a deadline passing on a live connection is its own.
+                if !disconnected {
+                    self.breaker.on_failure(now);
+                }
                 s.on_unknown_outcome(req_id);
             }
             Event::SequenceGap { .. } => {}
@@ -760,6 +850,7 @@ impl Trader {
             refused_locally: self.refused,
             connected: st.connected.load(Ordering::Relaxed),
             authenticated: st.authenticated.load(Ordering::Relaxed),
+            dead_man_armed: st.dead_man_armed.load(Ordering::Acquire),
             breaker_open: self.breaker.is_open(now),
             breaker_trips: self.breaker.trips(),
             ack_count: h.len(),
@@ -768,12 +859,27 @@ impl Trader {
             ack_p99_ns: h.value_at_quantile(0.99),
             ack_p999_ns: h.value_at_quantile(0.999),
             ack_max_ns: h.max(),
+            wire_to_strategy: LatencySummary::of(&self.wire_to_strategy),
         }
     }
 
     /// Stops the engine: disarms the dead man's switch, closes the socket, joins the threads.
-    pub fn shutdown(mut self) {
+    /// Returns the engine's latency histograms.
+    pub fn shutdown(mut self) -> LatencyReport {
         self.stop_threads();
+        let io = self.stats.io_latency.lock().ok().and_then(|mut h| h.take());
+        let io = io.unwrap_or_else(|| crate::engine::stats::IoLatency {
+            tick_to_pop: latency_histogram(),
+            tick_to_wire: latency_histogram(),
+            frame_to_ring: latency_histogram(),
+        });
+        LatencyReport {
+            tick_to_pop: io.tick_to_pop,
+            tick_to_wire: io.tick_to_wire,
+            frame_to_ring: io.frame_to_ring,
+            wire_to_strategy: std::mem::replace(&mut self.wire_to_strategy, latency_histogram()),
+            ack: std::mem::replace(&mut self.ack_latency, latency_histogram()),
+        }
     }
 
     /// Stops the engine as a crash would: the socket drops, nothing is disarmed, so Kraken's

@@ -17,6 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+
+mod engine_runs;
 use hdrhistogram::Histogram;
 use kraken_exec::engine::{self, EngineConfig, IdleStrategy, Strategy};
 use kraken_exec::orders::StatusChange;
@@ -49,8 +51,15 @@ enum Cmd {
     FloorTcp,
     /// TLS + WebSocket ping-pong.
     FloorWss,
-    /// kraken-exec against the reflector over TLS.
+    /// kraken-exec against the reflector over TLS: add/cancel round trips, and the engine's
+    /// own tick-to-wire and wire-to-strategy.
     Engine,
+    /// The same against kraken-sim (matching, rate counter, ledger).
+    EngineSim,
+    /// add → ack with 1, 10, 100, 1000 orders resting (reflector).
+    Scale,
+    /// add → ack at fixed order rates, open loop (reflector).
+    Rate,
     /// Everything, in one run.
     All,
     /// kraken-sim's request throughput from one connection (pipelined add_order).
@@ -127,6 +136,8 @@ fn floor_tcp(n: usize, warmup: usize) -> Histogram<u64> {
             }
         }
     });
+    // The client takes the I/O thread's place: alone on core 1, the server on core 0.
+    pin(1);
     let mut c = TcpStream::connect(addr).unwrap();
     c.set_nodelay(true).unwrap();
     c.set_nonblocking(true).unwrap();
@@ -149,6 +160,7 @@ fn floor_tcp(n: usize, warmup: usize) -> Histogram<u64> {
             let _ = h.record(t.elapsed().as_nanos() as u64);
         }
     }
+    pin(0);
     h
 }
 
@@ -188,6 +200,7 @@ fn floor_wss(n: usize, warmup: usize) -> Histogram<u64> {
             .with_root_certificates(roots)
             .with_no_client_auth(),
     );
+    pin(1);
     let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
     tcp.set_nodelay(true).unwrap();
     let conn = rustls::ClientConnection::new(ccfg, "localhost".try_into().unwrap()).unwrap();
@@ -222,81 +235,8 @@ fn floor_wss(n: usize, warmup: usize) -> Histogram<u64> {
             let _ = h.record(t.elapsed().as_nanos() as u64);
         }
     }
-    h
-}
-
-#[derive(Default)]
-struct Acks {
-    open: Option<ClOrdId>,
-    canceled: Option<ClOrdId>,
-}
-
-impl Strategy for Acks {
-    fn on_status_change(&mut self, c: &StatusChange) {
-        match c.to {
-            OrderStatus::Open => self.open = c.cl_ord_id.or(self.open),
-            OrderStatus::Canceled => self.canceled = Some(ClOrdId::default()),
-            _ => {}
-        }
-    }
-}
-
-fn engine_rtt(n: usize, warmup: usize) -> (Histogram<u64>, Histogram<u64>, engine::Statistics) {
-    let r = Reflector::start(true, false).unwrap();
-    let creds = Credentials {
-        key: "bench".into(),
-        secret: ApiSecret::from_base64("c2VjcmV0").unwrap(),
-    };
-    let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
-    cfg.ws_url = r.ws_url.clone();
-    cfg.rest_url = r.rest_url.clone();
-    cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
-    cfg.idle = IdleStrategy::Spin;
-    cfg.io_core = Some(1);
-    cfg.subscribe_balances = false;
-    let mut t = engine::start(cfg).unwrap();
     pin(0);
-    let mut acks = Acks::default();
-    assert!(
-        t.wait_ready(&mut acks, Duration::from_secs(10)),
-        "engine not ready"
-    );
-    let btc = t.symbol("BTC/USD").unwrap();
-    let (mut add_h, mut cancel_h) = (hist(), hist());
-    let price = Decimal::new(650001, 1);
-    for i in 0..n + warmup {
-        let id = ClOrdId::with_counter("b", i as u64).unwrap();
-        acks.open = None;
-        let t0 = Instant::now();
-        t.add_order(AddOrder::limit(btc, Side::Buy, Decimal::new(1, 2), price).cl_ord_id(id))
-            .unwrap();
-        while acks.open != Some(id) {
-            if t.poll(&mut acks) == 0 {
-                // Leave the second core's time slices to the server thread.
-                std::thread::yield_now();
-            }
-        }
-        let t1 = Instant::now();
-        acks.canceled = None;
-        // The reflector knows orders by Kraken id only.
-        let oid = t
-            .order_status(&OrderRef::ClOrdId(id))
-            .and_then(|o| o.order_id)
-            .expect("acked order has an id");
-        t.cancel_order(OrderRef::Id(oid)).unwrap();
-        while acks.canceled.is_none() {
-            if t.poll(&mut acks) == 0 {
-                std::thread::yield_now();
-            }
-        }
-        if i >= warmup {
-            let _ = add_h.record((t1 - t0).as_nanos() as u64);
-            let _ = cancel_h.record(t1.elapsed().as_nanos() as u64);
-        }
-    }
-    let s = t.statistics();
-    t.shutdown();
-    (add_h, cancel_h, s)
+    h
 }
 
 /// Pipelines `n` requests (add_order, cancel_order, alternating) on one plain WebSocket and
@@ -425,35 +365,76 @@ fn engine_throughput(n: u64) -> (f64, engine::Statistics) {
     (rate, s)
 }
 
+fn report_engine(tag: &str, r: &engine_runs::EngineRun, out: &PathBuf) {
+    report(&format!("{tag}_add_to_ack"), &r.add, out);
+    report(&format!("{tag}_cancel_to_ack"), &r.cancel, out);
+    report(&format!("{tag}_tick_to_pop"), &r.report.tick_to_pop, out);
+    report(&format!("{tag}_tick_to_wire"), &r.report.tick_to_wire, out);
+    report(
+        &format!("{tag}_frame_to_ring"),
+        &r.report.frame_to_ring,
+        out,
+    );
+    report(
+        &format!("{tag}_wire_to_strategy"),
+        &r.report.wire_to_strategy,
+        out,
+    );
+    println!(
+        "  ({} orders over the WebSocket, {} refused locally, {} decode errors, {} frames in)",
+        r.stats.websocket_orders, r.stats.refused_locally, r.stats.decode_errors, r.stats.frames_in
+    );
+}
+
 fn main() {
     let mut cli = Cli::parse();
+    // Servers start from this thread and inherit its core: 0, shared with the strategy thread
+    // (which yields when idle), so the engine's I/O thread has core 1 to itself. The floors'
+    // clients take core 1 the same way.
+    pin(0);
     if cli.quick {
         cli.n = 3_000;
         cli.warmup = 500;
     }
+    let out = cli.out.clone();
     println!(
         "round trips on loopback, {} measured after {} warm-up; client pinned, server blocking",
         cli.n, cli.warmup
     );
     let run_floor_tcp = || {
         let h = floor_tcp(cli.n, cli.warmup);
-        report("floor_tcp", &h, &cli.out);
+        report("floor_tcp", &h, &out);
         h
     };
     let run_floor_wss = || {
         let h = floor_wss(cli.n, cli.warmup);
-        report("floor_tls_ws", &h, &cli.out);
+        report("floor_tls_ws", &h, &out);
         h
     };
-    let run_engine = || {
-        let (a, c, s) = engine_rtt(cli.n, cli.warmup);
-        report("kraken_exec_add_to_ack", &a, &cli.out);
-        report("kraken_exec_cancel_to_ack", &c, &cli.out);
-        println!(
-            "engine: {} orders over the WebSocket, {} refused locally, {} decode errors",
-            s.websocket_orders, s.refused_locally, s.decode_errors
-        );
-        a
+    let run_engine = |server: &engine_runs::Server, tag: &str| {
+        let r = engine_runs::rtt(server, cli.n, cli.warmup, 0);
+        report_engine(tag, &r, &out);
+        r
+    };
+    let run_scale = |n: usize| {
+        let server = engine_runs::Server::reflector();
+        for resting in [1usize, 10, 100, 1000] {
+            let r = engine_runs::rtt(&server, n, cli.warmup.min(n), resting);
+            let tag = format!("scale_open_{resting}");
+            report(&format!("{tag}_add_to_ack"), &r.add, &out);
+            report(
+                &format!("{tag}_wire_to_strategy"),
+                &r.report.wire_to_strategy,
+                &out,
+            );
+        }
+    };
+    let run_rate = |n: usize| {
+        let server = engine_runs::Server::reflector();
+        for rate in [1_000u64, 10_000, 30_000] {
+            let (h, _) = engine_runs::paced(&server, rate, n);
+            report(&format!("rate_{rate}_per_s_add_to_ack"), &h, &out);
+        }
     };
     match cli.cmd {
         Cmd::FloorTcp => {
@@ -463,8 +444,13 @@ fn main() {
             run_floor_wss();
         }
         Cmd::Engine => {
-            run_engine();
+            run_engine(&engine_runs::Server::reflector(), "kraken_exec");
         }
+        Cmd::EngineSim => {
+            run_engine(&engine_runs::Server::sim(), "kraken_exec_sim");
+        }
+        Cmd::Scale => run_scale(cli.n),
+        Cmd::Rate => run_rate(cli.n),
         Cmd::EngineThroughput => {
             let (r, s) = engine_throughput(cli.n as u64);
             println!(
@@ -482,15 +468,21 @@ fn main() {
         Cmd::All => {
             run_floor_tcp();
             let w = run_floor_wss();
-            let e = run_engine();
+            let e = run_engine(&engine_runs::Server::reflector(), "kraken_exec");
             for q in [0.5, 0.99] {
-                let d = e.value_at_quantile(q) as f64 - w.value_at_quantile(q) as f64;
+                let d = e.add.value_at_quantile(q) as f64 - w.value_at_quantile(q) as f64;
+                let own = e.report.tick_to_wire.value_at_quantile(q) as f64
+                    + e.report.wire_to_strategy.value_at_quantile(q) as f64;
                 println!(
-                    "overhead over the TLS+WS floor at p{}: {:.2} µs",
+                    "at p{}: overhead over the TLS+WS floor {:.2} µs; the engine's own tick-to-wire + wire-to-strategy {:.2} µs",
                     q * 100.0,
-                    d / 1e3
+                    d / 1e3,
+                    own / 1e3
                 );
             }
+            run_engine(&engine_runs::Server::sim(), "kraken_exec_sim");
+            run_scale(cli.n / 4);
+            run_rate(cli.n);
             let (r, _) = engine_throughput(cli.n as u64 * 5);
             println!("kraken-exec: {:.0} orders/s acked (each then cancelled)", r);
             let r = sim_throughput(cli.n * 5);

@@ -279,6 +279,15 @@ fn run<S: Read + Write>(mut ws: WebSocket<S>, orders: Arc<AtomicU64>, stop: Arc<
                     }
                 }
             }
+            // kraken-async-rs, which trades against Kraken, sends its requests as binary frames.
+            Ok(Message::Binary(b)) => {
+                session.answer(std::str::from_utf8(&b).unwrap_or(""), &mut out);
+                for m in out.drain(..) {
+                    if ws.send(Message::text(m)).is_err() {
+                        return;
+                    }
+                }
+            }
             Ok(Message::Close(_)) => return,
             Ok(_) => {}
             Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {

@@ -44,8 +44,11 @@ pub struct Shared {
     next_conn: AtomicU64,
     /// Generation of `non_json` requests each connection has served.
     non_json_gen: AtomicU64,
-    /// Bumped by `drop-now`: connections opened before it close.
+    /// Bumped by `drop-now`: connections accepted before it close.
     drop_gen: AtomicU64,
+    /// `refuse-ws:on`: new WebSocket connections are closed at once (the TCP accept succeeds,
+    /// the handshake never does), until `refuse-ws:off`.
+    refuse_ws: AtomicBool,
 }
 
 impl Shared {
@@ -58,6 +61,7 @@ impl Shared {
             next_conn: AtomicU64::new(1),
             non_json_gen: AtomicU64::new(0),
             drop_gen: AtomicU64::new(0),
+            refuse_ws: AtomicBool::new(false),
         }
     }
 
@@ -79,7 +83,8 @@ impl Shared {
     }
 
     /// Applies a fault spec (`drop-after:N`, `drop-every:MS`, `stall:MS`, `delay-us:D`,
-    /// `drop-now`, `drop-exec-frame`, `invalidate-tokens`, `rest-unavailable:on|off`,
+    /// `drop-now`, `refuse-ws:on|off`, `drop-exec-frame`, `invalidate-tokens`,
+    /// `rest-unavailable:on|off`,
     /// `status:online|cancel_only|maintenance|post_only`, `non-json`, `clear`).
     pub fn fault(&self, spec: &str) -> Result<(), String> {
         let (name, arg) = spec.split_once(':').unwrap_or((spec, ""));
@@ -110,10 +115,12 @@ impl Shared {
             "drop-now" => {
                 self.drop_gen.fetch_add(1, Ordering::Relaxed);
             }
+            "refuse-ws" => self.refuse_ws.store(arg != "off", Ordering::Relaxed),
             "non-json" => {
                 self.non_json_gen.fetch_add(1, Ordering::Relaxed);
             }
             "clear" => {
+                self.refuse_ws.store(false, Ordering::Relaxed);
                 *self.net() = NetFaults::default();
                 let mut ex = self.ex();
                 ex.faults = Default::default();
@@ -143,6 +150,11 @@ pub fn serve_ws(l: TcpListener, tls: Option<Arc<ServerConfig>>, shared: Arc<Shar
         let shared = shared.clone();
         let tls = tls.clone();
         let _ = thread::Builder::new().name("sim-ws".into()).spawn(move || {
+            if shared.refuse_ws.load(Ordering::Relaxed) {
+                return; // dropping the socket closes it before any handshake
+            }
+            // A `drop-now` from here on closes this connection, even mid-handshake.
+            let drop_gen = shared.drop_gen.load(Ordering::Relaxed);
             let _ = s.set_nodelay(true);
             let _ = s.set_read_timeout(Some(Duration::from_millis(5)));
             let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -152,12 +164,12 @@ pub fn serve_ws(l: TcpListener, tls: Option<Arc<ServerConfig>>, shared: Arc<Shar
                         return;
                     };
                     if let Ok(ws) = accept(StreamOwned::new(c, s)) {
-                        ws_loop(ws, conn, &shared);
+                        ws_loop(ws, conn, drop_gen, &shared);
                     }
                 }
                 None => {
                     if let Ok(ws) = accept(s) {
-                        ws_loop(ws, conn, &shared);
+                        ws_loop(ws, conn, drop_gen, &shared);
                     }
                 }
             }
@@ -192,13 +204,12 @@ fn would_block(e: &tungstenite::Error) -> bool {
     matches!(e, tungstenite::Error::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
 }
 
-fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, shared: &Shared) {
+fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, drop_gen: u64, shared: &Shared) {
     let started = Instant::now();
     let mut sent = 0u64;
     let mut last_sent = Instant::now();
     let mut out: Vec<String> = Vec::new();
     let mut non_json_seen = shared.non_json_gen.load(Ordering::Relaxed);
-    let drop_gen = shared.drop_gen.load(Ordering::Relaxed);
     {
         let mut ex = shared.ex();
         ex.register_conn(conn);
@@ -220,10 +231,17 @@ fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, shared: &Shared) {
         {
             return;
         }
-        match ws.read() {
-            Ok(Message::Text(t)) => {
+        let msg = ws.read();
+        // kraken-async-rs, which trades against Kraken, sends its requests as binary frames.
+        let text = match &msg {
+            Ok(Message::Text(t)) => Some(t.as_str()),
+            Ok(Message::Binary(b)) => Some(std::str::from_utf8(b).unwrap_or("")),
+            _ => None,
+        };
+        match msg {
+            Ok(Message::Text(_) | Message::Binary(_)) => {
                 let now = shared.now();
-                handle(shared, conn, t.as_str(), now, &mut out);
+                handle(shared, conn, text.unwrap_or(""), now, &mut out);
                 if net.delay_us > 0 {
                     thread::sleep(Duration::from_micros(net.delay_us));
                 }
@@ -258,7 +276,13 @@ fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, shared: &Shared) {
         loop {
             match ws.flush() {
                 Ok(()) => break,
-                Err(e) if would_block(&e) => thread::sleep(Duration::from_micros(50)),
+                Err(e) if would_block(&e) => {
+                    // A client that stops reading must not pin this thread past a drop.
+                    if shared.drop_gen.load(Ordering::Relaxed) != drop_gen {
+                        return;
+                    }
+                    thread::sleep(Duration::from_micros(50))
+                }
                 Err(_) => return,
             }
         }

@@ -368,6 +368,51 @@ fn faults_drop_gap_delay_and_non_json() {
     assert!(tungstenite::connect(bad).is_err());
 }
 
+#[test]
+fn refuse_ws_drop_now_and_binary_requests() {
+    let s = sim();
+    // A request in a binary frame is answered like a text one.
+    let mut w = ws(&s);
+    w.send(Message::binary(
+        json!({"method": "ping", "req_id": 5})
+            .to_string()
+            .into_bytes(),
+    ))
+    .unwrap();
+    until(&mut w, "pong to a binary ping", |v| {
+        v["method"] == "pong" && v["req_id"] == 5
+    });
+    // drop-now closes the connections that exist, not the ones made after it.
+    s.fault("drop-now").unwrap();
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut closed = false;
+    while Instant::now() < end && !closed {
+        closed = match w.read() {
+            Ok(_) => false,
+            Err(tungstenite::Error::Io(e)) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            Err(_) => true,
+        };
+    }
+    assert!(closed, "drop-now closed the live connection");
+    let mut w = ws(&s);
+    send(&mut w, json!({"method": "ping", "req_id": 6}));
+    until(&mut w, "pong on a connection made after the drop", |v| {
+        v["req_id"] == 6
+    });
+    // refuse-ws: the TCP connect succeeds, the WebSocket handshake does not, until lifted.
+    s.fault("refuse-ws:on").unwrap();
+    assert!(tungstenite::connect(s.ws_url()).is_err());
+    send(&mut w, json!({"method": "ping", "req_id": 7}));
+    until(&mut w, "existing connections live on", |v| v["req_id"] == 7);
+    s.fault("refuse-ws:off").unwrap();
+    let mut w = ws(&s);
+    send(&mut w, json!({"method": "ping", "req_id": 8}));
+    until(&mut w, "pong after refuse-ws:off", |v| v["req_id"] == 8);
+}
+
 fn sim_url_with_path(s: &Sim, p: &str) -> String {
     s.ws_url().trim_end_matches("/v2").to_string() + p
 }
