@@ -437,6 +437,64 @@ fn requests_lost_with_the_connection_are_unknown_at_once_and_one_incident() {
 }
 
 #[test]
+fn fills_beyond_the_snapshot_while_away_come_from_the_trade_history() {
+    let s = Sim::start(SimConfig {
+        tls: true,
+        market_flow: false,
+        tier: kraken_sim::Tier::Pro,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let (mut t, mut rec) = start(&s, |c| c.tier = Tier::Pro);
+    let btc = t.symbol("BTC/USD").unwrap();
+    let n = 64; // more than the 50 fills a reconnect snapshot replays
+    for i in 0..n {
+        let px = dec!(64000) - Decimal::from(i);
+        t.add_order(
+            AddOrder::limit(btc, Side::Buy, dec!(0.001), px)
+                .cl_ord_id(ClOrdId::with_counter("away-", i).unwrap()),
+        )
+        .unwrap();
+    }
+    assert!(until(&mut t, &mut rec, 10, |t, _| t
+        .active_orders()
+        .filter(|o| o.status == OrderStatus::Open)
+        .count()
+        == n as usize));
+    // Away: the socket drops and cannot come back while the market fills every order.
+    s.fault("refuse-ws:on").unwrap();
+    s.fault("drop-now").unwrap();
+    assert!(until(&mut t, &mut rec, 5, |_, r| downs(r) == 1));
+    for _ in 0..n {
+        s.inject_aggressive_order("BTC/USD", false, dec!(1))
+            .unwrap();
+    }
+    assert_eq!(
+        s.with_exchange(|e| e.fills.len()),
+        n as usize,
+        "{}",
+        s.ledger()
+    );
+    assert!(rec.fills.is_empty(), "nothing arrived while away");
+    s.fault("refuse-ws:off").unwrap();
+    assert!(
+        until(&mut t, &mut rec, 10, |t, r| r.fills.len() == n as usize
+            && t.active_orders().count() == 0),
+        "{} fills of {n}, {} active",
+        rec.fills.len(),
+        t.active_orders().count()
+    );
+    reconcile(&t, &rec, &s);
+    let st = t.statistics();
+    assert_eq!(st.tracker.fills, n);
+    assert!(
+        st.tracker.duplicate_fills >= 50,
+        "the snapshot's 50 came twice"
+    );
+    t.shutdown();
+}
+
+#[test]
 fn token_invalidation_falls_back_to_rest_then_recovers() {
     let s = sim(false);
     let (mut t, mut rec) = start(&s, |_| {});
@@ -682,7 +740,14 @@ fn soak_with_disconnects_reconciles_with_zero_differences() {
     let btc = t.symbol("BTC/USD").unwrap();
     let every = (orders / (drops + 1)).max(1);
     let mut dropped = 0u64;
+    let mut since_drop = u64::MAX;
     for sent in 0..orders {
+        // A few orders go over REST while the socket is down, the rest over the WebSocket.
+        if since_drop == 8 {
+            assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
+                == ConnectionState::Ready));
+        }
+        since_drop = since_drop.saturating_add(1);
         if sent > 0 && sent % every == 0 && dropped < drops {
             // Drop only a live, subscribed connection, and wait until the engine has seen it,
             // so each drop is a real disconnect with orders and fills in flight.
@@ -698,6 +763,7 @@ fn soak_with_disconnects_reconciles_with_zero_differences() {
                 t.statistics()
             );
             dropped += 1;
+            since_drop = 0;
         }
         let side = if sent % 2 == 0 { Side::Buy } else { Side::Sell };
         let off = Decimal::from((sent % 7) as i64);
@@ -725,6 +791,11 @@ fn soak_with_disconnects_reconciles_with_zero_differences() {
     }
     assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
         == ConnectionState::Ready));
+    // Every request answered or resolved first: a REST add still queued behind the final
+    // cancel_all would rightly stay open.
+    assert!(until(&mut t, &mut rec, 60, |t, _| t.active_orders().all(
+        |o| matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled)
+    )));
     let _ = t.cancel_all();
     s.with_exchange(|e| e.market_flow = false);
     let settled = until(&mut t, &mut rec, 30, |t, r| {
@@ -733,10 +804,14 @@ fn soak_with_disconnects_reconciles_with_zero_differences() {
     let st = t.statistics();
     assert!(
         settled,
-        "not settled: {} fills of {}, {} active; {st:?}",
+        "not settled: {} fills of {}, {} active ({:?}); {st:?}",
         rec.fills.len(),
         s.with_exchange(|e| e.fills.len()),
-        t.active_orders().count()
+        t.active_orders().count(),
+        t.active_orders()
+            .take(5)
+            .map(|o| (o.cl_ord_id, o.order_id, o.status))
+            .collect::<Vec<_>>()
     );
     reconcile(&t, &rec, &s);
     assert!(

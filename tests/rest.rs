@@ -225,3 +225,67 @@ fn open_and_query_orders() {
             .is_err()
     );
 }
+
+#[test]
+fn closed_orders_and_trades_history() {
+    let closed = br#"{"error":[],"result":{"closed":{"OA":{"status":"closed","cl_ord_id":"c9","descr":{"pair":"XBTUSD","type":"buy","ordertype":"limit","price":"2"},"vol":"1","vol_exec":"1","cost":"2","fee":"0.01","price":"2"}},"count":1}}"#;
+    let c = rest::parse_orders(&mut closed.to_vec()).unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(
+        (c[0].txid.as_str(), c[0].status, c[0].cl_ord_id.as_deref()),
+        ("OA", RestOrderStatus::Closed, Some("c9"))
+    );
+    // Kraken's documented shape: numbers as strings, time as float seconds.
+    let th = br#"{"error":[],"result":{"trades":{"THVRQM-33VKH-UCI7BS":{"ordertxid":"OQCLML-BW3P3-BUCMWZ","postxid":"TKH2SE-M7IF5-CFI7LT","pair":"XXBTZUSD","time":1688667796.8802,"type":"buy","ordertype":"limit","price":"30010.00000","cost":"600.20000","fee":"0.00000","vol":"0.02000000","margin":"0.00000","misc":"","trade_id":93748276,"maker":true},"TCWJEG-FL4SZ-3FKGH6":{"ordertxid":"OQCLML-BW3P3-BUCMWZ","postxid":"TKH2SE-M7IF5-CFI7LT","pair":"XXBTZUSD","time":1688667769.6396,"type":"buy","ordertype":"limit","price":"30010.00000","cost":"300.10000","fee":"0.00000","vol":"0.01000000","margin":"0.00000","misc":""}},"count":2346}}"#;
+    let (t, count) = rest::parse_trades_history(&mut th.to_vec()).unwrap();
+    assert_eq!(count, 2346);
+    assert_eq!(
+        t.iter().map(|t| t.txid.as_str()).collect::<Vec<_>>(),
+        ["THVRQM-33VKH-UCI7BS", "TCWJEG-FL4SZ-3FKGH6"],
+        "newest first"
+    );
+    assert_eq!(t[0].order_txid, "OQCLML-BW3P3-BUCMWZ");
+    assert_eq!(
+        (t[0].vol, t[0].price),
+        (dec!(0.02000000), dec!(30010.00000))
+    );
+    assert_eq!(t[0].vol.to_string(), "0.02000000", "scale kept");
+    assert_eq!(t[0].time.0, 1_688_667_796_880_200);
+    assert_eq!(
+        (t[0].side, t[0].maker, t[0].trade_id),
+        (Some(Side::Buy), Some(true), Some(93748276))
+    );
+    assert_eq!((t[1].maker, t[1].trade_id), (None, None));
+    assert!(
+        rest::parse_trades_history(&mut br#"{"error":[],"result":{"count":0}}"#.to_vec()).is_err()
+    );
+    assert!(
+        rest::parse_trades_history(
+            &mut br#"{"error":[],"result":{"trades":{"T":{"pair":"X","time":1.0}},"count":1}}"#
+                .to_vec()
+        )
+        .is_err(),
+        "a trade without its order is refused"
+    );
+    let mut body = Vec::new();
+    rest::trades_history_form(
+        &mut body,
+        7,
+        kraken_exec::time::Timestamp(1_688_667_769_639_600),
+        50,
+    );
+    assert_eq!(s(&body), "nonce=7&start=1688667769.639600&ofs=50");
+    rest::closed_orders_since_form(
+        &mut body,
+        8,
+        kraken_exec::time::Timestamp(1_000_000_500_000),
+        0,
+    );
+    assert_eq!(s(&body), "nonce=8&start=1000000.500000&ofs=0");
+    let page = br#"{"error":[],"result":{"closed":{"OA":{"status":"canceled","descr":{"pair":"XBTUSD","type":"buy","ordertype":"limit","price":"2"},"vol":"1","vol_exec":"0","cost":"0","fee":"0","price":"0"}},"count":51}}"#;
+    let (o, count) = rest::parse_orders_page(&mut page.to_vec()).unwrap();
+    assert_eq!(
+        (o.len(), o[0].status, count),
+        (1, RestOrderStatus::Canceled, 51)
+    );
+}

@@ -2,6 +2,7 @@
 //! cancels orders over REST while the WebSocket is down, and looks orders up to resolve unknown
 //! outcomes. It may allocate; nothing here is on the hot path.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -10,11 +11,14 @@ use rust_decimal::Decimal;
 use crate::engine::clock;
 use crate::engine::msg::{Command, LargeCommand};
 use crate::error::KrakenErrorKind;
-use crate::ids::{OrderId, SymbolId};
+use crate::ids::{AssetCode, ExecId, OrderId, SymbolId};
 use crate::order::{OrderRef, OrderTarget};
-use crate::protocol::messages::{AckResult, BatchItem, Method, Response, Text};
+use crate::protocol::messages::{
+    AckResult, BatchItem, ExecutionReport, Fee, Method, Response, Text,
+};
 use crate::protocol::rest::{self, Credentials, RestError, RestOrderStatus, WsToken};
-use crate::types::OrderStatus;
+use crate::time::Timestamp;
+use crate::types::{ExecType, Liquidity, OrderStatus};
 
 /// Work for the cold thread.
 #[derive(Debug)]
@@ -36,6 +40,9 @@ pub(crate) enum ColdRequest {
     },
     /// Look an order up.
     Lookup { target: OrderRef },
+    /// Fetch the account's trades after `since` (fills the executions channel may not have
+    /// delivered: those of a disconnected window beyond the snapshot's last 50, or of a gap).
+    Trades { since: Timestamp },
     /// Stop.
     Shutdown,
 }
@@ -50,12 +57,10 @@ pub(crate) enum ColdReply {
         items: Vec<BatchItem>,
         sent_ns: u64,
     },
-    Resolved {
-        target: OrderRef,
-        order_id: Option<OrderId>,
-        status: Option<OrderStatus>,
-        filled: Option<Decimal>,
-    },
+    /// Lookups, in one batch.
+    Resolved(Vec<Lookup>),
+    /// Trades from `TradesHistory`, as execution reports (oldest first).
+    Trades(Vec<ExecutionReport>),
 }
 
 pub(crate) struct Cold {
@@ -64,6 +69,8 @@ pub(crate) struct Cold {
     pub creds: Credentials,
     /// REST pair name per symbol id.
     pub rest_pairs: Vec<String>,
+    /// Quote asset per symbol id (REST fees are charged in it).
+    pub quotes: Vec<AssetCode>,
     pub nonce: u64,
     pub body: Vec<u8>,
 }
@@ -322,60 +329,213 @@ impl Cold {
         }
     }
 
-    /// Looks an order up: by client id among open orders, or by Kraken id with QueryOrders.
-    pub fn lookup(
-        &mut self,
-        target: &OrderRef,
-    ) -> (Option<OrderId>, Option<OrderStatus>, Option<Decimal>) {
-        let n = self.next_nonce();
-        let found = match target {
-            OrderRef::ClOrdId(c) => {
-                rest::open_orders_form(&mut self.body, n, Some(c.as_str()));
-                self.post("OpenOrders", false)
-                    .and_then(|mut b| rest::parse_orders(&mut b))
+    /// Every trade after `since`, oldest first, as `trade` execution reports. Pages through
+    /// `TradesHistory` (50 a page), at most `MAX_TRADE_PAGES` pages.
+    pub fn trades_since(&mut self, since: Timestamp) -> Result<Vec<ExecutionReport>, RestError> {
+        let mut out = Vec::new();
+        let mut ofs = 0u64;
+        for _ in 0..MAX_TRADE_PAGES {
+            let n = self.next_nonce();
+            rest::trades_history_form(&mut self.body, n, since, ofs);
+            let mut body = self.post("TradesHistory", false)?;
+            let (page, count) = rest::parse_trades_history(&mut body)?;
+            ofs += page.len() as u64;
+            out.extend(page.iter().filter_map(|t| self.trade_report(t)));
+            if page.is_empty() || ofs >= count {
+                break;
             }
-            OrderRef::Id(id) => {
-                rest::query_orders_form(&mut self.body, n, &[id.as_str()]);
-                self.post("QueryOrders", false)
-                    .and_then(|mut b| rest::parse_orders(&mut b))
-            }
-            OrderRef::UserRef(_) => Ok(Vec::new()),
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    fn trade_report(&self, t: &rest::RestTrade) -> Option<ExecutionReport> {
+        let symbol = self.rest_pairs.iter().position(|p| *p == t.pair)?;
+        let mut r = ExecutionReport {
+            order_id: OrderId::new(&t.order_txid)?,
+            exec_type: Some(ExecType::Trade),
+            timestamp: Some(t.time),
+            symbol: Some(SymbolId(symbol as u16)),
+            side: t.side,
+            exec_id: Some(ExecId::new(&t.txid)?),
+            trade_id: t.trade_id,
+            last_qty: Some(t.vol),
+            last_price: Some(t.price),
+            cost: Some(t.cost),
+            liquidity: t.maker.map(|m| {
+                if m {
+                    Liquidity::Maker
+                } else {
+                    Liquidity::Taker
+                }
+            }),
+            ..ExecutionReport::default()
         };
-        match found {
-            Ok(orders) => {
-                let o = orders.into_iter().find(|o| match target {
-                    OrderRef::ClOrdId(c) => {
-                        o.cl_ord_id.as_deref() == Some(c.as_str()) || o.cl_ord_id.is_none()
+        if let Some(&asset) = self.quotes.get(symbol) {
+            r.fees[0] = Fee { asset, qty: t.fee };
+            r.fee_count = 1;
+        }
+        Some(r)
+    }
+
+    /// Looks orders up in one go, whatever their number: every open order (one `OpenOrders`),
+    /// then the recently closed ones (`ClosedOrders` pages since `since`), then any Kraken ids
+    /// still missing (`QueryOrders`, 50 a call). A handful of calls instead of one or two per
+    /// order, which Kraken's REST rate limit would not allow after a disconnect with many
+    /// requests in flight. `None` for an order the exchange does not show.
+    pub fn lookup_many(&mut self, targets: &[OrderRef], since: Timestamp) -> Vec<Lookup> {
+        let mut found: Vec<Option<Lookup>> = vec![None; targets.len()];
+        let mut failed = false;
+        let take = |orders: Vec<rest::RestOrder>, found: &mut Vec<Option<Lookup>>| {
+            for o in orders {
+                for (i, t) in targets.iter().enumerate() {
+                    let hit = match t {
+                        OrderRef::ClOrdId(c) => o.cl_ord_id.as_deref() == Some(c.as_str()),
+                        OrderRef::Id(id) => o.txid == id.as_str(),
+                        OrderRef::UserRef(_) => false,
+                    };
+                    if hit && found[i].is_none() {
+                        found[i] = Some(Lookup::of(*t, &o));
                     }
-                    OrderRef::Id(id) => o.txid == id.as_str(),
-                    OrderRef::UserRef(_) => false,
-                });
-                match o {
-                    Some(o) => {
-                        let status = match o.status {
-                            RestOrderStatus::Pending => OrderStatus::PendingNew,
-                            RestOrderStatus::Open if o.vol_exec.is_zero() => OrderStatus::Open,
-                            RestOrderStatus::Open => OrderStatus::PartiallyFilled,
-                            RestOrderStatus::Closed => OrderStatus::Filled,
-                            RestOrderStatus::Canceled => OrderStatus::Canceled,
-                            RestOrderStatus::Expired => OrderStatus::Expired,
-                        };
-                        (OrderId::new(&o.txid), Some(status), Some(o.vol_exec))
-                    }
-                    None => (None, None, None),
                 }
             }
+        };
+        let n = self.next_nonce();
+        rest::open_orders_form(&mut self.body, n, None);
+        match self
+            .post("OpenOrders", false)
+            .and_then(|mut b| rest::parse_orders(&mut b))
+        {
+            Ok(o) => take(o, &mut found),
             Err(e) => {
                 tracing::warn!(error = %e, "order lookup failed");
-                (None, Some(OrderStatus::Unknown), None)
+                failed = true;
             }
+        }
+        let mut ofs = 0u64;
+        for _ in 0..MAX_CLOSED_PAGES {
+            if failed || found.iter().all(Option::is_some) {
+                break;
+            }
+            let n = self.next_nonce();
+            rest::closed_orders_since_form(&mut self.body, n, since, ofs);
+            match self
+                .post("ClosedOrders", false)
+                .and_then(|mut b| rest::parse_orders_page(&mut b))
+            {
+                Ok((page, count)) => {
+                    ofs += page.len() as u64;
+                    let empty = page.is_empty();
+                    take(page, &mut found);
+                    if empty || ofs >= count {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "order lookup failed");
+                    failed = true;
+                }
+            }
+        }
+        let ids: Vec<&str> = targets
+            .iter()
+            .zip(&found)
+            .filter_map(|(t, f)| match (t, f) {
+                (OrderRef::Id(id), None) => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        for chunk in ids.chunks(50) {
+            if failed {
+                break;
+            }
+            let n = self.next_nonce();
+            rest::query_orders_form(&mut self.body, n, chunk);
+            match self
+                .post("QueryOrders", false)
+                .and_then(|mut b| rest::parse_orders(&mut b))
+            {
+                Ok(o) => take(o, &mut found),
+                Err(e) => {
+                    tracing::warn!(error = %e, "order lookup failed");
+                    failed = true;
+                }
+            }
+        }
+        targets
+            .iter()
+            .zip(found)
+            .map(|(t, f)| {
+                f.unwrap_or(Lookup {
+                    target: *t,
+                    order_id: None,
+                    // A failed call says nothing: still unknown, asked again later.
+                    status: failed.then_some(OrderStatus::Unknown),
+                    filled: None,
+                })
+            })
+            .collect()
+    }
+}
+
+/// What a lookup found of one order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lookup {
+    pub target: OrderRef,
+    pub order_id: Option<OrderId>,
+    /// `None`: the exchange does not show it; `Unknown`: the lookup itself failed.
+    pub status: Option<OrderStatus>,
+    pub filled: Option<Decimal>,
+}
+
+impl Lookup {
+    fn of(target: OrderRef, o: &rest::RestOrder) -> Self {
+        let status = match o.status {
+            RestOrderStatus::Pending => OrderStatus::PendingNew,
+            RestOrderStatus::Open if o.vol_exec.is_zero() => OrderStatus::Open,
+            RestOrderStatus::Open => OrderStatus::PartiallyFilled,
+            RestOrderStatus::Closed => OrderStatus::Filled,
+            RestOrderStatus::Canceled => OrderStatus::Canceled,
+            RestOrderStatus::Expired => OrderStatus::Expired,
+        };
+        Self {
+            target,
+            order_id: OrderId::new(&o.txid),
+            status: Some(status),
+            filled: Some(o.vol_exec),
         }
     }
 }
 
-/// The cold thread's loop.
+/// Pages of `ClosedOrders` a lookup reads (50 orders each).
+const MAX_CLOSED_PAGES: usize = 20;
+/// How far back a lookup reads closed orders (µs).
+const LOOKUP_LOOKBACK_US: i64 = 15 * 60 * 1_000_000;
+
+/// Pages of `TradesHistory` fetched after a reconnect or gap (50 trades each).
+const MAX_TRADE_PAGES: usize = 40;
+/// Tries of one trade history fetch.
+const TRADE_FETCH_ATTEMPTS: usize = 3;
+
+/// The cold thread's loop. Token requests jump the queue: a reconnect waits on them, while
+/// REST fallback orders queued behind them can wait one call longer.
 pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdReply>) {
-    while let Ok(req) = rx.recv() {
+    let mut queue: VecDeque<ColdRequest> = VecDeque::new();
+    loop {
+        if queue.is_empty() {
+            match rx.recv() {
+                Ok(r) => queue.push_back(r),
+                Err(_) => break,
+            }
+        }
+        queue.extend(rx.try_iter());
+        let next = queue
+            .iter()
+            .position(|r| matches!(r, ColdRequest::Token))
+            .unwrap_or(0);
+        let Some(req) = queue.remove(next) else {
+            continue;
+        };
         let reply = match req {
             ColdRequest::Token => ColdReply::Token(cold.token()),
             ColdRequest::Order {
@@ -403,12 +563,35 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                 }
             }
             ColdRequest::Lookup { target } => {
-                let (order_id, status, filled) = cold.lookup(&target);
-                ColdReply::Resolved {
-                    target,
-                    order_id,
-                    status,
-                    filled,
+                // Every lookup waiting in the queue goes in the same batch.
+                let mut targets = vec![target];
+                queue.retain(|r| match r {
+                    ColdRequest::Lookup { target } => {
+                        targets.push(*target);
+                        false
+                    }
+                    _ => true,
+                });
+                let since = Timestamp(clock::wall().0 - LOOKUP_LOOKBACK_US);
+                let found = cold.lookup_many(&targets, since);
+                ColdReply::Resolved(found)
+            }
+            ColdRequest::Trades { since } => {
+                let mut got = cold.trades_since(since);
+                for _ in 1..TRADE_FETCH_ATTEMPTS {
+                    if got.is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                    got = cold.trades_since(since);
+                }
+                match got {
+                    Ok(t) => ColdReply::Trades(t),
+                    Err(e) => {
+                        // Fills of that window beyond the snapshot's last 50 may be missing.
+                        tracing::error!(error = %e, "trade history fetch failed: fills may be missing");
+                        continue;
+                    }
                 }
             }
             ColdRequest::Shutdown => break,

@@ -15,7 +15,7 @@ use rustls::ClientConfig;
 use tungstenite::Message;
 
 use crate::engine::IdleStrategy;
-use crate::engine::clock::now_ns;
+use crate::engine::clock::{now_ns, wall};
 use crate::engine::cold::{ColdReply, ColdRequest};
 use crate::engine::msg::{Command, ConnectionState, Event, Issued, LargeCommand, Route};
 use crate::engine::stats::EngineStats;
@@ -25,6 +25,10 @@ use crate::ids::SymbolTable;
 use crate::order::{CancelOrder, OrderRef, Request};
 use crate::protocol::messages::{AckResult, Channel, FrameKind, Inbound};
 use crate::protocol::{Decoder, Subscription, encode};
+use crate::time::Timestamp;
+
+/// How far before a disconnect or gap the trade history is fetched again (µs).
+const FILL_RECOVERY_MARGIN_US: i64 = 10_000_000;
 
 /// Internal request ids live above this, apart from the strategy's.
 const INTERNAL: u64 = 1 << 62;
@@ -101,6 +105,9 @@ pub(crate) struct Io {
     frame_to_ring: Histogram<u64>,
     /// When the frame being handled was found readable.
     readable_ns: u64,
+    /// Since when the executions stream may have missed fills (a disconnect or a gap), until
+    /// the trade history after it has been asked for.
+    fills_at_risk_since: Option<Timestamp>,
 }
 
 impl Io {
@@ -151,6 +158,7 @@ impl Io {
             tick_to_wire: super::latency_histogram(),
             frame_to_ring: super::latency_histogram(),
             readable_ns: 0,
+            fills_at_risk_since: None,
         }
     }
 
@@ -376,6 +384,7 @@ impl Io {
                     self.unknown_outcome(id, lookup, true);
                 }
             }
+            self.mark_fills_at_risk();
             // A fresh token for the next connection.
             self.token = None;
             self.request_token();
@@ -384,6 +393,14 @@ impl Io {
             EngineStats::inc(&self.stats.disconnects);
             self.next_attempt_ns = now_ns() + self.jitter(self.cfg.backoff_min_ns);
         }
+    }
+
+    /// The executions snapshot replays only the last 50 fills: whatever traded while we were
+    /// away beyond that is fetched from the trade history once we are subscribed again.
+    fn mark_fills_at_risk(&mut self) {
+        // A margin for the exchange's clock and for fills already on the wire.
+        let since = Timestamp(wall().0 - FILL_RECOVERY_MARGIN_US);
+        self.fills_at_risk_since.get_or_insert(since);
     }
 
     /// Reports a request's outcome as unknown and looks its order up; never resends it.
@@ -612,7 +629,9 @@ impl Io {
                                 expected: last + 1,
                                 got: seq,
                             });
-                            // Deliver what arrived (fills dedupe by exec_id), then re-snapshot.
+                            // Deliver what arrived (fills dedupe by exec_id), then re-snapshot
+                            // and fetch the trades of the gap.
+                            self.mark_fills_at_risk();
                             self.exec_seq = Some(seq);
                             self.emit_executions(kind, len);
                             self.resubscribe_executions();
@@ -718,6 +737,12 @@ impl Io {
                     self.set_state(ConnectionState::Ready);
                     self.refresh_dead_man(now_ns());
                 }
+                // Subscribed again after a loss: the fills of the window, from REST (the
+                // tracker drops the ones it already has by exec_id).
+                if let Some(since) = self.fills_at_risk_since.take() {
+                    EngineStats::inc(&self.stats.reconciliations);
+                    let _ = self.cold_tx.send(ColdRequest::Trades { since });
+                }
             }
             (Internal::SubscribeExecutions | Internal::SubscribeBalances, false) => {
                 tracing::warn!(error = ?r.error, "private subscription refused");
@@ -785,18 +810,26 @@ impl Io {
                         recv_ns: now_ns(),
                     });
                 }
-                ColdReply::Resolved {
-                    target,
-                    order_id,
-                    status,
-                    filled,
-                } => {
-                    self.emit(Event::Resolved {
-                        target,
-                        order_id,
-                        status,
-                        filled,
-                    });
+                ColdReply::Resolved(found) => {
+                    for l in found {
+                        self.emit(Event::Resolved {
+                            target: l.target,
+                            order_id: l.order_id,
+                            status: l.status,
+                            filled: l.filled,
+                        });
+                    }
+                }
+                ColdReply::Trades(reports) => {
+                    // Replayed like a snapshot's trades: fills the tracker lacks are applied,
+                    // the rest are recognised by exec_id.
+                    for report in reports {
+                        self.emit(Event::Execution {
+                            report,
+                            snapshot: true,
+                            recv_ns: now_ns(),
+                        });
+                    }
                 }
             }
         }

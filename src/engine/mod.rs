@@ -233,6 +233,14 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         rest_url: cfg.rest_url.clone(),
         creds: cfg.credentials.clone(),
         rest_pairs,
+        quotes: cfg
+            .symbols
+            .iter()
+            .map(|s| {
+                let quote = s.split_once('/').map_or("", |(_, q)| q);
+                crate::ids::AssetCode::new(quote).unwrap_or_default()
+            })
+            .collect(),
         nonce: 0,
         body: Vec::with_capacity(1024),
     };

@@ -457,10 +457,24 @@ pub fn open_orders_form(out: &mut Vec<u8>, nonce: u64, cl_ord_id: Option<&str>) 
     }
 }
 
+/// `ClosedOrders` body: the orders closed after `start` (exclusive), from offset `ofs`.
+pub fn closed_orders_since_form(out: &mut Vec<u8>, nonce: u64, start: Timestamp, ofs: u64) {
+    let mut f = Form::new(out, nonce);
+    f.dec("start", Decimal::new(start.0, 6)).int("ofs", ofs);
+}
+
 /// `QueryOrders` body for up to 50 ids.
 pub fn query_orders_form(out: &mut Vec<u8>, nonce: u64, txids: &[&str]) {
     let mut f = Form::new(out, nonce);
     f.str("trades", "true").str("txid", &txids.join(","));
+}
+
+/// `TradesHistory` body: trades after `start` (exclusive), from offset `ofs`.
+pub fn trades_history_form(out: &mut Vec<u8>, nonce: u64, start: Timestamp, ofs: u64) {
+    let mut f = Form::new(out, nonce);
+    // Unix seconds with the microseconds: Kraken takes a decimal timestamp here.
+    let secs = Decimal::new(start.0, 6);
+    f.dec("start", secs).int("ofs", ofs);
 }
 
 /// Splits an envelope into its `result`, or the errors.
@@ -653,11 +667,88 @@ pub struct RestOrder {
     pub trades: Vec<String>,
 }
 
-/// `OpenOrders` (`{"open":{txid:order}}`) or `QueryOrders` (`{txid:order}`) response.
-pub fn parse_orders(body: &mut [u8]) -> Result<Vec<RestOrder>, RestError> {
+/// A trade from `TradesHistory`. Its `txid` is the `exec_id` the executions channel reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestTrade {
+    /// Trade id (`exec_id`).
+    pub txid: String,
+    /// The order it filled.
+    pub order_txid: String,
+    /// REST pair name.
+    pub pair: String,
+    /// Exchange time.
+    pub time: Timestamp,
+    /// Side.
+    pub side: Option<Side>,
+    /// Price.
+    pub price: Decimal,
+    /// Quantity.
+    pub vol: Decimal,
+    /// `price * vol`.
+    pub cost: Decimal,
+    /// Fee, in the quote currency.
+    pub fee: Decimal,
+    /// Numeric trade id, when given.
+    pub trade_id: Option<u64>,
+    /// Maker (`true`) or taker.
+    pub maker: Option<bool>,
+}
+
+/// `TradesHistory` response (`{"trades":{txid:trade},"count":n}`): the page's trades, newest
+/// first, and the total count.
+pub fn parse_trades_history(body: &mut [u8]) -> Result<(Vec<RestTrade>, u64), RestError> {
     let v = parse(body)?;
     let r = envelope(&v)?;
-    let map = r.get("open").unwrap_or(r);
+    let count = r.get("count").and_then(|c| c.as_u64()).unwrap_or(0);
+    let obj = r
+        .get("trades")
+        .and_then(|t| t.as_object())
+        .ok_or(RestError::Malformed("trades"))?;
+    let mut out = Vec::with_capacity(obj.len());
+    for (txid, t) in obj.iter() {
+        let time = t
+            .get("time")
+            .and_then(|x| x.as_f64())
+            .ok_or(RestError::Malformed("time"))?;
+        out.push(RestTrade {
+            txid: txid.to_string(),
+            order_txid: str_field(t, "ordertxid")?.to_string(),
+            pair: str_field(t, "pair")?.to_string(),
+            // f64 seconds hold microseconds exactly enough for ordering and display.
+            time: Timestamp((time * 1e6).round() as i64),
+            side: t
+                .get("type")
+                .and_then(|x| x.as_str())
+                .and_then(Side::from_wire),
+            price: dec_field(t, "price")?,
+            vol: dec_field(t, "vol")?,
+            cost: dec_field(t, "cost")?,
+            fee: dec_field(t, "fee")?,
+            trade_id: t.get("trade_id").and_then(|x| x.as_u64()),
+            maker: t.get("maker").and_then(|x| x.as_bool()),
+        });
+    }
+    out.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.txid.cmp(&b.txid)));
+    Ok((out, count))
+}
+
+/// A `ClosedOrders` page: its orders and the total `count`.
+pub fn parse_orders_page(body: &mut [u8]) -> Result<(Vec<RestOrder>, u64), RestError> {
+    let v = parse(body)?;
+    let r = envelope(&v)?;
+    let count = r.get("count").and_then(|c| c.as_u64()).unwrap_or(0);
+    Ok((orders_of(r)?, count))
+}
+
+/// `OpenOrders` (`{"open":{txid:order}}`), `ClosedOrders` (`{"closed":{txid:order},"count":n}`)
+/// or `QueryOrders` (`{txid:order}`) response.
+pub fn parse_orders(body: &mut [u8]) -> Result<Vec<RestOrder>, RestError> {
+    let v = parse(body)?;
+    orders_of(envelope(&v)?)
+}
+
+fn orders_of(r: &BorrowedValue<'_>) -> Result<Vec<RestOrder>, RestError> {
+    let map = r.get("open").or_else(|| r.get("closed")).unwrap_or(r);
     let obj = map.as_object().ok_or(RestError::Malformed("orders"))?;
     let mut out = Vec::with_capacity(obj.len());
     for (txid, o) in obj.iter() {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 mod engine_runs;
+mod peers;
 use hdrhistogram::Histogram;
 use kraken_exec::engine::{self, EngineConfig, IdleStrategy, Strategy};
 use kraken_exec::orders::StatusChange;
@@ -60,6 +61,8 @@ enum Cmd {
     Scale,
     /// add → ack at fixed order rates, open loop (reflector).
     Rate,
+    /// kraken-exec next to kraken-async-rs and python-kraken-sdk, same reflector, same run.
+    Peers,
     /// Everything, in one run.
     All,
     /// kraken-sim's request throughput from one connection (pipelined add_order).
@@ -365,6 +368,21 @@ fn engine_throughput(n: u64) -> (f64, engine::Statistics) {
     (rate, s)
 }
 
+/// Latency by percentile of the round trips, as a PNG next to the histograms (matplotlib, in
+/// the peers' venv).
+fn plot(out: &std::path::Path) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let png = out.join("latency.png");
+    let st = std::process::Command::new(root.join("../../target/peers/venv/bin/python"))
+        .arg(root.join("plot.py"))
+        .arg(out)
+        .arg(&png)
+        .status();
+    if !matches!(st, Ok(s) if s.success()) {
+        println!("plot skipped (run tools/latency/peers/setup.sh for matplotlib)");
+    }
+}
+
 fn report_engine(tag: &str, r: &engine_runs::EngineRun, out: &PathBuf) {
     report(&format!("{tag}_add_to_ack"), &r.add, out);
     report(&format!("{tag}_cancel_to_ack"), &r.cancel, out);
@@ -429,6 +447,35 @@ fn main() {
             );
         }
     };
+    let run_peers = |ours: &Histogram<u64>| {
+        if let Err(e) = peers::setup() {
+            println!("peers skipped: {e}");
+            return;
+        }
+        // Python is slow: fewer round trips keep the run short, and its percentiles are stable.
+        for (peer, n) in [
+            ("kraken-async-rs", cli.n),
+            ("python-kraken-sdk", cli.n.min(5_000)),
+        ] {
+            match peers::run(peer, n, cli.warmup.min(n), &out) {
+                Ok(h) => {
+                    report(
+                        &format!("peer_{}_add_to_ack", peer.replace('-', "_")),
+                        &h,
+                        &out,
+                    );
+                    for q in [0.5, 0.99] {
+                        println!(
+                            "  p{}: {peer} / kraken-exec = {:.1}x",
+                            q * 100.0,
+                            h.value_at_quantile(q) as f64 / ours.value_at_quantile(q) as f64
+                        );
+                    }
+                }
+                Err(e) => println!("{peer}: {e}"),
+            }
+        }
+    };
     let run_rate = |n: usize| {
         let server = engine_runs::Server::reflector();
         for rate in [1_000u64, 10_000, 30_000] {
@@ -450,6 +497,10 @@ fn main() {
             run_engine(&engine_runs::Server::sim(), "kraken_exec_sim");
         }
         Cmd::Scale => run_scale(cli.n),
+        Cmd::Peers => {
+            let e = run_engine(&engine_runs::Server::reflector(), "kraken_exec");
+            run_peers(&e.add);
+        }
         Cmd::Rate => run_rate(cli.n),
         Cmd::EngineThroughput => {
             let (r, s) = engine_throughput(cli.n as u64);
@@ -480,6 +531,7 @@ fn main() {
                     own / 1e3
                 );
             }
+            run_peers(&e.add);
             run_engine(&engine_runs::Server::sim(), "kraken_exec_sim");
             run_scale(cli.n / 4);
             run_rate(cli.n);
@@ -487,6 +539,7 @@ fn main() {
             println!("kraken-exec: {:.0} orders/s acked (each then cancelled)", r);
             let r = sim_throughput(cli.n * 5);
             println!("kraken-sim: {:.0} order requests/s from one connection", r);
+            plot(&out);
         }
     }
 }

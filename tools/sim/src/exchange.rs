@@ -175,6 +175,8 @@ pub struct SimFill {
     pub fee_asset: String,
     pub maker: bool,
     pub timestamp: String,
+    /// Exchange time of the trade.
+    pub at_ns: Ns,
     pub account: usize,
 }
 
@@ -1238,6 +1240,7 @@ impl Exchange {
             fee_asset: p.quote.clone(),
             maker,
             timestamp: rfc3339(now),
+            at_ns: now,
             account: o.account,
         };
         let (acct, buy, base, quote) = (o.account, o.buy, p.base.clone(), p.quote.clone());
@@ -1751,6 +1754,40 @@ impl Exchange {
         })
     }
 
+    /// REST `TradesHistory`: `acct`'s trades after `start` (unix seconds, exclusive), newest
+    /// first, 50 from offset `ofs`, with the total `count`. A trade's txid is its executions
+    /// `exec_id`.
+    pub fn trades_history(&self, acct: usize, start: Option<f64>, ofs: usize) -> Value {
+        let after = |f: &&SimFill| start.is_none_or(|s| f.at_ns as f64 / 1e9 > s);
+        let mine: Vec<&SimFill> = self
+            .fills
+            .iter()
+            .rev()
+            .filter(|f| f.account == acct)
+            .filter(after)
+            .collect();
+        let mut m = Map::new();
+        for f in mine.iter().skip(ofs).take(50) {
+            let p = self.pairs.iter().find(|p| p.symbol == f.symbol);
+            let ordertype = self
+                .index
+                .get(&f.order_id)
+                .map_or("limit", |&i| self.orders[i].order_type.as_str());
+            m.insert(
+                f.exec_id.clone(),
+                json!({
+                    "ordertxid": f.order_id, "postxid": "TKH2SE-M7IF5-CFI7LT",
+                    "pair": p.map_or(f.symbol.as_str(), |p| p.rest_name.as_str()),
+                    "time": f.at_ns as f64 / 1e9, "type": f.side, "ordertype": ordertype,
+                    "price": f.price.to_string(), "cost": (f.qty * f.price).to_string(),
+                    "fee": f.fee.to_string(), "vol": f.qty.to_string(), "margin": "0.00000",
+                    "leverage": "0", "misc": "", "trade_id": f.trade_id, "maker": f.maker,
+                }),
+            );
+        }
+        json!({"trades": m, "count": mine.len()})
+    }
+
     /// Open orders of `acct`, optionally by client id.
     pub fn open_orders(&self, acct: usize, cl_ord_id: Option<&str>) -> Value {
         let mut m = Map::new();
@@ -1760,6 +1797,31 @@ impl Exchange {
             }
         }
         json!({"open": m})
+    }
+
+    /// Closed orders of `acct` (REST `ClosedOrders`), most recent first, 50 from offset `ofs`,
+    /// optionally by client id and after `start` (unix seconds, exclusive).
+    pub fn closed_orders(
+        &self,
+        acct: usize,
+        cl_ord_id: Option<&str>,
+        start: Option<f64>,
+        ofs: usize,
+    ) -> Value {
+        let closed: Vec<&SimOrder> = self
+            .orders
+            .iter()
+            .rev()
+            .filter(|o| o.account == acct && !o.is_open() && o.status != "pending_new")
+            .filter(|o| cl_ord_id.is_none_or(|c| o.cl_ord_id.as_deref() == Some(c)))
+            // Orders opened after `start` (the sim keeps no close time; close ≥ open).
+            .filter(|o| start.is_none_or(|s| o.placed_ns as f64 / 1e9 > s))
+            .collect();
+        let mut m = Map::new();
+        for o in closed.iter().skip(ofs).take(50) {
+            m.insert(o.id.clone(), self.rest_order(o));
+        }
+        json!({"closed": m, "count": closed.len()})
     }
 
     /// Orders by id.

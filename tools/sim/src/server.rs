@@ -869,6 +869,24 @@ fn private(
             }
         }
         "OpenOrders" => Ok(ex.open_orders(acct, s("cl_ord_id"))),
+        "ClosedOrders" => {
+            let ofs = s("ofs").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+            match s("start").map(str::parse::<f64>).transpose() {
+                Ok(start) => Ok(ex.closed_orders(acct, s("cl_ord_id"), start, ofs)),
+                Err(_) => Err("EGeneral:Invalid arguments:start".into()),
+            }
+        }
+        "TradesHistory" => {
+            let start = match s("start") {
+                None => Ok(None),
+                Some(v) => v
+                    .parse::<f64>()
+                    .map(Some)
+                    .map_err(|_| "EGeneral:Invalid arguments:start".to_string()),
+            };
+            let ofs = s("ofs").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+            start.map(|st| ex.trades_history(acct, st, ofs))
+        }
         "QueryOrders" => {
             let ids: Vec<&str> = s("txid")
                 .unwrap_or("")

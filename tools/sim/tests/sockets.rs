@@ -9,6 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
 use kraken_sim::{Sim, SimConfig};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
@@ -267,7 +268,7 @@ fn executions_balances_heartbeat_and_sequence() {
         "delta frames omit the symbol"
     );
     assert_eq!(new["sequence"], 3);
-    s.inject_aggressive_order("BTC/USD", false, rust_decimal::Decimal::ONE)
+    s.inject_aggressive_order("BTC/USD", false, Decimal::ONE)
         .unwrap();
     let tr = until(&mut w, "trade", |v| {
         v["channel"] == "executions" && v["data"][0]["exec_type"] == "trade"
@@ -462,4 +463,72 @@ fn edit_replaces_with_a_new_id_and_amend_keeps_it() {
     assert_eq!(ledger["orders"][0]["status"], "canceled");
     assert_eq!(ledger["orders"][0]["order_qty"], "0.3");
     assert_eq!(ledger["orders"][1]["limit_price"], "60100.0");
+}
+
+#[test]
+fn closed_orders_and_trades_history_over_rest() {
+    let s = sim();
+    let add = private(
+        &s,
+        "AddOrder",
+        20,
+        "&ordertype=limit&type=buy&volume=0.01&pair=XBTUSD&price=64000.0&cl_ord_id=th-1",
+        None,
+    );
+    let txid = add["result"]["txid"][0].as_str().unwrap().to_string();
+    // Still open: not among the closed orders, no trades.
+    assert_eq!(
+        private(&s, "ClosedOrders", 21, "&cl_ord_id=th-1", None)["result"]["count"],
+        0
+    );
+    assert_eq!(
+        private(&s, "TradesHistory", 22, "", None)["result"]["count"],
+        0
+    );
+    s.inject_aggressive_order("BTC/USD", false, Decimal::new(5, 1))
+        .unwrap();
+    s.inject_aggressive_order("BTC/USD", false, Decimal::ONE)
+        .unwrap();
+    let closed = private(&s, "ClosedOrders", 23, "&cl_ord_id=th-1", None);
+    let o = &closed["result"]["closed"][txid.as_str()];
+    assert_eq!(o["status"].as_str(), Some("closed"));
+    let vol_exec: Decimal = o["vol_exec"].as_str().unwrap().parse().unwrap();
+    assert_eq!(vol_exec, Decimal::new(1, 2));
+    assert_eq!(o["trades"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        private(&s, "ClosedOrders", 24, "&cl_ord_id=other", None)["result"]["count"],
+        0
+    );
+    // Both fills, newest first, keyed by the exec_id the executions channel reports.
+    let th = private(&s, "TradesHistory", 25, "", None);
+    let trades = th["result"]["trades"].as_object().unwrap();
+    assert_eq!(th["result"]["count"], 2);
+    let ledger = s.ledger();
+    for f in ledger["fills"].as_array().unwrap() {
+        let t = &trades[f["exec_id"].as_str().unwrap()];
+        assert_eq!(t["ordertxid"].as_str(), Some(txid.as_str()));
+        assert_eq!(
+            (t["pair"].as_str(), t["type"].as_str()),
+            (Some("XBTUSD"), Some("buy"))
+        );
+        assert_eq!(t["vol"], f["qty"]);
+        assert_eq!(t["price"], f["price"]);
+    }
+    let times: Vec<f64> = trades
+        .values()
+        .map(|t| t["time"].as_f64().unwrap())
+        .collect();
+    // `start` bounds the window from below.
+    let older = times.iter().cloned().fold(f64::INFINITY, f64::min);
+    let newer = times.iter().cloned().fold(0.0, f64::max);
+    let from = |st: f64, n: u64| {
+        private(&s, "TradesHistory", n, &format!("&start={st:.6}"), None)["result"]["count"]
+            .as_u64()
+    };
+    assert_eq!(from(older - 1.0, 26), Some(2));
+    assert_eq!(from(newer + 1.0, 27), Some(0));
+    assert_eq!(
+        private(&s, "TradesHistory", 28, "&start=soon", None)["error"][0],
+        "EGeneral:Invalid arguments:start"
+    );
 }
