@@ -76,7 +76,7 @@ pub fn run(peer: &str, n: usize, warmup: usize, dir: &Path) -> Result<Histogram<
             let _ = h.record(v.max(1));
         }
     }
-    if h.len() == 0 {
+    if h.is_empty() {
         return Err(format!("{peer} recorded nothing"));
     }
     Ok(h)
