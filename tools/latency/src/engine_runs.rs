@@ -24,11 +24,28 @@ pub enum Server {
 }
 
 impl Server {
-    pub fn reflector() -> Self {
-        Server::Reflector(Reflector::start(true, false).expect("reflector"))
+    /// A reflector whose threads run on `core` (they inherit the mask of the thread that
+    /// starts them).
+    pub fn reflector(core: usize) -> Self {
+        std::thread::spawn(move || {
+            pin(core);
+            Server::Reflector(Reflector::start(true, false).expect("reflector"))
+        })
+        .join()
+        .expect("reflector start")
     }
 
-    pub fn sim() -> Self {
+    /// kraken-sim, its threads on `core`.
+    pub fn sim(core: usize) -> Self {
+        std::thread::spawn(move || {
+            pin(core);
+            Self::sim_here()
+        })
+        .join()
+        .expect("sim start")
+    }
+
+    fn sim_here() -> Self {
         Server::Sim(
             Sim::start(SimConfig {
                 tls: true,
@@ -192,7 +209,15 @@ pub fn paced(server: &Server, rate: u64, n: usize) -> (Histogram<u64>, Statistic
                 sent += 1;
             }
         }
-        t.poll(&mut acks);
+        if t.poll(&mut acks) == 0
+            && sent < n
+            && Instant::now() + gap / 2 < start + gap * sent as u32
+        {
+            // Ahead of schedule and nothing to do: leave the core to the server.
+            std::thread::yield_now();
+        } else if sent >= n {
+            std::thread::yield_now();
+        }
         let at = Instant::now();
         for id in acks.open.drain(..) {
             let i: usize = id.as_str()[1..].parse().expect("p<counter>");

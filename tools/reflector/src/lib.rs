@@ -167,9 +167,10 @@ fn serve_rest(s: TcpStream) {
 
 /// The raw text of a JSON member `"key":<value>` in a flat message (strings without quotes).
 fn field<'a>(msg: &'a str, key: &str) -> Option<&'a str> {
-    let pat = format!("\"{key}\":");
+    // Clients differ in whitespace (python's json.dumps writes `"key": value`).
+    let pat = format!("\"{key}\"");
     let start = msg.find(&pat)? + pat.len();
-    let rest = &msg[start..];
+    let rest = msg[start..].trim_start().strip_prefix(':')?.trim_start();
     if let Some(r) = rest.strip_prefix('"') {
         r.find('"').map(|e| &r[..e])
     } else {
@@ -311,5 +312,10 @@ mod tests {
         assert_eq!(field(m, "order_qty"), Some("1.20"));
         assert_eq!(field(m, "cl_ord_id"), Some("a"));
         assert_eq!(field(m, "nope"), None);
+        let spaced = r#"{"method": "add_order", "params": {"order_qty": 0.01, "cl_ord_id": "b"}, "req_id": 8}"#;
+        assert_eq!(field(spaced, "method"), Some("add_order"));
+        assert_eq!(field(spaced, "req_id"), Some("8"));
+        assert_eq!(field(spaced, "order_qty"), Some("0.01"));
+        assert_eq!(field(spaced, "cl_ord_id"), Some("b"));
     }
 }
