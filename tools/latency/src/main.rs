@@ -251,11 +251,17 @@ fn floor_wss(n: usize, warmup: usize) -> Histogram<u64> {
 /// counts the acks: the simulator's sustained request rate from one connection.
 fn sim_throughput(n: usize) -> f64 {
     use kraken_sim::{Sim, SimConfig, Tier};
-    let sim = Sim::start(SimConfig {
-        market_flow: false,
-        tier: Tier::Unlimited,
-        ..SimConfig::default()
+    // The simulator's threads on core 1, this client on core 0.
+    let sim = std::thread::spawn(|| {
+        pin(1);
+        Sim::start(SimConfig {
+            market_flow: false,
+            tier: Tier::Unlimited,
+            ..SimConfig::default()
+        })
     })
+    .join()
+    .unwrap()
     .unwrap();
     let now = sim.now();
     let token = sim.with_exchange(|e| e.issue_token(0, now));
