@@ -378,6 +378,15 @@ impl Cold {
         Some(r)
     }
 
+    /// Posts the body prepared for `method` and parses the orders it returns; `None` (logged)
+    /// if the call or its answer failed.
+    fn orders(&mut self, method: &str) -> Option<Vec<rest::RestOrder>> {
+        self.post(method, false)
+            .and_then(|mut b| rest::parse_orders(&mut b))
+            .map_err(|e| tracing::warn!(method, error = %e, "order lookup failed"))
+            .ok()
+    }
+
     /// Looks orders up in one go, whatever their number: every open order (one `OpenOrders`),
     /// then the recently closed ones (`ClosedOrders` pages since `since`), then any Kraken ids
     /// still missing (`QueryOrders`, 50 a call). A handful of calls instead of one or two per
@@ -402,15 +411,9 @@ impl Cold {
         };
         let n = self.next_nonce();
         rest::open_orders_form(&mut self.body, n, None);
-        match self
-            .post("OpenOrders", false)
-            .and_then(|mut b| rest::parse_orders(&mut b))
-        {
-            Ok(o) => take(o, &mut found),
-            Err(e) => {
-                tracing::warn!(error = %e, "order lookup failed");
-                failed = true;
-            }
+        match self.orders("OpenOrders") {
+            Some(o) => take(o, &mut found),
+            None => failed = true,
         }
         let mut ofs = 0u64;
         for _ in 0..MAX_CLOSED_PAGES {
@@ -451,15 +454,9 @@ impl Cold {
             }
             let n = self.next_nonce();
             rest::query_orders_form(&mut self.body, n, chunk);
-            match self
-                .post("QueryOrders", false)
-                .and_then(|mut b| rest::parse_orders(&mut b))
-            {
-                Ok(o) => take(o, &mut found),
-                Err(e) => {
-                    tracing::warn!(error = %e, "order lookup failed");
-                    failed = true;
-                }
+            match self.orders("QueryOrders") {
+                Some(o) => take(o, &mut found),
+                None => failed = true,
             }
         }
         targets

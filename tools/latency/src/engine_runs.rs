@@ -125,9 +125,8 @@ fn poll_until(t: &mut engine::Trader, acks: &mut Acks, done: impl Fn(&Acks) -> b
 const PRICE: Decimal = Decimal::from_parts(300_001, 0, 0, false, 1);
 const QTY: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 
-/// `n` add → ack, cancel → ack round trips (after `warmup`), one at a time, with `resting`
-/// orders left open in the book (and the engine's tracker) throughout.
-pub fn rtt(server: &Server, n: usize, warmup: usize, resting: usize) -> EngineRun {
+/// An engine on `server`, ready, with this (strategy) thread on core 0.
+fn start(server: &Server) -> (engine::Trader, Acks, kraken_exec::SymbolId) {
     let mut t = engine::start(server.config()).expect("engine");
     pin(0);
     let mut acks = Acks::default();
@@ -136,6 +135,13 @@ pub fn rtt(server: &Server, n: usize, warmup: usize, resting: usize) -> EngineRu
         "engine not ready"
     );
     let btc = t.symbol("BTC/USD").expect("symbol");
+    (t, acks, btc)
+}
+
+/// `n` add → ack, cancel → ack round trips (after `warmup`), one at a time, with `resting`
+/// orders left open in the book (and the engine's tracker) throughout.
+pub fn rtt(server: &Server, n: usize, warmup: usize, resting: usize) -> EngineRun {
+    let (mut t, mut acks, btc) = start(server);
     for i in 0..resting {
         let id = ClOrdId::with_counter("rest", i as u64).expect("id");
         t.add_order(AddOrder::limit(btc, Side::Buy, QTY, PRICE).cl_ord_id(id))
@@ -185,14 +191,7 @@ pub fn rtt(server: &Server, n: usize, warmup: usize, resting: usize) -> EngineRu
 /// Open loop at `rate` orders/s for `n` orders: each add is cancelled when acked; records add
 /// → ack per order (timed from its scheduled send time, so queueing shows).
 pub fn paced(server: &Server, rate: u64, n: usize) -> (Histogram<u64>, Statistics) {
-    let mut t = engine::start(server.config()).expect("engine");
-    pin(0);
-    let mut acks = Acks::default();
-    assert!(
-        t.wait_ready(&mut acks, Duration::from_secs(10)),
-        "engine not ready"
-    );
-    let btc = t.symbol("BTC/USD").expect("symbol");
+    let (mut t, mut acks, btc) = start(server);
     let gap = Duration::from_nanos(1_000_000_000 / rate.max(1));
     let mut due = vec![Instant::now(); n];
     let mut h = hist();
