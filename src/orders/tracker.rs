@@ -102,6 +102,8 @@ pub struct Order {
     pub rested_since_ns: u64,
     /// Monotonic ns of the last change.
     pub updated_ns: u64,
+    /// Monotonic ns when its first `executions` report was applied (0: none yet).
+    pub first_report_ns: u64,
     /// Exchange time of the last report.
     pub exchange_time: Option<Timestamp>,
     fill_sum: Decimal,
@@ -135,6 +137,7 @@ impl Order {
             created_ns: now,
             rested_since_ns: now,
             updated_ns: now,
+            first_report_ns: 0,
             exchange_time: None,
             fill_sum: Decimal::ZERO,
             fill_cost: Decimal::ZERO,
@@ -990,6 +993,9 @@ impl OrderTracker {
         let created = found.is_none();
         o.order_id = Some(r.order_id);
         o.updated_ns = now;
+        if o.first_report_ns == 0 {
+            o.first_report_ns = now;
+        }
         if r.timestamp.is_some() {
             o.exchange_time = r.timestamp;
         }

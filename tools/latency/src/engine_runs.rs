@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use kraken_exec::engine::clock::now_ns;
 use kraken_exec::engine::{self, EngineConfig, IdleStrategy, LatencyReport, Statistics, Strategy};
 use kraken_exec::orders::StatusChange;
 use kraken_exec::protocol::rest::{ApiSecret, Credentials};
@@ -105,6 +106,8 @@ impl Strategy for Acks {
 pub struct EngineRun {
     /// `add_order` called → the order `Open` in the strategy (its ack applied).
     pub add: Histogram<u64>,
+    /// `add_order` called → its first `executions` report applied in the strategy.
+    pub add_to_exec: Histogram<u64>,
     /// `cancel_order` called → `Canceled` in the strategy.
     pub cancel: Histogram<u64>,
     /// The engine's own histograms.
@@ -151,26 +154,40 @@ pub fn rtt(server: &Server, n: usize, warmup: usize, resting: usize) -> EngineRu
         }
     }
     poll_until(&mut t, &mut acks, |a| a.open.len() >= resting);
-    let (mut add_h, mut cancel_h) = (hist(), hist());
+    let (mut add_h, mut exec_h, mut cancel_h) = (hist(), hist(), hist());
     for i in 0..n + warmup {
         let id = ClOrdId::with_counter("b", i as u64).expect("id");
         acks.open.clear();
-        let t0 = Instant::now();
+        // The engine's own clock, so the tracker's stamps compare.
+        let t0 = now_ns();
         t.add_order(AddOrder::limit(btc, Side::Buy, QTY, PRICE).cl_ord_id(id))
             .expect("add_order");
         poll_until(&mut t, &mut acks, |a| a.open.contains(&id));
-        let t1 = Instant::now();
+        let t1 = now_ns();
+        // The first executions report (`pending_new`) may come just after the ack.
+        let first = |t: &engine::Trader| {
+            t.order_status(&OrderRef::ClOrdId(id))
+                .map_or(0, |o| o.first_report_ns)
+        };
+        while first(&t) == 0 {
+            if t.poll(&mut acks) == 0 {
+                std::thread::yield_now();
+            }
+        }
+        let t_exec = first(&t);
         let before = acks.canceled;
         // The reflector knows orders by Kraken id only.
         let oid = t
             .order_status(&OrderRef::ClOrdId(id))
             .and_then(|o| o.order_id)
             .expect("an acked order has an id");
+        let t2 = now_ns();
         t.cancel_order(OrderRef::Id(oid)).expect("cancel_order");
         poll_until(&mut t, &mut acks, |a| a.canceled > before);
         if i >= warmup {
-            let _ = add_h.record((t1 - t0).as_nanos() as u64);
-            let _ = cancel_h.record(t1.elapsed().as_nanos() as u64);
+            let _ = add_h.record(t1 - t0);
+            let _ = exec_h.record(t_exec.saturating_sub(t0).max(1));
+            let _ = cancel_h.record(now_ns() - t2);
         }
     }
     assert_eq!(
@@ -182,6 +199,7 @@ pub fn rtt(server: &Server, n: usize, warmup: usize, resting: usize) -> EngineRu
     let report = t.shutdown();
     EngineRun {
         add: add_h,
+        add_to_exec: exec_h,
         cancel: cancel_h,
         report,
         stats,

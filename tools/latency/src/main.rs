@@ -396,6 +396,7 @@ fn plot(out: &std::path::Path) {
 
 fn report_engine(tag: &str, r: &engine_runs::EngineRun, out: &PathBuf) {
     report(&format!("{tag}_add_to_ack"), &r.add, out);
+    report(&format!("{tag}_add_to_first_exec"), &r.add_to_exec, out);
     report(&format!("{tag}_cancel_to_ack"), &r.cancel, out);
     report(&format!("{tag}_tick_to_pop"), &r.report.tick_to_pop, out);
     report(&format!("{tag}_tick_to_wire"), &r.report.tick_to_wire, out);
