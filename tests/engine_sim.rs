@@ -437,6 +437,36 @@ fn requests_lost_with_the_connection_are_unknown_at_once_and_one_incident() {
 }
 
 #[test]
+fn lookups_that_fail_are_asked_again_without_settling_the_order() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| c.request_timeout = Duration::from_secs(60));
+    let btc = t.symbol("BTC/USD").unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .statistics()
+        .dead_man_armed));
+    s.fault("stall:300").unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    let c = cid("lf-1");
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(c))
+        .unwrap();
+    // REST is down while the engine looks the lost request up.
+    s.fault("rest-unavailable:on").unwrap();
+    s.fault("drop-now").unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, c)
+        == Some(OrderStatus::Unknown)));
+    // Failed lookups say nothing: for longer than three attempts would take, still unknown.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!until(&mut t, &mut rec, 4, |t, _| status(t, c)
+        != Some(OrderStatus::Unknown)));
+    // REST back: the order is not there (it never reached the book), so it is settled.
+    s.fault("rest-unavailable:off").unwrap();
+    assert!(until(&mut t, &mut rec, 10, |t, _| status(t, c)
+        == Some(OrderStatus::Rejected)));
+    assert_eq!(s.ledger()["orders"].as_array().unwrap().len(), 0);
+    t.shutdown();
+}
+
+#[test]
 fn fills_beyond_the_snapshot_while_away_come_from_the_trade_history() {
     let s = Sim::start(SimConfig {
         tls: true,

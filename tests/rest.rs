@@ -274,14 +274,27 @@ fn closed_orders_and_trades_history() {
         kraken_exec::time::Timestamp(1_688_667_769_639_600),
         50,
     );
-    assert_eq!(s(&body), "nonce=7&start=1688667769.639600&ofs=50");
+    assert_eq!(
+        s(&body),
+        "nonce=7&start=1688667769&ofs=50&consolidate_taker=false"
+    );
     rest::closed_orders_since_form(
         &mut body,
         8,
         kraken_exec::time::Timestamp(1_000_000_500_000),
         0,
     );
-    assert_eq!(s(&body), "nonce=8&start=1000000.500000&ofs=0");
+    assert_eq!(s(&body), "nonce=8&start=1000000&ofs=0");
+    let mut pairs = br#"{"error":[],"result":{"XXBTZUSD":{"altname":"XBTUSD","wsname":"XBT/USD"},"SOLUSD":{"altname":"SOLUSD"}}}"#.to_vec();
+    let mut names = rest::parse_asset_pair_names(&mut pairs).unwrap();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ("SOLUSD".to_string(), "SOLUSD".to_string()),
+            ("XXBTZUSD".to_string(), "XBTUSD".to_string())
+        ]
+    );
     let page = br#"{"error":[],"result":{"closed":{"OA":{"status":"canceled","descr":{"pair":"XBTUSD","type":"buy","ordertype":"limit","price":"2"},"vol":"1","vol_exec":"0","cost":"0","fee":"0","price":"0"}},"count":51}}"#;
     let (o, count) = rest::parse_orders_page(&mut page.to_vec()).unwrap();
     assert_eq!(

@@ -59,8 +59,13 @@ pub(crate) enum ColdReply {
     },
     /// Lookups, in one batch.
     Resolved(Vec<Lookup>),
-    /// Trades from `TradesHistory`, as execution reports (oldest first).
-    Trades(Vec<ExecutionReport>),
+    /// Trades from `TradesHistory` after `since`, as execution reports (oldest first);
+    /// `complete: false` if the window was not read to its end.
+    Trades {
+        reports: Vec<ExecutionReport>,
+        since: Timestamp,
+        complete: bool,
+    },
 }
 
 pub(crate) struct Cold {
@@ -71,6 +76,8 @@ pub(crate) struct Cold {
     pub rest_pairs: Vec<String>,
     /// Quote asset per symbol id (REST fees are charged in it).
     pub quotes: Vec<AssetCode>,
+    /// Pair keys and altnames → symbol id, from `AssetPairs` (loaded when first needed).
+    pub pair_names: Option<Vec<(String, usize)>>,
     pub nonce: u64,
     pub body: Vec<u8>,
 }
@@ -329,28 +336,87 @@ impl Cold {
         }
     }
 
-    /// Every trade after `since`, oldest first, as `trade` execution reports. Pages through
-    /// `TradesHistory` (50 a page), at most `MAX_TRADE_PAGES` pages.
-    pub fn trades_since(&mut self, since: Timestamp) -> Result<Vec<ExecutionReport>, RestError> {
+    /// The trades after `since` as `trade` execution reports, oldest first, paging through
+    /// `TradesHistory` (50 a page, newest first). `complete` is false if a call failed or
+    /// `MAX_TRADE_PAGES` ran out before the window did: what was read is still returned (the
+    /// tracker drops repeats), and the caller asks again.
+    pub fn trades_since(&mut self, since: Timestamp) -> (Vec<ExecutionReport>, bool) {
+        self.load_pair_names();
         let mut out = Vec::new();
         let mut ofs = 0u64;
+        let mut complete = false;
         for _ in 0..MAX_TRADE_PAGES {
             let n = self.next_nonce();
             rest::trades_history_form(&mut self.body, n, since, ofs);
-            let mut body = self.post("TradesHistory", false)?;
-            let (page, count) = rest::parse_trades_history(&mut body)?;
+            let page = self
+                .post("TradesHistory", false)
+                .and_then(|mut b| rest::parse_trades_history(&mut b));
+            let (page, count) = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "trade history page failed");
+                    break;
+                }
+            };
             ofs += page.len() as u64;
-            out.extend(page.iter().filter_map(|t| self.trade_report(t)));
+            for t in &page {
+                match self.trade_report(t) {
+                    Some(r) => out.push(r),
+                    None => {
+                        tracing::error!(pair = %t.pair, txid = %t.txid, "trade of an unknown pair or malformed ids: not applied")
+                    }
+                }
+            }
             if page.is_empty() || ofs >= count {
+                complete = true;
                 break;
             }
         }
         out.reverse();
-        Ok(out)
+        (out, complete)
+    }
+
+    /// Kraken reports trades under the pair's key (`XXBTZUSD`), orders take its altname
+    /// (`XBTUSD`): the public `AssetPairs` maps one to the other, once.
+    fn load_pair_names(&mut self) {
+        if self.pair_names.is_some() {
+            return;
+        }
+        let url = format!(
+            "{}/0/public/AssetPairs",
+            self.rest_url.trim_end_matches('/')
+        );
+        let names = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| e.to_string())
+            .and_then(|mut r| r.body_mut().read_to_vec().map_err(|e| e.to_string()))
+            .and_then(|mut b| rest::parse_asset_pair_names(&mut b).map_err(|e| e.to_string()));
+        match names {
+            Ok(names) => {
+                let mut map = Vec::new();
+                for (key, alt) in names {
+                    if let Some(i) = self.rest_pairs.iter().position(|p| *p == alt || *p == key) {
+                        map.push((key, i));
+                        map.push((alt, i));
+                    }
+                }
+                self.pair_names = Some(map);
+            }
+            // Asked again next time; meanwhile the configured names still match.
+            Err(e) => tracing::warn!(error = %e, "AssetPairs failed"),
+        }
     }
 
     fn trade_report(&self, t: &rest::RestTrade) -> Option<ExecutionReport> {
-        let symbol = self.rest_pairs.iter().position(|p| *p == t.pair)?;
+        let symbol = self
+            .pair_names
+            .iter()
+            .flatten()
+            .find(|(name, _)| *name == t.pair)
+            .map(|&(_, i)| i)
+            .or_else(|| self.rest_pairs.iter().position(|p| *p == t.pair))?;
         let mut r = ExecutionReport {
             order_id: OrderId::new(&t.order_txid)?,
             exec_type: Some(ExecType::Trade),
@@ -449,9 +515,6 @@ impl Cold {
             })
             .collect();
         for chunk in ids.chunks(50) {
-            if failed {
-                break;
-            }
             let n = self.next_nonce();
             rest::query_orders_form(&mut self.body, n, chunk);
             match self.orders("QueryOrders") {
@@ -504,15 +567,13 @@ impl Lookup {
     }
 }
 
-/// Pages of `ClosedOrders` a lookup reads (50 orders each).
-const MAX_CLOSED_PAGES: usize = 20;
+/// Pages of `ClosedOrders` a lookup reads (50 orders each): few, for Kraken's REST counter.
+const MAX_CLOSED_PAGES: usize = 4;
 /// How far back a lookup reads closed orders (µs).
 const LOOKUP_LOOKBACK_US: i64 = 15 * 60 * 1_000_000;
 
 /// Pages of `TradesHistory` fetched after a reconnect or gap (50 trades each).
 const MAX_TRADE_PAGES: usize = 40;
-/// Tries of one trade history fetch.
-const TRADE_FETCH_ATTEMPTS: usize = 3;
 
 /// The cold thread's loop. Token requests jump the queue: a reconnect waits on them, while
 /// REST fallback orders queued behind them can wait one call longer.
@@ -560,11 +621,13 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                 }
             }
             ColdRequest::Lookup { target } => {
-                // Every lookup waiting in the queue goes in the same batch.
+                // Every lookup waiting in the queue goes in the same batch, each order once.
                 let mut targets = vec![target];
                 queue.retain(|r| match r {
                     ColdRequest::Lookup { target } => {
-                        targets.push(*target);
+                        if !targets.contains(target) {
+                            targets.push(*target);
+                        }
                         false
                     }
                     _ => true,
@@ -574,21 +637,11 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                 ColdReply::Resolved(found)
             }
             ColdRequest::Trades { since } => {
-                let mut got = cold.trades_since(since);
-                for _ in 1..TRADE_FETCH_ATTEMPTS {
-                    if got.is_ok() {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(500));
-                    got = cold.trades_since(since);
-                }
-                match got {
-                    Ok(t) => ColdReply::Trades(t),
-                    Err(e) => {
-                        // Fills of that window beyond the snapshot's last 50 may be missing.
-                        tracing::error!(error = %e, "trade history fetch failed: fills may be missing");
-                        continue;
-                    }
+                let (reports, complete) = cold.trades_since(since);
+                ColdReply::Trades {
+                    reports,
+                    since,
+                    complete,
                 }
             }
             ColdRequest::Shutdown => break,

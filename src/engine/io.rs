@@ -29,6 +29,10 @@ use crate::time::Timestamp;
 
 /// How far before a disconnect or gap the trade history is fetched again (µs).
 const FILL_RECOVERY_MARGIN_US: i64 = 10_000_000;
+/// At most this far back from a loss to the last good executions frame (µs).
+const MAX_QUIET_LOOKBACK_US: u64 = 3_600_000_000;
+/// Pause before reading an incomplete trade history window again.
+const TRADES_RETRY_NS: u64 = 2_000_000_000;
 
 /// Internal request ids live above this, apart from the strategy's.
 const INTERNAL: u64 = 1 << 62;
@@ -108,6 +112,12 @@ pub(crate) struct Io {
     /// Since when the executions stream may have missed fills (a disconnect or a gap), until
     /// the trade history after it has been asked for.
     fills_at_risk_since: Option<Timestamp>,
+    /// A trade history fetch is out.
+    trades_fetch_pending: bool,
+    /// Not before then (after a failed or partial fetch).
+    trades_fetch_due_ns: u64,
+    /// When the last in-sequence executions frame was read (0: none yet).
+    last_exec_ns: u64,
 }
 
 impl Io {
@@ -159,6 +169,9 @@ impl Io {
             frame_to_ring: super::latency_histogram(),
             readable_ns: 0,
             fills_at_risk_since: None,
+            trades_fetch_pending: false,
+            trades_fetch_due_ns: 0,
+            last_exec_ns: 0,
         }
     }
 
@@ -398,9 +411,32 @@ impl Io {
     /// The executions snapshot replays only the last 50 fills: whatever traded while we were
     /// away beyond that is fetched from the trade history once we are subscribed again.
     fn mark_fills_at_risk(&mut self) {
-        // A margin for the exchange's clock and for fills already on the wire.
-        let since = Timestamp(wall().0 - FILL_RECOVERY_MARGIN_US);
-        self.fills_at_risk_since.get_or_insert(since);
+        // From the last executions frame known good (a gap or a silent drop may be noticed
+        // late), with a margin for the exchange's clock and for fills already on the wire.
+        let quiet_us = if self.last_exec_ns == 0 {
+            0
+        } else {
+            (now_ns().saturating_sub(self.last_exec_ns) / 1_000).min(MAX_QUIET_LOOKBACK_US)
+        };
+        let since = Timestamp(wall().0 - quiet_us as i64 - FILL_RECOVERY_MARGIN_US);
+        self.restore_fills_at_risk(since);
+    }
+
+    fn restore_fills_at_risk(&mut self, since: Timestamp) {
+        let earliest = self.fills_at_risk_since.map_or(since, |s| s.min(since));
+        self.fills_at_risk_since = Some(earliest);
+    }
+
+    /// Asks the cold thread for the trades of a window at risk, once subscribed again.
+    fn fetch_trades_at_risk(&mut self, now: u64) {
+        if !self.ready || self.trades_fetch_pending || now < self.trades_fetch_due_ns {
+            return;
+        }
+        if let Some(since) = self.fills_at_risk_since.take() {
+            EngineStats::inc(&self.stats.reconciliations);
+            self.trades_fetch_pending = true;
+            let _ = self.cold_tx.send(ColdRequest::Trades { since });
+        }
     }
 
     /// Reports a request's outcome as unknown and looks its order up; never resends it.
@@ -616,6 +652,13 @@ impl Io {
                 sequence,
                 len,
             } => {
+                let in_sequence = match (kind, sequence, self.exec_seq) {
+                    (FrameKind::Update, Some(seq), Some(last)) => seq == last + 1,
+                    _ => true,
+                };
+                if in_sequence {
+                    self.last_exec_ns = now;
+                }
                 if let Some(seq) = sequence {
                     match (kind, self.exec_seq) {
                         (FrameKind::Update, Some(last)) if seq != last + 1 => {
@@ -739,10 +782,7 @@ impl Io {
                 }
                 // Subscribed again after a loss: the fills of the window, from REST (the
                 // tracker drops the ones it already has by exec_id).
-                if let Some(since) = self.fills_at_risk_since.take() {
-                    EngineStats::inc(&self.stats.reconciliations);
-                    let _ = self.cold_tx.send(ColdRequest::Trades { since });
-                }
+                self.fetch_trades_at_risk(now_ns());
             }
             (Internal::SubscribeExecutions | Internal::SubscribeBalances, false) => {
                 tracing::warn!(error = ?r.error, "private subscription refused");
@@ -820,15 +860,22 @@ impl Io {
                         });
                     }
                 }
-                ColdReply::Trades(reports) => {
+                ColdReply::Trades {
+                    reports,
+                    since,
+                    complete,
+                } => {
+                    self.trades_fetch_pending = false;
+                    if !complete {
+                        // Read again, from the same start, a little later.
+                        tracing::warn!("trade history incomplete: asking again");
+                        self.restore_fills_at_risk(since);
+                        self.trades_fetch_due_ns = now_ns() + TRADES_RETRY_NS;
+                    }
                     // Replayed like a snapshot's trades: fills the tracker lacks are applied,
                     // the rest are recognised by exec_id.
                     for report in reports {
-                        self.emit(Event::Execution {
-                            report,
-                            snapshot: true,
-                            recv_ns: now_ns(),
-                        });
+                        self.emit(Event::RecoveredFill { report });
                     }
                 }
             }
@@ -837,6 +884,7 @@ impl Io {
     }
 
     fn timers(&mut self, now: u64) {
+        self.fetch_trades_at_risk(now);
         // Request deadlines: unknown outcome, resolved by lookup, never resent.
         if self.in_flight.values().any(|f| f.deadline_ns <= now) {
             let expired: Vec<(u64, Option<OrderRef>)> = self

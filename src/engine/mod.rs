@@ -233,6 +233,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         rest_url: cfg.rest_url.clone(),
         creds: cfg.credentials.clone(),
         rest_pairs,
+        pair_names: None,
         quotes: cfg
             .symbols
             .iter()

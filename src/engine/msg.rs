@@ -141,6 +141,12 @@ pub enum Event {
     },
     /// The snapshot is complete.
     SnapshotEnd,
+    /// A fill read back from the trade history after a disconnect or gap (a `trade` report
+    /// built from REST; the tracker drops it if the stream already delivered it).
+    RecoveredFill {
+        /// The report.
+        report: ExecutionReport,
+    },
     /// A balance or ledger entry.
     Balance {
         /// The entry.

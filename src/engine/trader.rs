@@ -694,6 +694,16 @@ impl Trader {
                 }
                 self.tracker.apply_report(&report, snapshot, now, &mut sink)
             }
+            Event::RecoveredFill { report } => {
+                let known = self.tracker.by_order_id(&report.order_id).is_some();
+                // As a snapshot's trade: the fill counts once, the status is left to reports.
+                self.tracker.apply_report(&report, true, now, &mut sink);
+                if !known {
+                    // An order we no longer (or never) tracked: its record came from this fill
+                    // alone; a lookup settles its status.
+                    self.lookups.push_back(OrderRef::Id(report.order_id));
+                }
+            }
             Event::SnapshotEnd => {
                 let lookups = &mut self.lookups;
                 self.tracker.end_snapshot(&mut |e| {
@@ -755,7 +765,17 @@ impl Trader {
             } => {
                 self.tracker
                     .resolve(&target, order_id, status, filled, now, &mut sink);
-                if status.is_none() {
+                if status == Some(OrderStatus::Unknown) {
+                    // The lookup itself failed: ask again later, without spending an attempt.
+                    let attempts = self
+                        .retries
+                        .iter()
+                        .find(|r| r.0 == target)
+                        .map_or(0, |r| r.1);
+                    self.retries.retain(|r| r.0 != target);
+                    self.retries
+                        .push_back((target, attempts, now + LOOKUP_RETRY_NS));
+                } else if status.is_none() {
                     // Not found: the request may still be inside the exchange. Look again a few
                     // times before concluding it was never placed.
                     let attempts = self

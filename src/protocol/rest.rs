@@ -460,7 +460,8 @@ pub fn open_orders_form(out: &mut Vec<u8>, nonce: u64, cl_ord_id: Option<&str>) 
 /// `ClosedOrders` body: the orders closed after `start` (exclusive), from offset `ofs`.
 pub fn closed_orders_since_form(out: &mut Vec<u8>, nonce: u64, start: Timestamp, ofs: u64) {
     let mut f = Form::new(out, nonce);
-    f.dec("start", Decimal::new(start.0, 6)).int("ofs", ofs);
+    f.int("start", start.0.div_euclid(1_000_000))
+        .int("ofs", ofs);
 }
 
 /// `QueryOrders` body for up to 50 ids.
@@ -472,9 +473,11 @@ pub fn query_orders_form(out: &mut Vec<u8>, nonce: u64, txids: &[&str]) {
 /// `TradesHistory` body: trades after `start` (exclusive), from offset `ofs`.
 pub fn trades_history_form(out: &mut Vec<u8>, nonce: u64, start: Timestamp, ofs: u64) {
     let mut f = Form::new(out, nonce);
-    // Unix seconds with the microseconds: Kraken takes a decimal timestamp here.
-    let secs = Decimal::new(start.0, 6);
-    f.dec("start", secs).int("ofs", ofs);
+    // Kraken documents `start` as integer seconds: rounded down, the window only widens.
+    // `consolidate_taker=false`: one trade per fill, as the executions channel reports them.
+    f.int("start", start.0.div_euclid(1_000_000))
+        .int("ofs", ofs)
+        .str("consolidate_taker", "false");
 }
 
 /// Splits an envelope into its `result`, or the errors.
@@ -665,6 +668,21 @@ pub struct RestOrder {
     pub limit_price: Decimal,
     /// Ids of the order's trades (when asked for).
     pub trades: Vec<String>,
+}
+
+/// `AssetPairs` (public) response: each pair's key (`XXBTZUSD`) and `altname` (`XBTUSD`).
+pub fn parse_asset_pair_names(body: &mut [u8]) -> Result<Vec<(String, String)>, RestError> {
+    let v = parse(body)?;
+    let obj = envelope(&v)?
+        .as_object()
+        .ok_or(RestError::Malformed("pairs"))?;
+    Ok(obj
+        .iter()
+        .map(|(key, p)| {
+            let alt = p.get("altname").and_then(|a| a.as_str()).unwrap_or(key);
+            (key.to_string(), alt.to_string())
+        })
+        .collect())
 }
 
 /// A trade from `TradesHistory`. Its `txid` is the `exec_id` the executions channel reports.

@@ -54,8 +54,11 @@ impl Tier {
 pub struct Pair {
     /// `BTC/USD`
     pub symbol: String,
-    /// REST name, `XBTUSD`.
+    /// REST name (Kraken's `altname`), `XBTUSD`.
     pub rest_name: String,
+    /// Kraken's pair key, `XXBTZUSD`: what `AssetPairs` is keyed by and `TradesHistory`
+    /// reports.
+    pub key: String,
     /// Base asset.
     pub base: String,
     /// Quote asset.
@@ -83,6 +86,13 @@ pub fn default_pairs() -> Vec<Pair> {
             Pair {
                 symbol: s.into(),
                 rest_name: r.into(),
+                key: match r {
+                    "XBTUSD" => "XXBTZUSD",
+                    "ETHUSD" => "XETHZUSD",
+                    "ETHXBT" => "XETHXXBT",
+                    other => other,
+                }
+                .into(),
                 base: b.into(),
                 quote: q.into(),
                 price_increment: Decimal::from_str(pi).unwrap(),
@@ -551,7 +561,7 @@ impl Exchange {
     fn pair_of(&self, symbol: &str) -> Option<usize> {
         self.pairs
             .iter()
-            .position(|p| p.symbol == symbol || p.rest_name == symbol)
+            .position(|p| p.symbol == symbol || p.rest_name == symbol || p.key == symbol)
     }
 
     // ---- tokens -------------------------------------------------------------------------
@@ -1777,7 +1787,7 @@ impl Exchange {
                 f.exec_id.clone(),
                 json!({
                     "ordertxid": f.order_id, "postxid": "TKH2SE-M7IF5-CFI7LT",
-                    "pair": p.map_or(f.symbol.as_str(), |p| p.rest_name.as_str()),
+                    "pair": p.map_or(f.symbol.as_str(), |p| p.key.as_str()),
                     "time": f.at_ns as f64 / 1e9, "type": f.side, "ordertype": ordertype,
                     "price": f.price.to_string(), "cost": (f.qty * f.price).to_string(),
                     "fee": f.fee.to_string(), "vol": f.qty.to_string(), "margin": "0.00000",

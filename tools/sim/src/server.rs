@@ -691,7 +691,7 @@ fn route(
             let m: Map<String, Value> = ex
                 .pairs
                 .iter()
-                .map(|p| (p.rest_name.clone(), json!({"altname": p.rest_name, "wsname": p.symbol, "base": p.base, "quote": p.quote,
+                .map(|p| (p.key.clone(), json!({"altname": p.rest_name, "wsname": p.symbol, "base": p.base, "quote": p.quote,
                     "pair_decimals": p.price_precision, "lot_decimals": p.qty_precision, "ordermin": p.qty_min.to_string(),
                     "costmin": p.cost_min.to_string(), "tick_size": p.price_increment.to_string(), "status": "online"})))
                 .collect();

@@ -141,7 +141,7 @@ fn rest_auth_errors_and_public_endpoints() {
     assert_eq!(bad_key["error"][0], "EAPI:Invalid key");
     assert!(http(&s, "GET", "/0/public/Time", &[], "")["result"]["unixtime"].is_number());
     assert_eq!(
-        http(&s, "GET", "/0/public/AssetPairs", &[], "")["result"]["XBTUSD"]["wsname"],
+        http(&s, "GET", "/0/public/AssetPairs", &[], "")["result"]["XXBTZUSD"]["wsname"],
         "BTC/USD"
     );
     s.fault("rest-unavailable:on").unwrap();
@@ -509,7 +509,7 @@ fn closed_orders_and_trades_history_over_rest() {
         assert_eq!(t["ordertxid"].as_str(), Some(txid.as_str()));
         assert_eq!(
             (t["pair"].as_str(), t["type"].as_str()),
-            (Some("XBTUSD"), Some("buy"))
+            (Some("XXBTZUSD"), Some("buy"))
         );
         assert_eq!(t["vol"], f["qty"]);
         assert_eq!(t["price"], f["price"]);
