@@ -765,33 +765,26 @@ impl Trader {
             } => {
                 self.tracker
                     .resolve(&target, order_id, status, filled, now, &mut sink);
-                if status == Some(OrderStatus::Unknown) {
-                    // The lookup itself failed: ask again later, without spending an attempt.
-                    let attempts = self
-                        .retries
-                        .iter()
-                        .find(|r| r.0 == target)
-                        .map_or(0, |r| r.1);
-                    self.retries.retain(|r| r.0 != target);
-                    self.retries
-                        .push_back((target, attempts, now + LOOKUP_RETRY_NS));
-                } else if status.is_none() {
-                    // Not found: the request may still be inside the exchange. Look again a few
-                    // times before concluding it was never placed.
-                    let attempts = self
-                        .retries
-                        .iter()
-                        .find(|r| r.0 == target)
-                        .map_or(0, |r| r.1);
-                    self.retries.retain(|r| r.0 != target);
-                    if attempts + 1 >= LOOKUP_ATTEMPTS {
-                        self.tracker.give_up(&target, now, &mut sink);
-                    } else {
-                        self.retries
-                            .push_back((target, attempts + 1, now + LOOKUP_RETRY_NS));
-                    }
+                // Attempts spent on this order so far; its retry entry is replaced below.
+                let attempts = self
+                    .retries
+                    .iter()
+                    .find(|r| r.0 == target)
+                    .map_or(0, |r| r.1);
+                self.retries.retain(|r| r.0 != target);
+                let spent = match status {
+                    // The lookup itself failed: ask again, without spending an attempt.
+                    Some(OrderStatus::Unknown) => attempts,
+                    // Not found: the request may still be inside the exchange. Look again a
+                    // few times before concluding it was never placed.
+                    None => attempts + 1,
+                    Some(_) => return,
+                };
+                if spent >= LOOKUP_ATTEMPTS {
+                    self.tracker.give_up(&target, now, &mut sink);
                 } else {
-                    self.retries.retain(|r| r.0 != target);
+                    self.retries
+                        .push_back((target, spent, now + LOOKUP_RETRY_NS));
                 }
             }
         }
