@@ -302,3 +302,29 @@ fn closed_orders_and_trades_history() {
         (1, RestOrderStatus::Canceled, 51)
     );
 }
+
+proptest::proptest! {
+    /// The REST parsers take whatever a server (or a proxy) sends: arbitrary bytes and
+    /// mutations of real responses give a typed error or a value, never a panic.
+    #[test]
+    fn rest_parsers_never_panic(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        idx in proptest::prelude::any::<proptest::sample::Index>(),
+        b in proptest::prelude::any::<u8>(),
+        cut in proptest::prelude::any::<proptest::sample::Index>(),
+    ) {
+        let real = br#"{"error":[],"result":{"trades":{"THVRQM-33VKH-UCI7BS":{"ordertxid":"OQCLML-BW3P3-BUCMWZ","pair":"XXBTZUSD","time":1688667796.8802,"type":"buy","price":"30010.00000","cost":"600.20000","fee":"0.00000","vol":"0.02000000"}},"count":1,"closed":{"OA":{"status":"closed","descr":{"pair":"XBTUSD","type":"buy","price":"2"},"vol":"1","vol_exec":"1"}},"XXBTZUSD":{"altname":"XBTUSD"}}}"#;
+        let mut m = real.to_vec();
+        let i = idx.index(m.len());
+        m[i] = b;
+        m.truncate(cut.index(m.len() + 1));
+        for input in [&bytes, &m] {
+            let _ = rest::parse_trades_history(&mut input.clone());
+            let _ = rest::parse_orders_page(&mut input.clone());
+            let _ = rest::parse_orders(&mut input.clone());
+            let _ = rest::parse_asset_pair_names(&mut input.clone());
+            let _ = rest::parse_token(&mut input.clone());
+            let _ = rest::parse_add_order(&mut input.clone());
+        }
+    }
+}
