@@ -142,5 +142,67 @@ fn ring_hop(c: &mut Criterion) {
     let _ = echo.join();
 }
 
-criterion_group!(benches, order_round_trip, ring_hop);
+/// A sink that keeps nothing: the socket's place, so only framing is measured.
+struct Sink;
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(black_box(buf).len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Read for Sink {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Ok(0)
+    }
+}
+
+/// Framing an encoded add_order as a masked client text frame: ours (a reused buffer) next to
+/// tungstenite's `Message` API (what the engine used before), same payload, same run.
+fn ws_framing(c: &mut Criterion) {
+    let syms = SymbolTable::from_names(["BTC/USD"]);
+    let o = AddOrder::limit(
+        syms.get("BTC/USD").unwrap(),
+        Side::Buy,
+        dec!(0.0125),
+        dec!(65000.1),
+    )
+    .post_only();
+    let mut payload = Vec::with_capacity(512);
+    encode::add_order(
+        &mut payload,
+        &o,
+        &syms,
+        "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY",
+        123_456,
+    );
+    let text = std::str::from_utf8(&payload).unwrap().to_string();
+    let mut g = c.benchmark_group("ws_frame_add_order");
+    let mut out = Vec::with_capacity(1024);
+    g.bench_function("kraken_exec_frame_into", |b| {
+        b.iter(|| {
+            kraken_exec::engine::transport::frame_into(
+                &mut out,
+                black_box(text.as_bytes()),
+                [1, 2, 3, 4],
+            );
+            black_box(out.len());
+        })
+    });
+    let mut ws =
+        tungstenite::WebSocket::from_raw_socket(Sink, tungstenite::protocol::Role::Client, None);
+    g.bench_function("tungstenite_message", |b| {
+        b.iter(|| {
+            ws.write(tungstenite::Message::text(black_box(text.as_str())))
+                .unwrap();
+            ws.flush().unwrap();
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, order_round_trip, ring_hop, ws_framing);
 criterion_main!(benches);

@@ -347,12 +347,10 @@ impl Io {
         let Some(c) = self.conn.as_mut() else {
             return false;
         };
-        // tungstenite's Message owns its payload: this copy allocates inside tungstenite's API.
-        let text = match std::str::from_utf8(&self.out) {
-            Ok(s) => Message::text(s),
-            Err(_) => return true,
+        let Ok(text) = std::str::from_utf8(&self.out) else {
+            return true;
         };
-        let res = c.ws.write(text).and_then(|()| c.ws.flush());
+        let res = c.send_text(text);
         match res {
             Ok(()) => {
                 EngineStats::inc(&self.stats.frames_out);

@@ -11,8 +11,10 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
-use tungstenite::WebSocket;
 use tungstenite::handshake::HandshakeError;
+use tungstenite::protocol::frame::FrameHeader;
+use tungstenite::protocol::frame::coding::{Data, OpCode};
+use tungstenite::{Message, WebSocket};
 
 /// Why a connection could not be made or was lost.
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +156,11 @@ pub struct Connection {
     /// Readiness of the socket (used by the blocking idle strategy and while connecting).
     pub poll: Poll,
     events: Events,
+    /// Outgoing frames are built here (reused: no allocation per request).
+    frame: Vec<u8>,
+    /// Masking keys (xorshift; RFC 6455 wants them unpredictable to intermediaries, which a
+    /// per-connection seed from the clock gives).
+    mask_state: u64,
 }
 
 const SOCK: Token = Token(0);
@@ -195,7 +202,9 @@ impl Connection {
         let stream = if url.tls {
             let name = ServerName::try_from(url.host.clone())
                 .map_err(|_| TransportError::BadUrl(url.url.clone()))?;
-            let conn = ClientConnection::new(tls.clone(), name)?;
+            let mut conn = ClientConnection::new(tls.clone(), name)?;
+            // Writes are whole frames: rustls must take each one entirely (see `send_text`).
+            conn.set_buffer_limit(None);
             Stream::Tls(Box::new(StreamOwned::new(conn, tcp)))
         } else {
             Stream::Plain(tcp)
@@ -211,7 +220,56 @@ impl Connection {
                 Err(HandshakeError::Failure(e)) => return Err(e.into()),
             }
         };
-        Ok(Self { ws, poll, events })
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Ok(Self {
+            ws,
+            poll,
+            events,
+            frame: Vec::with_capacity(16 * 1024),
+            mask_state: seed | 1,
+        })
+    }
+
+    /// Sends `payload` as one masked text frame. Over TLS the frame is built in a reused buffer
+    /// and handed to rustls whole, then written out as far as the socket takes it (the rest
+    /// stays queued in rustls and goes with the next flush): no allocation, one copy. Over
+    /// plain TCP, or while tungstenite still holds bytes of its own (a pong it queued), it goes
+    /// through tungstenite's `Message`, which keeps frames in order but allocates.
+    pub fn send_text(&mut self, payload: &str) -> tungstenite::Result<()> {
+        let own_bytes_sent = match self.ws.flush() {
+            Ok(()) => true,
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(e) => return Err(e),
+        };
+        let Stream::Tls(tls) = self.ws.get_mut() else {
+            return self.send_via_tungstenite(payload);
+        };
+        if !own_bytes_sent {
+            return self.send_via_tungstenite(payload);
+        }
+        self.mask_state ^= self.mask_state << 13;
+        self.mask_state ^= self.mask_state >> 7;
+        self.mask_state ^= self.mask_state << 17;
+        let key = (self.mask_state as u32).to_ne_bytes();
+        frame_into(&mut self.frame, payload.as_bytes(), key);
+        // Unlimited buffer (set at connect): the whole frame is taken, never a part of it.
+        tls.conn.writer().write_all(&self.frame)?;
+        while tls.conn.wants_write() {
+            match tls.conn.write_tls(&mut tls.sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    fn send_via_tungstenite(&mut self, payload: &str) -> tungstenite::Result<()> {
+        self.ws
+            .write(Message::text(payload))
+            .and_then(|()| self.ws.flush())
     }
 
     /// Blocks until the socket is readable or `timeout` passes.
@@ -224,6 +282,33 @@ impl Connection {
         let _ = self.ws.close(None);
         let _ = self.ws.flush();
         let _ = self.ws.get_mut().tcp().shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// Writes a final, masked text frame of `payload` into `out` (cleared first).
+pub fn frame_into(out: &mut Vec<u8>, payload: &[u8], key: [u8; 4]) {
+    out.clear();
+    let header = FrameHeader {
+        is_final: true,
+        opcode: OpCode::Data(Data::Text),
+        mask: Some(key),
+        ..FrameHeader::default()
+    };
+    // Writing into a Vec cannot fail.
+    let _ = header.format(payload.len() as u64, out);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    // Eight bytes at a time; every chunk starts at a multiple of 4, so the key lines up.
+    let mask = u32::from_ne_bytes(key);
+    let mask = u64::from(mask) | (u64::from(mask) << 32);
+    let mut chunks = out[start..].chunks_exact_mut(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        c.copy_from_slice(&(u64::from_ne_bytes(w) ^ mask).to_ne_bytes());
+    }
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= key[i & 3];
     }
 }
 
@@ -242,6 +327,28 @@ fn wait(poll: &mut Poll, events: &mut Events, deadline: Instant) -> Result<(), T
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_parse_back_with_their_payload() {
+        use tungstenite::protocol::frame::FrameHeader;
+        for len in [0usize, 1, 125, 126, 230, 65_535, 65_536, 70_000] {
+            let payload: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let key = [0x12, 0x34, 0x56, 0x78];
+            let mut out = Vec::new();
+            super::frame_into(&mut out, &payload, key);
+            let mut cur = std::io::Cursor::new(&out);
+            let (h, n) = FrameHeader::parse(&mut cur).unwrap().unwrap();
+            assert_eq!(n as usize, len);
+            assert!(h.is_final);
+            assert_eq!(h.mask, Some(key));
+            let mut body = out[cur.position() as usize..].to_vec();
+            assert_eq!(body.len(), len);
+            for (i, b) in body.iter_mut().enumerate() {
+                *b ^= key[i & 3];
+            }
+            assert_eq!(body, payload, "len {len}");
+        }
+    }
 
     #[test]
     fn parses_urls() {
