@@ -824,9 +824,18 @@ fn soak_with_disconnects_reconciles_with_zero_differences() {
         == ConnectionState::Ready));
     // Every request answered or resolved first: a REST add still queued behind the final
     // cancel_all would rightly stay open.
-    assert!(until(&mut t, &mut rec, 60, |t, _| t.active_orders().all(
-        |o| matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled)
-    )));
+    let unsettled = |t: &Trader| {
+        t.active_orders()
+            .filter(|o| !matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled))
+            .map(|o| (o.cl_ord_id, o.order_id, o.status))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        until(&mut t, &mut rec, 60, |t, _| unsettled(t).is_empty()),
+        "unsettled: {:?}; {:?}",
+        unsettled(&t).iter().take(5).collect::<Vec<_>>(),
+        t.statistics()
+    );
     let _ = t.cancel_all();
     s.with_exchange(|e| e.market_flow = false);
     let settled = until(&mut t, &mut rec, 30, |t, r| {

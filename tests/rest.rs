@@ -283,8 +283,20 @@ fn closed_orders_and_trades_history() {
         8,
         kraken_exec::time::Timestamp(1_000_000_500_000),
         0,
+        None,
     );
-    assert_eq!(s(&body), "nonce=8&start=1000000&ofs=0");
+    assert_eq!(s(&body), "nonce=8&start=1000000&ofs=0&closetime=open");
+    rest::closed_orders_since_form(
+        &mut body,
+        9,
+        kraken_exec::time::Timestamp(1_000_000_500_000),
+        0,
+        Some("c9"),
+    );
+    assert_eq!(
+        s(&body),
+        "nonce=9&start=1000000&ofs=0&closetime=open&cl_ord_id=c9"
+    );
     let mut pairs = br#"{"error":[],"result":{"XXBTZUSD":{"altname":"XBTUSD","wsname":"XBT/USD"},"SOLUSD":{"altname":"SOLUSD"}}}"#.to_vec();
     let mut names = rest::parse_asset_pair_names(&mut pairs).unwrap();
     names.sort();

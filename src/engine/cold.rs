@@ -38,8 +38,8 @@ pub(crate) enum ColdRequest {
         cmd: LargeCommand,
         sent_ns: u64,
     },
-    /// Look an order up.
-    Lookup { target: OrderRef },
+    /// Look an order up; the exchange cannot have opened it before `since`.
+    Lookup { target: OrderRef, since: Timestamp },
     /// Fetch the account's trades after `since` (fills the executions channel may not have
     /// delivered: those of a disconnected window beyond the snapshot's last 50, or of a gap).
     Trades { since: Timestamp },
@@ -482,12 +482,15 @@ impl Cold {
             None => failed = true,
         }
         let mut ofs = 0u64;
+        // Whether every order closed since `since` was read (a busy account closes more than
+        // `MAX_CLOSED_PAGES` pages of them).
+        let mut window_read = false;
         for _ in 0..MAX_CLOSED_PAGES {
             if failed || found.iter().all(Option::is_some) {
                 break;
             }
             let n = self.next_nonce();
-            rest::closed_orders_since_form(&mut self.body, n, since, ofs);
+            rest::closed_orders_since_form(&mut self.body, n, since, ofs, None);
             match self
                 .post("ClosedOrders", false)
                 .and_then(|mut b| rest::parse_orders_page(&mut b))
@@ -497,12 +500,47 @@ impl Cold {
                     let empty = page.is_empty();
                     take(page, &mut found);
                     if empty || ofs >= count {
+                        window_read = true;
                         break;
                     }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "order lookup failed");
                     failed = true;
+                }
+            }
+        }
+        // Client ids the pages did not reach: the first few are asked about one by one. The
+        // rest count as not found this time; the trader asks again a few times before it
+        // settles an order as never placed (a busy account can close more orders in the window
+        // than the pages hold; bounding the window at both ends would settle that).
+        // A failed call decides nothing: those stay unknown and are asked again.
+        let mut cl_undecided = failed;
+        let mut ids_undecided = failed;
+        if !window_read && !failed {
+            let mut asked = 0;
+            for i in 0..targets.len() {
+                let OrderRef::ClOrdId(c) = targets[i] else {
+                    continue;
+                };
+                if found[i].is_some() {
+                    continue;
+                }
+                if asked == MAX_FILTERED_LOOKUPS {
+                    break;
+                }
+                asked += 1;
+                let n = self.next_nonce();
+                rest::closed_orders_since_form(&mut self.body, n, since, 0, Some(c.as_str()));
+                match self
+                    .post("ClosedOrders", false)
+                    .and_then(|mut b| rest::parse_orders_page(&mut b))
+                {
+                    Ok((page, _)) => take(page, &mut found),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "order lookup failed");
+                        cl_undecided = true;
+                    }
                 }
             }
         }
@@ -519,18 +557,23 @@ impl Cold {
             rest::query_orders_form(&mut self.body, n, chunk);
             match self.orders("QueryOrders") {
                 Some(o) => take(o, &mut found),
-                None => failed = true,
+                None => ids_undecided = true,
             }
         }
         targets
             .iter()
             .zip(found)
             .map(|(t, f)| {
+                let undecided = match t {
+                    OrderRef::Id(_) => ids_undecided,
+                    _ => cl_undecided,
+                };
                 f.unwrap_or(Lookup {
                     target: *t,
                     order_id: None,
-                    // A failed call says nothing: still unknown, asked again later.
-                    status: failed.then_some(OrderStatus::Unknown),
+                    // A failed or unfinished search says nothing: still unknown, asked
+                    // again later.
+                    status: undecided.then_some(OrderStatus::Unknown),
                     filled: None,
                 })
             })
@@ -567,10 +610,11 @@ impl Lookup {
     }
 }
 
-/// Pages of `ClosedOrders` a lookup reads (50 orders each): few, for Kraken's REST counter.
-const MAX_CLOSED_PAGES: usize = 4;
-/// How far back a lookup reads closed orders (µs).
-const LOOKUP_LOOKBACK_US: i64 = 15 * 60 * 1_000_000;
+/// Pages of `ClosedOrders` a lookup batch reads (50 orders each). A page settles up to 50
+/// orders for one REST call, far cheaper than asking about orders one by one.
+const MAX_CLOSED_PAGES: usize = 40;
+/// Client ids looked up one by one per batch when the closed-order pages ran out.
+const MAX_FILTERED_LOOKUPS: usize = 8;
 
 /// Pages of `TradesHistory` fetched after a reconnect or gap (50 trades each).
 const MAX_TRADE_PAGES: usize = 40;
@@ -620,19 +664,21 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                     sent_ns,
                 }
             }
-            ColdRequest::Lookup { target } => {
-                // Every lookup waiting in the queue goes in the same batch, each order once.
+            ColdRequest::Lookup { target, since } => {
+                // Every lookup waiting in the queue goes in the same batch, each order once,
+                // searching from the earliest submission among them.
                 let mut targets = vec![target];
+                let mut since = since;
                 queue.retain(|r| match r {
-                    ColdRequest::Lookup { target } => {
+                    ColdRequest::Lookup { target, since: s } => {
                         if !targets.contains(target) {
                             targets.push(*target);
                         }
+                        since = since.min(*s);
                         false
                     }
                     _ => true,
                 });
-                let since = Timestamp(clock::wall().0 - LOOKUP_LOOKBACK_US);
                 let found = cold.lookup_many(&targets, since);
                 ColdReply::Resolved(found)
             }

@@ -31,6 +31,8 @@ use crate::time::Timestamp;
 const FILL_RECOVERY_MARGIN_US: i64 = 10_000_000;
 /// At most this far back from a loss to the last good executions frame (µs).
 const MAX_QUIET_LOOKBACK_US: u64 = 3_600_000_000;
+/// Lookups with no submission time search the last 15 minutes (µs).
+const LOOKUP_LOOKBACK_US: i64 = 15 * 60 * 1_000_000;
 /// Pause before reading an incomplete trade history window again.
 const TRADES_RETRY_NS: u64 = 2_000_000_000;
 
@@ -381,18 +383,18 @@ impl Io {
             // deadlines.
             self.internal.clear();
             loop {
-                let lost: ArrayVec<(u64, Option<OrderRef>), 64> = self
+                let lost: ArrayVec<(u64, InFlight), 64> = self
                     .in_flight
                     .iter()
                     .take(64)
-                    .map(|(&id, f)| (id, f.lookup))
+                    .map(|(&id, f)| (id, *f))
                     .collect();
                 if lost.is_empty() {
                     break;
                 }
-                for &(id, lookup) in &lost {
+                for &(id, f) in &lost {
                     self.in_flight.remove(&id);
-                    self.unknown_outcome(id, lookup, true);
+                    self.unknown_outcome(id, f, true);
                 }
             }
             self.mark_fills_at_risk();
@@ -438,16 +440,29 @@ impl Io {
     }
 
     /// Reports a request's outcome as unknown and looks its order up; never resends it.
-    fn unknown_outcome(&mut self, req_id: u64, lookup: Option<OrderRef>, disconnected: bool) {
+    fn unknown_outcome(&mut self, req_id: u64, f: InFlight, disconnected: bool) {
         EngineStats::inc(&self.stats.unknown_outcomes);
         self.emit(Event::UnknownOutcome {
             req_id,
             disconnected,
         });
-        if let Some(target) = lookup {
-            EngineStats::inc(&self.stats.reconciliations);
-            let _ = self.cold_tx.send(ColdRequest::Lookup { target });
+        if let Some(target) = f.lookup {
+            self.lookup(target, f.sent_ns);
         }
+    }
+
+    /// Asks the cold thread to look `target` up; `since_ns` (monotonic, 0: unknown) is when
+    /// it was submitted, turned into the exchange's wall clock with a margin.
+    fn lookup(&mut self, target: OrderRef, since_ns: u64) {
+        EngineStats::inc(&self.stats.reconciliations);
+        let now = now_ns();
+        let ago_us = if since_ns == 0 || since_ns > now {
+            LOOKUP_LOOKBACK_US
+        } else {
+            ((now - since_ns) / 1_000) as i64 + FILL_RECOVERY_MARGIN_US
+        };
+        let since = Timestamp(wall().0 - ago_us.min(LOOKUP_LOOKBACK_US));
+        let _ = self.cold_tx.send(ColdRequest::Lookup { target, since });
     }
 
     fn lookup_of(cmd: &Command) -> Option<OrderRef> {
@@ -465,9 +480,8 @@ impl Io {
         while let Ok(Issued { cmd, at_ns }) = self.cmd_rx.pop() {
             any = true;
             let now = now_ns();
-            if let Command::Lookup { target } = cmd {
-                EngineStats::inc(&self.stats.reconciliations);
-                let _ = self.cold_tx.send(ColdRequest::Lookup { target });
+            if let Command::Lookup { target, since_ns } = cmd {
+                self.lookup(target, since_ns);
                 continue;
             }
             let (req_id, is_order) = match cmd {
@@ -650,13 +664,6 @@ impl Io {
                 sequence,
                 len,
             } => {
-                let in_sequence = match (kind, sequence, self.exec_seq) {
-                    (FrameKind::Update, Some(seq), Some(last)) => seq == last + 1,
-                    _ => true,
-                };
-                if in_sequence {
-                    self.last_exec_ns = now;
-                }
                 if let Some(seq) = sequence {
                     match (kind, self.exec_seq) {
                         (FrameKind::Update, Some(last)) if seq != last + 1 => {
@@ -681,6 +688,8 @@ impl Io {
                         _ => self.exec_seq = Some(seq),
                     }
                 }
+                // In sequence (a gap returned above): fills are known good up to here.
+                self.last_exec_ns = now;
                 self.emit_executions(kind, len);
             }
             Inbound::Balances { kind, len, .. } => {
@@ -885,16 +894,16 @@ impl Io {
         self.fetch_trades_at_risk(now);
         // Request deadlines: unknown outcome, resolved by lookup, never resent.
         if self.in_flight.values().any(|f| f.deadline_ns <= now) {
-            let expired: Vec<(u64, Option<OrderRef>)> = self
+            let expired: Vec<(u64, InFlight)> = self
                 .in_flight
                 .iter()
                 .filter(|(_, f)| f.deadline_ns <= now)
-                .map(|(&id, f)| (id, f.lookup))
+                .map(|(&id, f)| (id, *f))
                 .collect();
-            for (id, lookup) in expired {
+            for (id, f) in expired {
                 self.in_flight.remove(&id);
                 tracing::warn!(req_id = id, "request timed out: outcome unknown");
-                self.unknown_outcome(id, lookup, false);
+                self.unknown_outcome(id, f, false);
             }
         }
         if self.conn.is_some() {

@@ -54,6 +54,9 @@ pub enum Command {
     Lookup {
         /// The order.
         target: OrderRef,
+        /// Monotonic ns when it was submitted (0: unknown): the exchange cannot hold it
+        /// from before then, which bounds the search.
+        since_ns: u64,
     },
     /// The next [`LargeCommand`] on the large ring.
     Large {

@@ -619,10 +619,11 @@ impl Trader {
             }
         }
         while let Some(target) = self.lookups.pop_front() {
+            let since_ns = self.target_order(&target).map_or(0, |o| o.created_ns);
             if self
                 .cmd_tx
                 .push(Issued {
-                    cmd: Command::Lookup { target },
+                    cmd: Command::Lookup { target, since_ns },
                     at_ns: 0,
                 })
                 .is_err()

@@ -457,11 +457,22 @@ pub fn open_orders_form(out: &mut Vec<u8>, nonce: u64, cl_ord_id: Option<&str>) 
     }
 }
 
-/// `ClosedOrders` body: the orders closed after `start` (exclusive), from offset `ofs`.
-pub fn closed_orders_since_form(out: &mut Vec<u8>, nonce: u64, start: Timestamp, ofs: u64) {
+/// `ClosedOrders` body: the orders opened after `start` (exclusive; `closetime=open`), from
+/// offset `ofs`, optionally only the one with client order id `cl_ord_id`.
+pub fn closed_orders_since_form(
+    out: &mut Vec<u8>,
+    nonce: u64,
+    start: Timestamp,
+    ofs: u64,
+    cl_ord_id: Option<&str>,
+) {
     let mut f = Form::new(out, nonce);
     f.int("start", start.0.div_euclid(1_000_000))
-        .int("ofs", ofs);
+        .int("ofs", ofs)
+        .str("closetime", "open");
+    if let Some(c) = cl_ord_id {
+        f.str("cl_ord_id", c);
+    }
 }
 
 /// `QueryOrders` body for up to 50 ids.
