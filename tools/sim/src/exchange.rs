@@ -79,6 +79,31 @@ pub struct Pair {
     pub ref_price: Decimal,
 }
 
+/// An asset's REST key as Kraken's `AssetPairs` and `Balance` name it: the legacy assets
+/// carry an `X` (crypto) or `Z` (fiat) prefix, and BTC is `XBT`, DOGE is `XDG`.
+pub fn rest_asset(v2: &str) -> String {
+    match v2 {
+        "BTC" => "XXBT".into(),
+        "DOGE" => "XXDG".into(),
+        "ETH" | "LTC" | "XRP" | "XLM" | "XMR" | "ZEC" | "ETC" => format!("X{v2}"),
+        "USD" | "EUR" | "GBP" | "JPY" | "CAD" => format!("Z{v2}"),
+        other => other.into(),
+    }
+}
+
+impl Pair {
+    /// Kraken's `wsname` for the pair: the v1 WebSocket's name, with REST's asset codes
+    /// (`XBT/USD`), not v2's `BTC/USD`.
+    pub fn rest_wsname(&self) -> String {
+        let code = |a: &str| match a {
+            "BTC" => "XBT".to_string(),
+            "DOGE" => "XDG".to_string(),
+            a => a.to_string(),
+        };
+        format!("{}/{}", code(&self.base), code(&self.quote))
+    }
+}
+
 /// The default pairs, with realistic increments.
 pub fn default_pairs() -> Vec<Pair> {
     let p =
@@ -245,6 +270,31 @@ pub struct Faults {
     pub drop_exec_frames: u32,
     /// REST answers `EService:Unavailable`.
     pub rest_unavailable: bool,
+    /// The next N WebSocket order requests are executed but get no ack (lost on the way).
+    pub drop_acks: u32,
+    /// The next N private REST calls are executed, then answered by the edge with a 502 and an
+    /// HTML page instead of Kraken's reply.
+    pub rest_lose_reply: u32,
+    /// The next N private REST calls are executed, then the connection is reset unanswered.
+    pub rest_reset: u32,
+    /// Every private REST call waits this long before it executes.
+    pub rest_delay_ms: u64,
+    /// WebSocket req_ids are echoed after a round trip through a double.
+    pub req_id_double: bool,
+}
+
+/// One order-entry request as the exchange received it (the request log: what a client
+/// really sent, resends included).
+#[derive(Clone, Debug)]
+pub struct LoggedRequest {
+    /// `ws` or `rest`.
+    pub route: &'static str,
+    /// The method (`add_order`, `AddOrder`, ...).
+    pub method: String,
+    /// The client order ids it named (a batch names several).
+    pub cl_ord_ids: Vec<String>,
+    /// When it arrived.
+    pub at: Ns,
 }
 
 /// The whole exchange.
@@ -263,6 +313,8 @@ pub struct Exchange {
     public_subs: Vec<u64>,
     pub status: &'static str,
     pub faults: Faults,
+    /// Every order-entry request received, in order.
+    pub requests: Vec<LoggedRequest>,
     next_id: u64,
     next_trade: u64,
     priority: u64,
@@ -518,6 +570,7 @@ impl Exchange {
             public_subs: Vec::new(),
             status: "online",
             faults: Faults::default(),
+            requests: Vec::new(),
             next_id: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             next_trade: 1,
             priority: 0,
@@ -1740,7 +1793,26 @@ impl Exchange {
                 "qty": f.qty.to_string(), "price": f.price.to_string(), "fee": f.fee.to_string(),
                 "liquidity": if f.maker { "m" } else { "t" }, "trade_id": f.trade_id,
             })).collect::<Vec<_>>(),
+            "requests": self.requests.iter().map(|r| json!({
+                "route": r.route, "method": r.method, "cl_ord_ids": r.cl_ord_ids, "at": rfc3339(r.at),
+            })).collect::<Vec<_>>(),
         })
+    }
+
+    /// Records an order-entry request in the request log.
+    pub fn log_request(
+        &mut self,
+        route: &'static str,
+        method: &str,
+        cl_ord_ids: Vec<String>,
+        at: Ns,
+    ) {
+        self.requests.push(LoggedRequest {
+            route,
+            method: method.to_string(),
+            cl_ord_ids,
+            at,
+        });
     }
 
     /// REST order object (`OpenOrders`/`QueryOrders`): numbers as strings.

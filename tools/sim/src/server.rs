@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256, Sha512};
 use tungstenite::{Message, WebSocket};
 
-use crate::exchange::{Exchange, NewOrder, Ns, dec_str, rfc3339};
+use crate::exchange::{Exchange, NewOrder, Ns, dec_str, rest_asset, rfc3339};
 
 /// Transport faults, applied by the connection threads.
 #[derive(Clone, Debug, Default)]
@@ -84,7 +84,8 @@ impl Shared {
 
     /// Applies a fault spec (`drop-after:N`, `drop-every:MS`, `stall:MS`, `delay-us:D`,
     /// `drop-now`, `refuse-ws:on|off`, `drop-exec-frame`, `invalidate-tokens`,
-    /// `rest-unavailable:on|off`,
+    /// `rest-unavailable:on|off`, `drop-acks:N`, `rest-lose-reply:N`, `rest-reset:N`,
+    /// `rest-delay-ms:MS`, `req-id-double:on|off`,
     /// `status:online|cancel_only|maintenance|post_only`, `non-json`, `clear`).
     pub fn fault(&self, spec: &str) -> Result<(), String> {
         let (name, arg) = spec.split_once(':').unwrap_or((spec, ""));
@@ -100,6 +101,11 @@ impl Shared {
             "drop-exec-frame" => self.ex().faults.drop_exec_frames += 1,
             "invalidate-tokens" => self.ex().invalidate_tokens(),
             "rest-unavailable" => self.ex().faults.rest_unavailable = arg != "off",
+            "drop-acks" => self.ex().faults.drop_acks = n()? as u32,
+            "rest-lose-reply" => self.ex().faults.rest_lose_reply = n()? as u32,
+            "rest-reset" => self.ex().faults.rest_reset = n()? as u32,
+            "rest-delay-ms" => self.ex().faults.rest_delay_ms = n()?,
+            "req-id-double" => self.ex().faults.req_id_double = arg != "off",
             "status" => {
                 let s: &'static str = match arg {
                     "online" => "online",
@@ -355,7 +361,13 @@ pub fn handle(shared: &Shared, conn: u64, text: &str, now: Ns, out: &mut Vec<Str
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let req_id = msg.get("req_id");
+    // A gateway that reads JSON numbers as doubles echoes ids above 2^53 inexactly.
+    let rounded = msg
+        .get("req_id")
+        .and_then(Value::as_u64)
+        .filter(|_| shared.ex().faults.req_id_double)
+        .map(|id| json!(id as f64 as u64));
+    let req_id = rounded.as_ref().or(msg.get("req_id"));
     let empty = Map::new();
     let params = match msg.get("params") {
         Some(Value::Object(p)) => p,
@@ -423,6 +435,60 @@ pub fn handle(shared: &Shared, conn: u64, text: &str, now: Ns, out: &mut Vec<Str
         | "cancel_all_orders_after"
         | "batch_add"
         | "batch_cancel" => {
+            ex.log_request("ws", &method, ws_cl_ord_ids(params), now);
+            if ex.faults.drop_acks > 0 && ex.check_token(token, now).is_ok() {
+                // Executed, but the ack is lost on the way back.
+                ex.faults.drop_acks -= 1;
+                let mut lost = Vec::new();
+                drop(ex);
+                handle_order(shared, conn, &method, req_id, params, token, now, &mut lost);
+                return;
+            }
+            drop(ex);
+            handle_order(shared, conn, &method, req_id, params, token, now, out);
+            return;
+        }
+        _ => Err("Unsupported event".into()),
+    };
+    finish_reply(shared, &method, req_id, params, reply, now, out);
+}
+
+/// The client order ids a WS order request names.
+fn ws_cl_ord_ids(params: &Map<String, Value>) -> Vec<String> {
+    let mut ids = Vec::new();
+    match params.get("cl_ord_id") {
+        Some(Value::String(c)) => ids.push(c.clone()),
+        Some(Value::Array(a)) => {
+            ids.extend(a.iter().filter_map(|v| v.as_str().map(str::to_string)))
+        }
+        _ => {}
+    }
+    if let Some(Value::Array(orders)) = params.get("orders") {
+        ids.extend(orders.iter().filter_map(|o| {
+            o.get("cl_ord_id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }));
+    }
+    ids
+}
+
+/// An order-entry method: executes it and writes its ack(s) to `out`.
+#[allow(clippy::too_many_arguments)]
+fn handle_order(
+    shared: &Shared,
+    _conn: u64,
+    method: &str,
+    req_id: Option<&Value>,
+    params: &Map<String, Value>,
+    token: Option<&str>,
+    now: Ns,
+    out: &mut Vec<String>,
+) {
+    let method = method.to_string();
+    let mut ex = shared.ex();
+    let reply: Result<Value, String> = {
+        {
             match ex.check_token(token, now) {
                 Err(e) => Err(e),
                 Ok(acct) => match method.as_str() {
@@ -523,10 +589,23 @@ pub fn handle(shared: &Shared, conn: u64, text: &str, now: Ns, out: &mut Vec<Str
                 },
             }
         }
-        _ => Err("Unsupported event".into()),
     };
+    drop(ex);
+    finish_reply(shared, &method, req_id, params, reply, now, out);
+}
+
+/// Writes a request's ack (errors naming a pair carry its symbol, as captured).
+fn finish_reply(
+    shared: &Shared,
+    method: &str,
+    req_id: Option<&Value>,
+    params: &Map<String, Value>,
+    reply: Result<Value, String>,
+    now: Ns,
+    out: &mut Vec<String>,
+) {
     let error_has_symbol = matches!(&reply, Err(e) if e.starts_with("Currency pair not supported"));
-    let mut frame = envelope(&method, req_id, reply, now, shared.now());
+    let mut frame = envelope(method, req_id, reply, now, shared.now());
     if error_has_symbol
         && let (Ok(Value::Object(mut m)), Some(sym)) =
             (serde_json::from_str::<Value>(&frame), params.get("symbol"))
@@ -601,8 +680,16 @@ fn http_loop<S: Read + Write>(s: S, shared: &Shared) {
         }
         let path = target.split('?').next().unwrap_or("").to_string();
         let (status, reply) = route(shared, &method, &path, &headers, &body);
+        if status == RESET {
+            return;
+        }
+        let ctype = if reply.starts_with('<') {
+            "text/html"
+        } else {
+            "application/json"
+        };
         let resp = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n{reply}",
+            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n{reply}",
             reply.len()
         );
         let w = r.get_mut();
@@ -673,6 +760,24 @@ fn pstr<'a>(p: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     p.get(k).and_then(Value::as_str)
 }
 
+/// Private REST methods that enter or change orders (logged, and subject to reply faults).
+const ORDER_METHODS: &[&str] = &[
+    "AddOrder",
+    "AddOrderBatch",
+    "AmendOrder",
+    "EditOrder",
+    "CancelOrder",
+    "CancelAll",
+    "CancelAllOrdersAfter",
+    "CancelOrderBatch",
+];
+
+/// Route result meaning: close the connection without answering.
+const RESET: &str = "RESET";
+
+/// What Kraken's edge sends when the origin's reply does not reach it.
+const EDGE_502: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n";
+
 fn route(
     shared: &Shared,
     method: &str,
@@ -691,7 +796,7 @@ fn route(
             let m: Map<String, Value> = ex
                 .pairs
                 .iter()
-                .map(|p| (p.key.clone(), json!({"altname": p.rest_name, "wsname": p.symbol, "base": p.base, "quote": p.quote,
+                .map(|p| (p.key.clone(), json!({"altname": p.rest_name, "wsname": p.rest_wsname(), "base": rest_asset(&p.base), "quote": rest_asset(&p.quote),
                     "pair_decimals": p.price_precision, "lot_decimals": p.qty_precision, "ordermin": p.qty_min.to_string(),
                     "costmin": p.cost_min.to_string(), "tick_size": p.price_increment.to_string(), "status": "online"})))
                 .collect();
@@ -712,7 +817,29 @@ fn route(
             }
         }
         ("POST", p) if p.starts_with("/0/private/") => {
-            ("200 OK", private(shared, &p[11..], headers, body, now))
+            let name = &p[11..];
+            // A slow gateway: the call reaches the matching engine this much later.
+            let delay = shared.ex().faults.rest_delay_ms;
+            let now = if delay > 0 {
+                thread::sleep(Duration::from_millis(delay));
+                shared.now()
+            } else {
+                now
+            };
+            let reply = private(shared, name, headers, body, now);
+            if ORDER_METHODS.contains(&name) {
+                // Faults after execution: the call took effect, its reply is lost.
+                let mut ex = shared.ex();
+                if ex.faults.rest_reset > 0 {
+                    ex.faults.rest_reset -= 1;
+                    return (RESET, String::new());
+                }
+                if ex.faults.rest_lose_reply > 0 {
+                    ex.faults.rest_lose_reply -= 1;
+                    return ("502 Bad Gateway", EDGE_502.to_string());
+                }
+            }
+            ("200 OK", reply)
         }
         _ => ("404 Not Found", err("EGeneral:Unknown method")),
     }
@@ -758,6 +885,23 @@ fn private(
         return err("EAPI:Invalid nonce");
     }
     ex.accounts[acct].last_nonce = nonce;
+    if ORDER_METHODS.contains(&name) {
+        let mut ids: Vec<String> = pstr(&p, "cl_ord_id")
+            .map(str::to_string)
+            .into_iter()
+            .collect();
+        for k in ["orders", "cl_ord_ids"] {
+            if let Some(Value::Array(a)) = p.get(k) {
+                ids.extend(a.iter().filter_map(|o| {
+                    o.as_str()
+                        .filter(|_| k == "cl_ord_ids")
+                        .or_else(|| o.get("cl_ord_id").and_then(Value::as_str))
+                        .map(str::to_string)
+                }));
+            }
+        }
+        ex.log_request("rest", name, ids, now);
+    }
     if ex.faults.rest_unavailable {
         return err("EService:Unavailable");
     }
@@ -948,7 +1092,7 @@ fn rest_order(p: &Map<String, Value>, pair: &str) -> Result<NewOrder, String> {
         cl_ord_id: s("cl_ord_id").map(str::to_string),
         userref: s("userref").and_then(|u| u.parse().ok()),
         display_qty: dec_str(s("displayvol"), "displayvol")?,
-        deadline_ns: None,
+        deadline_ns: s("deadline").and_then(crate::exchange::parse_rfc3339),
         validate: s("validate") == Some("true"),
     })
 }

@@ -140,9 +140,17 @@ fn rest_auth_errors_and_public_endpoints() {
     );
     assert_eq!(bad_key["error"][0], "EAPI:Invalid key");
     assert!(http(&s, "GET", "/0/public/Time", &[], "")["result"]["unixtime"].is_number());
+    // Named as Kraken names it: REST's asset codes, not WebSocket v2's.
+    let pairs = http(&s, "GET", "/0/public/AssetPairs", &[], "");
+    let btc = &pairs["result"]["XXBTZUSD"];
     assert_eq!(
-        http(&s, "GET", "/0/public/AssetPairs", &[], "")["result"]["XXBTZUSD"]["wsname"],
-        "BTC/USD"
+        (&btc["altname"], &btc["wsname"], &btc["base"], &btc["quote"]),
+        (
+            &"XBTUSD".into(),
+            &"XBT/USD".into(),
+            &"XXBT".into(),
+            &"ZUSD".into()
+        )
     );
     s.fault("rest-unavailable:on").unwrap();
     assert_eq!(
