@@ -82,6 +82,8 @@ fn main() {
     let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
     cfg.ws_url = r.ws_url.clone();
     cfg.rest_url = r.rest_url.clone();
+    // The reflector answers REST in plain HTTP on loopback.
+    cfg.allow_insecure_local = true;
     cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
     cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
     cfg.subscribe_balances = false;

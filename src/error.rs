@@ -123,6 +123,9 @@ pub enum Rule {
         /// the instrument's cost_min
         min: Decimal,
     },
+    /// So large that price × quantity cannot be represented.
+    #[error("is too large (price × quantity overflows)")]
+    TooLarge,
     /// Iceberg display quantity below 1/15 of the order quantity.
     #[error("must be at least 1/15 of order_qty")]
     IcebergTooSmall,

@@ -128,11 +128,11 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let op = |r: Result<(), String>| match r {
+    let op = |r: Result<(), ops::Failure>| match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("kraken-exec: {e}");
-            ExitCode::from(1)
+            eprintln!("kraken-exec: {}", e.message);
+            ExitCode::from(e.code)
         }
     };
     match cli.command {

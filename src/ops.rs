@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use kraken_exec::engine::{self, ConnectionState, EngineConfig, IdleStrategy, Strategy, Trader};
-use kraken_exec::orders::{Fill, RequestFailure, StatusChange};
+use kraken_exec::orders::{Fill, NotSent, RequestAck, RequestFailure, StatusChange};
 
 use crate::config_file::FileConfig;
-use kraken_exec::{AmendOrder, ClOrdId, OrderId, OrderRef, OrderTarget};
+use kraken_exec::{AmendOrder, ClOrdId, OrderId, OrderRef, OrderStatus, OrderTarget};
 use rust_decimal::Decimal;
 
 /// Where to connect. Each setting: the flag, else the environment (`KRAKEN_WS_URL`,
@@ -29,42 +29,161 @@ pub struct Conn {
     /// A TOML configuration file (see README); checked for safe permissions if it holds a secret.
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
+    /// Allow plain ws:// and http:// URLs to this machine (a simulator started without --tls).
+    /// Credentials never travel unencrypted to another host.
+    #[arg(long)]
+    pub insecure_local: bool,
 }
 
+/// What a one-shot command saw: printed lines, and every request outcome by id.
 #[derive(Default)]
 struct Report {
     lines: Vec<String>,
-    failed: bool,
+    /// Print only what concerns this order (the command's own), not the account's history.
+    focus: Option<ClOrdId>,
+    focus_id: Option<OrderId>,
+    acks: Vec<RequestAck>,
+    rejects: Vec<RequestFailure>,
+    unknown: Vec<u64>,
+    not_sent: Vec<NotSent>,
+}
+
+impl Report {
+    fn focused(focus: Option<ClOrdId>, focus_id: Option<OrderId>) -> Self {
+        Report {
+            focus,
+            focus_id,
+            ..Report::default()
+        }
+    }
+
+    /// A report of what concerns `target` only.
+    fn on(target: &OrderRef) -> Self {
+        match target {
+            OrderRef::Id(id) => Report::focused(None, Some(*id)),
+            OrderRef::ClOrdId(c) => Report::focused(Some(*c), None),
+            OrderRef::UserRef(_) => Report::default(),
+        }
+    }
+
+    fn concerns(&self, order_id: Option<OrderId>, cl: Option<ClOrdId>) -> bool {
+        match (self.focus, self.focus_id) {
+            (None, None) => true,
+            (f, fid) => (f.is_some() && cl == f) || (fid.is_some() && order_id == fid),
+        }
+    }
 }
 
 impl Strategy for Report {
     fn on_execution(&mut self, f: &Fill) {
+        if !self.concerns(Some(f.order_id), f.cl_ord_id) {
+            return;
+        }
+        let side = f.side.map_or("?", |s| s.as_str());
         self.lines.push(format!(
-            "fill {} {:?} {} @ {} (exec {})",
-            f.order_id, f.side, f.qty, f.price, f.exec_id
+            "fill {} {side} {} @ {} (exec {})",
+            f.order_id, f.qty, f.price, f.exec_id
         ));
     }
     fn on_status_change(&mut self, c: &StatusChange) {
+        if c.cl_ord_id.is_some() && c.cl_ord_id == self.focus && c.order_id.is_some() {
+            self.focus_id = c.order_id;
+        }
+        if !self.concerns(c.order_id, c.cl_ord_id) {
+            return;
+        }
         let id = c
             .order_id
             .map(|i| i.to_string())
             .or(c.cl_ord_id.map(|c| c.to_string()))
             .unwrap_or_default();
+        let from = c.from.map(|f| format!("{f:?} -> ")).unwrap_or_default();
         self.lines.push(format!(
-            "order {id}: {:?} -> {:?}{}",
-            c.from,
+            "order {id}: {from}{:?}{}",
             c.to,
             c.reason.map(|r| format!(" ({r})")).unwrap_or_default()
         ));
     }
     fn on_reject(&mut self, r: &RequestFailure) {
-        self.failed = true;
-        self.lines
-            .push(format!("refused by the exchange: {}", r.error));
+        self.rejects.push(*r);
+    }
+    fn on_ack(&mut self, a: &RequestAck) {
+        self.acks.push(*a);
+    }
+    fn on_unknown_outcome(&mut self, req_id: u64) {
+        self.unknown.push(req_id);
+    }
+    fn on_not_sent(&mut self, n: &NotSent) {
+        self.not_sent.push(*n);
     }
 }
 
-fn connect(c: &Conn) -> Result<(Trader, Report), String> {
+/// A one-shot request's own outcome, as the exchange (or the engine) reported it by req_id.
+enum Outcome {
+    Accepted(RequestAck),
+    Refused(String),
+    /// No answer: it may or may not have executed.
+    Unknown,
+}
+
+/// Exit status of a command whose request's outcome is unknown (the exchange may hold it).
+pub const EXIT_UNKNOWN: u8 = 3;
+
+/// Why a one-shot command did not succeed, with its exit status.
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure { message, code: 1 }
+    }
+}
+
+/// Polls until request `req_id` has an outcome: accepted, refused (by the exchange or never
+/// sent), or unknown once its deadline passed. Nothing is matched by printed text.
+fn await_outcome(t: &mut Trader, r: &mut Report, req_id: u64, secs: u64) -> Outcome {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        t.poll(r);
+        if let Some(a) = r.acks.iter().find(|a| a.req_id == req_id) {
+            return Outcome::Accepted(*a);
+        }
+        if let Some(f) = r.rejects.iter().find(|f| f.req_id == Some(req_id)) {
+            return Outcome::Refused(format!("refused by the exchange: {}", f.error));
+        }
+        if let Some(n) = r.not_sent.iter().find(|n| n.req_id == req_id) {
+            return Outcome::Refused(n.reason.as_str().to_string());
+        }
+        if r.unknown.contains(&req_id) || Instant::now() >= end {
+            return Outcome::Unknown;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// After an unknown outcome the engine looks the order up: waits (bounded) for the lookup to
+/// settle `target`. `Some(true)`: the exchange holds (or held) it; `Some(false)`: it was
+/// never placed; `None`: still unknown.
+fn await_lookup(t: &mut Trader, r: &mut Report, target: &OrderRef, secs: u64) -> Option<bool> {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        t.poll(r);
+        match t.order_status(target).map(|o| o.status) {
+            Some(OrderStatus::Unknown | OrderStatus::Pending) | None => {}
+            Some(OrderStatus::Rejected) => return Some(false),
+            Some(_) => return Some(true),
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Connects and waits until ready. `r` says what the command will print (its focus).
+fn connect(c: &Conn, mut r: Report) -> Result<(Trader, Report), String> {
     let file = match &c.config {
         Some(p) => FileConfig::load(p)?,
         None => FileConfig::default(),
@@ -104,13 +223,18 @@ fn connect(c: &Conn) -> Result<(Trader, Report), String> {
     if let Some(p) = &ca {
         cfg.extra_ca_pem = Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
     }
+    cfg.allow_insecure_local = c.insecure_local;
     cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
     // A one-shot command must not leave Kraken's dead man's switch armed behind it.
     cfg.dead_man_timeout_secs = 0;
     cfg.subscribe_balances = false;
     let url = cfg.ws_url.clone();
-    let mut t = engine::start(cfg).map_err(|e| e.to_string())?;
-    let mut r = Report::default();
+    let mut t = engine::start(cfg).map_err(|e| match e {
+        engine::EngineError::Config(m) if m.contains("plain") => {
+            format!("{m}; for a local simulator without TLS pass --insecure-local")
+        }
+        e => e.to_string(),
+    })?;
     if !t.wait_ready(&mut r, Duration::from_secs(10)) {
         t.shutdown();
         return Err(format!(
@@ -129,16 +253,31 @@ fn settle(t: &mut Trader, r: &mut Report, secs: u64, done: impl Fn(&Trader, &Rep
     t.poll(r);
 }
 
-fn finish(t: Trader, r: Report) -> Result<(), String> {
+/// Prints what was seen, stops the engine (anything left unsent or unanswered is said), and
+/// turns the request's outcome into the command's result.
+fn finish(t: Trader, mut r: Report, result: Result<(), Failure>) -> Result<(), Failure> {
+    let report = t.shutdown_with(&mut r);
     for l in &r.lines {
         println!("{l}");
     }
-    t.shutdown();
-    if r.failed {
-        Err("the exchange refused the request".into())
-    } else {
-        Ok(())
+    if !report.not_sent.is_empty() || !report.unanswered.is_empty() {
+        eprintln!(
+            "kraken-exec: at exit, requests not sent: {:?}, sent without an answer: {:?}",
+            report.not_sent, report.unanswered
+        );
     }
+    result
+}
+
+/// A client order id for a one-shot order the user did not name, so an unknown outcome can
+/// be looked up: `kx` and 16 hex digits of the clock and process id.
+fn fresh_cl_ord_id() -> ClOrdId {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    let v = nanos ^ (u64::from(std::process::id()) << 40);
+    ClOrdId::new(&format!("kx{v:016x}")).expect("18 ASCII characters are a valid cl_ord_id")
 }
 
 fn target(order_id: Option<String>, cl_ord_id: Option<String>) -> Result<OrderTarget, String> {
@@ -153,7 +292,8 @@ fn target(order_id: Option<String>, cl_ord_id: Option<String>) -> Result<OrderTa
     }
 }
 
-/// `place`.
+/// `place`: exit 0 only if the exchange accepted this very request (found by its req_id, or
+/// by a lookup of its cl_ord_id after an unknown outcome).
 #[allow(clippy::too_many_arguments)]
 pub fn place(
     c: &Conn,
@@ -164,33 +304,81 @@ pub fn place(
     price: Option<&str>,
     cl_ord_id: Option<&str>,
     live: bool,
-) -> Result<(), String> {
-    let (mut t, mut r) = connect(c)?;
-    let mut order = match t.parse_order(symbol, side, qty, order_type, price) {
-        Ok(o) => o,
-        Err(e) => {
-            t.shutdown();
-            return Err(e.to_string());
-        }
+) -> Result<(), Failure> {
+    let cl = match cl_ord_id {
+        Some(id) => ClOrdId::new(id).map_err(|e| format!("cl_ord_id: {e}"))?,
+        None => fresh_cl_ord_id(),
     };
-    if let Some(id) = cl_ord_id {
-        order = order.cl_ord_id(ClOrdId::new(id).map_err(|e| format!("cl_ord_id: {e}"))?);
-    }
+    let (mut t, mut r) = connect(c, Report::focused(Some(cl), None))?;
+    let mut order = match t.parse_order(symbol, side, qty, order_type, price) {
+        Ok(o) => o.cl_ord_id(cl),
+        Err(e) => return finish(t, r, Err(e.to_string().into())),
+    };
     if !live {
         order = order.validate_only();
         println!("validate only (no order is placed; --live to trade)");
     }
-    if let Err(e) = t.add_order(order) {
-        t.shutdown();
-        return Err(format!("refused before the wire: {e}"));
+    let req_id = match t.add_order(order) {
+        Ok(id) => id,
+        Err(e) => return finish(t, r, Err(format!("refused before the wire: {e}").into())),
+    };
+    let result = match await_outcome(&mut t, &mut r, req_id, OUTCOME_SECS) {
+        Outcome::Accepted(a) if !live => {
+            println!("valid: the exchange would accept it (cl_ord_id {cl})");
+            let _ = a;
+            Ok(())
+        }
+        Outcome::Accepted(a) => {
+            let id = a.order_id.map(|i| i.to_string()).unwrap_or_default();
+            // Let the first executions report land, so the state printed is the exchange's.
+            settle(&mut t, &mut r, 1, |t, _| {
+                t.order_status(&OrderRef::ClOrdId(cl))
+                    .is_some_and(|o| o.first_report_ns > 0)
+            });
+            println!("placed: order {id} (cl_ord_id {cl})");
+            Ok(())
+        }
+        Outcome::Refused(e) => Err(e.into()),
+        Outcome::Unknown if !live => Err(Failure {
+            message: "no answer to the validation request".into(),
+            code: EXIT_UNKNOWN,
+        }),
+        Outcome::Unknown => match await_lookup(&mut t, &mut r, &OrderRef::ClOrdId(cl), 10) {
+            Some(true) => {
+                println!("placed (no answer; found by lookup, cl_ord_id {cl})");
+                Ok(())
+            }
+            Some(false) => {
+                Err(format!("not placed (no answer; lookup found no order {cl})").into())
+            }
+            None => Err(Failure {
+                message: format!(
+                    "outcome unknown: no answer and the lookup has not settled; check `kraken-exec orders` for cl_ord_id {cl}"
+                ),
+                code: EXIT_UNKNOWN,
+            }),
+        },
+    };
+    finish(t, r, result)
+}
+
+/// How long a one-shot command waits for its request's answer (the engine's request timeout
+/// turns silence into an unknown outcome before this).
+const OUTCOME_SECS: u64 = 15;
+
+/// The outcome of a request that changes one order: success only on the exchange's ack.
+fn settle_request(t: &mut Trader, r: &mut Report, req_id: u64, what: &str) -> Result<(), Failure> {
+    match await_outcome(t, r, req_id, OUTCOME_SECS) {
+        Outcome::Accepted(_) => {
+            println!("{what}: accepted by the exchange");
+            Ok(())
+        }
+        Outcome::Refused(e) => Err(e.into()),
+        Outcome::Unknown => Err(Failure {
+            message: format!("{what}: outcome unknown (no answer); check `kraken-exec orders`"),
+            code: EXIT_UNKNOWN,
+        }),
     }
-    settle(&mut t, &mut r, 5, |_, r| {
-        r.failed
-            || r.lines
-                .iter()
-                .any(|l| l.contains("-> Open") || l.contains("-> Filled"))
-    });
-    finish(t, r)
 }
 
 /// `amend`.
@@ -200,45 +388,57 @@ pub fn amend(
     cl_ord_id: Option<String>,
     price: Option<Decimal>,
     qty: Option<Decimal>,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let mut a = AmendOrder::new(target(order_id, cl_ord_id)?);
     a.limit_price = price;
     a.order_qty = qty;
-    let (mut t, mut r) = connect(c)?;
-    if let Err(e) = t.amend_order(a) {
-        t.shutdown();
-        return Err(format!("refused before the wire: {e}"));
-    }
-    settle(&mut t, &mut r, 3, |_, r| r.failed);
-    println!("amend sent");
-    finish(t, r)
+    let (mut t, mut r) = connect(c, Report::on(&a.target.into()))?;
+    let result = match t.amend_order(a) {
+        Ok(req_id) => settle_request(&mut t, &mut r, req_id, "amend"),
+        Err(e) => Err(format!("refused before the wire: {e}").into()),
+    };
+    finish(t, r, result)
 }
 
 /// `cancel`.
-pub fn cancel(c: &Conn, order_id: Option<String>, cl_ord_id: Option<String>) -> Result<(), String> {
+pub fn cancel(
+    c: &Conn,
+    order_id: Option<String>,
+    cl_ord_id: Option<String>,
+) -> Result<(), Failure> {
     let target: OrderRef = target(order_id, cl_ord_id)?.into();
-    let (mut t, mut r) = connect(c)?;
-    t.cancel_order(target).map_err(|e| e.to_string())?;
-    settle(&mut t, &mut r, 5, |t, r| {
-        r.failed
-            || t.order_status(&target)
-                .is_some_and(|o| o.status.is_terminal())
-    });
-    finish(t, r)
+    let (mut t, mut r) = connect(c, Report::on(&target))?;
+    let result = match t.cancel_order(target) {
+        Ok(req_id) => settle_request(&mut t, &mut r, req_id, "cancel").inspect(|()| {
+            // The executions stream confirms the cancel; show it if it comes promptly.
+            settle(&mut t, &mut r, 2, |t, _| {
+                t.order_status(&target)
+                    .is_some_and(|o| o.status.is_terminal())
+            });
+        }),
+        Err(e) => Err(format!("refused before the wire: {e}").into()),
+    };
+    finish(t, r, result)
 }
 
 /// `cancel-all`.
-pub fn cancel_all(c: &Conn) -> Result<(), String> {
-    let (mut t, mut r) = connect(c)?;
-    t.cancel_all().map_err(|e| e.to_string())?;
-    settle(&mut t, &mut r, 5, |t, _| t.active_orders().count() == 0);
-    println!("open orders left: {}", t.active_orders().count());
-    finish(t, r)
+pub fn cancel_all(c: &Conn) -> Result<(), Failure> {
+    // Only this command's own effects are printed (the cancellations are counted below).
+    let (mut t, mut r) = connect(c, Report::focused(Some(fresh_cl_ord_id()), None))?;
+    let result = match t.cancel_all() {
+        Ok(req_id) => settle_request(&mut t, &mut r, req_id, "cancel-all"),
+        Err(e) => Err(format!("refused before the wire: {e}").into()),
+    };
+    if result.is_ok() {
+        settle(&mut t, &mut r, 2, |t, _| t.active_orders().count() == 0);
+        println!("open orders left: {}", t.active_orders().count());
+    }
+    finish(t, r, result)
 }
 
 /// `orders`: the open orders from the executions snapshot.
-pub fn orders(c: &Conn) -> Result<(), String> {
-    let (mut t, mut r) = connect(c)?;
+pub fn orders(c: &Conn) -> Result<(), Failure> {
+    let (mut t, mut r) = connect(c, Report::default())?;
     settle(&mut t, &mut r, 1, |_, _| false);
     let mut n = 0;
     for o in t.active_orders() {
@@ -259,12 +459,12 @@ pub fn orders(c: &Conn) -> Result<(), String> {
     }
     println!("{n} open order(s)");
     r.lines.clear();
-    finish(t, r)
+    finish(t, r, Ok(()))
 }
 
 /// `watch`: streams executions for `seconds` (0: until interrupted).
-pub fn watch(c: &Conn, seconds: u64) -> Result<(), String> {
-    let (mut t, mut r) = connect(c)?;
+pub fn watch(c: &Conn, seconds: u64) -> Result<(), Failure> {
+    let (mut t, mut r) = connect(c, Report::default())?;
     let end = (seconds > 0).then(|| Instant::now() + Duration::from_secs(seconds));
     while end.is_none_or(|e| Instant::now() < e) {
         t.poll(&mut r);
@@ -276,5 +476,5 @@ pub fn watch(c: &Conn, seconds: u64) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    finish(t, r)
+    finish(t, r, Ok(()))
 }

@@ -44,7 +44,7 @@ fn positive(field: Field, v: Decimal) -> Result<(), OrderError> {
 }
 
 fn multiple(field: Field, v: Decimal, inc: Decimal) -> Result<(), OrderError> {
-    if inc.is_zero() || (v % inc).is_zero() {
+    if inc.is_zero() || v.checked_rem(inc).is_some_and(|r| r.is_zero()) {
         Ok(())
     } else {
         err(field, Rule::NotMultipleOf(inc))
@@ -134,7 +134,8 @@ impl AddOrder {
             (true, Some(d)) => {
                 positive(Field::DisplayQty, d)?;
                 let q = self.base_qty();
-                if d * Decimal::from(15) < q {
+                // Checked: a huge display quantity times 15 must not overflow (and panic).
+                if d.checked_mul(Decimal::from(15)).is_some_and(|x| x < q) {
                     return err(Field::DisplayQty, Rule::IcebergTooSmall);
                 }
                 if d > q {
@@ -199,7 +200,9 @@ impl AddOrder {
         }
         if let (Some(p), false) = (self.limit_price, t == OrderType::TrailingStopLimit) {
             multiple(Field::LimitPrice, p, ins.price_increment)?;
-            let cost = p * self.base_qty();
+            let Some(cost) = p.checked_mul(self.base_qty()) else {
+                return err(Field::OrderQty, Rule::TooLarge);
+            };
             if cost < ins.cost_min {
                 return err(
                     Field::OrderQty,

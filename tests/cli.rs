@@ -132,22 +132,90 @@ fn operator_commands_against_the_simulator() {
     assert!(out.contains("validate only"), "{out}");
     assert_eq!(sim.ledger()["orders"].as_array().unwrap().len(), 0);
 
-    let (code, out, err) = run(&[
-        "place",
-        "--symbol",
-        "BTC/USD",
-        "--side",
-        "buy",
-        "--qty",
-        "0.01",
-        "--price",
-        "60000",
-        "--cl-ord-id",
-        "ops-1",
-        "--live",
-    ]);
+    let place = |price: &str, cl: &str, qty: &str| {
+        run(&[
+            "place",
+            "--symbol",
+            "BTC/USD",
+            "--side",
+            "buy",
+            "--qty",
+            qty,
+            "--price",
+            price,
+            "--cl-ord-id",
+            cl,
+            "--live",
+        ])
+    };
+    let ledger_order = |cl: &str| -> Option<serde_json::Value> {
+        sim.ledger()["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["cl_ord_id"] == cl)
+            .cloned()
+    };
+    // An earlier fill on the account: the next command's snapshot replays it. Before the fix
+    // a later `place` took that old fill's "-> Filled" line for its own and exited 0 without
+    // placing anything.
+    let (code, out, err) = place("70000", "ops-0", "0.01");
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("-> Open"), "{out}");
+    assert_eq!(ledger_order("ops-0").unwrap()["status"], "filled");
+
+    let (code, out, err) = place("60000", "ops-1", "0.01");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("-> Open") && out.contains("placed: order O"),
+        "{out}"
+    );
+    assert_eq!(
+        ledger_order("ops-1").unwrap()["status"],
+        "new",
+        "it reached the exchange"
+    );
+    assert!(
+        !out.contains("ops-0") && !out.contains("Filled"),
+        "only its own order: {out}"
+    );
+
+    // Refused by the exchange: non-zero, with Kraken's reason.
+    let (code, out, err) = place("60000", "ops-nf", "1000");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("refused by the exchange: EOrder:Insufficient funds"),
+        "{err}"
+    );
+    assert!(ledger_order("ops-nf").is_none());
+
+    // The ack is lost: the outcome is unknown until the lookup finds the order (exit 0, said
+    // so), and it was sent once.
+    sim.fault("drop-acks:1").unwrap();
+    let (code, out, err) = place("60010", "ops-u", "0.01");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("found by lookup"), "{out}");
+    assert_eq!(ledger_order("ops-u").unwrap()["status"], "new");
+    let sent = sim.ledger()["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["cl_ord_ids"][0] == "ops-u")
+        .count();
+    assert_eq!(sent, 1);
+
+    // Amend: success is the exchange's ack, failure is non-zero.
+    let (code, out, err) = run(&["amend", "--cl-ord-id", "ops-1", "--price", "60100"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("amend: accepted"), "{out}");
+    assert_eq!(ledger_order("ops-1").unwrap()["limit_price"], "60100");
+    let (code, out, err) = run(&["amend", "--cl-ord-id", "no-such", "--price", "60100"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("refused by the exchange"), "{err}");
+    let (code, out, err) = run(&["cancel", "--cl-ord-id", "no-such"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let (code, out, err) = run(&["cancel", "--cl-ord-id", "ops-u"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(ledger_order("ops-u").unwrap()["status"], "canceled");
     let (code, out, _) = run(&["orders"]);
     assert_eq!(code, 0);
     assert!(
@@ -157,7 +225,7 @@ fn operator_commands_against_the_simulator() {
     let (code, out, err) = run(&["cancel", "--cl-ord-id", "ops-1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("-> Canceled"), "{out}");
-    assert_eq!(sim.ledger()["orders"][0]["status"], "canceled");
+    assert_eq!(ledger_order("ops-1").unwrap()["status"], "canceled");
 
     // Bad input: a clear message and a non-zero exit, never a panic.
     let (code, _, err) = run(&[

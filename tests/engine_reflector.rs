@@ -39,6 +39,8 @@ fn config(r: &Reflector) -> EngineConfig {
     let mut cfg = EngineConfig::new(creds, &["BTC/USD", "ETH/USD"]);
     cfg.ws_url = r.ws_url.clone();
     cfg.rest_url = r.rest_url.clone();
+    // The reflector answers REST in plain HTTP on loopback.
+    cfg.allow_insecure_local = true;
     cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
     cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
     cfg

@@ -5,10 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use arrayvec::ArrayVec;
-use kraken_exec::engine::{
-    self, ConnectionState, EngineConfig, IdleStrategy, Strategy, TradeError, Trader,
-};
-use kraken_exec::orders::{Fill, StatusChange};
+use kraken_exec::engine::{ConnectionState, TradeError, Trader};
 use kraken_exec::risk::Tier;
 use kraken_exec::{
     AddOrder, AmendOrder, BatchAdd, BatchCancel, ClOrdId, DecodeError, OrderRef, OrderStatus,
@@ -17,101 +14,10 @@ use kraken_exec::{
 use kraken_sim::{Sim, SimConfig};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use serde_json::Value;
 
-#[derive(Default)]
-struct Rec {
-    fills: Vec<Fill>,
-    changes: Vec<StatusChange>,
-    unknown: Vec<u64>,
-    decode_errors: Vec<DecodeError>,
-    states: Vec<ConnectionState>,
-    balances: usize,
-}
-
-impl Strategy for Rec {
-    fn on_execution(&mut self, f: &Fill) {
-        self.fills.push(*f);
-    }
-    fn on_status_change(&mut self, c: &StatusChange) {
-        self.changes.push(*c);
-    }
-    fn on_unknown_outcome(&mut self, req_id: u64) {
-        self.unknown.push(req_id);
-    }
-    fn on_decode_error(&mut self, e: DecodeError) {
-        self.decode_errors.push(e);
-    }
-    fn on_connection(&mut self, s: ConnectionState) {
-        self.states.push(s);
-    }
-    fn on_balance(&mut self, _: &kraken_exec::protocol::messages::BalanceEntry) {
-        self.balances += 1;
-    }
-}
-
-fn sim(market_flow: bool) -> Sim {
-    Sim::start(SimConfig {
-        tls: true,
-        market_flow,
-        ..SimConfig::default()
-    })
-    .unwrap()
-}
-
-fn config(s: &Sim) -> EngineConfig {
-    let mut cfg = EngineConfig::simulator(s, &["BTC/USD", "ETH/USD"]);
-    cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
-    cfg.backoff_min = Duration::from_millis(20);
-    cfg.backoff_max = Duration::from_millis(200);
-    cfg
-}
-
-fn start(s: &Sim, tweak: impl FnOnce(&mut EngineConfig)) -> (Trader, Rec) {
-    let mut cfg = config(s);
-    tweak(&mut cfg);
-    let mut t = engine::start(cfg).unwrap();
-    let mut rec = Rec::default();
-    assert!(
-        t.wait_ready(&mut rec, Duration::from_secs(10)),
-        "engine not ready: {:?}",
-        rec.states
-    );
-    (t, rec)
-}
-
-fn until(t: &mut Trader, rec: &mut Rec, secs: u64, what: impl Fn(&Trader, &Rec) -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        t.poll(rec);
-        if what(t, rec) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    t.poll(rec);
-    what(t, rec)
-}
-
-/// Disconnections the strategy has been told of.
-fn downs(r: &Rec) -> usize {
-    r.states
-        .iter()
-        .filter(|s| **s == ConnectionState::Disconnected)
-        .count()
-}
-
-fn status(t: &Trader, c: ClOrdId) -> Option<OrderStatus> {
-    t.order_status(&OrderRef::ClOrdId(c)).map(|o| o.status)
-}
-
-fn cid(s: &str) -> ClOrdId {
-    ClOrdId::new(s).unwrap()
-}
-
-fn d(v: &Value) -> Decimal {
-    v.as_str().unwrap().parse().unwrap()
-}
+#[path = "support/sim_engine.rs"]
+mod sim_engine;
+use sim_engine::*;
 
 /// Every fill the simulator recorded is in the engine's view exactly once, and every order's
 /// filled quantity and final status agree.

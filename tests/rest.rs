@@ -297,15 +297,21 @@ fn closed_orders_and_trades_history() {
         s(&body),
         "nonce=9&start=1000000&ofs=0&closetime=open&cl_ord_id=c9"
     );
-    let mut pairs = br#"{"error":[],"result":{"XXBTZUSD":{"altname":"XBTUSD","wsname":"XBT/USD"},"SOLUSD":{"altname":"SOLUSD"}}}"#.to_vec();
-    let mut names = rest::parse_asset_pair_names(&mut pairs).unwrap();
-    names.sort();
+    // As Kraken answers: keys, altnames and wsnames all differ from the v2 symbol's text.
+    let mut pairs = br#"{"error":[],"result":{"XXBTZUSD":{"altname":"XBTUSD","wsname":"XBT/USD","base":"XXBT","quote":"ZUSD"},"XDGUSD":{"altname":"XDGUSD","wsname":"XDG/USD","base":"XXDG","quote":"ZUSD"},"SOLUSD":{"altname":"SOLUSD","base":"SOL","quote":"ZUSD"},"XETHXXBT":{"altname":"ETHXBT","wsname":"ETH/XBT","base":"XETH","quote":"XXBT"}}}"#.to_vec();
+    let pairs = rest::parse_asset_pairs(&mut pairs).unwrap();
+    let key =
+        |sym: &str| rest::rest_pair_for(sym, &pairs).map(|p| (p.key.as_str(), p.altname.as_str()));
+    assert_eq!(key("BTC/USD"), Some(("XXBTZUSD", "XBTUSD")));
+    assert_eq!(key("DOGE/USD"), Some(("XDGUSD", "XDGUSD")));
+    assert_eq!(key("ETH/BTC"), Some(("XETHXXBT", "ETHXBT")));
+    // No wsname: base and quote decide.
+    assert_eq!(key("SOL/USD"), Some(("SOLUSD", "SOLUSD")));
+    assert_eq!(key("ADA/USD"), None, "an unlisted pair is not guessed");
     assert_eq!(
-        names,
-        [
-            ("SOLUSD".to_string(), "SOLUSD".to_string()),
-            ("XXBTZUSD".to_string(), "XBTUSD".to_string())
-        ]
+        key("BTCUSD"),
+        None,
+        "a symbol without a slash is not a v2 symbol"
     );
     let page = br#"{"error":[],"result":{"closed":{"OA":{"status":"canceled","descr":{"pair":"XBTUSD","type":"buy","ordertype":"limit","price":"2"},"vol":"1","vol_exec":"0","cost":"0","fee":"0","price":"0"}},"count":51}}"#;
     let (o, count) = rest::parse_orders_page(&mut page.to_vec()).unwrap();
@@ -334,7 +340,7 @@ proptest::proptest! {
             let _ = rest::parse_trades_history(&mut input.clone());
             let _ = rest::parse_orders_page(&mut input.clone());
             let _ = rest::parse_orders(&mut input.clone());
-            let _ = rest::parse_asset_pair_names(&mut input.clone());
+            let _ = rest::parse_asset_pairs(&mut input.clone());
             let _ = rest::parse_token(&mut input.clone());
             let _ = rest::parse_add_order(&mut input.clone());
         }

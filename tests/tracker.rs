@@ -569,3 +569,134 @@ fn orders_placed_elsewhere_are_tracked_from_executions() {
     );
     assert_eq!(h.t.stats().orders_submitted, 0);
 }
+
+/// Issue 9, item 4: a snapshot's trade of an older, closed order that used the same cl_ord_id
+/// must not join the pending order (before the fix the new order took the old order_id and
+/// cum_qty and became Filled).
+#[test]
+fn a_reused_cl_ord_id_does_not_join_a_snapshot_report_of_an_older_order() {
+    let mut h = Harness::new();
+    let cl = ClOrdId::new("reuse-1").unwrap();
+    let o = AddOrder::limit(
+        h.syms.get("BTC/USD").unwrap(),
+        Side::Buy,
+        dec!(1),
+        dec!(100),
+    )
+    .cl_ord_id(cl);
+    h.submit(7, &o);
+    // The reconnect snapshot replays the old order's trade, cl_ord_id and all.
+    h.feed(r#"{"channel":"executions","type":"snapshot","data":[{"order_id":"OLDOLD-AAAAA-BBBBBB","exec_id":"TOLD11-AAAAA-BBBBBB","exec_type":"trade","symbol":"BTC/USD","side":"buy","last_qty":1.0,"last_price":99.0,"cum_qty":1.0,"order_qty":1.0,"order_status":"filled","cl_ord_id":"reuse-1"}],"sequence":1}"#);
+    let mine = h.t.by_cl_ord_id(&cl).unwrap();
+    assert_eq!(
+        mine.status,
+        OrderStatus::Pending,
+        "still waiting for its own ack"
+    );
+    assert_eq!(mine.order_id, None);
+    assert_eq!(mine.filled_qty, dec!(0));
+    // A live delta of the old order (a trade, not a birth) does not join either.
+    h.feed(&trade(
+        "OLDOLD-AAAAA-BBBBBB",
+        "TOLD22-AAAAA-BBBBBB",
+        "0.0",
+        "99.0",
+        "1.0",
+        "filled",
+    ));
+    assert_eq!(h.t.by_cl_ord_id(&cl).unwrap().order_id, None);
+    // Its own ack names it; its own birth report joins it.
+    h.feed(&ack(7, OID));
+    let mine = h.t.by_cl_ord_id(&cl).unwrap();
+    assert_eq!(
+        (mine.order_id.unwrap().as_str(), mine.status),
+        (OID, OrderStatus::Open)
+    );
+    assert_eq!(mine.filled_qty, dec!(0));
+    let old =
+        h.t.by_order_id(&OrderId::new("OLDOLD-AAAAA-BBBBBB").unwrap())
+            .unwrap();
+    assert_eq!(old.status, OrderStatus::Filled);
+}
+
+/// The live birth report of the pending order still joins it before its ack.
+#[test]
+fn a_live_birth_report_joins_the_pending_order_by_cl_ord_id() {
+    let mut h = Harness::new();
+    let cl = ClOrdId::new("born-1").unwrap();
+    let o = AddOrder::limit(
+        h.syms.get("BTC/USD").unwrap(),
+        Side::Buy,
+        dec!(1),
+        dec!(100),
+    )
+    .cl_ord_id(cl);
+    h.submit(8, &o);
+    h.feed(&pending_new(OID, "born-1"));
+    assert_eq!(
+        h.t.by_cl_ord_id(&cl).unwrap().order_id.unwrap().as_str(),
+        OID
+    );
+    assert_eq!(h.t.orders().count(), 1, "one record, not two");
+}
+
+/// Issue 9, item 15: a validate-only add creates no order; its outcome is the request's own.
+#[test]
+fn validate_only_adds_leave_no_active_order() {
+    let mut h = Harness::new();
+    let o = AddOrder::limit(
+        h.syms.get("BTC/USD").unwrap(),
+        Side::Buy,
+        dec!(1),
+        dec!(100),
+    )
+    .cl_ord_id(ClOrdId::new("val-1").unwrap())
+    .validate_only();
+    h.submit(9, &o);
+    assert_eq!(h.t.active_orders().count(), 0);
+    // Kraken's validate ack carries no order id.
+    h.feed(r#"{"method":"add_order","req_id":9,"result":{"cl_ord_id":"val-1","order_id":""},"success":true}"#);
+    let ev = h.take();
+    assert!(
+        matches!(ev[..], [TrackerEvent::Accepted(a)] if a.req_id == 9 && a.order_id.is_none()),
+        "{ev:?}"
+    );
+    assert_eq!(h.t.active_orders().count(), 0);
+    assert_eq!(h.t.orders().count(), 0);
+}
+
+/// Issue 9, item 1: every request gets its own outcome by req_id; an add that never left
+/// the engine is settled, not left pending.
+#[test]
+fn requests_report_their_own_outcome_and_unsent_ones_are_settled() {
+    let mut h = Harness::new();
+    let btc = h.syms.get("BTC/USD").unwrap();
+    h.submit(10, &AddOrder::limit(btc, Side::Buy, dec!(1), dec!(100)));
+    h.submit(11, &AddOrder::limit(btc, Side::Buy, dec!(1), dec!(101)));
+    h.take();
+    h.feed(&ack(10, OID));
+    let ev = h.take();
+    assert!(
+        ev.iter().any(|e| matches!(e, TrackerEvent::Accepted(a) if a.req_id == 10 && a.order_id.map(|i| i.as_str() == OID) == Some(true))),
+        "{ev:?}"
+    );
+    assert_eq!(h.t.requests_in_flight().collect::<Vec<_>>(), [11]);
+    let Harness { t, events, now, .. } = &mut h;
+    t.not_sent(
+        11,
+        kraken_exec::orders::NotSentReason::Shutdown,
+        *now,
+        &mut |e| events.push(e),
+    );
+    let ev = h.take();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, TrackerEvent::NotSent(n) if n.req_id == 11))
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, TrackerEvent::StatusChange(c) if c.to == OrderStatus::Rejected))
+    );
+    assert_eq!(h.t.requests_in_flight().count(), 0);
+    assert_eq!(h.t.active_orders().count(), 1, "only the acked order");
+}

@@ -8,11 +8,15 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 use rust_decimal::Decimal;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::engine::clock;
 use crate::engine::msg::{Command, LargeCommand};
 use crate::error::KrakenErrorKind;
 use crate::ids::{AssetCode, ExecId, OrderId, SymbolId};
 use crate::order::{OrderRef, OrderTarget};
+use crate::orders::NotSentReason;
 use crate::protocol::messages::{
     AckResult, BatchItem, ExecutionReport, Fee, Method, Response, Text,
 };
@@ -26,17 +30,19 @@ use crate::types::{ExecType, Liquidity, OrderStatus};
 pub(crate) enum ColdRequest {
     /// Fetch a fresh WebSocket token.
     Token,
-    /// Send a small command over REST.
+    /// Send a small command over REST, unless `expires_ns` (monotonic) has passed by then.
     Order {
         req_id: u64,
         cmd: Command,
         sent_ns: u64,
+        expires_ns: u64,
     },
-    /// Send a large command over REST.
+    /// Send a large command over REST, unless `expires_ns` has passed by then.
     Large {
         req_id: u64,
         cmd: LargeCommand,
         sent_ns: u64,
+        expires_ns: u64,
     },
     /// Look an order up; the exchange cannot have opened it before `since`.
     Lookup { target: OrderRef, since: Timestamp },
@@ -57,6 +63,18 @@ pub(crate) enum ColdReply {
         items: Vec<BatchItem>,
         sent_ns: u64,
     },
+    /// A REST order call got no answer Kraken wrote (transport failure, timeout, 5xx page,
+    /// unreadable body): it may have executed. Looked up, never resent.
+    Unknown {
+        req_id: u64,
+        lookup: Option<OrderRef>,
+        sent_ns: u64,
+    },
+    /// A REST order the cold thread did not send.
+    NotSent {
+        req_id: u64,
+        reason: NotSentReason,
+    },
     /// Lookups, in one batch.
     Resolved(Vec<Lookup>),
     /// Trades from `TradesHistory` after `since`, as execution reports (oldest first);
@@ -72,14 +90,42 @@ pub(crate) struct Cold {
     pub agent: ureq::Agent,
     pub rest_url: String,
     pub creds: Credentials,
-    /// REST pair name per symbol id.
-    pub rest_pairs: Vec<String>,
+    /// The v2 symbols, by symbol id.
+    pub symbols: Vec<String>,
+    /// REST pair name per symbol id: configured, or resolved from `AssetPairs` (`None`: not
+    /// resolved yet, or Kraken lists no such pair).
+    pub rest_pairs: Vec<Option<String>>,
     /// Quote asset per symbol id (REST fees are charged in it).
     pub quotes: Vec<AssetCode>,
     /// Pair keys and altnames → symbol id, from `AssetPairs` (loaded when first needed).
     pub pair_names: Option<Vec<(String, usize)>>,
     pub nonce: u64,
     pub body: Vec<u8>,
+    /// Set when the engine stops: no order is sent over REST after that.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// What a REST order call came to.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum RestOutcome {
+    /// Kraken answered: accepted, or refused with its own error.
+    Answered(Response, Vec<BatchItem>),
+    /// No answer Kraken wrote: the call may have executed.
+    Unknown,
+    /// Not sent at all.
+    NotSent(NotSentReason),
+}
+
+impl RestOutcome {
+    fn of(method: Method, req_id: u64, r: Result<AckResult, RestError>) -> Self {
+        match r {
+            Err(e) if !e.is_exchange_error() => {
+                tracing::warn!(req_id, error = %e, "REST order call: outcome unknown");
+                RestOutcome::Unknown
+            }
+            r => RestOutcome::Answered(Cold::response(method, req_id, r), Vec::new()),
+        }
+    }
 }
 
 /// A ureq agent that keeps connections alive and trusts `extra_ca_pem` (the simulator's CA)
@@ -126,23 +172,24 @@ impl Cold {
             .header("API-Sign", &sign)
             .content_type(ct)
             .send(&self.body[..]);
+        // Only Kraken's own error envelope is a refusal; every other failure is reported as
+        // what it is (no answer, or an answer that is not Kraken's), never as a rejection.
         match resp {
             Ok(mut r) => r
                 .body_mut()
                 .read_to_vec()
-                .map_err(|_| RestError::Malformed("unreadable body")),
+                .map_err(|e| RestError::Transport(format!("body: {e}"))),
             Err(e) => {
                 tracing::warn!(method, error = %e, "REST call failed");
-                Err(RestError::Kraken(vec![format!("EService:Unavailable:{e}")]))
+                Err(RestError::Transport(e.to_string()))
             }
         }
     }
 
-    fn pair(&self, s: SymbolId) -> String {
-        self.rest_pairs
-            .get(usize::from(s.0))
-            .cloned()
-            .unwrap_or_default()
+    /// The REST pair of symbol `s`, from `AssetPairs` (loaded on first use).
+    fn pair(&mut self, s: SymbolId) -> Option<String> {
+        self.load_pair_names();
+        self.rest_pairs.get(usize::from(s.0)).cloned().flatten()
     }
 
     pub fn token(&mut self) -> Result<WsToken, String> {
@@ -204,12 +251,15 @@ impl Cold {
         })
     }
 
-    /// Executes a small command over REST, in the shape of a WS response.
-    pub fn order(&mut self, req_id: u64, cmd: &Command) -> Response {
+    /// Executes a small command over REST; Kraken's answer comes in the shape of a WS
+    /// response.
+    pub fn order(&mut self, req_id: u64, cmd: &Command) -> RestOutcome {
         let n = self.next_nonce();
         let (method, r) = match cmd {
             Command::Add { order, .. } => {
-                let pair = self.pair(order.symbol);
+                let Some(pair) = self.pair(order.symbol) else {
+                    return RestOutcome::NotSent(NotSentReason::NoRestPair);
+                };
                 rest::add_order_form(&mut self.body, n, order, &pair);
                 let r = self
                     .post("AddOrder", false)
@@ -240,7 +290,9 @@ impl Cold {
                 (Method::AmendOrder, r)
             }
             Command::Edit { edit, .. } => {
-                let pair = self.pair(edit.symbol);
+                let Some(pair) = self.pair(edit.symbol) else {
+                    return RestOutcome::NotSent(NotSentReason::NoRestPair);
+                };
                 rest::edit_order_form(&mut self.body, n, edit, &pair);
                 let r = self
                     .post("EditOrder", false)
@@ -273,32 +325,43 @@ impl Cold {
             }
             Command::Large { .. } | Command::Lookup { .. } => (
                 Method::Other,
-                Err(RestError::Malformed("not a REST order command")),
+                Err(RestError::Kraken(vec![
+                    "EGeneral:Invalid arguments:not a REST order command".into(),
+                ])),
             ),
         };
-        Self::response(method, req_id, r)
+        RestOutcome::of(method, req_id, r)
     }
 
     /// Executes a large command over REST.
-    pub fn large(&mut self, req_id: u64, cmd: &LargeCommand) -> (Response, Vec<BatchItem>) {
+    pub fn large(&mut self, req_id: u64, cmd: &LargeCommand) -> RestOutcome {
         match cmd {
             LargeCommand::Cancel(c) => {
-                // REST cancels one order per call; report the first failure, if any.
-                let mut last = Ok(AckResult::None);
+                // REST cancels one order per call: every order is asked, whatever happened to
+                // the others. The first failure is reported; a call with no answer makes the
+                // whole request's outcome unknown.
+                let mut first_err = None;
+                let mut unknown = false;
                 for r in &c.refs {
-                    last = self.cancel_one(r);
-                    if last.is_err() {
-                        break;
+                    match self.cancel_one(r) {
+                        Ok(_) => {}
+                        Err(e) if !e.is_exchange_error() => unknown = true,
+                        Err(e) => {
+                            first_err.get_or_insert(e);
+                        }
                     }
                 }
-                (
-                    Self::response(Method::CancelOrder, req_id, last),
-                    Vec::new(),
-                )
+                if unknown {
+                    return RestOutcome::Unknown;
+                }
+                let r = first_err.map_or(Ok(AckResult::None), Err);
+                RestOutcome::Answered(Self::response(Method::CancelOrder, req_id, r), Vec::new())
             }
             LargeCommand::BatchAdd(b) => {
+                let Some(pair) = self.pair(b.symbol) else {
+                    return RestOutcome::NotSent(NotSentReason::NoRestPair);
+                };
                 let n = self.next_nonce();
-                let pair = self.pair(b.symbol);
                 rest::add_order_batch_json(&mut self.body, n, b, &pair);
                 match self
                     .post("AddOrderBatch", true)
@@ -316,12 +379,12 @@ impl Cold {
                             })
                             .collect();
                         let len = items.len();
-                        (
+                        RestOutcome::Answered(
                             Self::response(Method::BatchAdd, req_id, Ok(AckResult::Batch { len })),
                             items,
                         )
                     }
-                    Err(e) => (Self::response(Method::BatchAdd, req_id, Err(e)), Vec::new()),
+                    Err(e) => RestOutcome::of(Method::BatchAdd, req_id, Err(e)),
                 }
             }
             LargeCommand::BatchCancel(b) => {
@@ -331,7 +394,7 @@ impl Cold {
                     .post("CancelOrderBatch", true)
                     .and_then(|mut body| rest::parse_count(&mut body))
                     .map(AckResult::Count);
-                (Self::response(Method::BatchCancel, req_id, r), Vec::new())
+                RestOutcome::of(Method::BatchCancel, req_id, r)
             }
         }
     }
@@ -345,6 +408,7 @@ impl Cold {
         let mut out = Vec::new();
         let mut ofs = 0u64;
         let mut complete = false;
+        let mut unmapped = false;
         for _ in 0..MAX_TRADE_PAGES {
             let n = self.next_nonce();
             rest::trades_history_form(&mut self.body, n, since, ofs);
@@ -363,12 +427,14 @@ impl Cold {
                 match self.trade_report(t) {
                     Some(r) => out.push(r),
                     None => {
-                        tracing::error!(pair = %t.pair, txid = %t.txid, "trade of an unknown pair or malformed ids: not applied")
+                        // Never dropped: the window stays incomplete and is read again.
+                        tracing::error!(pair = %t.pair, txid = %t.txid, "trade of an unmapped pair or with malformed ids: window read again later");
+                        unmapped = true;
                     }
                 }
             }
             if page.is_empty() || ofs >= count {
-                complete = true;
+                complete = !unmapped;
                 break;
             }
         }
@@ -377,7 +443,8 @@ impl Cold {
     }
 
     /// Kraken reports trades under the pair's key (`XXBTZUSD`), orders take its altname
-    /// (`XBTUSD`): the public `AssetPairs` maps one to the other, once.
+    /// (`XBTUSD`), WebSocket v2 says `BTC/USD`: the public `AssetPairs` maps them, once
+    /// loaded (asked again on the next need if it failed).
     fn load_pair_names(&mut self) {
         if self.pair_names.is_some() {
             return;
@@ -386,25 +453,41 @@ impl Cold {
             "{}/0/public/AssetPairs",
             self.rest_url.trim_end_matches('/')
         );
-        let names = self
+        let pairs = self
             .agent
             .get(&url)
             .call()
             .map_err(|e| e.to_string())
             .and_then(|mut r| r.body_mut().read_to_vec().map_err(|e| e.to_string()))
-            .and_then(|mut b| rest::parse_asset_pair_names(&mut b).map_err(|e| e.to_string()));
-        match names {
-            Ok(names) => {
+            .and_then(|mut b| rest::parse_asset_pairs(&mut b).map_err(|e| e.to_string()));
+        match pairs {
+            Ok(pairs) => {
                 let mut map = Vec::new();
-                for (key, alt) in names {
-                    if let Some(i) = self.rest_pairs.iter().position(|p| *p == alt || *p == key) {
-                        map.push((key, i));
-                        map.push((alt, i));
+                for (i, symbol) in self.symbols.iter().enumerate() {
+                    // A configured name must be one Kraken lists; otherwise the symbol decides.
+                    let configured = self.rest_pairs.get(i).cloned().flatten();
+                    let found = match &configured {
+                        Some(name) => pairs.iter().find(|p| p.altname == *name || p.key == *name),
+                        None => rest::rest_pair_for(symbol, &pairs),
+                    };
+                    match found {
+                        Some(p) => {
+                            map.push((p.key.clone(), i));
+                            map.push((p.altname.clone(), i));
+                            if let Some(slot) = self.rest_pairs.get_mut(i) {
+                                *slot = Some(configured.unwrap_or_else(|| p.altname.clone()));
+                            }
+                        }
+                        None => {
+                            tracing::error!(
+                                symbol,
+                                "AssetPairs lists no pair for this symbol: no REST fallback or trade recovery for it"
+                            )
+                        }
                     }
                 }
                 self.pair_names = Some(map);
             }
-            // Asked again next time; meanwhile the configured names still match.
             Err(e) => tracing::warn!(error = %e, "AssetPairs failed"),
         }
     }
@@ -415,8 +498,7 @@ impl Cold {
             .iter()
             .flatten()
             .find(|(name, _)| *name == t.pair)
-            .map(|&(_, i)| i)
-            .or_else(|| self.rest_pairs.iter().position(|p| *p == t.pair))?;
+            .map(|&(_, i)| i)?;
         let mut r = ExecutionReport {
             order_id: OrderId::new(&t.order_txid)?,
             exec_type: Some(ExecType::Trade),
@@ -619,8 +701,81 @@ const MAX_FILTERED_LOOKUPS: usize = 8;
 /// Pages of `TradesHistory` fetched after a reconnect or gap (50 trades each).
 const MAX_TRADE_PAGES: usize = 40;
 
-/// The cold thread's loop. Token requests jump the queue: a reconnect waits on them, while
-/// REST fallback orders queued behind them can wait one call longer.
+/// Kraken refuses a `deadline` less than this far ahead.
+const MIN_DEADLINE_NS: u64 = 500_000_000;
+/// ... or more than this far.
+const MAX_DEADLINE_NS: u64 = 60_000_000_000;
+
+/// Order of service: stopping first, then tokens (a reconnect waits on them), then orders
+/// (they age; lookups and history pages do not), then the rest in arrival order.
+fn priority(r: &ColdRequest) -> u8 {
+    match r {
+        ColdRequest::Shutdown => 0,
+        ColdRequest::Token => 1,
+        ColdRequest::Order { .. } | ColdRequest::Large { .. } => 2,
+        ColdRequest::Lookup { .. } | ColdRequest::Trades { .. } => 3,
+    }
+}
+
+/// Gives a REST fallback request Kraken's `deadline` (the matching engine refuses it after
+/// then), no later than its local expiry. `None`: too late to send at all.
+fn with_deadline<T>(
+    expires_ns: u64,
+    now_ns: u64,
+    own: &mut Option<crate::time::Timestamp>,
+    cmd: T,
+) -> Option<T> {
+    if expires_ns == u64::MAX {
+        return Some(cmd);
+    }
+    let left = expires_ns.checked_sub(now_ns)?;
+    if left < MIN_DEADLINE_NS {
+        return None;
+    }
+    let at = crate::time::Timestamp(clock::wall().0 + (left.min(MAX_DEADLINE_NS) / 1_000) as i64);
+    *own = Some(own.map_or(at, |d| d.min(at)));
+    Some(cmd)
+}
+
+/// Applies the deadline rule to a small command; `None`: expired, not to be sent.
+fn stamp_command(mut cmd: Command, expires_ns: u64, now_ns: u64) -> Option<Command> {
+    match &mut cmd {
+        Command::Add { order, .. } => with_deadline(expires_ns, now_ns, &mut order.deadline, ()),
+        Command::Amend { amend, .. } => with_deadline(expires_ns, now_ns, &mut amend.deadline, ()),
+        Command::Edit { edit, .. } => with_deadline(expires_ns, now_ns, &mut edit.deadline, ()),
+        // A late cancel cannot add risk: cancels do not expire.
+        _ => Some(()),
+    }
+    .map(|()| cmd)
+}
+
+/// Applies the deadline rule to a large command.
+fn stamp_large(mut cmd: LargeCommand, expires_ns: u64, now_ns: u64) -> Option<LargeCommand> {
+    match &mut cmd {
+        LargeCommand::BatchAdd(b) => with_deadline(expires_ns, now_ns, &mut b.deadline, ()),
+        LargeCommand::Cancel(_) | LargeCommand::BatchCancel(_) => Some(()),
+    }
+    .map(|()| cmd)
+}
+
+fn answered(req_id: u64, sent_ns: u64, lookup: Option<OrderRef>, o: RestOutcome) -> ColdReply {
+    match o {
+        RestOutcome::Answered(response, items) => ColdReply::Response {
+            response,
+            items,
+            sent_ns,
+        },
+        RestOutcome::Unknown => ColdReply::Unknown {
+            req_id,
+            lookup,
+            sent_ns,
+        },
+        RestOutcome::NotSent(reason) => ColdReply::NotSent { req_id, reason },
+    }
+}
+
+/// The cold thread's loop; see [`priority`] for the order of service. Orders are never sent
+/// once the engine stops, nor after their expiry: they are answered `NotSent`.
 pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdReply>) {
     let mut queue: VecDeque<ColdRequest> = VecDeque::new();
     loop {
@@ -631,39 +786,52 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
             }
         }
         queue.extend(rx.try_iter());
-        let next = queue
-            .iter()
-            .position(|r| matches!(r, ColdRequest::Token))
+        let next = (0..queue.len())
+            .min_by_key(|&i| priority(&queue[i]))
             .unwrap_or(0);
         let Some(req) = queue.remove(next) else {
             continue;
         };
+        let stopping = cold.stop.load(Ordering::Relaxed);
+        let now = clock::now_ns();
         let reply = match req {
             ColdRequest::Token => ColdReply::Token(cold.token()),
+            ColdRequest::Order { req_id, .. } | ColdRequest::Large { req_id, .. } if stopping => {
+                ColdReply::NotSent {
+                    req_id,
+                    reason: NotSentReason::Shutdown,
+                }
+            }
             ColdRequest::Order {
                 req_id,
                 cmd,
                 sent_ns,
-            } => {
-                let response = cold.order(req_id, &cmd);
-                ColdReply::Response {
-                    response,
-                    items: Vec::new(),
-                    sent_ns,
+                expires_ns,
+            } => match stamp_command(cmd, expires_ns, now) {
+                None => ColdReply::NotSent {
+                    req_id,
+                    reason: NotSentReason::Expired,
+                },
+                Some(cmd) => {
+                    let outcome = cold.order(req_id, &cmd);
+                    answered(req_id, sent_ns, cmd.lookup_target(), outcome)
                 }
-            }
+            },
             ColdRequest::Large {
                 req_id,
                 cmd,
                 sent_ns,
-            } => {
-                let (response, items) = cold.large(req_id, &cmd);
-                ColdReply::Response {
-                    response,
-                    items,
-                    sent_ns,
+                expires_ns,
+            } => match stamp_large(cmd, expires_ns, now) {
+                None => ColdReply::NotSent {
+                    req_id,
+                    reason: NotSentReason::Expired,
+                },
+                Some(cmd) => {
+                    let outcome = cold.large(req_id, &cmd);
+                    answered(req_id, sent_ns, None, outcome)
                 }
-            }
+            },
             ColdRequest::Lookup { target, since } => {
                 // Every lookup waiting in the queue goes in the same batch, each order once,
                 // searching from the earliest submission among them.
@@ -690,7 +858,19 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                     complete,
                 }
             }
-            ColdRequest::Shutdown => break,
+            ColdRequest::Shutdown => {
+                // Orders still queued were accepted from the strategy: say they were not sent.
+                for r in queue.drain(..).chain(rx.try_iter()) {
+                    if let ColdRequest::Order { req_id, .. } | ColdRequest::Large { req_id, .. } = r
+                    {
+                        let _ = tx.send(ColdReply::NotSent {
+                            req_id,
+                            reason: NotSentReason::Shutdown,
+                        });
+                    }
+                }
+                break;
+            }
         };
         if tx.send(reply).is_err() {
             break;

@@ -23,6 +23,7 @@ use crate::engine::transport::{Connection, WsUrl};
 use crate::error::{DecodeError, KrakenErrorKind};
 use crate::ids::SymbolTable;
 use crate::order::{CancelOrder, OrderRef, Request};
+use crate::orders::NotSentReason;
 use crate::protocol::messages::{AckResult, Channel, FrameKind, Inbound};
 use crate::protocol::{Decoder, Subscription, encode};
 use crate::time::Timestamp;
@@ -36,8 +37,13 @@ const LOOKUP_LOOKBACK_US: i64 = 15 * 60 * 1_000_000;
 /// Pause before reading an incomplete trade history window again.
 const TRADES_RETRY_NS: u64 = 2_000_000_000;
 
-/// Internal request ids live above this, apart from the strategy's.
-const INTERNAL: u64 = 1 << 62;
+/// How long a clean stop waits for the answers to requests in flight (at most the request
+/// timeout).
+const CLOSE_GRACE_NS: u64 = 2_000_000_000;
+
+/// Internal request ids live above this, apart from the strategy's. Every req_id stays below
+/// 2^53, so a gateway that reads JSON numbers as doubles still echoes it exactly.
+const INTERNAL: u64 = 1 << 52;
 
 pub(crate) struct IoConfig {
     pub url: WsUrl,
@@ -177,7 +183,8 @@ impl Io {
         }
     }
 
-    /// Pushes an event, waiting for room: events carry fills and are never dropped.
+    /// Pushes an event, waiting for room: events carry fills and are never dropped. While
+    /// stopping, the strategy side keeps draining the ring; only a crash (`abort`) gives up.
     fn emit(&mut self, ev: Event) {
         let mut ev = ev;
         loop {
@@ -185,7 +192,7 @@ impl Io {
                 Ok(()) => return,
                 Err(rtrb::PushError::Full(back)) => {
                     ev = back;
-                    if self.stop.load(Ordering::Relaxed) {
+                    if self.abort.load(Ordering::Relaxed) {
                         return;
                     }
                     std::thread::yield_now();
@@ -213,7 +220,7 @@ impl Io {
             if self.conn.is_none() {
                 self.try_connect(now);
             }
-            busy |= self.drain_commands();
+            busy |= self.drain_commands(false);
             busy |= self.read_frames();
             busy |= self.drain_cold();
             let now = now_ns();
@@ -226,8 +233,30 @@ impl Io {
                 self.idle();
             }
         }
+        if !self.abort.load(Ordering::Relaxed) {
+            self.close_gracefully();
+        }
         self.shutdown();
         self.publish_latency();
+    }
+
+    /// A clean stop: every command the strategy had been told was accepted is sent (socket
+    /// up) or reported `NotSent` (never over REST after shutdown), and the answers to what is
+    /// in flight are awaited a little while, so the strategy side can report what stays open.
+    fn close_gracefully(&mut self) {
+        self.drain_commands(true);
+        let grace = now_ns() + self.cfg.request_timeout_ns.min(CLOSE_GRACE_NS);
+        while !self.in_flight.is_empty() && self.conn.is_some() && now_ns() < grace {
+            let busy = self.read_frames() | self.drain_cold();
+            if !busy {
+                match self.conn.as_mut() {
+                    Some(c) => {
+                        let _ = c.wait_readable(Duration::from_millis(1));
+                    }
+                    None => break,
+                }
+            }
+        }
     }
 
     fn idle(&mut self) {
@@ -465,17 +494,9 @@ impl Io {
         let _ = self.cold_tx.send(ColdRequest::Lookup { target, since });
     }
 
-    fn lookup_of(cmd: &Command) -> Option<OrderRef> {
-        match cmd {
-            Command::Add { order, .. } => order.tag.cl_ord_id().map(OrderRef::ClOrdId),
-            Command::Amend { amend, .. } => Some(amend.target.into()),
-            Command::Edit { edit, .. } => Some(OrderRef::Id(edit.order_id)),
-            Command::CancelOne { target, .. } => Some(*target),
-            _ => None,
-        }
-    }
-
-    fn drain_commands(&mut self) -> bool {
+    /// Sends what the strategy queued. `closing`: the engine is stopping, so what the socket
+    /// cannot carry is reported unsent rather than handed to REST.
+    fn drain_commands(&mut self, closing: bool) -> bool {
         let mut any = false;
         while let Ok(Issued { cmd, at_ns }) = self.cmd_rx.pop() {
             any = true;
@@ -499,21 +520,35 @@ impl Io {
             } else {
                 None
             };
+            if !self.ready && closing {
+                self.emit(Event::NotSent {
+                    req_id,
+                    reason: NotSentReason::Shutdown,
+                });
+                continue;
+            }
             if !self.ready {
                 // WebSocket down or unauthenticated: REST fallback.
                 if is_order {
                     EngineStats::inc(&self.stats.rest_fallback_orders);
                 }
+                // A fallback order is good for one request timeout from the strategy's call:
+                // later, it is dropped unsent (and Kraken's `deadline` refuses it if it arrives
+                // late), so a queue behind slow REST calls never sends a stale order.
+                let issued = if at_ns > 0 { at_ns.min(now) } else { now };
+                let expires_ns = issued + self.cfg.request_timeout_ns;
                 let req = match large {
                     Some(l) => ColdRequest::Large {
                         req_id,
                         cmd: l,
                         sent_ns: now,
+                        expires_ns,
                     },
                     None => ColdRequest::Order {
                         req_id,
                         cmd,
                         sent_ns: now,
+                        expires_ns,
                     },
                 };
                 let _ = self.cold_tx.send(req);
@@ -569,7 +604,7 @@ impl Io {
                     deadline_ns: now + self.cfg.request_timeout_ns,
                     sent_ns: now,
                     responses,
-                    lookup: Self::lookup_of(&cmd),
+                    lookup: cmd.lookup_target(),
                 },
             );
             if is_order {
@@ -666,15 +701,15 @@ impl Io {
             } => {
                 if let Some(seq) = sequence {
                     match (kind, self.exec_seq) {
-                        (FrameKind::Update, Some(last)) if seq != last + 1 => {
+                        (FrameKind::Update, Some(last)) if seq != last.wrapping_add(1) => {
                             EngineStats::inc(&self.stats.sequence_gaps);
                             tracing::warn!(
-                                expected = last + 1,
+                                expected = last.wrapping_add(1),
                                 got = seq,
                                 "executions sequence gap"
                             );
                             self.emit(Event::SequenceGap {
-                                expected: last + 1,
+                                expected: last.wrapping_add(1),
                                 got: seq,
                             });
                             // Deliver what arrived (fills dedupe by exec_id), then re-snapshot
@@ -825,6 +860,13 @@ impl Io {
         let mut any = false;
         while let Ok(reply) = self.cold_rx.try_recv() {
             any = true;
+            self.on_cold(reply);
+        }
+        any
+    }
+
+    fn on_cold(&mut self, reply: ColdReply) {
+        {
             match reply {
                 ColdReply::Token(Ok(t)) => {
                     self.token_pending = false;
@@ -885,9 +927,24 @@ impl Io {
                         self.emit(Event::RecoveredFill { report });
                     }
                 }
+                ColdReply::Unknown {
+                    req_id,
+                    lookup,
+                    sent_ns,
+                } => {
+                    let f = InFlight {
+                        deadline_ns: 0,
+                        sent_ns,
+                        responses: 0,
+                        lookup,
+                    };
+                    self.unknown_outcome(req_id, f, false);
+                }
+                ColdReply::NotSent { req_id, reason } => {
+                    self.emit(Event::NotSent { req_id, reason });
+                }
             }
         }
-        any
     }
 
     fn timers(&mut self, now: u64) {
@@ -951,6 +1008,15 @@ impl Io {
             c.shutdown();
         }
         let _ = self.cold_tx.send(ColdRequest::Shutdown);
+        // The cold thread answers what it still held (REST orders it will not send now) and
+        // exits; its last replies are the strategy's to see.
+        loop {
+            match self.cold_rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(reply) => self.on_cold(reply),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
+        }
     }
 
     /// Hands the I/O thread's histograms to the strategy side (at exit: cold).

@@ -24,7 +24,9 @@ use std::time::Duration;
 
 pub use msg::{Command, ConnectionState, Event, Issued, LargeCommand, Route};
 pub use stats::EngineStats;
-pub use trader::{LatencyReport, LatencySummary, Statistics, Strategy, TradeError, Trader};
+pub use trader::{
+    LatencyReport, LatencySummary, ShutdownReport, Statistics, Strategy, TradeError, Trader,
+};
 
 use crate::ids::SymbolTable;
 use crate::orders::TrackerConfig;
@@ -62,8 +64,10 @@ pub struct EngineConfig {
     pub extra_ca_pem: Option<Vec<u8>>,
     /// Symbols to trade, interned in this order. The `instrument` channel supplies their rules.
     pub symbols: Vec<String>,
-    /// REST pair names (`XBTUSD`) for the symbols, in the same order; default: the symbol
-    /// without its slash.
+    /// REST pair names (`XBTUSD`) for the symbols, in the same order, to override what
+    /// `AssetPairs` says (each must be a key or altname Kraken lists). Empty by default: the
+    /// engine maps each v2 symbol through `AssetPairs` (`wsname`, or base and quote assets
+    /// with Kraken's aliases such as XBT for BTC).
     pub rest_pairs: Vec<String>,
     /// Core to pin the I/O thread to.
     pub io_core: Option<usize>,
@@ -97,6 +101,10 @@ pub struct EngineConfig {
     pub ring_capacity: usize,
     /// Subscribe to `balances`.
     pub subscribe_balances: bool,
+    /// Allow plain `ws://` and `http://` URLs, for a simulator on this machine only (the
+    /// host must be a loopback address). Off by default: credentials and tokens never travel
+    /// unencrypted.
+    pub allow_insecure_local: bool,
 }
 
 impl EngineConfig {
@@ -125,14 +133,15 @@ impl EngineConfig {
             tracker: TrackerConfig::default(),
             ring_capacity: 1 << 14,
             subscribe_balances: true,
+            allow_insecure_local: false,
         }
     }
 }
 
 #[cfg(feature = "demo")]
 impl EngineConfig {
-    /// A configuration for the embedded simulator: its URLs, credentials and CA, REST pair
-    /// names, and an idle strategy that does not spin (demos, examples, tests).
+    /// A configuration for the embedded simulator: its URLs, credentials and CA, and an idle
+    /// strategy that does not spin (demos, examples, tests).
     pub fn simulator(sim: &kraken_sim::Sim, symbols: &[&str]) -> Self {
         let secret = crate::protocol::rest::ApiSecret::from_base64(sim.api_secret())
             .expect("the simulator's secret is base64");
@@ -145,18 +154,9 @@ impl EngineConfig {
         );
         cfg.ws_url = sim.ws_url().into();
         cfg.rest_url = sim.rest_url().into();
+        // The embedded simulator may run without TLS; it is on this machine.
+        cfg.allow_insecure_local = sim.ca_pem().is_none();
         cfg.extra_ca_pem = sim.ca_pem().map(|p| p.as_bytes().to_vec());
-        cfg.rest_pairs = sim.with_exchange(|e| {
-            symbols
-                .iter()
-                .map(|s| {
-                    e.pairs
-                        .iter()
-                        .find(|p| p.symbol == *s)
-                        .map_or_else(|| s.replace('/', ""), |p| p.rest_name.clone())
-                })
-                .collect()
-        });
         cfg.idle = IdleStrategy::Yield;
         cfg
     }
@@ -174,6 +174,39 @@ pub enum EngineError {
     /// A thread could not be spawned.
     #[error("spawn: {0}")]
     Spawn(#[from] std::io::Error),
+}
+
+/// Refuses plain-text endpoints unless the configuration allows an insecure local one.
+fn check_secure(cfg: &EngineConfig, ws: &transport::WsUrl) -> Result<(), EngineError> {
+    let rest_plain = cfg.rest_url.starts_with("http://");
+    if !rest_plain && !cfg.rest_url.starts_with("https://") {
+        return Err(EngineError::Config(format!(
+            "REST URL {} is neither https:// nor http://",
+            cfg.rest_url
+        )));
+    }
+    if ws.tls && !rest_plain {
+        return Ok(());
+    }
+    let rest_host = cfg.rest_url["http://".len()..]
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    let loopback = |h: &str| {
+        h == "localhost"
+            || h.trim_matches(|c| c == '[' || c == ']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|a| a.is_loopback())
+    };
+    let local = (ws.tls || loopback(&ws.host)) && (!rest_plain || loopback(rest_host));
+    if cfg.allow_insecure_local && local {
+        return Ok(());
+    }
+    Err(EngineError::Config(
+        "refusing a plain ws:// or http:// URL: credentials and tokens would travel unencrypted \
+         (set allow_insecure_local for a simulator on this machine)"
+            .into(),
+    ))
 }
 
 /// Starts the engine: the cold thread, the I/O thread, and returns the strategy's [`Trader`].
@@ -204,18 +237,11 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         return Err(EngineError::Config("no symbols".into()));
     }
     let url = transport::WsUrl::parse(&cfg.ws_url)?;
+    check_secure(&cfg, &url)?;
     let tls = transport::client_tls_config(cfg.extra_ca_pem.as_deref())?;
     let symbols = SymbolTable::from_names(cfg.symbols.iter().map(String::as_str));
-    let rest_pairs: Vec<String> = cfg
-        .symbols
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            cfg.rest_pairs
-                .get(i)
-                .cloned()
-                .unwrap_or_else(|| s.replace('/', ""))
-        })
+    let rest_pairs: Vec<Option<String>> = (0..cfg.symbols.len())
+        .map(|i| cfg.rest_pairs.get(i).cloned())
         .collect();
     let agent = cold::agent(cfg.extra_ca_pem.as_deref(), Duration::from_secs(10))
         .map_err(EngineError::Config)?;
@@ -232,6 +258,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         agent,
         rest_url: cfg.rest_url.clone(),
         creds: cfg.credentials.clone(),
+        symbols: cfg.symbols.clone(),
         rest_pairs,
         pair_names: None,
         quotes: cfg
@@ -244,6 +271,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
             .collect(),
         nonce: 0,
         body: Vec::with_capacity(1024),
+        stop: stop.clone(),
     };
     let cold_handle = std::thread::Builder::new()
         .name("kraken-cold".into())

@@ -65,6 +65,19 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The order to look up if this request's outcome becomes unknown.
+    pub(crate) fn lookup_target(&self) -> Option<OrderRef> {
+        match self {
+            Command::Add { order, .. } => order.tag.cl_ord_id().map(OrderRef::ClOrdId),
+            Command::Amend { amend, .. } => Some(amend.target.into()),
+            Command::Edit { edit, .. } => Some(OrderRef::Id(edit.order_id)),
+            Command::CancelOne { target, .. } => Some(*target),
+            _ => None,
+        }
+    }
+}
+
 /// A [`Command`] as it crosses the command ring, with the strategy's clock reading when it was
 /// issued: the I/O thread measures tick-to-wire from it.
 #[derive(Clone, Copy, Debug)]
@@ -183,6 +196,14 @@ pub enum Event {
     MaxRateCount(u32),
     /// A pair's trading rules from the `instrument` channel.
     Instrument(crate::protocol::messages::InstrumentPair),
+    /// An accepted request never left the engine: the engine stopped first, or it expired
+    /// waiting for REST fallback. The exchange cannot hold its orders.
+    NotSent {
+        /// The request.
+        req_id: u64,
+        /// Why.
+        reason: crate::orders::NotSentReason,
+    },
     /// A looked-up order's state (reconciliation after an unknown outcome).
     Resolved {
         /// The order.

@@ -22,7 +22,8 @@ use crate::order::{
     AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, EditOrder, OrderRef, OrderTarget,
 };
 use crate::orders::{
-    Fill, Order, OrderTracker, Position, RequestFailure, StatusChange, TrackerEvent, TrackerStats,
+    Fill, NotSent, Order, OrderTracker, Position, RequestAck, RequestFailure, StatusChange,
+    TrackerEvent, TrackerStats,
 };
 use crate::protocol::messages::{BalanceEntry, BatchItem, Method, Status};
 use crate::risk::{BreakerOpen, CircuitBreaker, RateCounter, RateLimited, Transaction};
@@ -41,8 +42,13 @@ pub trait Strategy {
     fn on_execution(&mut self, fill: &Fill) {}
     /// An order changed status.
     fn on_status_change(&mut self, change: &StatusChange) {}
-    /// The exchange refused a request.
+    /// The exchange refused a request (by its id: `failure.req_id`).
     fn on_reject(&mut self, failure: &RequestFailure) {}
+    /// The exchange accepted a request (by its id: `ack.req_id`). For an order this is the
+    /// ack; fills and status changes follow from the executions stream.
+    fn on_ack(&mut self, ack: &RequestAck) {}
+    /// An accepted request never left the engine (shut down, or expired waiting for REST).
+    fn on_not_sent(&mut self, not_sent: &NotSent) {}
     /// The connection changed state.
     fn on_connection(&mut self, state: ConnectionState) {}
     /// A request timed out; the engine is looking the order up.
@@ -189,6 +195,22 @@ pub struct LatencyReport {
     pub wire_to_strategy: Histogram<u64>,
     /// Request written → its acknowledgement read, both on the I/O thread.
     pub ack: Histogram<u64>,
+}
+
+/// What [`Trader::shutdown`] reports.
+#[derive(Debug)]
+pub struct ShutdownReport {
+    /// The engine's latency histograms.
+    pub latency: LatencyReport,
+    /// Events that arrived while stopping (fills included), in order; empty with
+    /// [`Trader::shutdown_with`], which hands them to the strategy.
+    pub events: Vec<TrackerEvent>,
+    /// Requests accepted from the strategy that were never sent (their orders are settled as
+    /// rejected, with the reason).
+    pub not_sent: Vec<u64>,
+    /// Requests sent whose outcome was not seen before the engine stopped: they may have
+    /// executed. Look them up (`kraken-exec orders`, REST) before trading on.
+    pub unanswered: Vec<u64>,
 }
 
 /// The strategy's handle on the engine.
@@ -595,14 +617,7 @@ impl Trader {
     /// Drains the event ring: applies every event to the tracker and calls the strategy.
     /// Returns the number of events processed.
     pub fn poll<S: Strategy + ?Sized>(&mut self, strategy: &mut S) -> usize {
-        while let Some(e) = self.pending.pop_front() {
-            dispatch(strategy, &e);
-        }
-        let mut n = 0;
-        while let Ok(ev) = self.ev_rx.pop() {
-            n += 1;
-            self.apply(ev, strategy);
-        }
+        let n = self.drain_events(strategy);
         let now = now_ns();
         while let Some(&(target, attempts, due)) = self.retries.front() {
             if due > now {
@@ -758,6 +773,9 @@ impl Trader {
                     self.set_instrument(ins);
                 }
             }
+            Event::NotSent { req_id, reason } => {
+                self.tracker.not_sent(req_id, reason, now, &mut sink);
+            }
             Event::Resolved {
                 target,
                 order_id,
@@ -877,10 +895,90 @@ impl Trader {
         }
     }
 
-    /// Stops the engine: disarms the dead man's switch, closes the socket, joins the threads.
-    /// Returns the engine's latency histograms.
-    pub fn shutdown(mut self) -> LatencyReport {
+    /// Stops the engine: every request already accepted is sent over the socket (or, if it
+    /// is down, reported not sent: nothing goes over REST after this call), the answers to
+    /// requests in flight are awaited briefly, the dead man's switch is disarmed, the threads
+    /// joined. What arrived meanwhile (fills included) is in the report's `events`; use
+    /// [`Trader::shutdown_with`] to have the strategy called instead.
+    pub fn shutdown(mut self) -> ShutdownReport {
+        let mut events = Vec::new();
+        let (not_sent, unanswered) = self.stop_and_drain(&mut |e| events.push(*e));
+        ShutdownReport {
+            latency: self.latency_report(),
+            events,
+            not_sent,
+            unanswered,
+        }
+    }
+
+    /// [`Trader::shutdown`], calling `strategy` for what arrives while stopping.
+    pub fn shutdown_with<S: Strategy + ?Sized>(mut self, strategy: &mut S) -> ShutdownReport {
+        let (not_sent, unanswered) = self.stop_and_drain(&mut |e| dispatch(strategy, e));
+        ShutdownReport {
+            latency: self.latency_report(),
+            events: Vec::new(),
+            not_sent,
+            unanswered,
+        }
+    }
+
+    /// Stops the threads while applying their last events; returns the requests reported not
+    /// sent and those still without an outcome.
+    fn stop_and_drain(&mut self, out: &mut dyn FnMut(&TrackerEvent)) -> (Vec<u64>, Vec<u64>) {
+        struct Collect<'a> {
+            out: &'a mut dyn FnMut(&TrackerEvent),
+            not_sent: Vec<u64>,
+        }
+        impl Strategy for Collect<'_> {
+            fn on_execution(&mut self, f: &Fill) {
+                (self.out)(&TrackerEvent::Execution(*f));
+            }
+            fn on_status_change(&mut self, c: &StatusChange) {
+                (self.out)(&TrackerEvent::StatusChange(*c));
+            }
+            fn on_reject(&mut self, r: &RequestFailure) {
+                (self.out)(&TrackerEvent::Rejected(*r));
+            }
+            fn on_ack(&mut self, a: &RequestAck) {
+                (self.out)(&TrackerEvent::Accepted(*a));
+            }
+            fn on_not_sent(&mut self, n: &NotSent) {
+                self.not_sent.push(n.req_id);
+                (self.out)(&TrackerEvent::NotSent(*n));
+            }
+        }
+        let mut c = Collect {
+            out,
+            not_sent: Vec::new(),
+        };
+        self.stop.store(true, Ordering::Relaxed);
+        // Keep draining while the threads finish: the I/O thread never drops an event, so it
+        // waits for room in the ring.
+        while self.handles.iter().any(|h| !h.is_finished()) {
+            if self.drain_events(&mut c) == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
         self.stop_threads();
+        self.drain_events(&mut c);
+        let mut unanswered: Vec<u64> = self.tracker.requests_in_flight().collect();
+        unanswered.sort_unstable();
+        (c.not_sent, unanswered)
+    }
+
+    fn drain_events<S: Strategy + ?Sized>(&mut self, s: &mut S) -> usize {
+        while let Some(e) = self.pending.pop_front() {
+            dispatch(s, &e);
+        }
+        let mut n = 0;
+        while let Ok(ev) = self.ev_rx.pop() {
+            n += 1;
+            self.apply(ev, s);
+        }
+        n
+    }
+
+    fn latency_report(&mut self) -> LatencyReport {
         let io = self.stats.io_latency.lock().ok().and_then(|mut h| h.take());
         let io = io.unwrap_or_else(|| crate::engine::stats::IoLatency {
             tick_to_pop: latency_histogram(),
@@ -913,6 +1011,12 @@ impl Trader {
 
 impl Drop for Trader {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Unwinding from a panic (in a strategy callback, say): the strategy did not mean
+            // to stop, so its orders stay protected by the armed dead man's switch, as after
+            // a crash. A clean stop would disarm it and leave them live and unmanaged.
+            self.abort.store(true, Ordering::Relaxed);
+        }
         self.stop_threads();
     }
 }
@@ -922,5 +1026,7 @@ fn dispatch<S: Strategy + ?Sized>(s: &mut S, e: &TrackerEvent) {
         TrackerEvent::Execution(f) => s.on_execution(f),
         TrackerEvent::StatusChange(c) => s.on_status_change(c),
         TrackerEvent::Rejected(r) => s.on_reject(r),
+        TrackerEvent::Accepted(a) => s.on_ack(a),
+        TrackerEvent::NotSent(n) => s.on_not_sent(n),
     }
 }

@@ -20,39 +20,63 @@ pub struct Position {
 }
 
 impl Position {
-    /// Applies a fill.
-    pub fn apply(&mut self, side: Side, qty: Decimal, price: Decimal, fee: Decimal) {
-        let signed = qty * side.sign();
-        self.fees += fee;
-        self.volume += qty;
+    /// Applies a fill. Returns false, leaving the position as it was, if the figures cannot
+    /// be represented (a decimal overflow): a report from the network never panics here.
+    pub fn apply(&mut self, side: Side, qty: Decimal, price: Decimal, fee: Decimal) -> bool {
+        match self.applied(side, qty, price, fee) {
+            Some(p) => {
+                *self = p;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn applied(&self, side: Side, qty: Decimal, price: Decimal, fee: Decimal) -> Option<Self> {
+        let mut p = *self;
+        let signed = qty.checked_mul(side.sign())?;
+        p.fees = p.fees.checked_add(fee)?;
+        p.volume = p.volume.checked_add(qty)?;
+        if qty.is_zero() {
+            return Some(p);
+        }
         let same_direction =
-            self.qty.is_zero() || self.qty.is_sign_positive() == signed.is_sign_positive();
+            p.qty.is_zero() || p.qty.is_sign_positive() == signed.is_sign_positive();
         if same_direction {
-            let new_qty = self.qty + signed;
-            self.avg_price = (self.avg_price * self.qty.abs() + price * qty) / new_qty.abs();
-            self.qty = new_qty;
-            return;
+            let new_qty = p.qty.checked_add(signed)?;
+            let held = p.avg_price.checked_mul(p.qty.abs())?;
+            let added = price.checked_mul(qty)?;
+            p.avg_price = held.checked_add(added)?.checked_div(new_qty.abs())?;
+            p.qty = new_qty;
+            return Some(p);
         }
         // Reducing (and maybe flipping) the position.
-        let closing = qty.min(self.qty.abs());
-        let direction = if self.qty.is_sign_positive() {
+        let closing = qty.min(p.qty.abs());
+        let direction = if p.qty.is_sign_positive() {
             Decimal::ONE
         } else {
             Decimal::NEGATIVE_ONE
         };
-        self.realized_pnl += (price - self.avg_price) * closing * direction;
-        self.qty += signed;
-        if self.qty.is_zero() {
-            self.avg_price = Decimal::ZERO;
-        } else if self.qty.is_sign_positive() != direction.is_sign_positive() {
+        let pnl = price
+            .checked_sub(p.avg_price)?
+            .checked_mul(closing)?
+            .checked_mul(direction)?;
+        p.realized_pnl = p.realized_pnl.checked_add(pnl)?;
+        p.qty = p.qty.checked_add(signed)?;
+        if p.qty.is_zero() {
+            p.avg_price = Decimal::ZERO;
+        } else if p.qty.is_sign_positive() != direction.is_sign_positive() {
             // Flipped: the remainder opens at this price.
-            self.avg_price = price;
+            p.avg_price = price;
         }
+        Some(p)
     }
 
     /// Unrealised PnL at `mark`.
     pub fn unrealized_pnl(&self, mark: Decimal) -> Decimal {
-        (mark - self.avg_price) * self.qty
+        mark.checked_sub(self.avg_price)
+            .and_then(|d| d.checked_mul(self.qty))
+            .unwrap_or_default()
     }
 }
 
@@ -78,5 +102,27 @@ mod tests {
         assert_eq!((p.qty, p.realized_pnl), (dec!(0), dec!(5)));
         assert_eq!(p.fees, dec!(0.2));
         assert_eq!(p.volume, dec!(5));
+    }
+
+    #[test]
+    fn zero_quantity_and_overflow_never_panic() {
+        let mut p = Position::default();
+        // A zero-quantity fill on a flat position divided by zero before.
+        assert!(p.apply(Side::Buy, dec!(0), dec!(100), dec!(0.1)));
+        assert_eq!((p.qty, p.avg_price, p.fees), (dec!(0), dec!(0), dec!(0.1)));
+        p.apply(Side::Buy, dec!(1), dec!(100), dec!(0));
+        let before = p;
+        // price x qty beyond Decimal: refused, the position unchanged.
+        assert!(!p.apply(Side::Buy, Decimal::MAX, Decimal::MAX, dec!(0)));
+        assert_eq!(p, before);
+        assert_eq!(
+            Position {
+                avg_price: Decimal::MIN,
+                qty: Decimal::MAX,
+                ..p
+            }
+            .unrealized_pnl(Decimal::MAX),
+            dec!(0)
+        );
     }
 }

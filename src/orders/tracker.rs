@@ -147,7 +147,10 @@ impl Order {
 
     /// `order_qty - filled_qty`, never negative.
     pub fn remaining_qty(&self) -> Decimal {
-        (self.order_qty - self.filled_qty).max(Decimal::ZERO)
+        self.order_qty
+            .checked_sub(self.filled_qty)
+            .unwrap_or_default()
+            .max(Decimal::ZERO)
     }
 
     /// Fees by asset.
@@ -160,7 +163,7 @@ impl Order {
             .iter_mut()
             .find(|f| f.asset == fee.asset)
         {
-            f.qty += fee.qty;
+            f.qty = f.qty.checked_add(fee.qty).unwrap_or(f.qty);
         } else if usize::from(self.fee_count) < MAX_FEES {
             self.fees[usize::from(self.fee_count)] = *fee;
             self.fee_count += 1;
@@ -233,6 +236,54 @@ pub struct RequestFailure {
     pub error: Text,
 }
 
+/// The exchange accepted a request (its last response arrived, successfully).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestAck {
+    /// The request.
+    pub req_id: u64,
+    /// Its method.
+    pub method: Method,
+    /// The order it created or concerned, when the answer or the request names one (`None`
+    /// for a validate-only add: nothing was created).
+    pub order_id: Option<OrderId>,
+    /// Its client id.
+    pub cl_ord_id: Option<ClOrdId>,
+}
+
+/// Why an accepted request never left the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotSentReason {
+    /// The engine was shut down before it could send it.
+    Shutdown,
+    /// It waited for REST fallback longer than its deadline and was dropped unsent.
+    Expired,
+    /// Its symbol has no REST pair (AssetPairs did not list it), so REST could not carry it.
+    NoRestPair,
+}
+
+/// A request that never reached the exchange: its orders are settled as `Rejected` with the
+/// reason, since the exchange cannot hold them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotSent {
+    /// The request.
+    pub req_id: u64,
+    /// Its method.
+    pub method: Method,
+    /// Why.
+    pub reason: NotSentReason,
+}
+
+impl NotSentReason {
+    /// The reason as text (also the rejected order's `reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotSentReason::Shutdown => "not sent: engine shut down",
+            NotSentReason::Expired => "not sent: deadline passed while waiting for REST",
+            NotSentReason::NoRestPair => "not sent: no REST pair for the symbol",
+        }
+    }
+}
+
 /// What the tracker reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrackerEvent {
@@ -242,6 +293,10 @@ pub enum TrackerEvent {
     StatusChange(StatusChange),
     /// A refused request (the order, if any, also gets a status change when it is rejected).
     Rejected(RequestFailure),
+    /// An accepted request: the request's own outcome, by id.
+    Accepted(RequestAck),
+    /// A request that never left the engine.
+    NotSent(NotSent),
 }
 
 /// Counters.
@@ -410,7 +465,17 @@ impl OrderTracker {
             self.by_order_id.insert(id, slot);
         }
         if let Some(c) = o.cl_ord_id {
-            self.by_cl_ord_id.insert(c, slot);
+            // A local submission still waiting for its id is the newest order with this client
+            // id: a report of an older order reusing it (a snapshot's) must not take its place.
+            let waiting = self
+                .by_cl_ord_id
+                .get(&c)
+                .filter(|&&e| e != slot)
+                .and_then(|&e| self.get(e))
+                .is_some_and(|e| e.order_id.is_none() && e.req_id.is_some());
+            if !waiting || o.order_id.is_none() {
+                self.by_cl_ord_id.insert(c, slot);
+            }
         }
     }
 
@@ -525,9 +590,14 @@ impl OrderTracker {
         now: u64,
         sink: &mut impl FnMut(TrackerEvent),
     ) {
-        let slot = self.new_order_from(a, req_id, now);
         let mut slots = ArrayVec::new();
-        slots.push(slot);
+        // A validate-only add creates nothing at the exchange, so nothing here either: its
+        // outcome is the request's own (accepted or rejected), never an active order.
+        if !a.validate {
+            let slot = self.new_order_from(a, req_id, now);
+            slots.push(slot);
+            self.announce_new(slot, sink);
+        }
         self.in_flight.insert(
             req_id,
             InFlight {
@@ -537,7 +607,6 @@ impl OrderTracker {
                 edit: None,
             },
         );
-        self.announce_new(slot, sink);
     }
 
     /// Records a `batch_add` about to be sent as `req_id`.
@@ -549,10 +618,12 @@ impl OrderTracker {
         sink: &mut impl FnMut(TrackerEvent),
     ) {
         let mut slots = ArrayVec::new();
-        for a in &b.orders {
-            let s = self.new_order_from(a, req_id, now);
-            slots.push(s);
-            self.announce_new(s, sink);
+        if !b.validate {
+            for a in &b.orders {
+                let s = self.new_order_from(a, req_id, now);
+                slots.push(s);
+                self.announce_new(s, sink);
+            }
         }
         self.in_flight.insert(
             req_id,
@@ -751,8 +822,17 @@ impl OrderTracker {
             }
             return;
         }
+        let (mut ack_id, mut ack_cl) = (None, None);
         match (fl.method, r.result) {
-            (Method::AddOrder, AckResult::Order { order_id, .. }) => {
+            (
+                Method::AddOrder,
+                AckResult::Order {
+                    order_id,
+                    cl_ord_id,
+                    ..
+                },
+            ) => {
+                (ack_id, ack_cl) = (order_id, cl_ord_id);
                 if let (Some(s), Some(id)) = (first, order_id) {
                     self.acked(s, id, now, sink);
                 }
@@ -781,6 +861,7 @@ impl OrderTracker {
                     ..
                 },
             ) => {
+                ack_id = Some(new_id);
                 if let Some(s) = first {
                     self.edited(s, new_id, fl.edit, now, sink);
                 }
@@ -789,7 +870,56 @@ impl OrderTracker {
         }
         if fl.responses_left > 0 {
             self.in_flight.insert(req_id, fl);
+            return;
         }
+        let o = first.and_then(|s| self.get(s));
+        sink(TrackerEvent::Accepted(RequestAck {
+            req_id,
+            method: fl.method,
+            order_id: ack_id.or(o.and_then(|o| o.order_id)),
+            cl_ord_id: o.and_then(|o| o.cl_ord_id).or(ack_cl),
+        }));
+    }
+
+    /// Requests sent (or accepted for sending) whose outcome has not been seen: no response,
+    /// no timeout yet.
+    pub fn requests_in_flight(&self) -> impl Iterator<Item = u64> + '_ {
+        self.in_flight.keys().copied()
+    }
+
+    /// A request that never left the engine: its orders cannot be at the exchange, so they are
+    /// settled as `Rejected` with `reason`.
+    pub fn not_sent(
+        &mut self,
+        req_id: u64,
+        reason: NotSentReason,
+        now: u64,
+        sink: &mut impl FnMut(TrackerEvent),
+    ) {
+        let Some(fl) = self.in_flight.remove(&req_id) else {
+            return;
+        };
+        let text = Text::truncating(reason.as_str());
+        if matches!(fl.method, Method::AddOrder | Method::BatchAdd) {
+            for &s in &fl.slots {
+                if let Some(o) = self.order_mut(s) {
+                    o.error = Some(text);
+                    o.updated_ns = now;
+                }
+                self.set_status(s, OrderStatus::Rejected, Some(text), sink);
+            }
+        } else {
+            for &s in &fl.slots {
+                if let Some(o) = self.order_mut(s) {
+                    o.cancel_pending = false;
+                }
+            }
+        }
+        sink(TrackerEvent::NotSent(NotSent {
+            req_id,
+            method: fl.method,
+            reason,
+        }));
     }
 
     fn acked(&mut self, slot: u32, id: OrderId, now: u64, sink: &mut impl FnMut(TrackerEvent)) {
@@ -880,7 +1010,11 @@ impl OrderTracker {
             o.filled_qty = o.filled_qty.max(f);
         }
         if let (None, Some(id)) = (o.order_id, order_id) {
-            o.order_id = Some(id);
+            // A report may already have made a record of it (a snapshot's): one record.
+            self.merge_into(s, id);
+            if let Some(o) = self.order_mut(s) {
+                o.order_id = Some(id);
+            }
             self.index(s);
         }
         match status {
@@ -972,9 +1106,21 @@ impl OrderTracker {
     ) {
         self.stats.execution_messages += 1;
         let found = self.by_order_id.get(&r.order_id).copied().or_else(|| {
-            // Executions before the ack: join by client id to the pending record.
+            // Executions before the ack: join by client id to the pending record, but only the
+            // live report of an order's birth. A client id can be reused once its order has
+            // closed, so a snapshot's trade (or any later report) with the same id may belong
+            // to an older order; those wait for the ack or a lookup to name the order.
+            let birth = matches!(r.exec_type, Some(ExecType::PendingNew | ExecType::New));
+            if snapshot || !birth {
+                return None;
+            }
             let s = *self.by_cl_ord_id.get(&r.cl_ord_id?)?;
-            self.get(s).filter(|o| o.order_id.is_none()).map(|_| s)
+            self.get(s)
+                .filter(|o| {
+                    o.order_id.is_none()
+                        && matches!(o.status, OrderStatus::Pending | OrderStatus::Unknown)
+                })
+                .map(|_| s)
         });
         let slot = match found {
             Some(s) => s,
@@ -1093,13 +1239,21 @@ impl OrderTracker {
         let Some(o) = self.order_mut(slot) else {
             return;
         };
-        o.fill_count += 1;
-        o.fill_sum += qty;
-        o.fill_cost += r.cost.unwrap_or(qty * price);
+        // Checked arithmetic: figures from the network never panic the tracker (an
+        // unrepresentable sum keeps the previous one).
+        o.fill_count = o.fill_count.saturating_add(1);
+        o.fill_sum = o.fill_sum.checked_add(qty).unwrap_or(o.fill_sum);
+        let cost = r
+            .cost
+            .or_else(|| qty.checked_mul(price))
+            .unwrap_or_default();
+        o.fill_cost = o.fill_cost.checked_add(cost).unwrap_or(o.fill_cost);
         // Reported cumulative figures win; our own sums cover reports that lack them.
         o.filled_qty = o.filled_qty.max(o.fill_sum);
-        if r.avg_price.is_none_or(|p| p.is_zero()) && !o.fill_sum.is_zero() {
-            o.avg_price = o.fill_cost / o.fill_sum;
+        if r.avg_price.is_none_or(|p| p.is_zero())
+            && let Some(avg) = o.fill_cost.checked_div(o.fill_sum)
+        {
+            o.avg_price = avg;
         }
         if r.cum_cost.is_none() {
             o.cum_cost = o.cum_cost.max(o.fill_cost);
@@ -1127,7 +1281,7 @@ impl OrderTracker {
             fill.side,
             self.positions.get_mut(usize::from(fill.symbol.0)),
         ) {
-            p.apply(side, qty, price, fill.fee.map_or(Decimal::ZERO, |f| f.qty));
+            let _ = p.apply(side, qty, price, fill.fee.map_or(Decimal::ZERO, |f| f.qty));
         }
         if self.history.len() == self.cfg.history_limit {
             self.history.pop_front();

@@ -323,6 +323,21 @@ impl<'t, 'de> Cursor<'t, 'de> {
         InlineStr::new(self.str(v, field)?).ok_or(DecodeError::InvalidField(field))
     }
 
+    /// An id in an ack: Kraken answers a validate-only request with an empty one, which names
+    /// no order.
+    fn inline_id<const N: usize>(
+        &self,
+        v: Val<'de>,
+        field: &'static str,
+    ) -> R<Option<InlineStr<N>>> {
+        match self.str(v, field)? {
+            "" => Ok(None),
+            s => InlineStr::new(s)
+                .map(Some)
+                .ok_or(DecodeError::InvalidField(field)),
+        }
+    }
+
     fn wire<T>(&self, v: Val<'de>, field: &'static str, f: fn(&str) -> Option<T>) -> R<T> {
         f(self.str(v, field)?).ok_or(DecodeError::InvalidField(field))
     }
@@ -602,7 +617,7 @@ fn order_ack<'de>(c: &mut Cursor<'_, 'de>, v: Val<'de>, warnings: &mut u8) -> R<
     let mut item = BatchItem::default();
     c.object(v, "result", |c, k, v| {
         match k {
-            "order_id" => item.order_id = Some(c.inline(v, "order_id")?),
+            "order_id" => item.order_id = c.inline_id(v, "order_id")?,
             "cl_ord_id" => {
                 item.cl_ord_id = Some(
                     ClOrdId::from_wire(c.str(v, "cl_ord_id")?)
@@ -667,7 +682,7 @@ fn ack_result<'de>(
             c.object(v, "result", |c, k, v| {
                 match k {
                     "amend_id" => amend_id = Some(c.inline(v, "amend_id")?),
-                    "order_id" => order_id = Some(c.inline(v, "order_id")?),
+                    "order_id" => order_id = c.inline_id(v, "order_id")?,
                     "cl_ord_id" => {
                         cl_ord_id = ClOrdId::from_wire(c.str(v, "cl_ord_id")?);
                     }
@@ -686,7 +701,7 @@ fn ack_result<'de>(
             let (mut order_id, mut original_order_id) = (None, None);
             c.object(v, "result", |c, k, v| {
                 match k {
-                    "order_id" => order_id = Some(c.inline(v, "order_id")?),
+                    "order_id" => order_id = c.inline_id(v, "order_id")?,
                     "original_order_id" => {
                         original_order_id = Some(c.inline(v, "original_order_id")?)
                     }

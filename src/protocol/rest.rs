@@ -85,9 +85,18 @@ pub enum RestError {
     /// The body is not a Kraken envelope.
     #[error("malformed response: {0}")]
     Malformed(&'static str),
+    /// No answer: the connection failed, timed out or was reset.
+    #[error("no answer: {0}")]
+    Transport(String),
 }
 
 impl RestError {
+    /// Whether Kraken itself answered with an error. Only that is a rejection: a transport
+    /// failure, a 5xx page or an unreadable body says nothing of whether the call executed.
+    pub fn is_exchange_error(&self) -> bool {
+        matches!(self, RestError::Kraken(_))
+    }
+
     /// The first Kraken error, classified.
     pub fn kind(&self) -> Option<KrakenErrorKind> {
         match self {
@@ -681,19 +690,94 @@ pub struct RestOrder {
     pub trades: Vec<String>,
 }
 
-/// `AssetPairs` (public) response: each pair's key (`XXBTZUSD`) and `altname` (`XBTUSD`).
-pub fn parse_asset_pair_names(body: &mut [u8]) -> Result<Vec<(String, String)>, RestError> {
+/// One pair of the public `AssetPairs` response: how REST names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssetPair {
+    /// The key (`XXBTZUSD`): what `TradesHistory` and `ClosedOrders` report.
+    pub key: String,
+    /// `altname` (`XBTUSD`): what orders may name.
+    pub altname: String,
+    /// `wsname` (`XBT/USD`), if listed.
+    pub wsname: Option<String>,
+    /// Base asset key (`XXBT`).
+    pub base: String,
+    /// Quote asset key (`ZUSD`).
+    pub quote: String,
+}
+
+/// `AssetPairs` (public) response.
+pub fn parse_asset_pairs(body: &mut [u8]) -> Result<Vec<AssetPair>, RestError> {
     let v = parse(body)?;
     let obj = envelope(&v)?
         .as_object()
         .ok_or(RestError::Malformed("pairs"))?;
+    let text =
+        |p: &BorrowedValue<'_>, k: &str| p.get(k).and_then(|a| a.as_str()).map(str::to_string);
     Ok(obj
         .iter()
-        .map(|(key, p)| {
-            let alt = p.get("altname").and_then(|a| a.as_str()).unwrap_or(key);
-            (key.to_string(), alt.to_string())
+        .map(|(key, p)| AssetPair {
+            key: key.to_string(),
+            altname: text(p, "altname").unwrap_or_else(|| key.to_string()),
+            wsname: text(p, "wsname"),
+            base: text(p, "base").unwrap_or_default(),
+            quote: text(p, "quote").unwrap_or_default(),
         })
         .collect())
+}
+
+/// An asset as WebSocket v2 names it, from any of Kraken's REST spellings: legacy 4-letter
+/// keys drop their `X`/`Z` class prefix (`XXBT`, `ZUSD`), and the two assets whose REST code
+/// differs from their v2 code are renamed (`XBT` is `BTC`, `XDG` is `DOGE`).
+pub fn v2_asset(rest: &str) -> String {
+    let up = rest.to_ascii_uppercase();
+    let legacy = up.len() == 4
+        && (up.starts_with('X') || up.starts_with('Z'))
+        && matches!(
+            &up[1..],
+            "XBT"
+                | "XDG"
+                | "ETH"
+                | "LTC"
+                | "XRP"
+                | "XLM"
+                | "XMR"
+                | "ZEC"
+                | "ETC"
+                | "MLN"
+                | "REP"
+                | "USD"
+                | "EUR"
+                | "GBP"
+                | "JPY"
+                | "CAD"
+                | "AUD"
+                | "CHF"
+        );
+    let code = if legacy { &up[1..] } else { &up[..] };
+    match code {
+        "XBT" => "BTC".into(),
+        "XDG" => "DOGE".into(),
+        c => c.into(),
+    }
+}
+
+/// The REST pair of a v2 symbol (`BTC/USD`): the pair whose `wsname`, or else whose base and
+/// quote assets, name the same assets once spelled as v2 spells them. Never derived from the
+/// symbol's text alone: Kraken's REST names are not the v2 names without a slash.
+pub fn rest_pair_for<'p>(symbol: &str, pairs: &'p [AssetPair]) -> Option<&'p AssetPair> {
+    let (b, q) = symbol.split_once('/')?;
+    let want = (v2_asset(b), v2_asset(q));
+    let by_ws = pairs.iter().find(|p| {
+        p.wsname
+            .as_deref()
+            .and_then(|w| w.split_once('/'))
+            .is_some_and(|(wb, wq)| (v2_asset(wb), v2_asset(wq)) == want)
+    });
+    by_ws.or_else(|| {
+        pairs
+            .iter()
+            .find(|p| (v2_asset(&p.base), v2_asset(&p.quote)) == want)
+    })
 }
 
 /// A trade from `TradesHistory`. Its `txid` is the `exec_id` the executions channel reports.

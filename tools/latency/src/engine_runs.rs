@@ -68,6 +68,8 @@ impl Server {
                 let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
                 cfg.ws_url = r.ws_url.clone();
                 cfg.rest_url = r.rest_url.clone();
+                // The reflector answers REST in plain HTTP on loopback.
+                cfg.allow_insecure_local = true;
                 cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
                 cfg
             }
@@ -196,7 +198,7 @@ pub fn rtt(server: &Server, n: usize, warmup: usize, resting: usize) -> EngineRu
         "only the resting orders are left"
     );
     let stats = t.statistics();
-    let report = t.shutdown();
+    let report = t.shutdown().latency;
     EngineRun {
         add: add_h,
         add_to_exec: exec_h,

@@ -330,6 +330,8 @@ fn engine_throughput(n: u64) -> (f64, engine::Statistics) {
     let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
     cfg.ws_url = r.ws_url.clone();
     cfg.rest_url = r.rest_url.clone();
+    // The reflector answers REST in plain HTTP on loopback.
+    cfg.allow_insecure_local = true;
     cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
     cfg.idle = IdleStrategy::Spin;
     cfg.io_core = Some(1);

@@ -1,0 +1,279 @@
+//! The failure scenarios of issue 9, each played against kraken-sim over TLS with the fault
+//! that makes Kraken behave that way, and judged by the simulator's ledger and request log.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use kraken_exec::engine::{self, ConnectionState, EngineConfig, EngineError, Strategy};
+use kraken_exec::orders::{NotSentReason, StatusChange};
+use kraken_exec::{AddOrder, CancelOrder, KrakenErrorKind, OrderId, OrderRef, OrderStatus, Side};
+use kraken_sim::{Sim, SimConfig};
+use rust_decimal_macros::dec;
+use serde_json::Value;
+
+#[path = "support/sim_engine.rs"]
+mod sim_engine;
+use sim_engine::*;
+
+/// The order-entry requests the simulator received that name `cl_ord_id`.
+fn requests_naming(s: &Sim, cl_ord_id: &str) -> Vec<Value> {
+    s.ledger()["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["cl_ord_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == cl_ord_id)
+        })
+        .cloned()
+        .collect()
+}
+
+fn ledger_status(s: &Sim, cl_ord_id: &str) -> Option<String> {
+    s.ledger()["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["cl_ord_id"] == cl_ord_id)
+        .map(|o| o["status"].as_str().unwrap().to_string())
+}
+
+/// Starts the engine and takes the WebSocket away, so that orders go over REST.
+fn on_rest_fallback(s: &Sim, tweak: impl FnOnce(&mut EngineConfig)) -> (engine::Trader, Rec) {
+    let (mut t, mut rec) = start(s, tweak);
+    // Nothing authenticated still on its way when the socket goes.
+    assert!(until(&mut t, &mut rec, 5, |t, r| r.balances > 0
+        && t.statistics().dead_man_armed));
+    s.fault("refuse-ws:on").unwrap();
+    s.fault("drop-now").unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| t.connection()
+        != ConnectionState::Ready
+        && !t.statistics().connected));
+    (t, rec)
+}
+
+/// Item 3: a REST call that executed but whose reply was lost (a 502 page from the edge, or a
+/// reset connection) is an unknown outcome found by lookup, never a rejection, never resent.
+#[test]
+fn a_rest_order_whose_reply_is_lost_is_unknown_then_found_never_rejected() {
+    let s = sim(false);
+    let (mut t, mut rec) = on_rest_fallback(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    for (fault, cl) in [
+        ("rest-lose-reply:1", "lost-502"),
+        ("rest-reset:1", "lost-rst"),
+    ] {
+        s.fault(fault).unwrap();
+        let req = t
+            .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid(cl)))
+            .unwrap();
+        assert!(
+            until(&mut t, &mut rec, 10, |t, r| r.unknown.contains(&req)
+                && status(t, cid(cl)) == Some(OrderStatus::Open)),
+            "{cl}: unknown {:?}, status {:?}, rejects {:?}",
+            rec.unknown,
+            status(&t, cid(cl)),
+            rec.rejects
+        );
+        assert!(
+            rec.changes
+                .iter()
+                .all(|c| !(c.cl_ord_id == Some(cid(cl)) && c.to == OrderStatus::Rejected)),
+            "{cl} was never called rejected"
+        );
+        assert!(rec.rejects.iter().all(|r| r.req_id != Some(req)));
+        assert_eq!(
+            requests_naming(&s, cl).len(),
+            1,
+            "{cl}: sent once, not resent"
+        );
+        assert_eq!(ledger_status(&s, cl).as_deref(), Some("new"));
+    }
+    t.shutdown();
+}
+
+/// Item 5: REST fallback orders queued behind a slow call are dropped unsent once their
+/// deadline passes, and carry Kraken's `deadline` so a late arrival is refused by the
+/// exchange; nothing queued is sent after `shutdown()`.
+#[test]
+fn stale_rest_fallback_orders_are_never_sent() {
+    let s = sim(false);
+    let (mut t, mut rec) = on_rest_fallback(&s, |c| c.request_timeout = Duration::from_secs(1));
+    let btc = t.symbol("BTC/USD").unwrap();
+    // Every REST call now reaches the matching engine 1.5 s late.
+    s.fault("rest-delay-ms:1500").unwrap();
+    let a = t
+        .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("sf-a")))
+        .unwrap();
+    let b = t
+        .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60010)).cl_ord_id(cid("sf-b")))
+        .unwrap();
+    assert!(
+        until(&mut t, &mut rec, 10, |_, r| r
+            .rejects
+            .iter()
+            .any(|f| f.req_id == Some(a))
+            && r.not_sent.iter().any(|n| n.req_id == b)),
+        "rejects {:?}, not sent {:?}",
+        rec.rejects,
+        rec.not_sent
+    );
+    // A reached the exchange after its deadline: Kraken's own refusal, nothing placed.
+    let ra = rec.rejects.iter().find(|f| f.req_id == Some(a)).unwrap();
+    assert_eq!(ra.kind, KrakenErrorKind::DeadlineElapsed);
+    assert_eq!(requests_naming(&s, "sf-a").len(), 1);
+    // B waited behind A longer than it was good for: never sent.
+    let nb = rec.not_sent.iter().find(|n| n.req_id == b).unwrap();
+    assert_eq!(nb.reason, NotSentReason::Expired);
+    assert_eq!(status(&t, cid("sf-b")), Some(OrderStatus::Rejected));
+    assert!(
+        requests_naming(&s, "sf-b").is_empty(),
+        "sf-b never reached the exchange"
+    );
+
+    // Shutdown with orders still queued for REST: reported, not sent.
+    let c = t
+        .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60020)).cl_ord_id(cid("sf-c")))
+        .unwrap();
+    let d = t
+        .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60030)).cl_ord_id(cid("sf-d")))
+        .unwrap();
+    let report = t.shutdown();
+    assert!(report.not_sent.contains(&d), "{:?}", report.not_sent);
+    // C was either in the cold thread's hands (answered) or reported too: never silent.
+    assert!(
+        report.not_sent.contains(&c)
+            || report.events.iter().any(
+                |e| matches!(e, kraken_exec::TrackerEvent::Rejected(f) if f.req_id == Some(c))
+            ),
+        "{report:?}"
+    );
+    std::thread::sleep(Duration::from_millis(1700));
+    assert!(
+        requests_naming(&s, "sf-d").is_empty(),
+        "nothing after shutdown"
+    );
+}
+
+/// Item 11: a panic in a strategy callback unwinds through the Trader, which must leave the
+/// dead man's switch armed (as a crash does), so the exchange cancels the orders.
+#[test]
+fn a_panicking_strategy_leaves_the_dead_mans_switch_armed() {
+    struct Faulty;
+    impl Strategy for Faulty {
+        fn on_status_change(&mut self, _: &StatusChange) {
+            panic!("a bug in the strategy");
+        }
+    }
+    let s = sim(false);
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let (mut t, mut rec) = start(&s, |c| c.dead_man_timeout_secs = 60);
+        let btc = t.symbol("BTC/USD").unwrap();
+        t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("pn-1")))
+            .unwrap();
+        assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("pn-1"))
+            == Some(OrderStatus::Open)
+            && t.statistics().dead_man_armed));
+        t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60010)).cl_ord_id(cid("pn-2")))
+            .unwrap();
+        t.poll(&mut Faulty);
+    }));
+    assert!(r.is_err(), "the strategy panicked");
+    s.advance(Duration::from_secs(61));
+    assert_eq!(ledger_status(&s, "pn-1").as_deref(), Some("canceled"));
+}
+
+/// Item 19: every req_id the engine sends survives a gateway that reads JSON numbers as
+/// doubles (internal ids used to start above 2^62, and their acks never matched).
+#[test]
+fn req_ids_survive_a_gateway_that_reads_them_as_doubles() {
+    let s = sim(false);
+    s.fault("req-id-double:on").unwrap();
+    // `start` waits for the executions subscription's ack: an internal request.
+    let (mut t, mut rec) = start(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("dbl-1")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("dbl-1"))
+        == Some(OrderStatus::Open)
+        && t.statistics().dead_man_armed));
+    t.shutdown();
+}
+
+/// Item 21: plain ws:// and http:// are refused with credentials, unless the configuration
+/// allows an insecure endpoint on this machine.
+#[test]
+fn plain_urls_are_refused_unless_allowed_for_a_local_simulator() {
+    let s = Sim::start(SimConfig {
+        tls: false,
+        market_flow: false,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let mut cfg = EngineConfig::simulator(&s, &["BTC/USD"]);
+    cfg.allow_insecure_local = false;
+    assert!(matches!(
+        engine::start(cfg.clone()),
+        Err(EngineError::Config(_))
+    ));
+    let mut remote = cfg.clone();
+    remote.allow_insecure_local = true;
+    remote.ws_url = "ws://example.com:8080/v2".into();
+    assert!(matches!(engine::start(remote), Err(EngineError::Config(_))));
+    cfg.allow_insecure_local = true;
+    let mut t = engine::start(cfg).unwrap();
+    assert!(t.wait_ready(&mut (), Duration::from_secs(10)));
+    t.shutdown();
+}
+
+/// Item 14: a REST multi-order cancel asks for every order, whatever happened to the others.
+#[test]
+fn a_rest_multi_order_cancel_cancels_every_order_past_a_failure() {
+    let s = sim(false);
+    let (mut t, mut rec) = on_rest_fallback(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    for (cl, px) in [("mc-a", dec!(60000)), ("mc-b", dec!(60010))] {
+        t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), px).cl_ord_id(cid(cl)))
+            .unwrap();
+    }
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("mc-a"))
+        == Some(OrderStatus::Open)
+        && status(t, cid("mc-b")) == Some(OrderStatus::Open)));
+    let mut c = CancelOrder::one(OrderRef::Id(OrderId::new("ONOPE0-AAAAA-BBBBBB").unwrap()));
+    c.refs.push(OrderRef::ClOrdId(cid("mc-a")));
+    c.refs.push(OrderRef::ClOrdId(cid("mc-b")));
+    let req = t.cancel_orders(c).unwrap();
+    assert!(until(&mut t, &mut rec, 5, |_, r| r
+        .rejects
+        .iter()
+        .any(|f| f.req_id == Some(req))));
+    assert_eq!(ledger_status(&s, "mc-a").as_deref(), Some("canceled"));
+    assert_eq!(ledger_status(&s, "mc-b").as_deref(), Some("canceled"));
+    t.shutdown();
+}
+
+/// Item 15: a validate-only add leaves no active order, and reports its own acceptance.
+#[test]
+fn validate_only_leaves_no_order_behind() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    let req = t
+        .add_order(
+            AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000))
+                .cl_ord_id(cid("vo-1"))
+                .validate_only(),
+        )
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |_, r| r
+        .acks
+        .iter()
+        .any(|a| a.req_id == req)));
+    t.poll(&mut rec);
+    assert_eq!(t.active_orders().count(), 0);
+    assert!(s.ledger()["orders"].as_array().unwrap().is_empty());
+    t.shutdown();
+}

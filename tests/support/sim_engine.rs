@@ -1,0 +1,122 @@
+//! Helpers shared by the tests that run the engine against kraken-sim over TLS.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use kraken_exec::engine::{self, ConnectionState, EngineConfig, IdleStrategy, Strategy, Trader};
+use kraken_exec::orders::{Fill, NotSent, RequestAck, RequestFailure, StatusChange};
+use kraken_exec::{ClOrdId, DecodeError, OrderRef, OrderStatus};
+use kraken_sim::{Sim, SimConfig};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+#[derive(Default)]
+pub struct Rec {
+    pub fills: Vec<Fill>,
+    pub changes: Vec<StatusChange>,
+    pub unknown: Vec<u64>,
+    pub decode_errors: Vec<DecodeError>,
+    pub states: Vec<ConnectionState>,
+    pub balances: usize,
+    pub acks: Vec<RequestAck>,
+    pub rejects: Vec<RequestFailure>,
+    pub not_sent: Vec<NotSent>,
+}
+
+impl Strategy for Rec {
+    fn on_execution(&mut self, f: &Fill) {
+        self.fills.push(*f);
+    }
+    fn on_status_change(&mut self, c: &StatusChange) {
+        self.changes.push(*c);
+    }
+    fn on_unknown_outcome(&mut self, req_id: u64) {
+        self.unknown.push(req_id);
+    }
+    fn on_decode_error(&mut self, e: DecodeError) {
+        self.decode_errors.push(e);
+    }
+    fn on_connection(&mut self, s: ConnectionState) {
+        self.states.push(s);
+    }
+    fn on_balance(&mut self, _: &kraken_exec::protocol::messages::BalanceEntry) {
+        self.balances += 1;
+    }
+    fn on_ack(&mut self, a: &RequestAck) {
+        self.acks.push(*a);
+    }
+    fn on_reject(&mut self, r: &RequestFailure) {
+        self.rejects.push(*r);
+    }
+    fn on_not_sent(&mut self, n: &NotSent) {
+        self.not_sent.push(*n);
+    }
+}
+
+pub fn sim(market_flow: bool) -> Sim {
+    Sim::start(SimConfig {
+        tls: true,
+        market_flow,
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
+pub fn config(s: &Sim) -> EngineConfig {
+    let mut cfg = EngineConfig::simulator(s, &["BTC/USD", "ETH/USD"]);
+    cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
+    cfg.backoff_min = Duration::from_millis(20);
+    cfg.backoff_max = Duration::from_millis(200);
+    cfg
+}
+
+pub fn start(s: &Sim, tweak: impl FnOnce(&mut EngineConfig)) -> (Trader, Rec) {
+    let mut cfg = config(s);
+    tweak(&mut cfg);
+    let mut t = engine::start(cfg).unwrap();
+    let mut rec = Rec::default();
+    assert!(
+        t.wait_ready(&mut rec, Duration::from_secs(10)),
+        "engine not ready: {:?}",
+        rec.states
+    );
+    (t, rec)
+}
+
+pub fn until(
+    t: &mut Trader,
+    rec: &mut Rec,
+    secs: u64,
+    what: impl Fn(&Trader, &Rec) -> bool,
+) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        t.poll(rec);
+        if what(t, rec) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    t.poll(rec);
+    what(t, rec)
+}
+
+/// Disconnections the strategy has been told of.
+pub fn downs(r: &Rec) -> usize {
+    r.states
+        .iter()
+        .filter(|s| **s == ConnectionState::Disconnected)
+        .count()
+}
+
+pub fn status(t: &Trader, c: ClOrdId) -> Option<OrderStatus> {
+    t.order_status(&OrderRef::ClOrdId(c)).map(|o| o.status)
+}
+
+pub fn cid(s: &str) -> ClOrdId {
+    ClOrdId::new(s).unwrap()
+}
+
+pub fn d(v: &Value) -> Decimal {
+    v.as_str().unwrap().parse().unwrap()
+}
