@@ -514,3 +514,40 @@ fn escaped_keys_still_locate_their_numbers() {
     assert_eq!(r.last_qty.unwrap().to_string(), "1.50");
     assert_eq!(r.last_price.unwrap().to_string(), "2.000");
 }
+
+/// Issue 9, item 12: a value this version does not know costs that field, never the frame
+/// (before, one new `order_status` word lost the whole frame, fills included).
+#[test]
+fn unknown_enum_words_and_unreadable_times_keep_the_rest_of_the_frame() {
+    let mut d = Decoder::new();
+    let frame = r#"{"channel":"executions","type":"update","data":[{"order_id":"OK4GJX-KSTLS-7DZZO5","exec_id":"TGBB7L-HT5LX-J3BZ4A","exec_type":"trade","symbol":"BTC/USD","side":"buy","last_qty":0.5,"last_price":100.0,"order_status":"pending_replace","liquidity_ind":"x","timestamp":"yesterday","triggers":{"reference":"last","price":99.0,"price_type":"static","status":"dormant"},"fees":[{"asset":"USD","qty":0.01}]},{"order_id":"OTHER0-KSTLS-7DZZO5","exec_type":"hibernated","order_status":"new"}],"sequence":3}"#;
+    let Inbound::Executions { len, .. } = decode(&mut d, frame).unwrap() else {
+        panic!("executions");
+    };
+    assert_eq!(len, 2);
+    let r = d.executions()[0];
+    assert_eq!(r.exec_type, Some(ExecType::Trade));
+    assert_eq!(r.last_qty, Some(dec!(0.5)));
+    assert_eq!(
+        (r.order_status, r.liquidity, r.timestamp),
+        (None, None, None)
+    );
+    assert_eq!(r.triggers.unwrap().status, None);
+    assert_eq!(r.triggers.unwrap().price, Some(dec!(99.0)));
+    let u = r.unknown.unwrap();
+    assert_eq!(
+        (u.field, u.raw.as_str()),
+        ("order_status", "pending_replace")
+    );
+    assert_eq!(r.unknown_count, 4);
+    let other = d.executions()[1];
+    assert_eq!(other.exec_type, None);
+    assert_eq!(other.order_status, Some(WireOrderStatus::New));
+    assert_eq!(other.unknown.unwrap().raw.as_str(), "hibernated");
+
+    // An ack whose time cannot be read is still the ack.
+    let r = response(
+        r#"{"method":"add_order","req_id":5,"result":{"order_id":"AA5JGQ-SBMRC-SCJ7J7"},"success":true,"time_in":"soon","time_out":"2023-09-21T14:15:07.205301Z"}"#,
+    );
+    assert!(r.success && r.req_id == Some(5) && r.time_in.is_none());
+}

@@ -277,3 +277,88 @@ fn validate_only_leaves_no_order_behind() {
     assert!(s.ledger()["orders"].as_array().unwrap().is_empty());
     t.shutdown();
 }
+
+/// Item 18: a strategy that stops polling fills the event ring; the I/O thread must go on
+/// (here: refreshing the dead man's switch) and hand over every event once polled.
+#[test]
+fn a_strategy_that_stops_polling_does_not_stop_the_io_thread() {
+    #[derive(Default)]
+    struct Slow {
+        rec: Rec,
+        ring_full: usize,
+    }
+    impl Strategy for Slow {
+        fn on_status_change(&mut self, c: &StatusChange) {
+            self.rec.on_status_change(c);
+        }
+        fn on_event_ring_full(&mut self) {
+            self.ring_full += 1;
+        }
+    }
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| {
+        c.ring_capacity = 16; // 64 events
+        c.dead_man_timeout_secs = 2;
+        c.dead_man_refresh = Duration::from_millis(300);
+        c.subscribe_balances = false;
+    });
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .statistics()
+        .dead_man_armed));
+    let btc = t.symbol("BTC/USD").unwrap();
+    for b in 0..3u64 {
+        let orders = (0..15u64)
+            .map(|i| {
+                AddOrder::limit(
+                    btc,
+                    Side::Buy,
+                    dec!(0.01),
+                    dec!(50000) + rust_decimal::Decimal::from(b * 15 + i),
+                )
+                .cl_ord_id(kraken_exec::ClOrdId::with_counter("np-", b * 15 + i).unwrap())
+            })
+            .collect();
+        t.batch_add(kraken_exec::BatchAdd {
+            symbol: btc,
+            orders,
+            deadline: None,
+            validate: false,
+        })
+        .unwrap();
+    }
+    // Not polling for longer than the dead man's switch: only the I/O thread's refreshes keep
+    // the orders alive.
+    std::thread::sleep(Duration::from_secs(4));
+    let ledger = s.ledger();
+    let orders = ledger["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 45);
+    assert!(
+        orders.iter().all(|o| o["status"] == "new"),
+        "the switch fired: {:?}",
+        orders
+            .iter()
+            .map(|o| o["status"].clone())
+            .collect::<Vec<_>>()
+    );
+    let mut slow = Slow::default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while t
+        .active_orders()
+        .filter(|o| o.status == OrderStatus::Open)
+        .count()
+        < 45
+        && std::time::Instant::now() < deadline
+    {
+        t.poll(&mut slow);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(
+        t.active_orders()
+            .filter(|o| o.status == OrderStatus::Open)
+            .count(),
+        45
+    );
+    assert_eq!(slow.ring_full, 1, "told once");
+    assert!(t.statistics().event_ring_stalls >= 1);
+    t.shutdown();
+}

@@ -126,6 +126,8 @@ pub(crate) struct Io {
     trades_fetch_due_ns: u64,
     /// When the last in-sequence executions frame was read (0: none yet).
     last_exec_ns: u64,
+    /// Events waiting for room in the ring (see `emit`).
+    overflow: std::collections::VecDeque<Event>,
 }
 
 impl Io {
@@ -180,25 +182,40 @@ impl Io {
             trades_fetch_pending: false,
             trades_fetch_due_ns: 0,
             last_exec_ns: 0,
+            overflow: std::collections::VecDeque::with_capacity(4096),
         }
     }
 
-    /// Pushes an event, waiting for room: events carry fills and are never dropped. While
-    /// stopping, the strategy side keeps draining the ring; only a crash (`abort`) gives up.
+    /// Pushes an event; events carry fills and are never dropped. When the ring is full (the
+    /// strategy stopped polling) they wait in `overflow`, the loop stops reading the socket
+    /// until the strategy catches up, and everything else goes on: writes, pings, deadlines
+    /// and the dead man's switch. The overflow holds at most one frame's events plus what the
+    /// timers report meanwhile.
     fn emit(&mut self, ev: Event) {
-        let mut ev = ev;
-        loop {
+        if self.overflow.is_empty() {
             match self.ev_tx.push(ev) {
                 Ok(()) => return,
                 Err(rtrb::PushError::Full(back)) => {
-                    ev = back;
-                    if self.abort.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    std::thread::yield_now();
+                    EngineStats::inc(&self.stats.event_ring_stalls);
+                    tracing::warn!("event ring full: the strategy is not polling; reading paused");
+                    self.overflow.push_back(Event::EventRingFull);
+                    self.overflow.push_back(back);
+                    return;
                 }
             }
         }
+        self.overflow.push_back(ev);
+    }
+
+    /// Moves held events into the ring. True once none are held.
+    fn flush_overflow(&mut self) -> bool {
+        while let Some(ev) = self.overflow.pop_front() {
+            if let Err(rtrb::PushError::Full(back)) = self.ev_tx.push(ev) {
+                self.overflow.push_front(back);
+                return false;
+            }
+        }
+        true
     }
 
     fn set_state(&mut self, s: ConnectionState) {
@@ -221,7 +238,12 @@ impl Io {
                 self.try_connect(now);
             }
             busy |= self.drain_commands(false);
-            busy |= self.read_frames();
+            if self.flush_overflow() {
+                busy |= self.read_frames();
+            } else {
+                // Not reading is our choice, not the exchange's silence.
+                self.last_frame_ns = now_ns();
+            }
             busy |= self.drain_cold();
             let now = now_ns();
             if now >= self.next_tick_ns {
@@ -237,6 +259,10 @@ impl Io {
             self.close_gracefully();
         }
         self.shutdown();
+        // The strategy side drains the ring while stopping: every held event reaches it.
+        while !self.flush_overflow() && !self.abort.load(Ordering::Relaxed) {
+            std::thread::yield_now();
+        }
         self.publish_latency();
     }
 
@@ -247,7 +273,7 @@ impl Io {
         self.drain_commands(true);
         let grace = now_ns() + self.cfg.request_timeout_ns.min(CLOSE_GRACE_NS);
         while !self.in_flight.is_empty() && self.conn.is_some() && now_ns() < grace {
-            let busy = self.read_frames() | self.drain_cold();
+            let busy = (self.flush_overflow() && self.read_frames()) | self.drain_cold();
             if !busy {
                 match self.conn.as_mut() {
                     Some(c) => {
@@ -790,6 +816,11 @@ impl Io {
         }
         for i in 0..len {
             let report = self.decoder.executions()[i];
+            if report.unknown_count > 0 {
+                self.stats
+                    .unknown_values
+                    .fetch_add(u64::from(report.unknown_count), Ordering::Relaxed);
+            }
             self.emit(Event::Execution {
                 report,
                 snapshot,

@@ -204,6 +204,9 @@ pub enum Event {
         /// Why.
         reason: crate::orders::NotSentReason,
     },
+    /// The event ring was full: the strategy had not polled for a while, so the engine held
+    /// its events (none is lost) and paused reading the socket until it did.
+    EventRingFull,
     /// A looked-up order's state (reconciliation after an unknown outcome).
     Resolved {
         /// The order.

@@ -37,6 +37,10 @@ pub struct EngineStats {
     pub dead_man_refreshes: AtomicU64,
     /// REST lookups made to resolve unknown outcomes.
     pub reconciliations: AtomicU64,
+    /// Field values the decoder did not know (kept as raw text; the frame was applied).
+    pub unknown_values: AtomicU64,
+    /// Times the event ring was full: the I/O thread held its events and stopped reading.
+    pub event_ring_stalls: AtomicU64,
     /// WebSocket up.
     pub connected: AtomicBool,
     /// `executions` subscribed with a valid token.

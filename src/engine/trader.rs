@@ -49,6 +49,9 @@ pub trait Strategy {
     fn on_ack(&mut self, ack: &RequestAck) {}
     /// An accepted request never left the engine (shut down, or expired waiting for REST).
     fn on_not_sent(&mut self, not_sent: &NotSent) {}
+    /// The strategy did not poll for so long that the event ring filled: the engine held the
+    /// events (all follow this call, none lost) and paused reading the socket meanwhile.
+    fn on_event_ring_full(&mut self) {}
     /// The connection changed state.
     fn on_connection(&mut self, state: ConnectionState) {}
     /// A request timed out; the engine is looking the order up.
@@ -119,6 +122,11 @@ pub struct Statistics {
     pub dead_man_refreshes: u64,
     /// REST lookups.
     pub reconciliations: u64,
+    /// Field values the decoder did not know (the report was kept, the field left empty).
+    pub unknown_values: u64,
+    /// Times the event ring was full and the I/O thread paused reading until the strategy
+    /// polled (it kept writing, pinging and refreshing the dead man's switch meanwhile).
+    pub event_ring_stalls: u64,
     /// Requests refused locally (validation, rate, breaker, ring).
     pub refused_locally: u64,
     /// WebSocket connected.
@@ -773,6 +781,7 @@ impl Trader {
                     self.set_instrument(ins);
                 }
             }
+            Event::EventRingFull => s.on_event_ring_full(),
             Event::NotSent { req_id, reason } => {
                 self.tracker.not_sent(req_id, reason, now, &mut sink);
             }
@@ -879,6 +888,8 @@ impl Trader {
             tokens_fetched: EngineStats::get(&st.tokens_fetched),
             dead_man_refreshes: EngineStats::get(&st.dead_man_refreshes),
             reconciliations: EngineStats::get(&st.reconciliations),
+            unknown_values: EngineStats::get(&st.unknown_values),
+            event_ring_stalls: EngineStats::get(&st.event_ring_stalls),
             refused_locally: self.refused,
             connected: st.connected.load(Ordering::Relaxed),
             authenticated: st.authenticated.load(Ordering::Relaxed),

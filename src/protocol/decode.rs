@@ -323,6 +323,32 @@ impl<'t, 'de> Cursor<'t, 'de> {
         InlineStr::new(self.str(v, field)?).ok_or(DecodeError::InvalidField(field))
     }
 
+    /// An enum word read leniently: a value this version does not know is `None`, with the
+    /// raw text kept in `unknown` (a whole frame is never lost to one new word).
+    fn lenient<T>(
+        &self,
+        v: Val<'de>,
+        field: &'static str,
+        f: fn(&str) -> Option<T>,
+        unknown: &mut Unknowns,
+    ) -> R<Option<T>> {
+        let s = self.str(v, field)?;
+        Ok(f(s).or_else(|| {
+            unknown.note(field, s);
+            None
+        }))
+    }
+
+    /// A time read leniently (see [`Cursor::lenient`]).
+    fn lenient_time(
+        &self,
+        v: Val<'de>,
+        field: &'static str,
+        unknown: &mut Unknowns,
+    ) -> R<Option<Timestamp>> {
+        self.lenient(v, field, Timestamp::parse_rfc3339, unknown)
+    }
+
     /// An id in an ack: Kraken answers a validate-only request with an empty one, which names
     /// no order.
     fn inline_id<const N: usize>(
@@ -340,6 +366,23 @@ impl<'t, 'de> Cursor<'t, 'de> {
 
     fn wire<T>(&self, v: Val<'de>, field: &'static str, f: fn(&str) -> Option<T>) -> R<T> {
         f(self.str(v, field)?).ok_or(DecodeError::InvalidField(field))
+    }
+}
+
+/// Values a report held that this version does not know.
+#[derive(Default)]
+struct Unknowns {
+    first: Option<UnknownValue>,
+    count: u8,
+}
+
+impl Unknowns {
+    fn note(&mut self, field: &'static str, raw: &str) {
+        self.first.get_or_insert(UnknownValue {
+            field,
+            raw: Text::truncating(raw),
+        });
+        self.count = self.count.saturating_add(1);
     }
 }
 
@@ -503,8 +546,11 @@ fn top_level<'de>(
                 resp.error = Some(Text::truncating(e));
                 resp.error_kind = Some(KrakenErrorKind::classify(e));
             }
-            "time_in" => resp.time_in = Some(c.time(v, "time_in")?),
-            "time_out" => resp.time_out = Some(c.time(v, "time_out")?),
+            // A time this version cannot read never costs the ack it comes with.
+            "time_in" => resp.time_in = c.lenient_time(v, "time_in", &mut Unknowns::default())?,
+            "time_out" => {
+                resp.time_out = c.lenient_time(v, "time_out", &mut Unknowns::default())?
+            }
             "orders_cancelled" => orders_cancelled = Some(c.u64(v, "orders_cancelled")?),
             "data" | "result" => {
                 // Remember where the payload starts; it is parsed once the kind is known.
@@ -789,6 +835,8 @@ fn execution<'de>(
 ) -> R<()> {
     let mut has_id = false;
     let mut has_type = false;
+    let mut unknown = Unknowns::default();
+    let u = &mut unknown;
     c.object(v, "data", |c, k, v| {
         if is_null(&v) {
             return Ok(());
@@ -799,13 +847,13 @@ fn execution<'de>(
                 has_id = true;
             }
             "exec_type" => {
-                r.exec_type = ExecType::from_wire(c.str(v, "exec_type")?);
+                r.exec_type = c.lenient(v, "exec_type", ExecType::from_wire, u)?;
                 has_type = true;
             }
             "order_status" => {
-                r.order_status = Some(c.wire(v, "order_status", WireOrderStatus::from_wire)?)
+                r.order_status = c.lenient(v, "order_status", WireOrderStatus::from_wire, u)?
             }
-            "timestamp" => r.timestamp = Some(c.time(v, "timestamp")?),
+            "timestamp" => r.timestamp = c.lenient_time(v, "timestamp", u)?,
             "symbol" => {
                 r.symbol = Some(
                     symbols
@@ -813,17 +861,17 @@ fn execution<'de>(
                         .unwrap_or(SymbolId::UNKNOWN),
                 )
             }
-            "side" => r.side = Some(c.wire(v, "side", Side::from_wire)?),
-            "order_type" => r.order_type = Some(c.wire(v, "order_type", OrderType::from_wire)?),
+            "side" => r.side = c.lenient(v, "side", Side::from_wire, u)?,
+            "order_type" => r.order_type = c.lenient(v, "order_type", OrderType::from_wire, u)?,
             "order_qty" => r.order_qty = Some(c.decimal(v, "order_qty")?),
             "cash_order_qty" => r.cash_order_qty = Some(c.decimal(v, "cash_order_qty")?),
             "display_qty" => r.display_qty = Some(c.decimal(v, "display_qty")?),
             "limit_price" => r.limit_price = Some(c.decimal(v, "limit_price")?),
             "limit_price_type" => {
-                r.limit_price_type = Some(c.wire(v, "limit_price_type", PriceType::from_wire)?)
+                r.limit_price_type = c.lenient(v, "limit_price_type", PriceType::from_wire, u)?
             }
             "time_in_force" => {
-                r.time_in_force = Some(c.wire(v, "time_in_force", TimeInForce::from_wire)?)
+                r.time_in_force = c.lenient(v, "time_in_force", TimeInForce::from_wire, u)?
             }
             "post_only" => r.post_only = Some(c.bool(v, "post_only")?),
             "reduce_only" => r.reduce_only = Some(c.bool(v, "reduce_only")?),
@@ -835,8 +883,8 @@ fn execution<'de>(
                 )
             }
             "order_userref" => r.order_userref = Some(c.i64(v, "order_userref")?),
-            "effective_time" => r.effective_time = Some(c.time(v, "effective_time")?),
-            "expire_time" => r.expire_time = Some(c.time(v, "expire_time")?),
+            "effective_time" => r.effective_time = c.lenient_time(v, "effective_time", u)?,
+            "expire_time" => r.expire_time = c.lenient_time(v, "expire_time", u)?,
             "cum_qty" => r.cum_qty = Some(c.decimal(v, "cum_qty")?),
             "cum_cost" => r.cum_cost = Some(c.decimal(v, "cum_cost")?),
             "avg_price" => r.avg_price = Some(c.decimal(v, "avg_price")?),
@@ -847,7 +895,7 @@ fn execution<'de>(
             "last_price" => r.last_price = Some(c.decimal(v, "last_price")?),
             "cost" => r.cost = Some(c.decimal(v, "cost")?),
             "liquidity_ind" => {
-                r.liquidity = Some(c.wire(v, "liquidity_ind", Liquidity::from_wire)?)
+                r.liquidity = c.lenient(v, "liquidity_ind", Liquidity::from_wire, u)?
             }
             "fees" => c.array(v, "fees", |c, e| {
                 let mut fee = Fee::default();
@@ -880,20 +928,17 @@ fn execution<'de>(
                     }
                     match k {
                         "reference" => {
-                            t.reference = Some(c.wire(
-                                v,
-                                "triggers.reference",
-                                TriggerReference::from_wire,
-                            )?)
+                            t.reference =
+                                c.lenient(v, "triggers.reference", TriggerReference::from_wire, u)?
                         }
                         "price" => t.price = Some(c.decimal(v, "triggers.price")?),
                         "price_type" => {
                             t.price_type =
-                                Some(c.wire(v, "triggers.price_type", PriceType::from_wire)?)
+                                c.lenient(v, "triggers.price_type", PriceType::from_wire, u)?
                         }
                         "status" => {
                             t.status =
-                                Some(c.wire(v, "triggers.status", TriggerStatus::from_wire)?)
+                                c.lenient(v, "triggers.status", TriggerStatus::from_wire, u)?
                         }
                         "last_price" => t.last_price = Some(c.decimal(v, "triggers.last_price")?),
                         _ => c.skip(v)?,
@@ -912,6 +957,8 @@ fn execution<'de>(
     if !has_type {
         return Err(DecodeError::MissingField("exec_type"));
     }
+    r.unknown = unknown.first;
+    r.unknown_count = unknown.count;
     Ok(())
 }
 

@@ -85,6 +85,20 @@ pub struct ExecutionReport {
     pub reason: Option<Text>,
     pub amended: Option<bool>,
     pub triggers: Option<TriggerInfo>,
+    /// The first value this version does not know (an enum word or a time it cannot read):
+    /// that field is left `None` and the rest of the report is kept.
+    pub unknown: Option<UnknownValue>,
+    /// How many such values the report held.
+    pub unknown_count: u8,
+}
+
+/// A field value the decoder did not know, kept as the exchange wrote it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownValue {
+    /// The field (`order_status`, `liquidity_ind`, `triggers.status`, `time_in`, ...).
+    pub field: &'static str,
+    /// Its raw text.
+    pub raw: Text,
 }
 
 impl ExecutionReport {
