@@ -362,3 +362,57 @@ fn a_strategy_that_stops_polling_does_not_stop_the_io_thread() {
     assert!(t.statistics().event_ring_stalls >= 1);
     t.shutdown();
 }
+
+/// Item 6: requests the strategy did not tag (an add without cl_ord_id, a batch_add) are
+/// resolvable too: the engine names them, so an unknown outcome is looked up and each order
+/// ends as one record, sent once.
+#[test]
+fn untagged_adds_and_batches_with_lost_acks_resolve_to_one_record_each() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| c.request_timeout = Duration::from_millis(500));
+    let btc = t.symbol("BTC/USD").unwrap();
+    s.fault("drop-acks:2").unwrap();
+    let single = t
+        .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)))
+        .unwrap();
+    let orders = (0..3u64)
+        .map(|i| {
+            AddOrder::limit(
+                btc,
+                Side::Buy,
+                dec!(0.1),
+                dec!(60100) + rust_decimal::Decimal::from(i),
+            )
+        })
+        .collect();
+    let batch = t
+        .batch_add(kraken_exec::BatchAdd {
+            symbol: btc,
+            orders,
+            deadline: None,
+            validate: false,
+        })
+        .unwrap();
+    assert!(
+        until(&mut t, &mut rec, 10, |t, r| r.unknown.contains(&single)
+            && r.unknown.contains(&batch)
+            && t.active_orders().count() == 4
+            && t.active_orders().all(|o| o.status == OrderStatus::Open)),
+        "{:?}",
+        t.active_orders()
+            .map(|o| (o.cl_ord_id, o.status))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(t.tracker().orders().count(), 4, "one record per order");
+    let ledger = s.ledger();
+    assert_eq!(ledger["orders"].as_array().unwrap().len(), 4);
+    let adds: Vec<&str> = ledger["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["method"].as_str().unwrap())
+        .filter(|m| m.contains("add"))
+        .collect();
+    assert_eq!(adds, ["add_order", "batch_add"], "each request sent once");
+    t.shutdown();
+}

@@ -700,3 +700,23 @@ fn requests_report_their_own_outcome_and_unsent_ones_are_settled() {
     assert_eq!(h.t.requests_in_flight().count(), 0);
     assert_eq!(h.t.active_orders().count(), 1, "only the acked order");
 }
+
+/// Item 6: an answer that arrives after its request was declared unknown still settles the
+/// order (it used to be dropped as unmatched).
+#[test]
+fn a_late_ack_after_an_unknown_outcome_still_settles_the_order() {
+    let mut h = Harness::new();
+    let o = AddOrder::limit(
+        h.syms.get("BTC/USD").unwrap(),
+        Side::Buy,
+        dec!(1),
+        dec!(100),
+    )
+    .cl_ord_id(ClOrdId::new("late-1").unwrap());
+    h.submit(12, &o);
+    h.t.on_timeout(12, 5_000, &mut |_| {});
+    h.feed(&ack(12, OID));
+    assert_eq!(h.status(), OrderStatus::Open);
+    assert_eq!(h.t.stats().unmatched_responses, 0);
+    assert_eq!(h.t.orders().count(), 1);
+}

@@ -67,8 +67,6 @@ pub(crate) enum ColdReply {
     /// unreadable body): it may have executed. Looked up, never resent.
     Unknown {
         req_id: u64,
-        lookup: Option<OrderRef>,
-        sent_ns: u64,
     },
     /// A REST order the cold thread did not send.
     NotSent {
@@ -758,18 +756,14 @@ fn stamp_large(mut cmd: LargeCommand, expires_ns: u64, now_ns: u64) -> Option<La
     .map(|()| cmd)
 }
 
-fn answered(req_id: u64, sent_ns: u64, lookup: Option<OrderRef>, o: RestOutcome) -> ColdReply {
+fn answered(req_id: u64, sent_ns: u64, o: RestOutcome) -> ColdReply {
     match o {
         RestOutcome::Answered(response, items) => ColdReply::Response {
             response,
             items,
             sent_ns,
         },
-        RestOutcome::Unknown => ColdReply::Unknown {
-            req_id,
-            lookup,
-            sent_ns,
-        },
+        RestOutcome::Unknown => ColdReply::Unknown { req_id },
         RestOutcome::NotSent(reason) => ColdReply::NotSent { req_id, reason },
     }
 }
@@ -814,7 +808,7 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                 },
                 Some(cmd) => {
                     let outcome = cold.order(req_id, &cmd);
-                    answered(req_id, sent_ns, cmd.lookup_target(), outcome)
+                    answered(req_id, sent_ns, outcome)
                 }
             },
             ColdRequest::Large {
@@ -829,7 +823,7 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                 },
                 Some(cmd) => {
                     let outcome = cold.large(req_id, &cmd);
-                    answered(req_id, sent_ns, None, outcome)
+                    answered(req_id, sent_ns, outcome)
                 }
             },
             ColdRequest::Lookup { target, since } => {

@@ -66,8 +66,6 @@ struct InFlight {
     sent_ns: u64,
     /// Responses still expected (several for a multi-order cancel).
     responses: u16,
-    /// What to look up if it times out.
-    lookup: Option<OrderRef>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -447,9 +445,9 @@ impl Io {
                 if lost.is_empty() {
                     break;
                 }
-                for &(id, f) in &lost {
+                for &(id, _) in &lost {
                     self.in_flight.remove(&id);
-                    self.unknown_outcome(id, f, true);
+                    self.unknown_outcome(id, true);
                 }
             }
             self.mark_fills_at_risk();
@@ -494,16 +492,14 @@ impl Io {
         }
     }
 
-    /// Reports a request's outcome as unknown and looks its order up; never resends it.
-    fn unknown_outcome(&mut self, req_id: u64, f: InFlight, disconnected: bool) {
+    /// Reports a request's outcome as unknown; the strategy side looks its orders up. Never
+    /// resent.
+    fn unknown_outcome(&mut self, req_id: u64, disconnected: bool) {
         EngineStats::inc(&self.stats.unknown_outcomes);
         self.emit(Event::UnknownOutcome {
             req_id,
             disconnected,
         });
-        if let Some(target) = f.lookup {
-            self.lookup(target, f.sent_ns);
-        }
     }
 
     /// Asks the cold thread to look `target` up; `since_ns` (monotonic, 0: unknown) is when
@@ -630,7 +626,6 @@ impl Io {
                     deadline_ns: now + self.cfg.request_timeout_ns,
                     sent_ns: now,
                     responses,
-                    lookup: cmd.lookup_target(),
                 },
             );
             if is_order {
@@ -958,19 +953,7 @@ impl Io {
                         self.emit(Event::RecoveredFill { report });
                     }
                 }
-                ColdReply::Unknown {
-                    req_id,
-                    lookup,
-                    sent_ns,
-                } => {
-                    let f = InFlight {
-                        deadline_ns: 0,
-                        sent_ns,
-                        responses: 0,
-                        lookup,
-                    };
-                    self.unknown_outcome(req_id, f, false);
-                }
+                ColdReply::Unknown { req_id } => self.unknown_outcome(req_id, false),
                 ColdReply::NotSent { req_id, reason } => {
                     self.emit(Event::NotSent { req_id, reason });
                 }
@@ -988,10 +971,10 @@ impl Io {
                 .filter(|(_, f)| f.deadline_ns <= now)
                 .map(|(&id, f)| (id, *f))
                 .collect();
-            for (id, f) in expired {
+            for (id, _) in expired {
                 self.in_flight.remove(&id);
                 tracing::warn!(req_id = id, "request timed out: outcome unknown");
-                self.unknown_outcome(id, f, false);
+                self.unknown_outcome(id, false);
             }
         }
         if self.conn.is_some() {

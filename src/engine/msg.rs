@@ -65,19 +65,6 @@ pub enum Command {
     },
 }
 
-impl Command {
-    /// The order to look up if this request's outcome becomes unknown.
-    pub(crate) fn lookup_target(&self) -> Option<OrderRef> {
-        match self {
-            Command::Add { order, .. } => order.tag.cl_ord_id().map(OrderRef::ClOrdId),
-            Command::Amend { amend, .. } => Some(amend.target.into()),
-            Command::Edit { edit, .. } => Some(OrderRef::Id(edit.order_id)),
-            Command::CancelOne { target, .. } => Some(*target),
-            _ => None,
-        }
-    }
-}
-
 /// A [`Command`] as it crosses the command ring, with the strategy's clock reading when it was
 /// issued: the I/O thread measures tick-to-wire from it.
 #[derive(Clone, Copy, Debug)]

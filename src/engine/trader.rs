@@ -17,9 +17,10 @@ use crate::engine::msg::{Command, ConnectionState, Event, Issued, LargeCommand, 
 use crate::engine::stats::EngineStats;
 use crate::engine::{EngineConfig, latency_histogram};
 use crate::error::{DecodeError, KrakenErrorKind, OrderError};
-use crate::ids::{SymbolId, SymbolTable};
+use crate::ids::{ClOrdId, SymbolId, SymbolTable};
 use crate::order::{
-    AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, EditOrder, OrderRef, OrderTarget,
+    AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, ClientTag, EditOrder, OrderRef,
+    OrderTarget,
 };
 use crate::orders::{
     Fill, NotSent, Order, OrderTracker, Position, RequestAck, RequestFailure, StatusChange,
@@ -247,6 +248,10 @@ pub struct Trader {
     /// Lookups that found nothing, retried later: (order, attempts so far, due).
     retries: VecDeque<(OrderRef, u8, u64)>,
     refused: u64,
+    /// This engine instance's stamp in the client ids it assigns.
+    instance: u64,
+    /// Client ids assigned so far.
+    auto_ids: u64,
 }
 
 impl Trader {
@@ -289,6 +294,8 @@ impl Trader {
             lookups: VecDeque::with_capacity(64),
             retries: VecDeque::with_capacity(64),
             refused: 0,
+            instance: instance_stamp(),
+            auto_ids: 0,
         }
     }
 
@@ -381,9 +388,41 @@ impl Trader {
             .map_err(|_| TradeError::Backpressure)
     }
 
-    /// Places an order. Returns its request id.
-    pub fn add_order(&mut self, order: AddOrder) -> Result<u64, TradeError> {
+    /// A client order id for an order the strategy did not tag, so that an unknown outcome can
+    /// be looked up: a 32-hex-digit id (Kraken's short UUID form), this engine's 64-bit
+    /// instance stamp then a counter. Orders tagged with a userref keep it (Kraken takes one
+    /// or the other).
+    fn name_untagged(&mut self, tag: &mut ClientTag) {
+        if *tag != ClientTag::None {
+            return;
+        }
+        self.auto_ids += 1;
+        let mut hex = [0u8; 32];
+        for (i, b) in self
+            .instance
+            .to_be_bytes()
+            .iter()
+            .chain(self.auto_ids.to_be_bytes().iter())
+            .enumerate()
+        {
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            hex[2 * i] = DIGITS[usize::from(b >> 4)];
+            hex[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
+        }
+        if let Some(id) = std::str::from_utf8(&hex)
+            .ok()
+            .and_then(|s| ClOrdId::new(s).ok())
+        {
+            *tag = ClientTag::ClOrdId(id);
+        }
+    }
+
+    /// Places an order. Returns its request id. An order without a client tag is given a
+    /// client order id (see [`crate::order::AddOrder::cl_ord_id`]), so that its outcome can
+    /// always be looked up.
+    pub fn add_order(&mut self, mut order: AddOrder) -> Result<u64, TradeError> {
         let now = now_ns();
+        self.name_untagged(&mut order.tag);
         self.gate_new_order(now)?;
         self.check_order(&order)?;
         self.charge(order.symbol, Transaction::Add, now)?;
@@ -516,9 +555,13 @@ impl Trader {
         Ok(req_id)
     }
 
-    /// Places 2 to 15 orders on one symbol.
-    pub fn batch_add(&mut self, batch: BatchAdd) -> Result<u64, TradeError> {
+    /// Places 2 to 15 orders on one symbol (untagged ones are named as by
+    /// [`Trader::add_order`]).
+    pub fn batch_add(&mut self, mut batch: BatchAdd) -> Result<u64, TradeError> {
         let now = now_ns();
+        for o in batch.orders.iter_mut() {
+            self.name_untagged(&mut o.tag);
+        }
         self.gate_new_order(now)?;
         let Some(ins) = self.instrument(batch.symbol).copied() else {
             return self.refuse(TradeError::NoInstrument(batch.symbol));
@@ -757,6 +800,9 @@ impl Trader {
                 req_id,
                 disconnected,
             } => {
+                // Every order the request concerns is looked up (never resent): untagged adds
+                // carry an engine-assigned client id for this.
+                self.lookups.extend(self.tracker.lookup_refs(req_id));
                 self.tracker.on_timeout(req_id, now, &mut sink);
                 // Requests lost with a connection are one incident with it, which the breaker
                 // has already counted; a deadline passing on a live connection is its own.
@@ -1030,6 +1076,16 @@ impl Drop for Trader {
         }
         self.stop_threads();
     }
+}
+
+/// Distinct per engine instance, across processes and restarts: the wall clock in
+/// nanoseconds mixed with the process id.
+fn instance_stamp() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    nanos ^ (u64::from(std::process::id()).rotate_left(40))
 }
 
 fn dispatch<S: Strategy + ?Sized>(s: &mut S, e: &TrackerEvent) {

@@ -345,6 +345,10 @@ pub struct OrderTracker {
     by_order_id: FxMap<OrderId, u32>,
     by_cl_ord_id: FxMap<ClOrdId, u32>,
     in_flight: FxMap<u64, InFlight>,
+    /// Requests whose outcome became unknown, kept (the newest `max_in_flight`) so that a late
+    /// answer still settles their orders instead of being dropped.
+    late: FxMap<u64, InFlight>,
+    late_order: VecDeque<u64>,
     completed: VecDeque<u32>,
     history: VecDeque<Fill>,
     dedup: ExecIdSet,
@@ -373,6 +377,8 @@ impl OrderTracker {
             by_order_id: FxMap::with_capacity_and_hasher(cfg.capacity, FxBuildHasher),
             by_cl_ord_id: FxMap::with_capacity_and_hasher(cfg.capacity, FxBuildHasher),
             in_flight: FxMap::with_capacity_and_hasher(cfg.max_in_flight, FxBuildHasher),
+            late: FxMap::with_capacity_and_hasher(cfg.max_in_flight, FxBuildHasher),
+            late_order: VecDeque::with_capacity(cfg.max_in_flight + 1),
             completed: VecDeque::with_capacity(cfg.retention + 1),
             history: VecDeque::with_capacity(cfg.history_limit + 1),
             dedup: ExecIdSet::new(cfg.dedup_capacity),
@@ -772,7 +778,11 @@ impl OrderTracker {
         let Some(req_id) = r.req_id else {
             return;
         };
-        let Some(mut fl) = self.in_flight.remove(&req_id) else {
+        let Some(mut fl) = self
+            .in_flight
+            .remove(&req_id)
+            .or_else(|| self.late.remove(&req_id))
+        else {
             if matches!(
                 r.method,
                 Method::AddOrder
@@ -986,6 +996,32 @@ impl OrderTracker {
                 }
             }
         }
+        // A late answer is still the truth: keep what it concerns.
+        self.late.insert(req_id, fl);
+        self.late_order.push_back(req_id);
+        while self.late_order.len() > self.cfg.max_in_flight {
+            if let Some(old) = self.late_order.pop_front() {
+                self.late.remove(&old);
+            }
+        }
+    }
+
+    /// The orders request `req_id` concerns, as a lookup names them (client id first, since
+    /// an order whose add has no answer has no Kraken id yet).
+    pub fn lookup_refs(&self, req_id: u64) -> ArrayVec<OrderRef, 15> {
+        let mut refs = ArrayVec::new();
+        let Some(fl) = self.in_flight.get(&req_id) else {
+            return refs;
+        };
+        for o in fl.slots.iter().filter_map(|&s| self.get(s)) {
+            let r = match (o.cl_ord_id, o.order_id) {
+                (Some(c), _) => OrderRef::ClOrdId(c),
+                (None, Some(id)) => OrderRef::Id(id),
+                (None, None) => continue,
+            };
+            let _ = refs.try_push(r);
+        }
+        refs
     }
 
     /// Resolves an order from an external lookup (REST `OpenOrders`/`QueryOrders`): `status`
