@@ -416,3 +416,33 @@ fn untagged_adds_and_batches_with_lost_acks_resolve_to_one_record_each() {
     assert_eq!(adds, ["add_order", "batch_add"], "each request sent once");
     t.shutdown();
 }
+
+/// Item 13: while the socket is down the dead man's switch is refreshed over REST, so it
+/// neither fires on the orders (those placed over REST meanwhile included) nor lapses.
+#[test]
+fn the_dead_mans_switch_is_kept_over_rest_while_the_socket_is_down() {
+    let s = sim(false);
+    let (mut t, mut rec) = on_rest_fallback(&s, |c| {
+        c.dead_man_timeout_secs = 2;
+        c.dead_man_refresh = Duration::from_millis(300);
+    });
+    let btc = t.symbol("BTC/USD").unwrap();
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("dmr-1")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("dmr-1"))
+        == Some(OrderStatus::Open)));
+    let before = t.statistics().dead_man_refreshes;
+    // Twice the switch's timeout, socket still down.
+    let end = std::time::Instant::now() + Duration::from_secs(4);
+    while std::time::Instant::now() < end {
+        t.poll(&mut rec);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(ledger_status(&s, "dmr-1").as_deref(), Some("new"));
+    assert!(t.statistics().dead_man_refreshes >= before + 5);
+    assert!(t.statistics().dead_man_armed);
+    // A clean stop disarms it over REST too.
+    t.shutdown();
+    s.advance(Duration::from_secs(10));
+    assert_eq!(ledger_status(&s, "dmr-1").as_deref(), Some("new"));
+}

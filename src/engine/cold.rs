@@ -49,6 +49,8 @@ pub(crate) enum ColdRequest {
     /// Fetch the account's trades after `since` (fills the executions channel may not have
     /// delivered: those of a disconnected window beyond the snapshot's last 50, or of a gap).
     Trades { since: Timestamp },
+    /// Arm (or with 0 disarm) the dead man's switch over REST while the socket is down.
+    DeadMan { timeout_secs: u32 },
     /// Stop.
     Shutdown,
 }
@@ -67,6 +69,11 @@ pub(crate) enum ColdReply {
     /// unreadable body): it may have executed. Looked up, never resent.
     Unknown {
         req_id: u64,
+    },
+    /// The dead man's switch over REST: whether Kraken acknowledged it.
+    DeadMan {
+        timeout_secs: u32,
+        ok: bool,
     },
     /// A REST order the cold thread did not send.
     NotSent {
@@ -247,6 +254,22 @@ impl Cold {
                 order_userref: Some(i64::from(*u)),
             },
         })
+    }
+
+    /// `CancelAllOrdersAfter`: whether Kraken acknowledged it.
+    pub fn cancel_after(&mut self, timeout_secs: u32) -> bool {
+        let n = self.next_nonce();
+        rest::cancel_all_after_form(&mut self.body, n, timeout_secs);
+        match self
+            .post("CancelAllOrdersAfter", false)
+            .and_then(|mut b| rest::parse_cancel_after(&mut b))
+        {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "dead man's switch over REST failed");
+                false
+            }
+        }
     }
 
     /// Executes a small command over REST; Kraken's answer comes in the shape of a WS
@@ -709,7 +732,7 @@ const MAX_DEADLINE_NS: u64 = 60_000_000_000;
 fn priority(r: &ColdRequest) -> u8 {
     match r {
         ColdRequest::Shutdown => 0,
-        ColdRequest::Token => 1,
+        ColdRequest::Token | ColdRequest::DeadMan { .. } => 1,
         ColdRequest::Order { .. } | ColdRequest::Large { .. } => 2,
         ColdRequest::Lookup { .. } | ColdRequest::Trades { .. } => 3,
     }
@@ -790,6 +813,10 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
         let now = clock::now_ns();
         let reply = match req {
             ColdRequest::Token => ColdReply::Token(cold.token()),
+            ColdRequest::DeadMan { timeout_secs } => ColdReply::DeadMan {
+                timeout_secs,
+                ok: cold.cancel_after(timeout_secs),
+            },
             ColdRequest::Order { req_id, .. } | ColdRequest::Large { req_id, .. } if stopping => {
                 ColdReply::NotSent {
                     req_id,
@@ -854,14 +881,23 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
             }
             ColdRequest::Shutdown => {
                 // Orders still queued were accepted from the strategy: say they were not sent.
-                for r in queue.drain(..).chain(rx.try_iter()) {
-                    if let ColdRequest::Order { req_id, .. } | ColdRequest::Large { req_id, .. } = r
-                    {
-                        let _ = tx.send(ColdReply::NotSent {
-                            req_id,
-                            reason: NotSentReason::Shutdown,
-                        });
-                    }
+                // A queued disarm of the dead man's switch is the clean stop's last word.
+                let rest: Vec<ColdRequest> = queue.drain(..).chain(rx.try_iter()).collect();
+                for r in rest {
+                    let reply = match r {
+                        ColdRequest::Order { req_id, .. } | ColdRequest::Large { req_id, .. } => {
+                            ColdReply::NotSent {
+                                req_id,
+                                reason: NotSentReason::Shutdown,
+                            }
+                        }
+                        ColdRequest::DeadMan { timeout_secs: 0 } => ColdReply::DeadMan {
+                            timeout_secs: 0,
+                            ok: cold.cancel_after(0),
+                        },
+                        _ => continue,
+                    };
+                    let _ = tx.send(reply);
                 }
                 break;
             }

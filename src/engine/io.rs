@@ -124,6 +124,10 @@ pub(crate) struct Io {
     trades_fetch_due_ns: u64,
     /// When the last in-sequence executions frame was read (0: none yet).
     last_exec_ns: u64,
+    /// A REST refresh of the dead man's switch is out.
+    dead_man_rest_pending: bool,
+    /// The executions subscription has been live at least once.
+    ever_ready: bool,
     /// Events waiting for room in the ring (see `emit`).
     overflow: std::collections::VecDeque<Event>,
 }
@@ -181,6 +185,8 @@ impl Io {
             trades_fetch_due_ns: 0,
             last_exec_ns: 0,
             overflow: std::collections::VecDeque::with_capacity(4096),
+            dead_man_rest_pending: false,
+            ever_ready: false,
         }
     }
 
@@ -844,6 +850,7 @@ impl Io {
                 }
                 if !self.ready {
                     self.ready = true;
+                    self.ever_ready = true;
                     tracing::info!("executions subscribed: orders go over the WebSocket");
                     self.set_state(ConnectionState::Ready);
                     self.refresh_dead_man(now_ns());
@@ -871,7 +878,22 @@ impl Io {
 
     fn refresh_dead_man(&mut self, now: u64) {
         self.last_dead_man_ns = now;
-        if self.cfg.dead_man_timeout_secs == 0 || !self.ready {
+        if self.cfg.dead_man_timeout_secs == 0 {
+            return;
+        }
+        if !self.ready {
+            // The socket is down but orders may live (some placed over REST meanwhile): keep
+            // the switch armed over REST, or it fires on them, and then protects nothing.
+            if !self.dead_man_rest_pending
+                && self
+                    .cold_tx
+                    .send(ColdRequest::DeadMan {
+                        timeout_secs: self.cfg.dead_man_timeout_secs,
+                    })
+                    .is_ok()
+            {
+                self.dead_man_rest_pending = true;
+            }
             return;
         }
         let token = self.token.clone().unwrap_or_default();
@@ -954,6 +976,15 @@ impl Io {
                     }
                 }
                 ColdReply::Unknown { req_id } => self.unknown_outcome(req_id, false),
+                ColdReply::DeadMan { timeout_secs, ok } => {
+                    self.dead_man_rest_pending = false;
+                    if ok && timeout_secs > 0 {
+                        EngineStats::inc(&self.stats.dead_man_refreshes);
+                    }
+                    self.stats
+                        .dead_man_armed
+                        .store(ok && timeout_secs > 0, Ordering::Release);
+                }
                 ColdReply::NotSent { req_id, reason } => {
                     self.emit(Event::NotSent { req_id, reason });
                 }
@@ -987,6 +1018,15 @@ impl Io {
             {
                 self.refresh_dead_man(now);
             }
+        }
+        // During an outage (after the first connection armed it), over REST.
+        if !self.ready
+            && self.ever_ready
+            && now.saturating_sub(self.last_dead_man_ns) > self.cfg.dead_man_refresh_ns
+        {
+            self.refresh_dead_man(now);
+        }
+        if self.conn.is_some() {
             // Keep the connection alive and the watchdog fed when the exchange is quiet.
             if now.saturating_sub(self.last_frame_ns) > self.cfg.watchdog_ns / 3
                 && !self.internal.values().any(|k| *k == Internal::Ping)
@@ -1011,12 +1051,14 @@ impl Io {
             return;
         }
         self.stats.dead_man_armed.store(false, Ordering::Release);
-        // Disarm the dead man's switch on a clean stop.
+        // Disarm the dead man's switch on a clean stop (over REST if the socket is down).
         if self.ready && self.cfg.dead_man_timeout_secs > 0 {
             let token = self.token.clone().unwrap_or_default();
             let id = self.internal_id(Internal::DeadMan);
             encode::cancel_all_orders_after(&mut self.out, 0, &token, id);
             self.write_out();
+        } else if self.cfg.dead_man_timeout_secs > 0 && self.ever_ready {
+            let _ = self.cold_tx.send(ColdRequest::DeadMan { timeout_secs: 0 });
         }
         if let Some(mut c) = self.conn.take() {
             c.shutdown();
