@@ -446,3 +446,43 @@ fn the_dead_mans_switch_is_kept_over_rest_while_the_socket_is_down() {
     s.advance(Duration::from_secs(10));
     assert_eq!(ledger_status(&s, "dmr-1").as_deref(), Some("new"));
 }
+
+/// Item 7: a refused or unanswered `executions` subscription is asked again (it used to
+/// leave the engine connected but never ready).
+#[test]
+fn a_refused_or_unanswered_executions_subscription_is_asked_again() {
+    for fault in ["refuse-exec-sub:2", "ignore-exec-sub:1"] {
+        let s = sim(false);
+        s.fault(fault).unwrap();
+        // `start` asserts the engine becomes ready.
+        let (t, _) = start(&s, |c| c.request_timeout = Duration::from_millis(500));
+        assert_eq!(
+            t.statistics().connects,
+            1,
+            "{fault}: on the same connection"
+        );
+        t.shutdown();
+    }
+}
+
+/// Item 8: a server that accepts the connection and then closes it gets connections at a
+/// backed-off pace (the backoff used to reset on every handshake: one every ~100 ms).
+#[test]
+fn a_server_that_accepts_then_closes_is_not_hammered() {
+    let s = sim(false);
+    s.fault("drop-after:1").unwrap();
+    let mut cfg = config(&s);
+    cfg.backoff_min = Duration::from_millis(100);
+    cfg.backoff_max = Duration::from_secs(2);
+    let mut t = engine::start(cfg).unwrap();
+    let mut rec = Rec::default();
+    let end = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < end {
+        t.poll(&mut rec);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let connects = t.statistics().connects;
+    // Doubling from 100 ms (jittered down to half): at most 7 attempts fit in 3 s.
+    assert!((2..=7).contains(&connects), "{connects} connections in 3 s");
+    t.shutdown();
+}

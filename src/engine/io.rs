@@ -41,6 +41,19 @@ const TRADES_RETRY_NS: u64 = 2_000_000_000;
 /// timeout).
 const CLOSE_GRACE_NS: u64 = 2_000_000_000;
 
+/// Subscription failures in a row before the connection is made again.
+const MAX_SUBSCRIPTION_FAILURES: u32 = 5;
+/// A session that stayed up this long resets the reconnect backoff.
+const STABLE_SESSION_NS: u64 = 30_000_000_000;
+
+/// The `executions` subscription: open orders and the last trades in the snapshot.
+const EXECUTIONS: Subscription = Subscription::Executions {
+    snap_orders: true,
+    snap_trades: true,
+    order_status: true,
+    ratecounter: false,
+};
+
 /// Internal request ids live above this, apart from the strategy's. Every req_id stays below
 /// 2^53, so a gateway that reads JSON numbers as doubles still echoes it exactly.
 const INTERNAL: u64 = 1 << 52;
@@ -97,7 +110,8 @@ pub(crate) struct Io {
     token_at_ns: u64,
     token_pending: bool,
     in_flight: HashMap<u64, InFlight, FxBuildHasher>,
-    internal: HashMap<u64, Internal, FxBuildHasher>,
+    /// Our own requests in flight, with their deadlines.
+    internal: HashMap<u64, (Internal, u64), FxBuildHasher>,
     next_internal: u64,
     exec_seq: Option<u64>,
     ready: bool,
@@ -128,6 +142,14 @@ pub(crate) struct Io {
     dead_man_rest_pending: bool,
     /// The executions subscription has been live at least once.
     ever_ready: bool,
+    /// When the current session became ready (0: not ready).
+    ready_since_ns: u64,
+    /// Subscription failures in a row on this connection.
+    sub_failures: u32,
+    /// Subscriptions to send again, and when.
+    sub_retries: Vec<(Internal, u64)>,
+    /// Token fetches failed in a row.
+    token_failures: u32,
     /// Events waiting for room in the ring (see `emit`).
     overflow: std::collections::VecDeque<Event>,
 }
@@ -187,6 +209,10 @@ impl Io {
             overflow: std::collections::VecDeque::with_capacity(4096),
             dead_man_rest_pending: false,
             ever_ready: false,
+            ready_since_ns: 0,
+            sub_failures: 0,
+            sub_retries: Vec::with_capacity(4),
+            token_failures: 0,
         }
     }
 
@@ -333,7 +359,11 @@ impl Io {
             Ok(c) => {
                 tracing::info!(url = %self.cfg.url.url, attempt = self.attempts, "connected");
                 self.conn = Some(c);
-                self.attempts = 0;
+                // `attempts` is not reset by a handshake: a server that accepts and then closes
+                // must not get a connection every few hundred ms. A session that stayed up
+                // resets it (see `disconnect`).
+                self.sub_failures = 0;
+                self.sub_retries.clear();
                 self.exec_seq = None;
                 self.last_frame_ns = now_ns();
                 self.set_state(ConnectionState::Connected);
@@ -342,64 +372,88 @@ impl Io {
             }
             Err(e) => {
                 tracing::warn!(error = %e, attempt = self.attempts, "connect failed");
-                let backoff =
-                    (self.cfg.backoff_min_ns << self.attempts.min(16)).min(self.cfg.backoff_max_ns);
-                self.next_attempt_ns = now_ns() + self.jitter(backoff);
+                self.next_attempt_ns = now_ns() + self.jitter(self.backoff(self.attempts));
             }
         }
     }
 
     fn internal_id(&mut self, kind: Internal) -> u64 {
         self.next_internal += 1;
-        self.internal.insert(self.next_internal, kind);
+        let deadline = now_ns() + self.cfg.request_timeout_ns;
+        self.internal.insert(self.next_internal, (kind, deadline));
         self.next_internal
     }
 
-    fn subscribe_all(&mut self) {
+    /// A subscription refused or unanswered: asked again after a backoff; after a few
+    /// failures in a row the connection is made again (it has its own backoff).
+    fn subscription_failed(&mut self, kind: Internal, why: &str) {
+        self.sub_failures += 1;
+        tracing::warn!(?why, failures = self.sub_failures, "subscription failed");
+        if self.sub_failures > MAX_SUBSCRIPTION_FAILURES {
+            self.sub_failures = 0;
+            self.disconnect("subscriptions keep failing");
+            return;
+        }
+        let due = now_ns() + self.jitter(self.backoff(self.sub_failures));
+        if !self.sub_retries.iter().any(|(k, _)| *k == kind) {
+            self.sub_retries.push((kind, due));
+        }
+    }
+
+    /// Sends again the subscriptions whose retry is due.
+    fn retry_subscriptions(&mut self, now: u64) {
+        if self.conn.is_none() {
+            self.sub_retries.clear();
+            return;
+        }
+        let mut i = 0;
+        while i < self.sub_retries.len() {
+            let (kind, due) = self.sub_retries[i];
+            if due > now {
+                i += 1;
+                continue;
+            }
+            self.sub_retries.swap_remove(i);
+            self.subscribe(kind);
+        }
+    }
+
+    /// Reconnect delay after `failures` failures in a row: doubling from `backoff_min`, at
+    /// most `backoff_max` (jittered by the caller).
+    fn backoff(&self, failures: u32) -> u64 {
+        (self.cfg.backoff_min_ns << failures.min(16)).min(self.cfg.backoff_max_ns)
+    }
+
+    /// Sends one of our subscriptions (`kind` names it).
+    fn subscribe(&mut self, kind: Internal) {
         let token = self.token.clone();
-        let id = self.internal_id(Internal::SubscribeInstrument);
-        encode::subscribe(
-            &mut self.out,
-            &Subscription::Instrument { snapshot: true },
-            None,
-            id,
-        );
-        self.write_out();
-        let ex = Subscription::Executions {
-            snap_orders: true,
-            snap_trades: true,
-            order_status: true,
-            ratecounter: false,
+        let (sub, token) = match kind {
+            Internal::SubscribeExecutions => (EXECUTIONS, token.as_deref()),
+            Internal::SubscribeBalances => {
+                (Subscription::Balances { snapshot: true }, token.as_deref())
+            }
+            Internal::SubscribeInstrument => (Subscription::Instrument { snapshot: true }, None),
+            _ => return,
         };
-        let id = self.internal_id(Internal::SubscribeExecutions);
-        encode::subscribe(&mut self.out, &ex, token.as_deref(), id);
+        let id = self.internal_id(kind);
+        encode::subscribe(&mut self.out, &sub, token, id);
         self.write_out();
+    }
+
+    fn subscribe_all(&mut self) {
+        self.subscribe(Internal::SubscribeInstrument);
+        self.subscribe(Internal::SubscribeExecutions);
         if self.cfg.subscribe_balances {
-            let id = self.internal_id(Internal::SubscribeBalances);
-            encode::subscribe(
-                &mut self.out,
-                &Subscription::Balances { snapshot: true },
-                token.as_deref(),
-                id,
-            );
-            self.write_out();
+            self.subscribe(Internal::SubscribeBalances);
         }
     }
 
     fn resubscribe_executions(&mut self) {
         let token = self.token.clone();
-        let ex = Subscription::Executions {
-            snap_orders: true,
-            snap_trades: true,
-            order_status: true,
-            ratecounter: false,
-        };
         let id = self.internal_id(Internal::Unsubscribe);
-        encode::unsubscribe(&mut self.out, &ex, token.as_deref(), id);
+        encode::unsubscribe(&mut self.out, &EXECUTIONS, token.as_deref(), id);
         self.write_out();
-        let id = self.internal_id(Internal::SubscribeExecutions);
-        encode::subscribe(&mut self.out, &ex, token.as_deref(), id);
-        self.write_out();
+        self.subscribe(Internal::SubscribeExecutions);
         self.exec_seq = None;
     }
 
@@ -463,7 +517,14 @@ impl Io {
             self.set_state(ConnectionState::Disconnected);
             // Counted after the event is pushed: a reader of the count finds the event.
             EngineStats::inc(&self.stats.disconnects);
-            self.next_attempt_ns = now_ns() + self.jitter(self.cfg.backoff_min_ns);
+            let now = now_ns();
+            if self.ready_since_ns > 0
+                && now.saturating_sub(self.ready_since_ns) >= STABLE_SESSION_NS
+            {
+                self.attempts = 0;
+            }
+            self.ready_since_ns = 0;
+            self.next_attempt_ns = now + self.jitter(self.backoff(self.attempts));
         }
     }
 
@@ -834,7 +895,7 @@ impl Io {
     }
 
     fn on_internal(&mut self, id: u64, r: &crate::protocol::messages::Response) {
-        let Some(kind) = self.internal.remove(&id) else {
+        let Some((kind, _)) = self.internal.remove(&id) else {
             return;
         };
         match (kind, r.success) {
@@ -848,9 +909,11 @@ impl Io {
                 {
                     self.emit(Event::MaxRateCount(m));
                 }
+                self.sub_failures = 0;
                 if !self.ready {
                     self.ready = true;
                     self.ever_ready = true;
+                    self.ready_since_ns = now_ns();
                     tracing::info!("executions subscribed: orders go over the WebSocket");
                     self.set_state(ConnectionState::Ready);
                     self.refresh_dead_man(now_ns());
@@ -859,12 +922,20 @@ impl Io {
                 // tracker drops the ones it already has by exec_id).
                 self.fetch_trades_at_risk(now_ns());
             }
-            (Internal::SubscribeExecutions | Internal::SubscribeBalances, false) => {
-                tracing::warn!(error = ?r.error, "private subscription refused");
-                if r.error_kind == Some(KrakenErrorKind::InvalidSession) {
-                    // The token is no good: reconnect with a fresh one.
-                    self.disconnect("invalid session");
-                }
+            (Internal::SubscribeExecutions | Internal::SubscribeBalances, false)
+                if r.error_kind == Some(KrakenErrorKind::InvalidSession) =>
+            {
+                // The token is no good: reconnect with a fresh one.
+                self.disconnect("invalid session");
+            }
+            (
+                Internal::SubscribeExecutions
+                | Internal::SubscribeBalances
+                | Internal::SubscribeInstrument,
+                false,
+            ) => {
+                let why = r.error.map(|e| e.to_string()).unwrap_or_default();
+                self.subscription_failed(kind, &why);
             }
             (Internal::DeadMan, true) => {
                 self.stats.dead_man_armed.store(true, Ordering::Release);
@@ -918,6 +989,7 @@ impl Io {
             match reply {
                 ColdReply::Token(Ok(t)) => {
                     self.token_pending = false;
+                    self.token_failures = 0;
                     self.token = Some(t.token);
                     self.token_at_ns = now_ns();
                     EngineStats::inc(&self.stats.tokens_fetched);
@@ -926,8 +998,10 @@ impl Io {
                     self.token_pending = false;
                     EngineStats::inc(&self.stats.token_failures);
                     tracing::warn!(error = %e, "token fetch failed");
+                    // Backs off like connections do, not once a second forever.
+                    self.token_failures += 1;
                     self.next_attempt_ns =
-                        now_ns() + self.jitter(self.cfg.backoff_max_ns.min(1_000_000_000));
+                        now_ns() + self.jitter(self.backoff(self.token_failures));
                 }
                 ColdReply::Response {
                     response,
@@ -1008,6 +1082,28 @@ impl Io {
                 self.unknown_outcome(id, false);
             }
         }
+        // Our own requests have deadlines too: a subscription nobody answered is asked again.
+        if self.internal.values().any(|&(_, d)| d <= now) {
+            let expired: ArrayVec<(u64, Internal), 16> = self
+                .internal
+                .iter()
+                .filter(|(_, (_, d))| *d <= now)
+                .take(16)
+                .map(|(&id, &(k, _))| (id, k))
+                .collect();
+            for (id, kind) in expired {
+                self.internal.remove(&id);
+                if matches!(
+                    kind,
+                    Internal::SubscribeExecutions
+                        | Internal::SubscribeBalances
+                        | Internal::SubscribeInstrument
+                ) {
+                    self.subscription_failed(kind, "no answer");
+                }
+            }
+        }
+        self.retry_subscriptions(now);
         if self.conn.is_some() {
             if now.saturating_sub(self.last_frame_ns) > self.cfg.watchdog_ns {
                 self.disconnect("watchdog: no frame");
@@ -1029,7 +1125,7 @@ impl Io {
         if self.conn.is_some() {
             // Keep the connection alive and the watchdog fed when the exchange is quiet.
             if now.saturating_sub(self.last_frame_ns) > self.cfg.watchdog_ns / 3
-                && !self.internal.values().any(|k| *k == Internal::Ping)
+                && !self.internal.values().any(|(k, _)| *k == Internal::Ping)
             {
                 let id = self.internal_id(Internal::Ping);
                 encode::ping(&mut self.out, id);

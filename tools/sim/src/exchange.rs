@@ -281,6 +281,10 @@ pub struct Faults {
     pub rest_delay_ms: u64,
     /// WebSocket req_ids are echoed after a round trip through a double.
     pub req_id_double: bool,
+    /// The next N `executions` subscriptions are refused (`EGeneral:Internal error`).
+    pub refuse_exec_subs: u32,
+    /// The next N `executions` subscriptions are never answered.
+    pub ignore_exec_subs: u32,
 }
 
 /// One order-entry request as the exchange received it (the request log: what a client

@@ -85,7 +85,7 @@ impl Shared {
     /// Applies a fault spec (`drop-after:N`, `drop-every:MS`, `stall:MS`, `delay-us:D`,
     /// `drop-now`, `refuse-ws:on|off`, `drop-exec-frame`, `invalidate-tokens`,
     /// `rest-unavailable:on|off`, `drop-acks:N`, `rest-lose-reply:N`, `rest-reset:N`,
-    /// `rest-delay-ms:MS`, `req-id-double:on|off`,
+    /// `rest-delay-ms:MS`, `req-id-double:on|off`, `refuse-exec-sub:N`, `ignore-exec-sub:N`,
     /// `status:online|cancel_only|maintenance|post_only`, `non-json`, `clear`).
     pub fn fault(&self, spec: &str) -> Result<(), String> {
         let (name, arg) = spec.split_once(':').unwrap_or((spec, ""));
@@ -105,6 +105,8 @@ impl Shared {
             "rest-lose-reply" => self.ex().faults.rest_lose_reply = n()? as u32,
             "rest-reset" => self.ex().faults.rest_reset = n()? as u32,
             "rest-delay-ms" => self.ex().faults.rest_delay_ms = n()?,
+            "refuse-exec-sub" => self.ex().faults.refuse_exec_subs = n()? as u32,
+            "ignore-exec-sub" => self.ex().faults.ignore_exec_subs = n()? as u32,
             "req-id-double" => self.ex().faults.req_id_double = arg != "off",
             "status" => {
                 let s: &'static str = match arg {
@@ -406,6 +408,15 @@ pub fn handle(shared: &Shared, conn: u64, text: &str, now: Ns, out: &mut Vec<Str
             let channel = params.get("channel").and_then(Value::as_str).unwrap_or("");
             let sub = method == "subscribe";
             match (channel, sub) {
+                ("executions", true) if ex.faults.ignore_exec_subs > 0 => {
+                    // Never answered, never subscribed.
+                    ex.faults.ignore_exec_subs -= 1;
+                    return;
+                }
+                ("executions", true) if ex.faults.refuse_exec_subs > 0 => {
+                    ex.faults.refuse_exec_subs -= 1;
+                    Err("EGeneral:Internal error".into())
+                }
                 ("executions", true) => {
                     ex.subscribe_private(conn, "executions", token, params, now)
                 }
