@@ -486,3 +486,55 @@ fn a_server_that_accepts_then_closes_is_not_hammered() {
     assert!((2..=7).contains(&connects), "{connects} connections in 3 s");
     t.shutdown();
 }
+
+/// Item 20: on a busy account (thousands of orders closed in the window) a lookup that did
+/// not reach an order says "unknown, ask again", never "not placed": every order placed with
+/// a lost reply is found, none is settled as rejected.
+#[test]
+fn lookups_on_a_busy_account_never_call_a_placed_order_unplaced() {
+    let s = sim(false);
+    let (mut t, mut rec) = on_rest_fallback(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    s.fault("rest-lose-reply:30").unwrap();
+    for i in 0..30u64 {
+        // Crossing: each fills at once, so only ClosedOrders knows it.
+        t.add_order(
+            AddOrder::limit(btc, Side::Buy, dec!(0.001), dec!(70000))
+                .cl_ord_id(kraken_exec::ClOrdId::with_counter("busy-", i).unwrap()),
+        )
+        .unwrap();
+    }
+    // Not polling yet, so no lookup has been asked for: wait until the exchange executed all
+    // 30, then bury them under 2,100 orders closed after them (newest first, 40 pages of 50).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.ledger()["orders"].as_array().unwrap().len() < 30 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the adds reached the exchange"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let now = s.now();
+    s.with_exchange(|e| e.seed_closed_orders(0, "BTC/USD", 2100, now))
+        .unwrap();
+    let settled = |t: &engine::Trader| {
+        (0..30u64).all(|i| {
+            let c = kraken_exec::ClOrdId::with_counter("busy-", i).unwrap();
+            !matches!(
+                status(t, c),
+                Some(OrderStatus::Unknown | OrderStatus::Pending) | None
+            )
+        })
+    };
+    assert!(until(&mut t, &mut rec, 60, |t, _| settled(t)));
+    let wrong: Vec<String> = (0..30u64)
+        .filter_map(|i| {
+            let c = kraken_exec::ClOrdId::with_counter("busy-", i).unwrap();
+            (status(&t, c) != Some(OrderStatus::Filled))
+                .then(|| format!("{c}: {:?}", status(&t, c)))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:?}");
+    assert_eq!(rec.unknown.len(), 30, "every reply was lost");
+    t.shutdown();
+}

@@ -282,6 +282,7 @@ fn closed_orders_and_trades_history() {
         &mut body,
         8,
         kraken_exec::time::Timestamp(1_000_000_500_000),
+        None,
         0,
         None,
     );
@@ -290,12 +291,13 @@ fn closed_orders_and_trades_history() {
         &mut body,
         9,
         kraken_exec::time::Timestamp(1_000_000_500_000),
+        Some(kraken_exec::time::Timestamp(1_000_060_000_001)),
         0,
         Some("c9"),
     );
     assert_eq!(
         s(&body),
-        "nonce=9&start=1000000&ofs=0&closetime=open&cl_ord_id=c9"
+        "nonce=9&start=1000000&end=1000061&ofs=0&closetime=open&cl_ord_id=c9"
     );
     // As Kraken answers: keys, altnames and wsnames all differ from the v2 symbol's text.
     let mut pairs = br#"{"error":[],"result":{"XXBTZUSD":{"altname":"XBTUSD","wsname":"XBT/USD","base":"XXBT","quote":"ZUSD"},"XDGUSD":{"altname":"XDGUSD","wsname":"XDG/USD","base":"XXDG","quote":"ZUSD"},"SOLUSD":{"altname":"SOLUSD","base":"SOL","quote":"ZUSD"},"XETHXXBT":{"altname":"ETHXBT","wsname":"ETH/XBT","base":"XETH","quote":"XXBT"}}}"#.to_vec();

@@ -584,16 +584,22 @@ impl Cold {
             Some(o) => take(o, &mut found),
             None => failed = true,
         }
+        // The search window is bounded at both ends: opened after `since` (the earliest
+        // submission, with a margin) and before now (with a margin for the exchange's clock).
+        // Within it, "not found" is only concluded for an order whose search was complete.
+        let end = Timestamp(clock::wall().0 + LOOKUP_END_MARGIN_US);
+        let mut decided: Vec<bool> = targets
+            .iter()
+            .zip(&found)
+            .map(|(t, f)| f.is_some() || !matches!(t, OrderRef::ClOrdId(_)))
+            .collect();
         let mut ofs = 0u64;
-        // Whether every order closed since `since` was read (a busy account closes more than
-        // `MAX_CLOSED_PAGES` pages of them).
-        let mut window_read = false;
         for _ in 0..MAX_CLOSED_PAGES {
-            if failed || found.iter().all(Option::is_some) {
+            if failed || decided.iter().zip(&found).all(|(d, f)| *d || f.is_some()) {
                 break;
             }
             let n = self.next_nonce();
-            rest::closed_orders_since_form(&mut self.body, n, since, ofs, None);
+            rest::closed_orders_since_form(&mut self.body, n, since, Some(end), ofs, None);
             match self
                 .post("ClosedOrders", false)
                 .and_then(|mut b| rest::parse_orders_page(&mut b))
@@ -603,7 +609,9 @@ impl Cold {
                     let empty = page.is_empty();
                     take(page, &mut found);
                     if empty || ofs >= count {
-                        window_read = true;
+                        // Every order opened in the window was read: whatever is missing was
+                        // not placed.
+                        decided.iter_mut().for_each(|d| *d = true);
                         break;
                     }
                 }
@@ -613,20 +621,16 @@ impl Cold {
                 }
             }
         }
-        // Client ids the pages did not reach: the first few are asked about one by one. The
-        // rest count as not found this time; the trader asks again a few times before it
-        // settles an order as never placed (a busy account can close more orders in the window
-        // than the pages hold; bounding the window at both ends would settle that).
-        // A failed call decides nothing: those stay unknown and are asked again.
-        let mut cl_undecided = failed;
-        let mut ids_undecided = failed;
-        if !window_read && !failed {
+        // Client ids the pages did not reach (a busy account): the first few are asked about
+        // one by one, each query complete for its id. The rest stay undecided (unknown, asked
+        // again), never "not found".
+        if !failed {
             let mut asked = 0;
             for i in 0..targets.len() {
                 let OrderRef::ClOrdId(c) = targets[i] else {
                     continue;
                 };
-                if found[i].is_some() {
+                if decided[i] || found[i].is_some() {
                     continue;
                 }
                 if asked == MAX_FILTERED_LOOKUPS {
@@ -634,16 +638,23 @@ impl Cold {
                 }
                 asked += 1;
                 let n = self.next_nonce();
-                rest::closed_orders_since_form(&mut self.body, n, since, 0, Some(c.as_str()));
+                rest::closed_orders_since_form(
+                    &mut self.body,
+                    n,
+                    since,
+                    Some(end),
+                    0,
+                    Some(c.as_str()),
+                );
                 match self
                     .post("ClosedOrders", false)
                     .and_then(|mut b| rest::parse_orders_page(&mut b))
                 {
-                    Ok((page, _)) => take(page, &mut found),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "order lookup failed");
-                        cl_undecided = true;
+                    Ok((page, _)) => {
+                        take(page, &mut found);
+                        decided[i] = true;
                     }
+                    Err(e) => tracing::warn!(error = %e, "order lookup failed"),
                 }
             }
         }
@@ -655,21 +666,23 @@ impl Cold {
                 _ => None,
             })
             .collect();
+        let mut ids_failed = failed;
         for chunk in ids.chunks(50) {
             let n = self.next_nonce();
             rest::query_orders_form(&mut self.body, n, chunk);
             match self.orders("QueryOrders") {
                 Some(o) => take(o, &mut found),
-                None => ids_undecided = true,
+                None => ids_failed = true,
             }
         }
         targets
             .iter()
             .zip(found)
-            .map(|(t, f)| {
+            .zip(decided)
+            .map(|((t, f), decided)| {
                 let undecided = match t {
-                    OrderRef::Id(_) => ids_undecided,
-                    _ => cl_undecided,
+                    OrderRef::Id(_) => ids_failed,
+                    _ => failed || !decided,
                 };
                 f.unwrap_or(Lookup {
                     target: *t,
@@ -718,6 +731,8 @@ impl Lookup {
 const MAX_CLOSED_PAGES: usize = 40;
 /// Client ids looked up one by one per batch when the closed-order pages ran out.
 const MAX_FILTERED_LOOKUPS: usize = 8;
+/// The lookup window ends this far after now (µs): the exchange's clock may run ahead.
+const LOOKUP_END_MARGIN_US: i64 = 10_000_000;
 
 /// Pages of `TradesHistory` fetched after a reconnect or gap (50 trades each).
 const MAX_TRADE_PAGES: usize = 40;

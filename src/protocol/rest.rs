@@ -472,13 +472,17 @@ pub fn closed_orders_since_form(
     out: &mut Vec<u8>,
     nonce: u64,
     start: Timestamp,
+    end: Option<Timestamp>,
     ofs: u64,
     cl_ord_id: Option<&str>,
 ) {
     let mut f = Form::new(out, nonce);
-    f.int("start", start.0.div_euclid(1_000_000))
-        .int("ofs", ofs)
-        .str("closetime", "open");
+    f.int("start", start.0.div_euclid(1_000_000));
+    if let Some(e) = end {
+        // Whole seconds, rounded up: the window only widens.
+        f.int("end", (e.0 + 999_999).div_euclid(1_000_000));
+    }
+    f.int("ofs", ofs).str("closetime", "open");
     if let Some(c) = cl_ord_id {
         f.str("cl_ord_id", c);
     }

@@ -1566,6 +1566,47 @@ impl Exchange {
     }
 
     /// `cancel_all`: the count.
+    /// A busy account's history: `n` orders on `symbol` placed and cancelled at `now` (no
+    /// rate charge), e.g. so that a lookup must search past thousands of closed orders.
+    pub fn seed_closed_orders(
+        &mut self,
+        acct: usize,
+        symbol: &str,
+        n: usize,
+        now: Ns,
+    ) -> Result<(), String> {
+        let pi = self.pair_of(symbol).ok_or("unknown symbol")?;
+        let p = &self.pairs[pi];
+        let px = (p.ref_price / Decimal::from(2)).round_dp(0);
+        let qty = p.qty_min;
+        for _ in 0..n {
+            let o = NewOrder {
+                symbol: symbol.to_string(),
+                buy: true,
+                order_type: "limit".into(),
+                qty: Some(qty),
+                cash_qty: None,
+                limit_price: Some(px),
+                trigger_price: None,
+                trigger_pct: false,
+                tif: "gtc".into(),
+                expire_ns: None,
+                post_only: false,
+                reduce_only: false,
+                cl_ord_id: None,
+                userref: None,
+                display_qty: None,
+                deadline_ns: None,
+                validate: false,
+            };
+            let id = self.place(acct, &o, now)?;
+            if let Some(&i) = id["order_id"].as_str().and_then(|id| self.index.get(id)) {
+                self.close(i, "canceled", "User requested", now);
+            }
+        }
+        Ok(())
+    }
+
     pub fn cancel_all(&mut self, acct: usize, now: Ns) -> u64 {
         let open: Vec<usize> = self
             .open
@@ -1892,6 +1933,7 @@ impl Exchange {
         acct: usize,
         cl_ord_id: Option<&str>,
         start: Option<f64>,
+        end: Option<f64>,
         ofs: usize,
     ) -> Value {
         let closed: Vec<&SimOrder> = self
@@ -1902,6 +1944,7 @@ impl Exchange {
             .filter(|o| cl_ord_id.is_none_or(|c| o.cl_ord_id.as_deref() == Some(c)))
             // Orders opened after `start` (the sim keeps no close time; close ≥ open).
             .filter(|o| start.is_none_or(|s| o.placed_ns as f64 / 1e9 > s))
+            .filter(|o| end.is_none_or(|e| o.placed_ns as f64 / 1e9 <= e))
             .collect();
         let mut m = Map::new();
         for o in closed.iter().skip(ofs).take(50) {

@@ -1026,9 +1026,13 @@ fn private(
         "OpenOrders" => Ok(ex.open_orders(acct, s("cl_ord_id"))),
         "ClosedOrders" => {
             let ofs = s("ofs").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-            match s("start").map(str::parse::<f64>).transpose() {
-                Ok(start) => Ok(ex.closed_orders(acct, s("cl_ord_id"), start, ofs)),
-                Err(_) => Err("EGeneral:Invalid arguments:start".into()),
+            match (
+                s("start").map(str::parse::<f64>).transpose(),
+                s("end").map(str::parse::<f64>).transpose(),
+            ) {
+                (Ok(start), Ok(end)) => Ok(ex.closed_orders(acct, s("cl_ord_id"), start, end, ofs)),
+                (Err(_), _) => Err("EGeneral:Invalid arguments:start".into()),
+                (_, Err(_)) => Err("EGeneral:Invalid arguments:end".into()),
             }
         }
         "TradesHistory" => {
