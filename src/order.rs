@@ -416,10 +416,12 @@ pub struct EditOrder {
     pub fee_preference: Option<FeePreference>,
     /// Userref of the new order.
     pub order_userref: Option<i32>,
-    /// Post-only.
-    pub post_only: bool,
-    /// Reduce-only.
-    pub reduce_only: bool,
+    /// Post-only for the replacement. `None`: as the order is now. Kraken does not carry
+    /// flags across an edit, so the engine sends the order's current flag again; `Some(false)`
+    /// drops it.
+    pub post_only: Option<bool>,
+    /// Reduce-only for the replacement; `None` as for `post_only`.
+    pub reduce_only: Option<bool>,
     /// New triggers.
     pub triggers: Option<Triggers>,
     /// Deadline.
@@ -439,8 +441,8 @@ impl EditOrder {
             display_qty: None,
             fee_preference: None,
             order_userref: None,
-            post_only: false,
-            reduce_only: false,
+            post_only: None,
+            reduce_only: None,
             triggers: None,
             deadline: None,
             validate: false,

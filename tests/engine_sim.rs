@@ -261,8 +261,18 @@ fn local_rate_limit_refuses_before_the_exchange_would() {
     t.shutdown();
 }
 
+/// The add_order requests the simulator received for `cl_ord_id` (its request log).
+fn adds_received(s: &Sim, cl_ord_id: &str) -> usize {
+    s.ledger()["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "add_order" && r["cl_ord_ids"][0] == cl_ord_id)
+        .count()
+}
+
 #[test]
-fn stalled_request_becomes_unknown_then_resolved_by_lookup() {
+fn a_request_stalled_past_its_deadline_is_unknown_then_refused_by_the_exchange() {
     let s = sim(false);
     let (mut t, mut rec) = start(&s, |c| {
         c.request_timeout = Duration::from_millis(300);
@@ -282,30 +292,41 @@ fn stalled_request_becomes_unknown_then_resolved_by_lookup() {
             .iter()
             .any(|ch| ch.cl_ord_id == Some(c) && ch.to == OrderStatus::Unknown)
     );
-    // After the stall the order is there (the exchange processed it): the lookup, or the late
-    // ack, says so. Never a resend: one order in the ledger.
-    assert!(
-        until(&mut t, &mut rec, 10, |t, _| status(t, c)
-            == Some(OrderStatus::Open)),
-        "{:?}",
-        rec.changes
-            .iter()
-            .filter(|ch| ch.cl_ord_id == Some(c))
-            .map(|ch| ch.to)
-            .collect::<Vec<_>>()
-    );
-    assert_eq!(s.ledger()["orders"].as_array().unwrap().len(), 1);
-    assert!(t.statistics().tracker.unknown_outcomes >= 1);
+    // The request reaches the matching engine after its deadline (0.6 s): refused there. The
+    // late answer (or the lookup after the deadline) settles it as not placed, never resent.
+    assert!(until(&mut t, &mut rec, 10, |t, _| status(t, c)
+        == Some(OrderStatus::Rejected)));
+    assert!(s.ledger()["orders"].as_array().unwrap().is_empty());
+    assert_eq!(adds_received(&s, "st-1"), 1, "sent once");
+    t.shutdown();
+}
+
+#[test]
+fn a_placed_order_whose_ack_is_lost_is_found_and_never_resent() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| c.request_timeout = Duration::from_millis(500));
+    let btc = t.symbol("BTC/USD").unwrap();
+    s.fault("drop-acks:1").unwrap();
+    let c = cid("al-1");
+    let req = t
+        .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(c))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, r| r.unknown.contains(&req)
+        && status(t, c) == Some(OrderStatus::Open)));
+    assert_eq!(s.ledger()["orders"][0]["status"], "new");
+    assert_eq!(adds_received(&s, "al-1"), 1, "sent once");
+    assert_eq!(t.tracker().orders().count(), 1, "one record");
     t.shutdown();
 }
 
 #[test]
 fn requests_lost_with_the_connection_are_unknown_at_once_and_one_incident() {
     let s = sim(false);
-    // Deadlines far away: an unknown outcome seen soon comes from the drop, not a deadline.
-    // Two failures open the breaker: the drop is one, the lost requests must not add more.
+    // Deadlines 3 s away: an unknown outcome seen within 1.5 s comes from the drop, not a
+    // deadline. Two failures open the breaker: the drop is one, the lost requests must not
+    // add more.
     let (mut t, mut rec) = start(&s, |c| {
-        c.request_timeout = Duration::from_secs(60);
+        c.request_timeout = Duration::from_secs(3);
         c.breaker_threshold = 2;
     });
     let btc = t.symbol("BTC/USD").unwrap();
@@ -326,7 +347,7 @@ fn requests_lost_with_the_connection_are_unknown_at_once_and_one_incident() {
     // The simulator drops the connection when its stall ends, without reading the requests.
     s.fault("drop-now").unwrap();
     assert!(
-        until(&mut t, &mut rec, 5, |_, r| reqs
+        until(&mut t, &mut rec, 1, |_, r| reqs
             .iter()
             .all(|q| r.unknown.contains(q))),
         "unknown: {:?} of {reqs:?}",
@@ -334,7 +355,8 @@ fn requests_lost_with_the_connection_are_unknown_at_once_and_one_incident() {
     );
     assert!(rec.states.contains(&ConnectionState::Disconnected));
     assert!(!t.statistics().breaker_open, "one incident, one failure");
-    // Never resent: the lookups find nothing, so each is settled as not placed.
+    // Never resent: once their deadlines passed, the lookups find nothing, so each is
+    // settled as not placed.
     assert!(until(&mut t, &mut rec, 10, |t, _| ids
         .iter()
         .all(|c| status(t, *c) == Some(OrderStatus::Rejected))));
@@ -345,7 +367,7 @@ fn requests_lost_with_the_connection_are_unknown_at_once_and_one_incident() {
 #[test]
 fn lookups_that_fail_are_asked_again_without_settling_the_order() {
     let s = sim(false);
-    let (mut t, mut rec) = start(&s, |c| c.request_timeout = Duration::from_secs(60));
+    let (mut t, mut rec) = start(&s, |c| c.request_timeout = Duration::from_secs(2));
     let btc = t.symbol("BTC/USD").unwrap();
     assert!(until(&mut t, &mut rec, 5, |t, _| t
         .statistics()
@@ -773,11 +795,19 @@ fn soak_with_disconnects_reconciles_with_zero_differences() {
 #[test]
 fn tokens_are_refreshed_and_outlive_their_15_minutes_only_while_held() {
     let s = sim(false);
-    let (mut t, mut rec) = start(&s, |c| c.token_refresh = Duration::from_millis(300));
+    let (mut t, mut rec) = start(&s, |c| {
+        c.token_refresh = Duration::from_millis(300);
+        c.dead_man_refresh = Duration::from_millis(200);
+    });
     let btc = t.symbol("BTC/USD").unwrap();
     // 16 simulated minutes later the token is past its 900 s, but a live private
-    // subscription holds it: trading goes on over the same connection.
+    // subscription holds it: trading goes on over the same connection. The engine sees the
+    // exchange's clock move (its deadlines follow it) from its next dead man's refresh.
     s.advance(Duration::from_secs(16 * 60));
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .statistics()
+        .exchange_offset_us
+        > 15 * 60 * 1_000_000));
     t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("tok-1")))
         .unwrap();
     assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("tok-1"))

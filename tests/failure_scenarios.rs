@@ -538,3 +538,55 @@ fn lookups_on_a_busy_account_never_call_a_placed_order_unplaced() {
     assert_eq!(rec.unknown.len(), 30, "every reply was lost");
     t.shutdown();
 }
+
+/// Item 17: Kraken does not carry `post_only` across an edit, so the engine sends it again;
+/// the replacement's figures are the exchange's, not the request's.
+#[test]
+fn editing_a_post_only_order_keeps_it_post_only() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    t.add_order(
+        AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000))
+            .post_only()
+            .cl_ord_id(cid("ed-1")),
+    )
+    .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("ed-1"))
+        == Some(OrderStatus::Open)));
+    let id = t
+        .order_status(&OrderRef::ClOrdId(cid("ed-1")))
+        .unwrap()
+        .order_id
+        .unwrap();
+    let mut e = kraken_exec::EditOrder::new(id, btc);
+    e.limit_price = Some(dec!(60100));
+    let req = t.edit_order(e).unwrap();
+    assert!(until(&mut t, &mut rec, 5, |_, r| r
+        .acks
+        .iter()
+        .any(|a| a.req_id == req)));
+    let new_id = rec
+        .acks
+        .iter()
+        .find(|a| a.req_id == req)
+        .unwrap()
+        .order_id
+        .unwrap();
+    let ledger = s.ledger();
+    let new = ledger["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["order_id"] == new_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(new["post_only"], true, "still post-only after the edit");
+    assert_eq!(new["limit_price"], "60100");
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .order_status(&OrderRef::Id(new_id))
+        .is_some_and(
+            |o| o.order_qty == dec!(0.1) && o.post_only == Some(true)
+        )));
+    t.shutdown();
+}

@@ -93,7 +93,7 @@ fn other_bodies() {
     );
     let mut e = EditOrder::new(id, SymbolId(0));
     e.order_qty = Some(dec!(3));
-    e.post_only = true;
+    e.post_only = Some(true);
     rest::edit_order_form(&mut b, 6, &e, "XBTUSD");
     assert_eq!(
         s(&b),

@@ -495,16 +495,26 @@ fn batch_add_and_edit() {
     e.limit_price = Some(dec!(99.5));
     h.t.submit_edit(8, &e);
     h.feed(r#"{"method":"edit_order","req_id":8,"result":{"order_id":"OB0000-00000-00000N","original_order_id":"OB0000-00000-000001"},"success":true}"#);
-    let st = |id: &str| {
+    let st = |h: &Harness, id: &str| {
         h.t.by_order_id(&OrderId::new(id).unwrap())
             .map(|o| (o.status, o.limit_price))
     };
     assert_eq!(
-        st("OB0000-00000-000001"),
+        st(&h, "OB0000-00000-000001"),
         Some((OrderStatus::Canceled, Some(dec!(99))))
     );
+    // The replacement's figures are the exchange's: none assumed from the request...
     assert_eq!(
-        st("OB0000-00000-00000N"),
+        st(&h, "OB0000-00000-00000N"),
+        Some((OrderStatus::Open, None))
+    );
+    // ... until its executions report says.
+    h.feed(&exec(
+        3,
+        r#""order_id":"OB0000-00000-00000N","symbol":"BTC/USD","order_qty":1.0,"exec_type":"new","side":"buy","order_type":"limit","limit_price":99.5,"order_status":"new""#,
+    ));
+    assert_eq!(
+        st(&h, "OB0000-00000-00000N"),
         Some((OrderStatus::Open, Some(dec!(99.5))))
     );
 }

@@ -45,7 +45,11 @@ pub(crate) enum ColdRequest {
         expires_ns: u64,
     },
     /// Look an order up; the exchange cannot have opened it before `since`.
-    Lookup { target: OrderRef, since: Timestamp },
+    Lookup {
+        target: OrderRef,
+        since: Timestamp,
+        until: Timestamp,
+    },
     /// Fetch the account's trades after `since` (fills the executions channel may not have
     /// delivered: those of a disconnected window beyond the snapshot's last 50, or of a gap).
     Trades { since: Timestamp },
@@ -108,6 +112,8 @@ pub(crate) struct Cold {
     pub body: Vec<u8>,
     /// Set when the engine stops: no order is sent over REST after that.
     pub stop: Arc<AtomicBool>,
+    /// Shared counters (the exchange's clock offset is read from them).
+    pub stats: Arc<crate::engine::stats::EngineStats>,
 }
 
 /// What a REST order call came to.
@@ -153,6 +159,10 @@ pub(crate) fn agent(extra_ca_pem: Option<&[u8]>, timeout: Duration) -> Result<ur
 }
 
 impl Cold {
+    fn exchange_offset(&self) -> i64 {
+        self.stats.exchange_offset_us.load(Ordering::Relaxed)
+    }
+
     fn next_nonce(&mut self) -> u64 {
         // Strictly increasing, ahead of the wall clock in microseconds.
         let wall = clock::wall().0.max(0) as u64;
@@ -557,11 +567,15 @@ impl Cold {
     }
 
     /// Looks orders up in one go, whatever their number: every open order (one `OpenOrders`),
-    /// then the recently closed ones (`ClosedOrders` pages since `since`), then any Kraken ids
-    /// still missing (`QueryOrders`, 50 a call). A handful of calls instead of one or two per
+    /// then the closed ones opened in each target's window (`ClosedOrders` pages, `start` and
+    /// `end`), then any Kraken ids still missing (`QueryOrders`, 50 a call). A handful of calls instead of one or two per
     /// order, which Kraken's REST rate limit would not allow after a disconnect with many
     /// requests in flight. `None` for an order the exchange does not show.
-    pub fn lookup_many(&mut self, targets: &[OrderRef], since: Timestamp) -> Vec<Lookup> {
+    /// Returns what it decided (found, not placed, or `Unknown` where a call failed) and the
+    /// targets it did not reach this round, to be searched in a later round.
+    pub fn lookup_many(&mut self, windows: &[LookupWindow]) -> (Vec<Lookup>, Vec<LookupWindow>) {
+        let targets: Vec<OrderRef> = windows.iter().map(|w| w.0).collect();
+        let targets = &targets[..];
         let mut found: Vec<Option<Lookup>> = vec![None; targets.len()];
         let mut failed = false;
         let take = |orders: Vec<rest::RestOrder>, found: &mut Vec<Option<Lookup>>| {
@@ -584,46 +598,60 @@ impl Cold {
             Some(o) => take(o, &mut found),
             None => failed = true,
         }
-        // The search window is bounded at both ends: opened after `since` (the earliest
-        // submission, with a margin) and before now (with a margin for the exchange's clock).
-        // Within it, "not found" is only concluded for an order whose search was complete.
-        let end = Timestamp(clock::wall().0 + LOOKUP_END_MARGIN_US);
+        // Client ids not open: searched among the orders closed that were opened in their
+        // windows (each bounded at both ends around its submission). Overlapping windows are
+        // read together; a window read to its end decides every id in it; "not found" is
+        // concluded only for an id whose search was complete.
         let mut decided: Vec<bool> = targets
             .iter()
             .zip(&found)
             .map(|(t, f)| f.is_some() || !matches!(t, OrderRef::ClOrdId(_)))
             .collect();
-        let mut ofs = 0u64;
-        for _ in 0..MAX_CLOSED_PAGES {
-            if failed || decided.iter().zip(&found).all(|(d, f)| *d || f.is_some()) {
-                break;
-            }
-            let n = self.next_nonce();
-            rest::closed_orders_since_form(&mut self.body, n, since, Some(end), ofs, None);
-            match self
-                .post("ClosedOrders", false)
-                .and_then(|mut b| rest::parse_orders_page(&mut b))
-            {
-                Ok((page, count)) => {
-                    ofs += page.len() as u64;
-                    let empty = page.is_empty();
-                    take(page, &mut found);
-                    if empty || ofs >= count {
-                        // Every order opened in the window was read: whatever is missing was
-                        // not placed.
-                        decided.iter_mut().for_each(|d| *d = true);
-                        break;
-                    }
+        let mut groups: Vec<(Timestamp, Timestamp, Vec<usize>)> = Vec::new();
+        let mut order: Vec<usize> = (0..targets.len()).filter(|&i| !decided[i]).collect();
+        order.sort_by_key(|&i| windows[i].1);
+        for i in order {
+            let (_, start, end) = windows[i];
+            match groups.last_mut() {
+                Some((_, gend, members)) if start <= *gend => {
+                    *gend = (*gend).max(end);
+                    members.push(i);
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "order lookup failed");
-                    failed = true;
+                _ => groups.push((start, end, vec![i])),
+            }
+        }
+        let mut pages = 0;
+        for (start, end, members) in &groups {
+            let mut ofs = 0u64;
+            while !failed && pages < MAX_PAGES_PER_ROUND {
+                if members.iter().all(|&i| found[i].is_some()) {
+                    break;
+                }
+                pages += 1;
+                let n = self.next_nonce();
+                rest::closed_orders_since_form(&mut self.body, n, *start, Some(*end), ofs, None);
+                match self
+                    .post("ClosedOrders", false)
+                    .and_then(|mut b| rest::parse_orders_page(&mut b))
+                {
+                    Ok((page, count)) => {
+                        ofs += page.len() as u64;
+                        let empty = page.is_empty();
+                        take(page, &mut found);
+                        if empty || ofs >= count {
+                            members.iter().for_each(|&i| decided[i] = true);
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "order lookup failed");
+                        failed = true;
+                    }
                 }
             }
         }
-        // Client ids the pages did not reach (a busy account): the first few are asked about
-        // one by one, each query complete for its id. The rest stay undecided (unknown, asked
-        // again), never "not found".
+        // Ids whose window was too busy to read: the first few are asked about one by one,
+        // each query complete for its id. The rest stay undecided (unknown, asked again).
         if !failed {
             let mut asked = 0;
             for i in 0..targets.len() {
@@ -633,15 +661,16 @@ impl Cold {
                 if decided[i] || found[i].is_some() {
                     continue;
                 }
-                if asked == MAX_FILTERED_LOOKUPS {
+                if asked == MAX_FILTERED_PER_ROUND {
                     break;
                 }
                 asked += 1;
                 let n = self.next_nonce();
+                let (_, start, end) = windows[i];
                 rest::closed_orders_since_form(
                     &mut self.body,
                     n,
-                    since,
+                    start,
                     Some(end),
                     0,
                     Some(c.as_str()),
@@ -675,25 +704,30 @@ impl Cold {
                 None => ids_failed = true,
             }
         }
-        targets
-            .iter()
-            .zip(found)
-            .zip(decided)
-            .map(|((t, f), decided)| {
-                let undecided = match t {
-                    OrderRef::Id(_) => ids_failed,
-                    _ => failed || !decided,
-                };
-                f.unwrap_or(Lookup {
-                    target: *t,
+        let mut out = Vec::with_capacity(targets.len());
+        let mut later = Vec::new();
+        for (i, (f, decided)) in found.into_iter().zip(decided).enumerate() {
+            let t = targets[i];
+            let undecided = match t {
+                OrderRef::Id(_) => ids_failed,
+                _ => failed || !decided,
+            };
+            match f {
+                Some(l) => out.push(l),
+                // Not reached this round (a busy window): searched again, not "not found".
+                None if undecided && !failed && !matches!(t, OrderRef::Id(_)) => {
+                    later.push(windows[i])
+                }
+                None => out.push(Lookup {
+                    target: t,
                     order_id: None,
-                    // A failed or unfinished search says nothing: still unknown, asked
-                    // again later.
+                    // A failed search says nothing: still unknown, asked again later.
                     status: undecided.then_some(OrderStatus::Unknown),
                     filled: None,
-                })
-            })
-            .collect()
+                }),
+            }
+        }
+        (out, later)
     }
 }
 
@@ -726,13 +760,17 @@ impl Lookup {
     }
 }
 
-/// Pages of `ClosedOrders` a lookup batch reads (50 orders each). A page settles up to 50
-/// orders for one REST call, far cheaper than asking about orders one by one.
-const MAX_CLOSED_PAGES: usize = 40;
-/// Client ids looked up one by one per batch when the closed-order pages ran out.
-const MAX_FILTERED_LOOKUPS: usize = 8;
-/// The lookup window ends this far after now (µs): the exchange's clock may run ahead.
-const LOOKUP_END_MARGIN_US: i64 = 10_000_000;
+/// An order to look up, and the window (exchange time) it can have been opened in.
+pub(crate) type LookupWindow = (OrderRef, Timestamp, Timestamp);
+
+/// Lookups are done in rounds, between which the cold thread serves everything else (tokens,
+/// REST orders, the dead man's switch): a round reads at most this many `ClosedOrders` pages
+/// (50 orders each; a page settles up to 50 orders for one call)...
+const MAX_PAGES_PER_ROUND: usize = 8;
+/// ... asks about at most this many client ids one by one (each query exact for its id) ...
+const MAX_FILTERED_PER_ROUND: usize = 16;
+/// ... and takes at most this many targets.
+const TARGETS_PER_ROUND: usize = 256;
 
 /// Pages of `TradesHistory` fetched after a reconnect or gap (50 trades each).
 const MAX_TRADE_PAGES: usize = 40;
@@ -758,6 +796,7 @@ fn priority(r: &ColdRequest) -> u8 {
 fn with_deadline<T>(
     expires_ns: u64,
     now_ns: u64,
+    offset_us: i64,
     own: &mut Option<crate::time::Timestamp>,
     cmd: T,
 ) -> Option<T> {
@@ -768,17 +807,30 @@ fn with_deadline<T>(
     if left < MIN_DEADLINE_NS {
         return None;
     }
-    let at = crate::time::Timestamp(clock::wall().0 + (left.min(MAX_DEADLINE_NS) / 1_000) as i64);
+    let at = crate::time::Timestamp(
+        clock::wall().0 + offset_us + (left.min(MAX_DEADLINE_NS) / 1_000) as i64,
+    );
     *own = Some(own.map_or(at, |d| d.min(at)));
     Some(cmd)
 }
 
 /// Applies the deadline rule to a small command; `None`: expired, not to be sent.
-fn stamp_command(mut cmd: Command, expires_ns: u64, now_ns: u64) -> Option<Command> {
+fn stamp_command(
+    mut cmd: Command,
+    expires_ns: u64,
+    now_ns: u64,
+    offset_us: i64,
+) -> Option<Command> {
     match &mut cmd {
-        Command::Add { order, .. } => with_deadline(expires_ns, now_ns, &mut order.deadline, ()),
-        Command::Amend { amend, .. } => with_deadline(expires_ns, now_ns, &mut amend.deadline, ()),
-        Command::Edit { edit, .. } => with_deadline(expires_ns, now_ns, &mut edit.deadline, ()),
+        Command::Add { order, .. } => {
+            with_deadline(expires_ns, now_ns, offset_us, &mut order.deadline, ())
+        }
+        Command::Amend { amend, .. } => {
+            with_deadline(expires_ns, now_ns, offset_us, &mut amend.deadline, ())
+        }
+        Command::Edit { edit, .. } => {
+            with_deadline(expires_ns, now_ns, offset_us, &mut edit.deadline, ())
+        }
         // A late cancel cannot add risk: cancels do not expire.
         _ => Some(()),
     }
@@ -786,9 +838,16 @@ fn stamp_command(mut cmd: Command, expires_ns: u64, now_ns: u64) -> Option<Comma
 }
 
 /// Applies the deadline rule to a large command.
-fn stamp_large(mut cmd: LargeCommand, expires_ns: u64, now_ns: u64) -> Option<LargeCommand> {
+fn stamp_large(
+    mut cmd: LargeCommand,
+    expires_ns: u64,
+    now_ns: u64,
+    offset_us: i64,
+) -> Option<LargeCommand> {
     match &mut cmd {
-        LargeCommand::BatchAdd(b) => with_deadline(expires_ns, now_ns, &mut b.deadline, ()),
+        LargeCommand::BatchAdd(b) => {
+            with_deadline(expires_ns, now_ns, offset_us, &mut b.deadline, ())
+        }
         LargeCommand::Cancel(_) | LargeCommand::BatchCancel(_) => Some(()),
     }
     .map(|()| cmd)
@@ -810,11 +869,64 @@ fn answered(req_id: u64, sent_ns: u64, o: RestOutcome) -> ColdReply {
 /// once the engine stops, nor after their expiry: they are answered `NotSent`.
 pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdReply>) {
     let mut queue: VecDeque<ColdRequest> = VecDeque::new();
+    // Orders still to be looked up: searched a round at a time, when nothing else waits.
+    // Orders to look up, and whether they were searched before (not found yet).
+    let mut backlog: VecDeque<(LookupWindow, bool)> = VecDeque::new();
     loop {
         if queue.is_empty() {
-            match rx.recv() {
-                Ok(r) => queue.push_back(r),
-                Err(_) => break,
+            queue.extend(rx.try_iter());
+        }
+        // An order is searched for once the window it could have been opened in has closed:
+        // then a complete search that does not find it means it was never placed.
+        // Until then, a search can only find it: what it does not find is searched again.
+        // Windows are in the exchange's time.
+        let wall = Timestamp(clock::wall().0 + cold.exchange_offset());
+        let due = |(w, searched): &(LookupWindow, bool)| !searched || w.2 <= wall;
+        if queue.is_empty() && backlog.iter().any(due) {
+            let mut round = Vec::with_capacity(TARGETS_PER_ROUND);
+            backlog.retain(|e| {
+                let take = due(e) && round.len() < TARGETS_PER_ROUND;
+                if take {
+                    round.push(e.0);
+                }
+                !take
+            });
+            let (found, later) = cold.lookup_many(&round);
+            backlog.extend(later.into_iter().map(|w| (w, false)));
+            let mut settled = Vec::with_capacity(found.len());
+            for l in found {
+                let window = round.iter().find(|w| w.0 == l.target).copied();
+                match window {
+                    Some(w) if l.status.is_none() && w.2 > wall => backlog.push_back((w, true)),
+                    _ => settled.push(l),
+                }
+            }
+            if !settled.is_empty() && tx.send(ColdReply::Resolved(settled)).is_err() {
+                break;
+            }
+            continue;
+        }
+        if queue.is_empty() {
+            // Wait for work, or for the next lookup window to close.
+            let wake = backlog
+                .iter()
+                .map(|(w, _)| w.2.0.saturating_sub(wall.0).max(0) as u64)
+                .min()
+                .map(|us| std::time::Duration::from_micros(us + 1_000));
+            let r = match wake {
+                Some(d) => match rx.recv_timeout(d) {
+                    Ok(r) => Some(r),
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(r) => Some(r),
+                    Err(_) => break,
+                },
+            };
+            match r {
+                Some(r) => queue.push_back(r),
+                None => continue,
             }
         }
         queue.extend(rx.try_iter());
@@ -843,7 +955,7 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                 cmd,
                 sent_ns,
                 expires_ns,
-            } => match stamp_command(cmd, expires_ns, now) {
+            } => match stamp_command(cmd, expires_ns, now, cold.exchange_offset()) {
                 None => ColdReply::NotSent {
                     req_id,
                     reason: NotSentReason::Expired,
@@ -858,7 +970,7 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                 cmd,
                 sent_ns,
                 expires_ns,
-            } => match stamp_large(cmd, expires_ns, now) {
+            } => match stamp_large(cmd, expires_ns, now, cold.exchange_offset()) {
                 None => ColdReply::NotSent {
                     req_id,
                     reason: NotSentReason::Expired,
@@ -868,23 +980,20 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                     answered(req_id, sent_ns, outcome)
                 }
             },
-            ColdRequest::Lookup { target, since } => {
-                // Every lookup waiting in the queue goes in the same batch, each order once,
-                // searching from the earliest submission among them.
-                let mut targets = vec![target];
-                let mut since = since;
-                queue.retain(|r| match r {
-                    ColdRequest::Lookup { target, since: s } => {
-                        if !targets.contains(target) {
-                            targets.push(*target);
-                        }
-                        since = since.min(*s);
-                        false
+            ColdRequest::Lookup {
+                target,
+                since,
+                until,
+            } => {
+                // Into the backlog, each order once (its earliest window kept).
+                match backlog.iter_mut().find(|(w, _)| w.0 == target) {
+                    Some((w, _)) => {
+                        w.1 = w.1.min(since);
+                        w.2 = w.2.max(until);
                     }
-                    _ => true,
-                });
-                let found = cold.lookup_many(&targets, since);
-                ColdReply::Resolved(found)
+                    None => backlog.push_back(((target, since, until), false)),
+                }
+                continue;
             }
             ColdRequest::Trades { since } => {
                 let (reports, complete) = cold.trades_since(since);

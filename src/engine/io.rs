@@ -32,6 +32,9 @@ use crate::time::Timestamp;
 const FILL_RECOVERY_MARGIN_US: i64 = 10_000_000;
 /// At most this far back from a loss to the last good executions frame (µs).
 const MAX_QUIET_LOOKBACK_US: u64 = 3_600_000_000;
+/// Lookup windows, in the exchange's time (by the measured offset), are widened by this
+/// (µs); by `FILL_RECOVERY_MARGIN_US` before any measurement.
+const LOOKUP_MARGIN_US: i64 = 1_000_000;
 /// Lookups with no submission time search the last 15 minutes (µs).
 const LOOKUP_LOOKBACK_US: i64 = 15 * 60 * 1_000_000;
 /// Pause before reading an incomplete trade history window again.
@@ -64,6 +67,8 @@ pub(crate) struct IoConfig {
     pub idle: IdleStrategy,
     pub connect_timeout: Duration,
     pub request_timeout_ns: u64,
+    /// How far ahead order requests carry Kraken's `deadline`.
+    pub order_deadline_ns: u64,
     pub watchdog_ns: u64,
     pub dead_man_timeout_secs: u32,
     pub dead_man_refresh_ns: u64,
@@ -140,6 +145,9 @@ pub(crate) struct Io {
     last_exec_ns: u64,
     /// A REST refresh of the dead man's switch is out.
     dead_man_rest_pending: bool,
+    /// The exchange's clock minus ours (µs), last measured (plus a one-way trip).
+    exchange_offset_us: Option<i64>,
+
     /// The executions subscription has been live at least once.
     ever_ready: bool,
     /// When the current session became ready (0: not ready).
@@ -208,6 +216,8 @@ impl Io {
             last_exec_ns: 0,
             overflow: std::collections::VecDeque::with_capacity(4096),
             dead_man_rest_pending: false,
+            exchange_offset_us: None,
+
             ever_ready: false,
             ready_since_ns: 0,
             sub_failures: 0,
@@ -574,13 +584,31 @@ impl Io {
     fn lookup(&mut self, target: OrderRef, since_ns: u64) {
         EngineStats::inc(&self.stats.reconciliations);
         let now = now_ns();
-        let ago_us = if since_ns == 0 || since_ns > now {
-            LOOKUP_LOOKBACK_US
+        let wall_now = wall().0;
+        // The window the exchange can have opened it in, bounded at both ends around its
+        // submission: from then to its `deadline` (every order request carries one, and the
+        // exchange refuses it after that, even when a connection was lost with it in flight); widened by the measured clock
+        // offset and a second (10 s before any measurement). Small windows read completely, so
+        // "not found" after the window closed means not placed.
+        // In the exchange's time: our clock shifted by the measured offset.
+        let (offset, margin) = self
+            .exchange_offset_us
+            .map_or((0, FILL_RECOVERY_MARGIN_US), |o| (o, LOOKUP_MARGIN_US));
+        // Monotonic ns (past or future) to wall-clock µs.
+        let wall_of = |t: u64| wall_now + offset + (t as i64 - now as i64) / 1_000;
+        let ex_now = wall_now + offset;
+        let (since, until) = if since_ns == 0 || since_ns > now {
+            (ex_now - LOOKUP_LOOKBACK_US, ex_now + margin)
         } else {
-            ((now - since_ns) / 1_000) as i64 + FILL_RECOVERY_MARGIN_US
+            let submitted = wall_of(since_ns).max(ex_now - LOOKUP_LOOKBACK_US);
+            let last = since_ns.saturating_add(self.cfg.order_deadline_ns);
+            (submitted - margin, (wall_of(last) + margin).max(submitted))
         };
-        let since = Timestamp(wall().0 - ago_us.min(LOOKUP_LOOKBACK_US));
-        let _ = self.cold_tx.send(ColdRequest::Lookup { target, since });
+        let _ = self.cold_tx.send(ColdRequest::Lookup {
+            target,
+            since: Timestamp(since),
+            until: Timestamp(until),
+        });
     }
 
     /// Sends what the strategy queued. `closing`: the engine is stopping, so what the socket
@@ -839,6 +867,12 @@ impl Io {
 
     /// A response to one of the strategy's requests.
     fn on_response(&mut self, id: u64, r: crate::protocol::messages::Response, now: u64) {
+        if r.error_kind == Some(KrakenErrorKind::DeadlineElapsed) {
+            // Our deadlines follow the exchange's clock as last measured: measure it again.
+            let id = self.internal_id(Internal::Ping);
+            encode::ping(&mut self.out, id);
+            self.write_out();
+        }
         let Some(f) = self.in_flight.get_mut(&id) else {
             // Late answer to a request already reported unknown: still the truth.
             self.emit(Event::Response {
@@ -895,9 +929,20 @@ impl Io {
     }
 
     fn on_internal(&mut self, id: u64, r: &crate::protocol::messages::Response) {
-        let Some((kind, _)) = self.internal.remove(&id) else {
+        let Some((kind, deadline)) = self.internal.remove(&id) else {
             return;
         };
+        // The exchange's clock, from its receive time on our own requests (off the hot path):
+        // lookups search windows of exchange time.
+        if let Some(t_in) = r.time_in {
+            let now = now_ns();
+            let sent = deadline.saturating_sub(self.cfg.request_timeout_ns);
+            let sent_wall = wall().0 - (now.saturating_sub(sent) / 1_000) as i64;
+            self.exchange_offset_us = Some(t_in.0 - sent_wall);
+            self.stats
+                .exchange_offset_us
+                .store(t_in.0 - sent_wall, Ordering::Relaxed);
+        }
         match (kind, r.success) {
             (Internal::SubscribeExecutions, true) => {
                 if let AckResult::Subscription {

@@ -39,6 +39,12 @@ pub(crate) fn latency_histogram() -> hdrhistogram::Histogram<u64> {
     hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
 }
 
+/// How far ahead the engine sets Kraken's `deadline` on order requests: the request timeout,
+/// within the 0.5 s to 60 s Kraken accepts.
+pub(crate) fn order_deadline(request_timeout: Duration) -> Duration {
+    request_timeout.clamp(Duration::from_millis(600), Duration::from_secs(59))
+}
+
 /// What the I/O thread does when there is nothing to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdleStrategy {
@@ -85,7 +91,10 @@ pub struct EngineConfig {
     pub dead_man_refresh: Duration,
     /// Proactive token refresh interval (tokens are accepted for 15 minutes).
     pub token_refresh: Duration,
-    /// A request with no answer by then has an unknown outcome.
+    /// A request with no answer by then has an unknown outcome. Order requests also carry
+    /// Kraken's `deadline` this far ahead (within Kraken's 0.5 s to 60 s; a sooner deadline of
+    /// the caller's is kept), so the exchange never acts on one later: an unknown outcome is
+    /// then settled by a lookup of a bounded window.
     pub request_timeout: Duration,
     /// Connect (TCP + TLS + WebSocket handshake) timeout.
     pub connect_timeout: Duration,
@@ -275,6 +284,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         nonce: 0,
         body: Vec::with_capacity(1024),
         stop: stop.clone(),
+        stats: stats.clone(),
     };
     let cold_handle = std::thread::Builder::new()
         .name("kraken-cold".into())
@@ -286,6 +296,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         idle: cfg.idle,
         connect_timeout: cfg.connect_timeout,
         request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
+        order_deadline_ns: order_deadline(cfg.request_timeout).as_nanos() as u64,
         watchdog_ns: cfg.watchdog.as_nanos() as u64,
         dead_man_timeout_secs: cfg.dead_man_timeout_secs,
         dead_man_refresh_ns: cfg.dead_man_refresh.as_nanos() as u64,

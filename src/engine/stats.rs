@@ -41,6 +41,9 @@ pub struct EngineStats {
     pub unknown_values: AtomicU64,
     /// Times the event ring was full: the I/O thread held its events and stopped reading.
     pub event_ring_stalls: AtomicU64,
+    /// The exchange's clock minus ours, µs, as last measured (0 until then): deadlines are
+    /// set in the exchange's time.
+    pub exchange_offset_us: std::sync::atomic::AtomicI64,
     /// WebSocket up.
     pub connected: AtomicBool,
     /// `executions` subscribed with a valid token.

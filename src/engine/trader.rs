@@ -31,10 +31,10 @@ use crate::risk::{BreakerOpen, CircuitBreaker, RateCounter, RateLimited, Transac
 use crate::types::{OrderStatus, OrderType, PairStatus, Side, SystemStatus};
 use crate::validate::Instrument;
 
-/// Lookups of an unknown order before it is settled as never placed.
-const LOOKUP_ATTEMPTS: u8 = 3;
 /// Pause between lookups of an unknown order.
 const LOOKUP_RETRY_NS: u64 = 1_000_000_000;
+/// At most this long between lookups that keep failing.
+const LOOKUP_RETRY_MAX_NS: u64 = 60_000_000_000;
 
 /// Callbacks of a strategy. Every method has an empty default.
 #[allow(unused_variables)]
@@ -125,6 +125,9 @@ pub struct Statistics {
     pub reconciliations: u64,
     /// Field values the decoder did not know (the report was kept, the field left empty).
     pub unknown_values: u64,
+    /// The exchange's clock minus ours, µs (plus a one-way trip), from the receive times on
+    /// the engine's own requests: deadlines and lookup windows are set in the exchange's time.
+    pub exchange_offset_us: i64,
     /// Times the event ring was full and the I/O thread paused reading until the strategy
     /// polled (it kept writing, pinging and refreshing the dead man's switch meanwhile).
     pub event_ring_stalls: u64,
@@ -252,6 +255,8 @@ pub struct Trader {
     instance: u64,
     /// Client ids assigned so far.
     auto_ids: u64,
+    /// Kraken's `deadline` on every order request, this far ahead (µs).
+    order_deadline_us: i64,
 }
 
 impl Trader {
@@ -296,6 +301,8 @@ impl Trader {
             refused: 0,
             instance: instance_stamp(),
             auto_ids: 0,
+            order_deadline_us: crate::engine::order_deadline(cfg.request_timeout).as_micros()
+                as i64,
         }
     }
 
@@ -426,6 +433,7 @@ impl Trader {
         self.gate_new_order(now)?;
         self.check_order(&order)?;
         self.charge(order.symbol, Transaction::Add, now)?;
+        self.stamp_deadline(&mut order.deadline);
         let req_id = self.next_id();
         let pending = &mut self.pending;
         self.tracker
@@ -448,8 +456,19 @@ impl Trader {
         })
     }
 
+    /// Gives a request Kraken's `deadline` one order deadline from now (see
+    /// [`EngineConfig::request_timeout`]), or keeps the caller's if it is sooner: the exchange
+    /// refuses what reaches it later, so a request with no answer can only have taken effect
+    /// within a known window, which a lookup then searches completely.
+    fn stamp_deadline(&self, d: &mut Option<crate::time::Timestamp>) {
+        // In the exchange's time: a clock a few seconds off must not make every order late.
+        let offset = self.stats.exchange_offset_us.load(Ordering::Relaxed);
+        let ours = crate::time::Timestamp(wall().0 + offset + self.order_deadline_us);
+        *d = Some(d.map_or(ours, |u| u.min(ours)));
+    }
+
     /// Amends an order in place (keeps its id and priority).
-    pub fn amend_order(&mut self, amend: AmendOrder) -> Result<u64, TradeError> {
+    pub fn amend_order(&mut self, mut amend: AmendOrder) -> Result<u64, TradeError> {
         let now = now_ns();
         self.gate_new_order(now)?;
         let target: OrderRef = amend.target.into();
@@ -459,6 +478,7 @@ impl Trader {
             return self.refuse(e.into());
         }
         self.charge(symbol, Transaction::Amend { age_ns }, now)?;
+        self.stamp_deadline(&mut amend.deadline);
         let req_id = self.next_id();
         self.tracker
             .submit_other(req_id, Method::AmendOrder, Some(&target));
@@ -466,9 +486,15 @@ impl Trader {
         Ok(req_id)
     }
 
-    /// Edits an order (cancel-and-replace: a new order id).
-    pub fn edit_order(&mut self, edit: EditOrder) -> Result<u64, TradeError> {
+    /// Edits an order (cancel-and-replace: a new order id). Kraken does not carry the order's
+    /// flags to the replacement, so `post_only` and `reduce_only` left `None` are sent again
+    /// as the order has them: editing a post-only order never makes it take liquidity.
+    pub fn edit_order(&mut self, mut edit: EditOrder) -> Result<u64, TradeError> {
         let now = now_ns();
+        if let Some(o) = self.tracker.by_order_id(&edit.order_id) {
+            edit.post_only = edit.post_only.or(o.post_only);
+            edit.reduce_only = edit.reduce_only.or(o.reduce_only);
+        }
         self.gate_new_order(now)?;
         let (age_ns, _) = self.age_and_symbol(&OrderRef::Id(edit.order_id), now);
         let ins = self.instrument(edit.symbol).copied();
@@ -476,6 +502,7 @@ impl Trader {
             return self.refuse(e.into());
         }
         self.charge(edit.symbol, Transaction::Edit { age_ns }, now)?;
+        self.stamp_deadline(&mut edit.deadline);
         let req_id = self.next_id();
         self.tracker.submit_edit(req_id, &edit);
         self.push(Command::Edit { req_id, edit }, now)?;
@@ -579,6 +606,7 @@ impl Trader {
             },
             now,
         )?;
+        self.stamp_deadline(&mut batch.deadline);
         let req_id = self.next_id();
         let pending = &mut self.pending;
         self.tracker
@@ -839,26 +867,26 @@ impl Trader {
             } => {
                 self.tracker
                     .resolve(&target, order_id, status, filled, now, &mut sink);
-                // Attempts spent on this order so far; its retry entry is replaced below.
-                let attempts = self
+                // Failed lookups so far; its retry entry is replaced below.
+                let failures = self
                     .retries
                     .iter()
                     .find(|r| r.0 == target)
                     .map_or(0, |r| r.1);
                 self.retries.retain(|r| r.0 != target);
-                let spent = match status {
-                    // The lookup itself failed: ask again, without spending an attempt.
-                    Some(OrderStatus::Unknown) => attempts,
-                    // Not found: the request may still be inside the exchange. Look again a
-                    // few times before concluding it was never placed.
-                    None => attempts + 1,
-                    Some(_) => return,
-                };
-                if spent >= LOOKUP_ATTEMPTS {
-                    self.tracker.give_up(&target, now, &mut sink);
-                } else {
-                    self.retries
-                        .push_back((target, spent, now + LOOKUP_RETRY_NS));
+                match status {
+                    // The lookup itself failed: ask again later, backing off.
+                    Some(OrderStatus::Unknown) => {
+                        let failures = failures.saturating_add(1);
+                        let delay = (LOOKUP_RETRY_NS << failures.min(6)).min(LOOKUP_RETRY_MAX_NS);
+                        self.retries.push_back((target, failures, now + delay));
+                    }
+                    // Not found by a complete search of the window the exchange could have
+                    // opened it in, made after that window closed: it was never placed.
+                    None => {
+                        self.tracker.give_up(&target, now, &mut sink);
+                    }
+                    Some(_) => {}
                 }
             }
         }
@@ -935,6 +963,7 @@ impl Trader {
             dead_man_refreshes: EngineStats::get(&st.dead_man_refreshes),
             reconciliations: EngineStats::get(&st.reconciliations),
             unknown_values: EngineStats::get(&st.unknown_values),
+            exchange_offset_us: st.exchange_offset_us.load(Ordering::Relaxed),
             event_ring_stalls: EngineStats::get(&st.event_ring_stalls),
             refused_locally: self.refused,
             connected: st.connected.load(Ordering::Relaxed),

@@ -79,6 +79,10 @@ pub struct Order {
     pub cum_cost: Decimal,
     /// Limit price.
     pub limit_price: Option<Decimal>,
+    /// Post-only, as requested or last reported.
+    pub post_only: Option<bool>,
+    /// Reduce-only, as requested or last reported.
+    pub reduce_only: Option<bool>,
     /// Fees by asset; the first `fee_count` are set.
     pub fees: [Fee; MAX_FEES],
     /// Number of fee assets.
@@ -126,6 +130,8 @@ impl Order {
             avg_price: Decimal::ZERO,
             cum_cost: Decimal::ZERO,
             limit_price: None,
+            post_only: None,
+            reduce_only: None,
             fees: [Fee::default(); MAX_FEES],
             fee_count: 0,
             fill_count: 0,
@@ -333,7 +339,6 @@ struct InFlight {
     method: Method,
     slots: ArrayVec<u32, 15>,
     responses_left: u16,
-    edit: Option<(Option<Decimal>, Option<Decimal>)>,
 }
 
 /// Order lifecycle tracker. See the module docs.
@@ -568,6 +573,8 @@ impl OrderTracker {
         o.order_type = Some(a.order_type);
         o.order_qty = a.base_qty();
         o.limit_price = a.limit_price;
+        o.post_only = Some(a.post_only);
+        o.reduce_only = Some(a.reduce_only);
         o.req_id = Some(req_id);
         self.stats.orders_submitted += 1;
         let slot = self.alloc(o);
@@ -610,7 +617,6 @@ impl OrderTracker {
                 method: Method::AddOrder,
                 slots,
                 responses_left: 1,
-                edit: None,
             },
         );
     }
@@ -637,7 +643,6 @@ impl OrderTracker {
                 method: Method::BatchAdd,
                 slots,
                 responses_left: 1,
-                edit: None,
             },
         );
     }
@@ -676,7 +681,6 @@ impl OrderTracker {
                 method,
                 slots,
                 responses_left: responses.max(1),
-                edit: None,
             },
         );
     }
@@ -694,7 +698,6 @@ impl OrderTracker {
                 method,
                 slots,
                 responses_left: 1,
-                edit: None,
             },
         );
     }
@@ -711,7 +714,6 @@ impl OrderTracker {
                 method: Method::EditOrder,
                 slots,
                 responses_left: 1,
-                edit: Some((e.order_qty, e.limit_price)),
             },
         );
     }
@@ -873,7 +875,7 @@ impl OrderTracker {
             ) => {
                 ack_id = Some(new_id);
                 if let Some(s) = first {
-                    self.edited(s, new_id, fl.edit, now, sink);
+                    self.edited(s, new_id, now, sink);
                 }
             }
             _ => {}
@@ -947,7 +949,6 @@ impl OrderTracker {
         &mut self,
         slot: u32,
         new_id: OrderId,
-        edit: Option<(Option<Decimal>, Option<Decimal>)>,
         now: u64,
         sink: &mut impl FnMut(TrackerEvent),
     ) {
@@ -963,13 +964,13 @@ impl OrderTracker {
         if self.by_order_id.contains_key(&new_id) {
             return; // executions already created the replacement
         }
+        // The replacement as far as the exchange has said: an edit cannot change the symbol,
+        // side or type; its quantity, price, userref and flags are what the executions stream
+        // reports for it, not what we asked for.
         let mut o = Order::new(old.symbol, now);
         o.order_id = Some(new_id);
-        o.userref = old.userref;
         o.side = old.side;
         o.order_type = old.order_type;
-        o.order_qty = edit.and_then(|e| e.0).unwrap_or(old.order_qty);
-        o.limit_price = edit.and_then(|e| e.1).or(old.limit_price);
         o.status = OrderStatus::Open;
         let s = self.alloc(o);
         self.index(s);
@@ -1204,6 +1205,12 @@ impl OrderTracker {
         }
         if r.limit_price.is_some() {
             o.limit_price = r.limit_price;
+        }
+        if r.post_only.is_some() {
+            o.post_only = r.post_only;
+        }
+        if r.reduce_only.is_some() {
+            o.reduce_only = r.reduce_only;
         }
         if r.exec_type == Some(ExecType::Amended) {
             o.amends += 1;

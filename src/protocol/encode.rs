@@ -207,8 +207,8 @@ pub fn edit_order(
     if let Some(r) = e.order_userref {
         o.int("order_userref", r);
     }
-    o.flag("post_only", e.post_only);
-    o.flag("reduce_only", e.reduce_only);
+    o.flag("post_only", e.post_only == Some(true));
+    o.flag("reduce_only", e.reduce_only == Some(true));
     if let Some(t) = &e.triggers {
         triggers(&mut o, t);
     }

@@ -372,7 +372,7 @@ pub fn edit_order_form(out: &mut Vec<u8>, nonce: u64, e: &EditOrder, pair: &str)
         (None, None) => {}
     }
     let mut oflags: Vec<&str> = Vec::new();
-    if e.post_only {
+    if e.post_only == Some(true) {
         oflags.push("post");
     }
     match e.fee_preference {

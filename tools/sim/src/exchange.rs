@@ -307,6 +307,8 @@ pub struct Exchange {
     pub accounts: Vec<Account>,
     pub orders: Vec<SimOrder>,
     index: HashMap<String, usize>,
+    /// Orders by client id (ids are reused once an order closes), oldest first.
+    by_cl_ord_id: HashMap<String, Vec<usize>>,
     /// Indices of open orders, so scans cost the open book, not the history.
     open: std::collections::BTreeSet<usize>,
     pub fills: Vec<SimFill>,
@@ -565,6 +567,7 @@ impl Exchange {
             accounts,
             orders: Vec::new(),
             index: HashMap::new(),
+            by_cl_ord_id: HashMap::new(),
             open: std::collections::BTreeSet::new(),
             fills: Vec::new(),
             tokens: HashMap::new(),
@@ -1168,6 +1171,9 @@ impl Exchange {
             reason: None,
         };
         let idx = self.orders.len();
+        if let Some(c) = &o.cl_ord_id {
+            self.by_cl_ord_id.entry(c.clone()).or_default().push(idx);
+        }
         self.orders.push(o);
         self.index.insert(id.clone(), idx);
         self.open.insert(idx);
@@ -1462,7 +1468,6 @@ impl Exchange {
         if qty.is_some_and(|q| q < old.filled) {
             return Err("EOrder:Invalid order".into());
         }
-        self.close(idx, "canceled", "Order replaced", now);
         let n = NewOrder {
             symbol: self.pairs[old.pair].symbol.clone(),
             buy: old.buy,
@@ -1471,16 +1476,25 @@ impl Exchange {
             limit_price: lp.or(old.limit_price),
             trigger_price: old.trigger_price,
             tif: old.tif.clone(),
-            post_only: p
-                .get("post_only")
+            // As Kraken does: flags are not carried over; only what the edit sends.
+            post_only: p.get("post_only").and_then(Value::as_bool).unwrap_or(false),
+            reduce_only: p
+                .get("reduce_only")
                 .and_then(Value::as_bool)
-                .unwrap_or(old.post_only),
+                .unwrap_or(false),
             userref: p
                 .get("order_userref")
                 .and_then(Value::as_i64)
                 .or(Some(old.userref)),
             ..NewOrder::default()
         };
+        // The replacement is validated before the original is cancelled (a refused edit leaves
+        // the order as it was), with the original's funds counted as free, since it goes.
+        self.open.remove(&idx);
+        let valid = self.validate_new(acct, &n, now);
+        self.open.insert(idx);
+        valid?;
+        self.close(idx, "canceled", "Order replaced", now);
         let r = self.place(acct, &n, now)?;
         Ok(json!({"order_id": r["order_id"], "original_order_id": id}))
     }
@@ -1832,6 +1846,7 @@ impl Exchange {
                 "side": if o.buy { "buy" } else { "sell" }, "order_type": o.order_type, "status": o.status,
                 "order_qty": o.qty.to_string(), "filled": o.filled.to_string(), "cum_cost": o.cum_cost.to_string(),
                 "fees": o.fees.to_string(), "limit_price": o.limit_price.map(|p| p.to_string()),
+                "post_only": o.post_only,
             })).collect::<Vec<_>>(),
             "fills": self.fills.iter().map(|f| json!({
                 "exec_id": f.exec_id, "order_id": f.order_id, "cl_ord_id": f.cl_ord_id, "symbol": f.symbol, "side": f.side,
@@ -1936,12 +1951,20 @@ impl Exchange {
         end: Option<f64>,
         ofs: usize,
     ) -> Value {
-        let closed: Vec<&SimOrder> = self
-            .orders
-            .iter()
-            .rev()
+        // A client id names few orders: those, not the whole history.
+        let candidates: Box<dyn Iterator<Item = &SimOrder>> = match cl_ord_id {
+            Some(c) => Box::new(
+                self.by_cl_ord_id
+                    .get(c)
+                    .into_iter()
+                    .flatten()
+                    .rev()
+                    .map(|&i| &self.orders[i]),
+            ),
+            None => Box::new(self.orders.iter().rev()),
+        };
+        let closed: Vec<&SimOrder> = candidates
             .filter(|o| o.account == acct && !o.is_open() && o.status != "pending_new")
-            .filter(|o| cl_ord_id.is_none_or(|c| o.cl_ord_id.as_deref() == Some(c)))
             // Orders opened after `start` (the sim keeps no close time; close ≥ open).
             .filter(|o| start.is_none_or(|s| o.placed_ns as f64 / 1e9 > s))
             .filter(|o| end.is_none_or(|e| o.placed_ns as f64 / 1e9 <= e))

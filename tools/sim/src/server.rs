@@ -973,6 +973,9 @@ fn private(
         "EditOrder" => {
             let mut m = Map::new();
             m.insert("order_id".into(), json!(s("txid").unwrap_or("")));
+            if s("oflags").unwrap_or("").split(',').any(|f| f == "post") {
+                m.insert("post_only".into(), json!(true));
+            }
             for (from, to) in [("volume", "order_qty"), ("price", "limit_price")] {
                 if let Some(v) = s(from).and_then(|v| serde_json::Number::from_str(v).ok()) {
                     m.insert(to.into(), Value::Number(v));
