@@ -590,3 +590,30 @@ fn editing_a_post_only_order_keeps_it_post_only() {
         )));
     t.shutdown();
 }
+
+/// Item 9: recovery that keeps failing (here a key without query permission) backs off
+/// instead of asking every 2 s forever, and is reported to the strategy and in statistics.
+#[test]
+fn recovery_that_keeps_failing_backs_off_and_is_reported() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    s.fault("no-query-permission:on").unwrap();
+    // A drop puts the fills of the gap at risk: the trade history is read after reconnecting.
+    s.fault("drop-now").unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, r| downs(r) == 1
+        && t.connection() == ConnectionState::Ready));
+    assert!(
+        until(&mut t, &mut rec, 15, |_, r| !r.recovery_failing.is_empty()),
+        "reported"
+    );
+    assert!(
+        rec.recovery_failing[0].contains("Permission denied"),
+        "{:?}",
+        rec.recovery_failing
+    );
+    let calls = s.ledger()["calls"]["TradesHistory"].as_u64().unwrap();
+    // Failures 1, 2, 3 at about 0, 2 and 6 s: three calls, not one every 2 s.
+    assert_eq!(calls, 3);
+    assert_eq!(t.statistics().recovery_failures, 1);
+    t.shutdown();
+}

@@ -272,11 +272,12 @@ fn closed_orders_and_trades_history() {
         &mut body,
         7,
         kraken_exec::time::Timestamp(1_688_667_769_639_600),
+        Some(kraken_exec::time::Timestamp(1_688_667_800_000_001)),
         50,
     );
     assert_eq!(
         s(&body),
-        "nonce=7&start=1688667769&ofs=50&consolidate_taker=false"
+        "nonce=7&start=1688667769&end=1688667801&ofs=50&consolidate_taker=false"
     );
     rest::closed_orders_since_form(
         &mut body,

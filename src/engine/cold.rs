@@ -52,7 +52,12 @@ pub(crate) enum ColdRequest {
     },
     /// Fetch the account's trades after `since` (fills the executions channel may not have
     /// delivered: those of a disconnected window beyond the snapshot's last 50, or of a gap).
-    Trades { since: Timestamp },
+    /// ... up to `end` (fixed, so the pages stay put), resuming at offset `ofs`.
+    Trades {
+        since: Timestamp,
+        end: Timestamp,
+        ofs: u64,
+    },
     /// Arm (or with 0 disarm) the dead man's switch over REST while the socket is down.
     DeadMan { timeout_secs: u32 },
     /// Stop.
@@ -86,12 +91,16 @@ pub(crate) enum ColdReply {
     },
     /// Lookups, in one batch.
     Resolved(Vec<Lookup>),
-    /// Trades from `TradesHistory` after `since`, as execution reports (oldest first);
-    /// `complete: false` if the window was not read to its end.
+    /// Trades from `TradesHistory` in [`since`, `end`], as execution reports (oldest first);
+    /// `complete: false` if the window was not read to its end: then read it again from
+    /// `next_ofs` (why in `error`).
     Trades {
         reports: Vec<ExecutionReport>,
         since: Timestamp,
+        end: Timestamp,
+        next_ofs: u64,
         complete: bool,
+        error: Option<String>,
     },
 }
 
@@ -114,7 +123,12 @@ pub(crate) struct Cold {
     pub stop: Arc<AtomicBool>,
     /// Shared counters (the exchange's clock offset is read from them).
     pub stats: Arc<crate::engine::stats::EngineStats>,
+    /// Kraken's REST call counter as modelled (`None`: not modelled).
+    pub rest_counter: Option<crate::risk::RestCallCounter>,
 }
+
+/// Kraken's answer when the REST call counter is over its maximum.
+const RATE_LIMITED: &[u8] = b"EAPI:Rate limit exceeded";
 
 /// What a REST order call came to.
 #[allow(clippy::large_enum_variant)]
@@ -171,6 +185,23 @@ impl Cold {
     }
 
     fn post(&mut self, method: &str, json: bool) -> Result<Vec<u8>, RestError> {
+        // Kraken's REST call counter, modelled: background calls wait their turn rather than
+        // be refused (and count against the key for minutes); a token or the dead man's
+        // switch waits for the decay.
+        let cost = crate::risk::rest_call_cost(method);
+        if let Some(counter) = self.rest_counter.as_mut() {
+            let wait = counter.wait_ns(cost, clock::now_ns());
+            if wait > 0 {
+                if matches!(method, "GetWebSocketsToken" | "CancelAllOrdersAfter") {
+                    std::thread::sleep(Duration::from_nanos(wait));
+                } else {
+                    return Err(RestError::Throttled {
+                        wait_ms: wait / 1_000_000,
+                    });
+                }
+            }
+            counter.charge(cost, clock::now_ns());
+        }
         let path = format!("/0/private/{method}");
         let nonce = self.nonce;
         let sign = rest::sign(&path, nonce, &self.body, &self.creds.secret);
@@ -190,10 +221,18 @@ impl Cold {
         // Only Kraken's own error envelope is a refusal; every other failure is reported as
         // what it is (no answer, or an answer that is not Kraken's), never as a rejection.
         match resp {
-            Ok(mut r) => r
-                .body_mut()
-                .read_to_vec()
-                .map_err(|e| RestError::Transport(format!("body: {e}"))),
+            Ok(mut r) => {
+                let body = r
+                    .body_mut()
+                    .read_to_vec()
+                    .map_err(|e| RestError::Transport(format!("body: {e}")))?;
+                if let Some(c) = self.rest_counter.as_mut()
+                    && body.windows(RATE_LIMITED.len()).any(|w| w == RATE_LIMITED)
+                {
+                    c.on_rate_limited(clock::now_ns());
+                }
+                Ok(body)
+            }
             Err(e) => {
                 tracing::warn!(method, error = %e, "REST call failed");
                 Err(RestError::Transport(e.to_string()))
@@ -434,15 +473,15 @@ impl Cold {
     /// `TradesHistory` (50 a page, newest first). `complete` is false if a call failed or
     /// `MAX_TRADE_PAGES` ran out before the window did: what was read is still returned (the
     /// tracker drops repeats), and the caller asks again.
-    pub fn trades_since(&mut self, since: Timestamp) -> (Vec<ExecutionReport>, bool) {
+    pub fn trades_since(&mut self, since: Timestamp, end: Timestamp, ofs: u64) -> ColdReply {
         self.load_pair_names();
         let mut out = Vec::new();
-        let mut ofs = 0u64;
+        let mut ofs = ofs;
         let mut complete = false;
-        let mut unmapped = false;
+        let mut error = None;
         for _ in 0..MAX_TRADE_PAGES {
             let n = self.next_nonce();
-            rest::trades_history_form(&mut self.body, n, since, ofs);
+            rest::trades_history_form(&mut self.body, n, since, Some(end), ofs);
             let page = self
                 .post("TradesHistory", false)
                 .and_then(|mut b| rest::parse_trades_history(&mut b));
@@ -450,27 +489,40 @@ impl Cold {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "trade history page failed");
+                    error = Some(e.to_string());
                     break;
                 }
             };
-            ofs += page.len() as u64;
+            let mut unmapped = None;
             for t in &page {
                 match self.trade_report(t) {
                     Some(r) => out.push(r),
                     None => {
-                        // Never dropped: the window stays incomplete and is read again.
-                        tracing::error!(pair = %t.pair, txid = %t.txid, "trade of an unmapped pair or with malformed ids: window read again later");
-                        unmapped = true;
+                        unmapped = Some(format!("trade {} of unmapped pair {}", t.txid, t.pair))
                     }
                 }
             }
+            if let Some(e) = unmapped {
+                // Never dropped: this page is read again later (its other trades dedupe).
+                tracing::error!(error = %e, "trade history: window read again later");
+                error = Some(e);
+                break;
+            }
+            ofs += page.len() as u64;
             if page.is_empty() || ofs >= count {
-                complete = !unmapped;
+                complete = true;
                 break;
             }
         }
         out.reverse();
-        (out, complete)
+        ColdReply::Trades {
+            reports: out,
+            since,
+            end,
+            next_ofs: ofs,
+            complete,
+            error,
+        }
     }
 
     /// Kraken reports trades under the pair's key (`XXBTZUSD`), orders take its altname
@@ -995,14 +1047,7 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                 }
                 continue;
             }
-            ColdRequest::Trades { since } => {
-                let (reports, complete) = cold.trades_since(since);
-                ColdReply::Trades {
-                    reports,
-                    since,
-                    complete,
-                }
-            }
+            ColdRequest::Trades { since, end, ofs } => cold.trades_since(since, end, ofs),
             ColdRequest::Shutdown => {
                 // Orders still queued were accepted from the strategy: say they were not sent.
                 // A queued disarm of the dead man's switch is the clean stop's last word.

@@ -37,8 +37,12 @@ const MAX_QUIET_LOOKBACK_US: u64 = 3_600_000_000;
 const LOOKUP_MARGIN_US: i64 = 1_000_000;
 /// Lookups with no submission time search the last 15 minutes (µs).
 const LOOKUP_LOOKBACK_US: i64 = 15 * 60 * 1_000_000;
-/// Pause before reading an incomplete trade history window again.
-const TRADES_RETRY_NS: u64 = 2_000_000_000;
+/// Pause before reading an incomplete trade history window again, doubling with each failure
+/// up to the maximum.
+const TRADES_RETRY_NS: u64 = 1_000_000_000;
+const TRADES_RETRY_MAX_NS: u64 = 60_000_000_000;
+/// Failures in a row after which recovery is reported as failing (it goes on).
+const RECOVERY_FAILING_AFTER: u32 = 3;
 
 /// How long a clean stop waits for the answers to requests in flight (at most the request
 /// timeout).
@@ -139,6 +143,10 @@ pub(crate) struct Io {
     fills_at_risk_since: Option<Timestamp>,
     /// A trade history fetch is out.
     trades_fetch_pending: bool,
+    /// Where an incomplete trade history read goes on: the window's fixed end, the offset.
+    trades_resume: Option<(Timestamp, u64)>,
+    /// Trade history reads that failed in a row.
+    trades_failures: u32,
     /// Not before then (after a failed or partial fetch).
     trades_fetch_due_ns: u64,
     /// When the last in-sequence executions frame was read (0: none yet).
@@ -212,6 +220,8 @@ impl Io {
             readable_ns: 0,
             fills_at_risk_since: None,
             trades_fetch_pending: false,
+            trades_resume: None,
+            trades_failures: 0,
             trades_fetch_due_ns: 0,
             last_exec_ns: 0,
             overflow: std::collections::VecDeque::with_capacity(4096),
@@ -550,6 +560,8 @@ impl Io {
         };
         let since = Timestamp(wall().0 - quiet_us as i64 - FILL_RECOVERY_MARGIN_US);
         self.restore_fills_at_risk(since);
+        // A new loss: the window grows, its reading starts over.
+        self.trades_resume = None;
     }
 
     fn restore_fills_at_risk(&mut self, since: Timestamp) {
@@ -565,7 +577,12 @@ impl Io {
         if let Some(since) = self.fills_at_risk_since.take() {
             EngineStats::inc(&self.stats.reconciliations);
             self.trades_fetch_pending = true;
-            let _ = self.cold_tx.send(ColdRequest::Trades { since });
+            // Up to now (exchange time, with a margin): after that the stream is live again.
+            let offset = self.exchange_offset_us.unwrap_or(0);
+            let (end, ofs) = self
+                .trades_resume
+                .unwrap_or((Timestamp(wall().0 + offset + FILL_RECOVERY_MARGIN_US), 0));
+            let _ = self.cold_tx.send(ColdRequest::Trades { since, end, ofs });
         }
     }
 
@@ -1079,14 +1096,38 @@ impl Io {
                 ColdReply::Trades {
                     reports,
                     since,
+                    end,
+                    next_ofs,
                     complete,
+                    error,
                 } => {
                     self.trades_fetch_pending = false;
-                    if !complete {
-                        // Read again, from the same start, a little later.
-                        tracing::warn!("trade history incomplete: asking again");
+                    if complete {
+                        self.trades_failures = 0;
+                        self.trades_resume = None;
+                    } else {
+                        // Read on from where it stopped (the window's end is fixed, so its
+                        // pages stay put), later each time it fails.
+                        self.trades_failures += 1;
+                        tracing::warn!(
+                            failures = self.trades_failures,
+                            ?error,
+                            "trade history incomplete"
+                        );
                         self.restore_fills_at_risk(since);
-                        self.trades_fetch_due_ns = now_ns() + TRADES_RETRY_NS;
+                        if self.trades_resume.is_none_or(|(e, _)| e == end) {
+                            self.trades_resume = Some((end, next_ofs));
+                        }
+                        let delay = (TRADES_RETRY_NS << self.trades_failures.min(5))
+                            .min(TRADES_RETRY_MAX_NS);
+                        self.trades_fetch_due_ns = now_ns() + delay;
+                        if self.trades_failures == RECOVERY_FAILING_AFTER {
+                            EngineStats::inc(&self.stats.recovery_failures);
+                            let text = error.as_deref().unwrap_or("incomplete");
+                            self.emit(Event::RecoveryFailing {
+                                error: crate::protocol::messages::Text::truncating(text),
+                            });
+                        }
                     }
                     // Replayed like a snapshot's trades: fills the tracker lacks are applied,
                     // the rest are recognised by exec_id.

@@ -113,6 +113,9 @@ pub struct EngineConfig {
     pub ring_capacity: usize,
     /// Subscribe to `balances`.
     pub subscribe_balances: bool,
+    /// Model Kraken's REST call counter at `tier` (on by default): lookups and trade history
+    /// reads wait for room instead of being refused by Kraken.
+    pub model_rest_counter: bool,
     /// Allow plain `ws://` and `http://` URLs, for a simulator on this machine only (the
     /// host must be a loopback address). Off by default: credentials and tokens never travel
     /// unencrypted.
@@ -146,6 +149,7 @@ impl EngineConfig {
             ring_capacity: 1 << 14,
             subscribe_balances: true,
             allow_insecure_local: false,
+            model_rest_counter: true,
         }
     }
 }
@@ -168,6 +172,8 @@ impl EngineConfig {
         cfg.rest_url = sim.rest_url().into();
         // The embedded simulator may run without TLS; it is on this machine.
         cfg.allow_insecure_local = sim.ca_pem().is_none();
+        // kraken-sim does not count REST calls yet: the model would only slow it down.
+        cfg.model_rest_counter = false;
         cfg.extra_ca_pem = sim.ca_pem().map(|p| p.as_bytes().to_vec());
         cfg.idle = IdleStrategy::Yield;
         cfg
@@ -285,6 +291,9 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         body: Vec::with_capacity(1024),
         stop: stop.clone(),
         stats: stats.clone(),
+        rest_counter: cfg
+            .model_rest_counter
+            .then(|| crate::risk::RestCallCounter::new(cfg.tier)),
     };
     let cold_handle = std::thread::Builder::new()
         .name("kraken-cold".into())

@@ -191,6 +191,12 @@ pub enum Event {
         /// Why.
         reason: crate::orders::NotSentReason,
     },
+    /// Recovery keeps failing (trade history reads, or lookups): it goes on, backing off; the
+    /// strategy should know (a key without query permission, REST down, an unmapped pair).
+    RecoveryFailing {
+        /// The last error.
+        error: crate::protocol::messages::Text,
+    },
     /// The event ring was full: the strategy had not polled for a while, so the engine held
     /// its events (none is lost) and paused reading the socket until it did.
     EventRingFull,

@@ -50,6 +50,11 @@ pub trait Strategy {
     fn on_ack(&mut self, ack: &RequestAck) {}
     /// An accepted request never left the engine (shut down, or expired waiting for REST).
     fn on_not_sent(&mut self, not_sent: &NotSent) {}
+    /// Recovery keeps failing (reading the trade history after a disconnect, or looking up an
+    /// order whose outcome is unknown): fills or order states may be missing until it works.
+    /// It goes on, backing off; `error` is the last failure (e.g. a key without the query
+    /// permission, REST unreachable).
+    fn on_recovery_failing(&mut self, error: &str) {}
     /// The strategy did not poll for so long that the event ring filled: the engine held the
     /// events (all follow this call, none lost) and paused reading the socket meanwhile.
     fn on_event_ring_full(&mut self) {}
@@ -125,6 +130,8 @@ pub struct Statistics {
     pub reconciliations: u64,
     /// Field values the decoder did not know (the report was kept, the field left empty).
     pub unknown_values: u64,
+    /// Times recovery (trade history reads, lookups) was reported failing.
+    pub recovery_failures: u64,
     /// The exchange's clock minus ours, µs (plus a one-way trip), from the receive times on
     /// the engine's own requests: deadlines and lookup windows are set in the exchange's time.
     pub exchange_offset_us: i64,
@@ -257,6 +264,8 @@ pub struct Trader {
     auto_ids: u64,
     /// Kraken's `deadline` on every order request, this far ahead (µs).
     order_deadline_us: i64,
+    /// Orders whose lookups were reported failing.
+    lookup_failures_reported: u64,
 }
 
 impl Trader {
@@ -301,6 +310,7 @@ impl Trader {
             refused: 0,
             instance: instance_stamp(),
             auto_ids: 0,
+            lookup_failures_reported: 0,
             order_deadline_us: crate::engine::order_deadline(cfg.request_timeout).as_micros()
                 as i64,
         }
@@ -856,6 +866,7 @@ impl Trader {
                 }
             }
             Event::EventRingFull => s.on_event_ring_full(),
+            Event::RecoveryFailing { error } => s.on_recovery_failing(error.as_str()),
             Event::NotSent { req_id, reason } => {
                 self.tracker.not_sent(req_id, reason, now, &mut sink);
             }
@@ -878,6 +889,10 @@ impl Trader {
                     // The lookup itself failed: ask again later, backing off.
                     Some(OrderStatus::Unknown) => {
                         let failures = failures.saturating_add(1);
+                        if failures == 3 {
+                            self.lookup_failures_reported += 1;
+                            s.on_recovery_failing("order lookups keep failing");
+                        }
                         let delay = (LOOKUP_RETRY_NS << failures.min(6)).min(LOOKUP_RETRY_MAX_NS);
                         self.retries.push_back((target, failures, now + delay));
                     }
@@ -963,6 +978,8 @@ impl Trader {
             dead_man_refreshes: EngineStats::get(&st.dead_man_refreshes),
             reconciliations: EngineStats::get(&st.reconciliations),
             unknown_values: EngineStats::get(&st.unknown_values),
+            recovery_failures: EngineStats::get(&st.recovery_failures)
+                + self.lookup_failures_reported,
             exchange_offset_us: st.exchange_offset_us.load(Ordering::Relaxed),
             event_ring_stalls: EngineStats::get(&st.event_ring_stalls),
             refused_locally: self.refused,

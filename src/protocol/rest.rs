@@ -88,6 +88,12 @@ pub enum RestError {
     /// No answer: the connection failed, timed out or was reset.
     #[error("no answer: {0}")]
     Transport(String),
+    /// Not sent: Kraken's REST call counter (as modelled) has no room for it yet.
+    #[error("not sent: the REST call counter needs {wait_ms} ms")]
+    Throttled {
+        /// How long until it would fit.
+        wait_ms: u64,
+    },
 }
 
 impl RestError {
@@ -495,13 +501,23 @@ pub fn query_orders_form(out: &mut Vec<u8>, nonce: u64, txids: &[&str]) {
 }
 
 /// `TradesHistory` body: trades after `start` (exclusive), from offset `ofs`.
-pub fn trades_history_form(out: &mut Vec<u8>, nonce: u64, start: Timestamp, ofs: u64) {
+pub fn trades_history_form(
+    out: &mut Vec<u8>,
+    nonce: u64,
+    start: Timestamp,
+    end: Option<Timestamp>,
+    ofs: u64,
+) {
     let mut f = Form::new(out, nonce);
-    // Kraken documents `start` as integer seconds: rounded down, the window only widens.
-    // `consolidate_taker=false`: one trade per fill, as the executions channel reports them.
-    f.int("start", start.0.div_euclid(1_000_000))
-        .int("ofs", ofs)
-        .str("consolidate_taker", "false");
+    // Kraken documents `start` and `end` as integer seconds: rounded outwards, the window
+    // only widens. A fixed `end` keeps the window's pages stable, so a read can resume at an
+    // offset. `consolidate_taker=false`: one trade per fill, as the executions channel
+    // reports them.
+    f.int("start", start.0.div_euclid(1_000_000));
+    if let Some(e) = end {
+        f.int("end", (e.0 + 999_999).div_euclid(1_000_000));
+    }
+    f.int("ofs", ofs).str("consolidate_taker", "false");
 }
 
 /// Splits an envelope into its `result`, or the errors.

@@ -3,6 +3,8 @@
 
 mod breaker;
 mod rate;
+mod rest_counter;
 
 pub use breaker::{BreakerOpen, BreakerState, CircuitBreaker};
 pub use rate::{RateCounter, RateLimited, Tier, Transaction};
+pub use rest_counter::{RestCallCounter, rest_call_cost};

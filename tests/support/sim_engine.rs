@@ -21,6 +21,7 @@ pub struct Rec {
     pub acks: Vec<RequestAck>,
     pub rejects: Vec<RequestFailure>,
     pub not_sent: Vec<NotSent>,
+    pub recovery_failing: Vec<String>,
 }
 
 impl Strategy for Rec {
@@ -50,6 +51,9 @@ impl Strategy for Rec {
     }
     fn on_not_sent(&mut self, n: &NotSent) {
         self.not_sent.push(*n);
+    }
+    fn on_recovery_failing(&mut self, error: &str) {
+        self.recovery_failing.push(error.to_string());
     }
 }
 

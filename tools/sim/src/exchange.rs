@@ -285,6 +285,9 @@ pub struct Faults {
     pub refuse_exec_subs: u32,
     /// The next N `executions` subscriptions are never answered.
     pub ignore_exec_subs: u32,
+    /// The key may trade but not query: order and trade queries answer
+    /// `EGeneral:Permission denied`.
+    pub no_query_permission: bool,
 }
 
 /// One order-entry request as the exchange received it (the request log: what a client
@@ -321,6 +324,8 @@ pub struct Exchange {
     pub faults: Faults,
     /// Every order-entry request received, in order.
     pub requests: Vec<LoggedRequest>,
+    /// Private REST calls received, by method.
+    pub private_calls: HashMap<String, u64>,
     next_id: u64,
     next_trade: u64,
     priority: u64,
@@ -578,6 +583,7 @@ impl Exchange {
             status: "online",
             faults: Faults::default(),
             requests: Vec::new(),
+            private_calls: HashMap::new(),
             next_id: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             next_trade: 1,
             priority: 0,
@@ -1853,6 +1859,7 @@ impl Exchange {
                 "qty": f.qty.to_string(), "price": f.price.to_string(), "fee": f.fee.to_string(),
                 "liquidity": if f.maker { "m" } else { "t" }, "trade_id": f.trade_id,
             })).collect::<Vec<_>>(),
+            "calls": self.private_calls,
             "requests": self.requests.iter().map(|r| json!({
                 "route": r.route, "method": r.method, "cl_ord_ids": r.cl_ord_ids, "at": rfc3339(r.at),
             })).collect::<Vec<_>>(),

@@ -86,6 +86,7 @@ impl Shared {
     /// `drop-now`, `refuse-ws:on|off`, `drop-exec-frame`, `invalidate-tokens`,
     /// `rest-unavailable:on|off`, `drop-acks:N`, `rest-lose-reply:N`, `rest-reset:N`,
     /// `rest-delay-ms:MS`, `req-id-double:on|off`, `refuse-exec-sub:N`, `ignore-exec-sub:N`,
+    /// `no-query-permission:on|off`,
     /// `status:online|cancel_only|maintenance|post_only`, `non-json`, `clear`).
     pub fn fault(&self, spec: &str) -> Result<(), String> {
         let (name, arg) = spec.split_once(':').unwrap_or((spec, ""));
@@ -106,6 +107,7 @@ impl Shared {
             "rest-reset" => self.ex().faults.rest_reset = n()? as u32,
             "rest-delay-ms" => self.ex().faults.rest_delay_ms = n()?,
             "refuse-exec-sub" => self.ex().faults.refuse_exec_subs = n()? as u32,
+            "no-query-permission" => self.ex().faults.no_query_permission = arg != "off",
             "ignore-exec-sub" => self.ex().faults.ignore_exec_subs = n()? as u32,
             "req-id-double" => self.ex().faults.req_id_double = arg != "off",
             "status" => {
@@ -913,8 +915,18 @@ fn private(
         }
         ex.log_request("rest", name, ids, now);
     }
+    *ex.private_calls.entry(name.to_string()).or_default() += 1;
     if ex.faults.rest_unavailable {
         return err("EService:Unavailable");
+    }
+    if ex.faults.no_query_permission
+        && matches!(
+            name,
+            "OpenOrders" | "ClosedOrders" | "QueryOrders" | "TradesHistory" | "QueryTrades"
+        )
+    {
+        // A key allowed to trade but not to query.
+        return err("EGeneral:Permission denied");
     }
     let s = |k: &str| pstr(&p, k);
     let r: Result<Value, String> = match name {
