@@ -551,3 +551,26 @@ fn unknown_enum_words_and_unreadable_times_keep_the_rest_of_the_frame() {
     );
     assert!(r.success && r.req_id == Some(5) && r.time_in.is_none());
 }
+
+/// Issue 9, item 16: a balances update names its wallet (the captured [KAR] shape); only a
+/// spot one says what is spendable.
+#[test]
+fn balance_updates_name_their_wallet() {
+    let mut d = Decoder::new();
+    let frame = r#"{"channel":"balances","type":"update","data":[{"ledger_id":"DATKX6-PEHL1-HZKND8","ref_id":"LKAKN2-N0N12-VKQNLN","timestamp":"2024-05-24T14:01:53.526524Z","type":"trade","asset":"USD","asset_class":"currency","category":"trade","wallet_type":"spot","wallet_id":"main","amount":-19.9743,"fee":0.0499,"balance":118.0677}],"sequence":4}"#;
+    let Inbound::Balances { len, .. } = decode(&mut d, frame).unwrap() else {
+        panic!("balances");
+    };
+    assert_eq!(len, 1);
+    let b = d.balances()[0];
+    assert_eq!(b.wallet_type.unwrap().as_str(), "spot");
+    assert_eq!(b.wallet_id.unwrap().as_str(), "main");
+    assert_eq!(b.spot(), Some(dec!(118.0677)));
+    let earn = frame.replace(r#""wallet_type":"spot""#, r#""wallet_type":"earn""#);
+    decode(&mut d, &earn).unwrap();
+    assert_eq!(
+        d.balances()[0].spot(),
+        None,
+        "an earn balance is not spendable"
+    );
+}

@@ -306,6 +306,10 @@ fn a_placed_order_whose_ack_is_lost_is_found_and_never_resent() {
     let s = sim(false);
     let (mut t, mut rec) = start(&s, |c| c.request_timeout = Duration::from_millis(500));
     let btc = t.symbol("BTC/USD").unwrap();
+    // The dead man's switch is armed first: the lost ack is the add's.
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .statistics()
+        .dead_man_armed));
     s.fault("drop-acks:1").unwrap();
     let c = cid("al-1");
     let req = t

@@ -371,6 +371,10 @@ fn untagged_adds_and_batches_with_lost_acks_resolve_to_one_record_each() {
     let s = sim(false);
     let (mut t, mut rec) = start(&s, |c| c.request_timeout = Duration::from_millis(500));
     let btc = t.symbol("BTC/USD").unwrap();
+    // The dead man's switch is armed first: the lost acks are the adds'.
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .statistics()
+        .dead_man_armed));
     s.fault("drop-acks:2").unwrap();
     let single = t
         .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)))
@@ -615,5 +619,130 @@ fn recovery_that_keeps_failing_backs_off_and_is_reported() {
     // Failures 1, 2, 3 at about 0, 2 and 6 s: three calls, not one every 2 s.
     assert_eq!(calls, 3);
     assert_eq!(t.statistics().recovery_failures, 1);
+    t.shutdown();
+}
+
+/// Item 16: Kraken's `balances` reports each asset's total across wallets; what trading can
+/// spend is the spot wallet's, which the engine now exposes (the wallets used to be dropped).
+#[test]
+fn balances_say_what_is_spendable_per_wallet() {
+    let s = sim(false);
+    let spot = s.with_exchange(|e| {
+        e.accounts[0].earn.insert("USD".into(), dec!(500));
+        e.accounts[0].balances["USD"]
+    });
+    let (mut t, mut rec) = start(&s, |_| {});
+    assert!(until(&mut t, &mut rec, 5, |_, r| r
+        .balance_entries
+        .iter()
+        .any(|b| b.asset.as_str() == "USD")));
+    let usd = rec
+        .balance_entries
+        .iter()
+        .find(|b| b.asset.as_str() == "USD")
+        .unwrap();
+    assert_eq!(
+        usd.balance,
+        Some(spot + dec!(500)),
+        "the total, across wallets"
+    );
+    assert_eq!(usd.spot(), Some(spot), "what trading can spend");
+    let kinds: Vec<(&str, &str)> = usd
+        .wallets()
+        .iter()
+        .map(|w| (w.kind.as_str(), w.id.as_str()))
+        .collect();
+    assert_eq!(kinds, [("spot", "main"), ("earn", "flex")]);
+    t.shutdown();
+}
+
+/// Item 22: opt-in queued processing. Adds over the rate counter wait their turn per pair
+/// (in order), are sent as it decays, expire unsent after `max_wait`; a cancel of a waiting
+/// add never waits and never reaches the exchange.
+#[test]
+fn queued_processing_paces_adds_over_the_rate_counter() {
+    use kraken_exec::engine::Pacing;
+    use kraken_exec::risk::Tier;
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| {
+        c.tier = Tier::Starter; // threshold 60, decay 1/s
+        c.pacing = Some(Pacing {
+            max_wait: Duration::from_secs(10),
+            max_depth: 8,
+        });
+    });
+    let btc = t.symbol("BTC/USD").unwrap();
+    let id = |i: u64| kraken_exec::ClOrdId::with_counter("pq-", i).unwrap();
+    // Immediate-or-cancel far from the market: each costs the counter, none rests (the
+    // pair's open-order limit stays out of the way).
+    let ioc = |i: u64| {
+        AddOrder::limit(
+            btc,
+            Side::Buy,
+            dec!(0.001),
+            dec!(50000) + rust_decimal::Decimal::from(i),
+        )
+        .time_in_force(kraken_exec::TimeInForce::Ioc)
+        .cl_ord_id(id(i))
+    };
+    for i in 0..62u64 {
+        t.add_order(ioc(i)).expect("queued, not refused");
+    }
+    assert_eq!(t.statistics().pacing.depth, 3, "59 sent, 3 waiting");
+    // Cancelling a waiting add: immediate, local.
+    t.cancel_order(OrderRef::ClOrdId(id(61))).unwrap();
+    assert_eq!(t.statistics().pacing.depth, 2);
+    // An unfilled IOC is cancelled by the exchange.
+    let done = |t: &engine::Trader| {
+        (0..62u64)
+            .filter(|&i| status(t, id(i)) == Some(OrderStatus::Canceled))
+            .count()
+    };
+    assert!(
+        until(&mut t, &mut rec, 10, |t, _| done(t) == 62),
+        "{} done; {:?} {:?}",
+        done(&t),
+        rec.rejects,
+        t.statistics().pacing
+    );
+    assert_eq!(s.ledger()["orders"].as_array().unwrap().len(), 61);
+    assert_eq!(status(&t, id(61)), Some(OrderStatus::Canceled));
+    assert!(requests_naming(&s, "pq-61").is_empty(), "never sent");
+    let st = t.statistics().pacing;
+    assert_eq!((st.queued, st.expired, st.depth), (3, 0, 0));
+    assert_eq!(st.wait.count, 2);
+    assert!(
+        st.wait.max >= 500_000_000,
+        "they waited for the decay: {:?}",
+        st.wait
+    );
+    assert!(
+        rec.rejects.is_empty(),
+        "the exchange refused nothing: {:?}",
+        rec.rejects
+    );
+    t.shutdown();
+
+    // Waiting longer than max_wait: dropped unsent.
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |c| {
+        c.tier = Tier::Starter;
+        c.pacing = Some(Pacing {
+            max_wait: Duration::from_millis(200),
+            max_depth: 8,
+        });
+    });
+    for i in 0..60u64 {
+        t.add_order(ioc(i)).unwrap();
+    }
+    let late = t.statistics().pacing;
+    assert_eq!(late.depth, 1);
+    assert!(until(&mut t, &mut rec, 5, |_, r| r
+        .not_sent
+        .iter()
+        .any(|n| n.reason == NotSentReason::PacingExpired)));
+    assert_eq!(status(&t, id(59)), Some(OrderStatus::Rejected));
+    assert_eq!(t.statistics().pacing.expired, 1);
+    assert!(requests_naming(&s, "pq-59").is_empty());
     t.shutdown();
 }

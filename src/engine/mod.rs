@@ -25,7 +25,8 @@ use std::time::Duration;
 pub use msg::{Command, ConnectionState, Event, Issued, LargeCommand, Route};
 pub use stats::EngineStats;
 pub use trader::{
-    LatencyReport, LatencySummary, ShutdownReport, Statistics, Strategy, TradeError, Trader,
+    LatencyReport, LatencySummary, PacingStats, ShutdownReport, Statistics, Strategy, TradeError,
+    Trader,
 };
 
 use crate::ids::SymbolTable;
@@ -113,6 +114,11 @@ pub struct EngineConfig {
     pub ring_capacity: usize,
     /// Subscribe to `balances`.
     pub subscribe_balances: bool,
+    /// Opt-in queued processing: an add the local rate counter would refuse waits (per pair,
+    /// in order) until the counter allows it, for at most `max_wait`, then is dropped unsent
+    /// (`NotSentReason::PacingExpired`). `None` (the default): such an add is refused at once
+    /// with `TradeError::RateLimited`. Cancels never wait.
+    pub pacing: Option<Pacing>,
     /// Model Kraken's REST call counter at `tier` (on by default): lookups and trade history
     /// reads wait for room instead of being refused by Kraken.
     pub model_rest_counter: bool,
@@ -150,6 +156,7 @@ impl EngineConfig {
             subscribe_balances: true,
             allow_insecure_local: false,
             model_rest_counter: true,
+            pacing: None,
         }
     }
 }
@@ -178,6 +185,15 @@ impl EngineConfig {
         cfg.idle = IdleStrategy::Yield;
         cfg
     }
+}
+
+/// Queued processing of adds over the rate counter (see [`EngineConfig::pacing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pacing {
+    /// Longest an add waits in the queue before it is dropped unsent.
+    pub max_wait: Duration,
+    /// Adds waiting per pair at most (allocated up front); beyond it an add is refused.
+    pub max_depth: usize,
 }
 
 /// Why the engine could not start.

@@ -33,6 +33,8 @@ use crate::validate::Instrument;
 
 /// Pause between lookups of an unknown order.
 const LOOKUP_RETRY_NS: u64 = 1_000_000_000;
+/// A paced add is released when the counter has this much room beyond its cost (thousandths).
+const PACING_HEADROOM_MILLI: u64 = 500;
 /// At most this long between lookups that keep failing.
 const LOOKUP_RETRY_MAX_NS: u64 = 60_000_000_000;
 
@@ -132,6 +134,8 @@ pub struct Statistics {
     pub unknown_values: u64,
     /// Times recovery (trade history reads, lookups) was reported failing.
     pub recovery_failures: u64,
+    /// The pacing queue (all zero unless [`EngineConfig::pacing`] is set).
+    pub pacing: PacingStats,
     /// The exchange's clock minus ours, µs (plus a one-way trip), from the receive times on
     /// the engine's own requests: deadlines and lookup windows are set in the exchange's time.
     pub exchange_offset_us: i64,
@@ -266,6 +270,34 @@ pub struct Trader {
     order_deadline_us: i64,
     /// Orders whose lookups were reported failing.
     lookup_failures_reported: u64,
+    /// Queued processing, if configured.
+    pacing: Option<crate::engine::Pacing>,
+    /// Adds waiting for the rate counter, per pair (capacity allocated up front).
+    paced: Vec<VecDeque<PacedAdd>>,
+    pacing_stats: PacingStats,
+    /// How long released adds waited, ns.
+    pacing_wait: Histogram<u64>,
+}
+
+/// An add waiting in the pacing queue.
+#[derive(Clone, Copy, Debug)]
+struct PacedAdd {
+    req_id: u64,
+    order: AddOrder,
+    since_ns: u64,
+}
+
+/// Counters of the pacing queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PacingStats {
+    /// Adds that had to wait.
+    pub queued: u64,
+    /// Adds dropped unsent after waiting `max_wait`.
+    pub expired: u64,
+    /// Adds waiting now.
+    pub depth: u64,
+    /// How long released adds waited, ns.
+    pub wait: LatencySummary,
 }
 
 impl Trader {
@@ -311,6 +343,15 @@ impl Trader {
             instance: instance_stamp(),
             auto_ids: 0,
             lookup_failures_reported: 0,
+            pacing: cfg.pacing,
+            paced: match cfg.pacing {
+                Some(p) => (0..n)
+                    .map(|_| VecDeque::with_capacity(p.max_depth))
+                    .collect(),
+                None => Vec::new(),
+            },
+            pacing_stats: PacingStats::default(),
+            pacing_wait: latency_histogram(),
             order_deadline_us: crate::engine::order_deadline(cfg.request_timeout).as_micros()
                 as i64,
         }
@@ -442,7 +483,15 @@ impl Trader {
         self.name_untagged(&mut order.tag);
         self.gate_new_order(now)?;
         self.check_order(&order)?;
+        if self.pacing.is_some() {
+            return self.add_paced(order, now);
+        }
         self.charge(order.symbol, Transaction::Add, now)?;
+        self.send_add(order, now)
+    }
+
+    /// Sends a checked and charged add.
+    fn send_add(&mut self, mut order: AddOrder, now: u64) -> Result<u64, TradeError> {
         self.stamp_deadline(&mut order.deadline);
         let req_id = self.next_id();
         let pending = &mut self.pending;
@@ -450,6 +499,116 @@ impl Trader {
             .submit_add(req_id, &order, now, &mut |e| pending.push_back(e));
         self.push(Command::Add { req_id, order }, now)?;
         Ok(req_id)
+    }
+
+    /// Queued processing: the add goes now if the counter allows it and none waits before it
+    /// on its pair; else it waits its turn (in order, within the configured bounds).
+    fn add_paced(&mut self, order: AddOrder, now: u64) -> Result<u64, TradeError> {
+        let sym = usize::from(order.symbol.0);
+        let waiting = self.paced.get(sym).is_some_and(|q| !q.is_empty());
+        if !waiting {
+            match self.rate.try_charge(order.symbol, Transaction::Add, now) {
+                Ok(()) => return self.send_add(order, now),
+                Err(e) if self.paced.get(sym).is_none() => return self.refuse(e.into()),
+                Err(_) => {}
+            }
+        }
+        let depth = self.pacing.map_or(0, |p| p.max_depth);
+        let Some(q) = self.paced.get_mut(sym).filter(|q| q.len() < depth) else {
+            return self.refuse(TradeError::Backpressure);
+        };
+        let req_id = self.next_req_id;
+        self.next_req_id += 1;
+        q.push_back(PacedAdd {
+            req_id,
+            order,
+            since_ns: now,
+        });
+        self.pacing_stats.queued += 1;
+        // The order exists for the strategy from now on (Pending), like any other.
+        let pending = &mut self.pending;
+        self.tracker
+            .submit_add(req_id, &order, now, &mut |e| pending.push_back(e));
+        Ok(req_id)
+    }
+
+    /// Drops the waiting adds `pick` selects (the strategy cancelled them before they were
+    /// sent): settled as cancelled. Returns how many.
+    fn cancel_paced(&mut self, pick: impl Fn(&AddOrder) -> bool, now: u64) -> usize {
+        let mut n = 0;
+        for sym in 0..self.paced.len() {
+            let mut i = 0;
+            while i < self.paced[sym].len() {
+                if !pick(&self.paced[sym][i].order) {
+                    i += 1;
+                    continue;
+                }
+                if let Some(p) = self.paced[sym].remove(i) {
+                    n += 1;
+                    let pending = &mut self.pending;
+                    self.tracker.not_sent(
+                        p.req_id,
+                        crate::orders::NotSentReason::CanceledWhileQueued,
+                        now,
+                        &mut |e| pending.push_back(e),
+                    );
+                }
+            }
+        }
+        n
+    }
+
+    /// Sends the paced adds the counter now allows, in order per pair; drops those that
+    /// waited too long (reported `NotSent`).
+    fn release_paced<S: Strategy + ?Sized>(&mut self, strategy: &mut S) {
+        let Some(p) = self.pacing else {
+            return;
+        };
+        let now = now_ns();
+        let max_wait = p.max_wait.as_nanos() as u64;
+        for sym in 0..self.paced.len() {
+            while let Some(&front) = self.paced[sym].front() {
+                if now.saturating_sub(front.since_ns) > max_wait {
+                    self.paced[sym].pop_front();
+                    self.pacing_stats.expired += 1;
+                    self.tracker.not_sent(
+                        front.req_id,
+                        crate::orders::NotSentReason::PacingExpired,
+                        now,
+                        &mut |e| dispatch(strategy, &e),
+                    );
+                    continue;
+                }
+                // Released with headroom: the exchange charged the earlier adds when they
+                // arrived, a little after we did, so its counter is a little higher than ours.
+                let room = self.rate.value_milli(front.order.symbol, now)
+                    + Transaction::Add.cost_milli()
+                    + PACING_HEADROOM_MILLI
+                    < u64::from(self.rate.threshold()) * 1_000;
+                if self.cmd_tx.slots() == 0
+                    || !room
+                    || self
+                        .rate
+                        .try_charge(front.order.symbol, Transaction::Add, now)
+                        .is_err()
+                {
+                    break;
+                }
+                self.paced[sym].pop_front();
+                let _ = self
+                    .pacing_wait
+                    .record(now.saturating_sub(front.since_ns).max(1));
+                let mut order = front.order;
+                self.stamp_deadline(&mut order.deadline);
+                let _ = self.push(
+                    Command::Add {
+                        req_id: front.req_id,
+                        order,
+                    },
+                    now,
+                );
+            }
+        }
     }
 
     fn target_order(&self, t: &OrderRef) -> Option<&Order> {
@@ -534,6 +693,20 @@ impl Trader {
     pub fn cancel_order(&mut self, target: OrderRef) -> Result<u64, TradeError> {
         let now = now_ns();
         self.gate_cancel()?;
+        if self.cancel_paced(|o| target_matches(&target, o), now) > 0 {
+            // It never left: cancelled here, nothing to send.
+            let req_id = self.next_id();
+            self.pending.push_back(TrackerEvent::Accepted(RequestAck {
+                req_id,
+                method: Method::CancelOrder,
+                order_id: None,
+                cl_ord_id: match target {
+                    OrderRef::ClOrdId(c) => Some(c),
+                    _ => None,
+                },
+            }));
+            return Ok(req_id);
+        }
         let (age_ns, symbol) = self.age_and_symbol(&target, now);
         // Cancels are never refused by the local counter (they reduce risk), but they count.
         let _ = self
@@ -555,6 +728,8 @@ impl Trader {
         if self.large_tx.slots() == 0 {
             return self.refuse(TradeError::Backpressure);
         }
+        // Waiting adds among them never leave (the exchange answers the rest).
+        self.cancel_paced(|o| c.refs.iter().any(|r| target_matches(r, o)), now_ns());
         let req_id = self.next_id();
         self.tracker
             .submit_cancel(req_id, Method::CancelOrder, &c.refs, c.refs.len() as u16);
@@ -566,6 +741,8 @@ impl Trader {
     /// Cancels every open order.
     pub fn cancel_all(&mut self) -> Result<u64, TradeError> {
         self.gate_cancel()?;
+        // Adds still waiting in the pacing queue go too, before they could be sent.
+        self.cancel_paced(|_| true, now_ns());
         let req_id = self.next_id();
         self.tracker.submit_other(req_id, Method::CancelAll, None);
         self.push(Command::CancelAll { req_id }, now_ns())?;
@@ -636,6 +813,7 @@ impl Trader {
             return self.refuse(TradeError::Backpressure);
         }
         let now = now_ns();
+        self.cancel_paced(|o| batch.refs.iter().any(|r| target_matches(r, o)), now);
         let mut ages: ArrayVec<u64, 50> = ArrayVec::new();
         let mut symbol = SymbolId::UNKNOWN;
         for r in &batch.refs {
@@ -707,6 +885,7 @@ impl Trader {
     /// Returns the number of events processed.
     pub fn poll<S: Strategy + ?Sized>(&mut self, strategy: &mut S) -> usize {
         let n = self.drain_events(strategy);
+        self.release_paced(strategy);
         let now = now_ns();
         while let Some(&(target, attempts, due)) = self.retries.front() {
             if due > now {
@@ -980,6 +1159,11 @@ impl Trader {
             unknown_values: EngineStats::get(&st.unknown_values),
             recovery_failures: EngineStats::get(&st.recovery_failures)
                 + self.lookup_failures_reported,
+            pacing: PacingStats {
+                depth: self.paced.iter().map(|q| q.len() as u64).sum(),
+                wait: LatencySummary::of(&self.pacing_wait),
+                ..self.pacing_stats
+            },
             exchange_offset_us: st.exchange_offset_us.load(Ordering::Relaxed),
             event_ring_stalls: EngineStats::get(&st.event_ring_stalls),
             refused_locally: self.refused,
@@ -1121,6 +1305,15 @@ impl Drop for Trader {
             self.abort.store(true, Ordering::Relaxed);
         }
         self.stop_threads();
+    }
+}
+
+/// Whether `target` names the waiting add `o` (by client id; it has no Kraken id yet).
+fn target_matches(target: &OrderRef, o: &AddOrder) -> bool {
+    match target {
+        OrderRef::ClOrdId(c) => o.tag.cl_ord_id() == Some(*c),
+        OrderRef::UserRef(u) => o.tag == ClientTag::UserRef(*u),
+        OrderRef::Id(_) => false,
     }
 }
 

@@ -265,6 +265,10 @@ pub enum NotSentReason {
     Expired,
     /// Its symbol has no REST pair (AssetPairs did not list it), so REST could not carry it.
     NoRestPair,
+    /// It waited in the pacing queue (rate counter full) longer than the configured maximum.
+    PacingExpired,
+    /// The strategy cancelled it while it waited in the pacing queue.
+    CanceledWhileQueued,
 }
 
 /// A request that never reached the exchange: its orders are settled as `Rejected` with the
@@ -286,6 +290,8 @@ impl NotSentReason {
             NotSentReason::Shutdown => "not sent: engine shut down",
             NotSentReason::Expired => "not sent: deadline passed while waiting for REST",
             NotSentReason::NoRestPair => "not sent: no REST pair for the symbol",
+            NotSentReason::PacingExpired => "not sent: expired in the pacing queue",
+            NotSentReason::CanceledWhileQueued => "not sent: cancelled in the pacing queue",
         }
     }
 }
@@ -912,13 +918,18 @@ impl OrderTracker {
             return;
         };
         let text = Text::truncating(reason.as_str());
+        let to = if reason == NotSentReason::CanceledWhileQueued {
+            OrderStatus::Canceled
+        } else {
+            OrderStatus::Rejected
+        };
         if matches!(fl.method, Method::AddOrder | Method::BatchAdd) {
             for &s in &fl.slots {
                 if let Some(o) = self.order_mut(s) {
                     o.error = Some(text);
                     o.updated_ns = now;
                 }
-                self.set_status(s, OrderStatus::Rejected, Some(text), sink);
+                self.set_status(s, to, Some(text), sink);
             }
         } else {
             for &s in &fl.slots {

@@ -315,10 +315,6 @@ impl<'t, 'de> Cursor<'t, 'de> {
         }
     }
 
-    fn time(&self, v: Val<'de>, field: &'static str) -> R<Timestamp> {
-        Timestamp::parse_rfc3339(self.str(v, field)?).ok_or(DecodeError::InvalidField(field))
-    }
-
     fn inline<const N: usize>(&self, v: Val<'de>, field: &'static str) -> R<InlineStr<N>> {
         InlineStr::new(self.str(v, field)?).ok_or(DecodeError::InvalidField(field))
     }
@@ -976,7 +972,28 @@ fn balance<'de>(c: &mut Cursor<'_, 'de>, v: Val<'de>) -> R<BalanceEntry> {
             "ledger_id" => b.ledger_id = Some(c.inline(v, "ledger_id")?),
             "ref_id" => b.ref_id = Some(c.inline(v, "ref_id")?),
             "type" => b.kind = Some(InlineStr::truncating(c.str(v, "type")?)),
-            "timestamp" => b.timestamp = Some(c.time(v, "timestamp")?),
+            "timestamp" => {
+                b.timestamp = c.lenient_time(v, "timestamp", &mut Unknowns::default())?
+            }
+            "wallet_type" => b.wallet_type = Some(InlineStr::truncating(c.str(v, "wallet_type")?)),
+            "wallet_id" => b.wallet_id = Some(InlineStr::truncating(c.str(v, "wallet_id")?)),
+            "wallets" => c.array(v, "wallets", |c, e| {
+                let mut w = WalletBalance::default();
+                c.object(e, "wallets", |c, k, v| {
+                    match k {
+                        "type" => w.kind = InlineStr::truncating(c.str(v, "wallets.type")?),
+                        "id" => w.id = InlineStr::truncating(c.str(v, "wallets.id")?),
+                        "balance" => w.balance = c.decimal(v, "wallets.balance")?,
+                        _ => c.skip(v)?,
+                    }
+                    Ok(())
+                })?;
+                if let Some(slot) = b.wallets.get_mut(usize::from(b.wallet_count)) {
+                    *slot = w;
+                    b.wallet_count += 1;
+                }
+                Ok(())
+            })?,
             _ => c.skip(v)?,
         }
         Ok(())

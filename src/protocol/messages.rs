@@ -118,7 +118,8 @@ impl ExecutionReport {
 #[allow(missing_docs)]
 pub struct BalanceEntry {
     pub asset: AssetCode,
-    /// Balance after the change (snapshot: the balance).
+    /// Balance after the change (snapshot: the total across wallets, spot and earn: not what
+    /// is spendable; see [`BalanceEntry::spot`]).
     pub balance: Option<Decimal>,
     /// Change (updates).
     pub amount: Option<Decimal>,
@@ -129,6 +130,51 @@ pub struct BalanceEntry {
     /// Ledger type (`trade`, `deposit`, ...).
     pub kind: Option<InlineStr<16>>,
     pub timestamp: Option<Timestamp>,
+    /// Snapshot: the balance of each wallet (the first `wallet_count`).
+    pub wallets: [WalletBalance; MAX_WALLETS],
+    pub wallet_count: u8,
+    /// Update: the wallet the change was in (`spot`, `earn`) and its id (`main`, `flex`, ...).
+    pub wallet_type: Option<InlineStr<8>>,
+    pub wallet_id: Option<InlineStr<16>>,
+}
+
+/// Wallets kept per balance entry.
+pub const MAX_WALLETS: usize = 4;
+
+/// One wallet's balance of an asset (`balances` snapshot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct WalletBalance {
+    /// `spot` or `earn`.
+    pub kind: InlineStr<8>,
+    /// `main`, `flex`, `bonded`, ...
+    pub id: InlineStr<16>,
+    /// Its balance.
+    pub balance: Decimal,
+}
+
+impl BalanceEntry {
+    /// The wallets of a snapshot entry.
+    pub fn wallets(&self) -> &[WalletBalance] {
+        &self.wallets[..usize::from(self.wallet_count).min(MAX_WALLETS)]
+    }
+
+    /// What is in the spot wallet (what trading can spend): from a snapshot's wallets, or
+    /// the balance of an update in the spot wallet. `None` when the entry does not say.
+    pub fn spot(&self) -> Option<Decimal> {
+        if self.wallet_count > 0 {
+            return Some(
+                self.wallets()
+                    .iter()
+                    .filter(|w| w.kind.as_str() == "spot")
+                    .map(|w| w.balance)
+                    .sum(),
+            );
+        }
+        match self.wallet_type {
+            Some(t) if t.as_str() == "spot" => self.balance,
+            _ => None,
+        }
+    }
 }
 
 /// A pair from the `instrument` channel.

@@ -18,6 +18,7 @@ pub struct Rec {
     pub decode_errors: Vec<DecodeError>,
     pub states: Vec<ConnectionState>,
     pub balances: usize,
+    pub balance_entries: Vec<kraken_exec::protocol::messages::BalanceEntry>,
     pub acks: Vec<RequestAck>,
     pub rejects: Vec<RequestFailure>,
     pub not_sent: Vec<NotSent>,
@@ -40,8 +41,9 @@ impl Strategy for Rec {
     fn on_connection(&mut self, s: ConnectionState) {
         self.states.push(s);
     }
-    fn on_balance(&mut self, _: &kraken_exec::protocol::messages::BalanceEntry) {
+    fn on_balance(&mut self, b: &kraken_exec::protocol::messages::BalanceEntry) {
         self.balances += 1;
+        self.balance_entries.push(*b);
     }
     fn on_ack(&mut self, a: &RequestAck) {
         self.acks.push(*a);

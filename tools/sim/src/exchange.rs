@@ -220,7 +220,11 @@ pub struct SimFill {
 pub struct Account {
     pub key: String,
     pub secret: Vec<u8>,
+    /// Spot balances (what trading spends).
     pub balances: BTreeMap<String, Decimal>,
+    /// Earn balances (`flex`), reported beside spot in the `balances` channel as Kraken does:
+    /// counted in the asset's total, not spendable.
+    pub earn: BTreeMap<String, Decimal>,
     pub last_nonce: u64,
     pub tier: Tier,
     rate: HashMap<usize, (f64, Ns)>,
@@ -244,6 +248,7 @@ impl Account {
             key: key.into(),
             secret: secret.to_vec(),
             balances,
+            earn: BTreeMap::new(),
             last_nonce: 0,
             tier,
             rate: HashMap::new(),
@@ -768,10 +773,19 @@ impl Exchange {
                 json!({"channel": "executions", "maxratecount": max, "snap_orders": snap_orders, "snap_trades": snap_trades}),
             )
         } else {
-            let data: Vec<Value> = self.accounts[acct]
+            // As Kraken: the total across wallets, and each wallet.
+            let account = &self.accounts[acct];
+            let data: Vec<Value> = account
                 .balances
                 .iter()
-                .map(|(a, v)| json!({"asset": a, "asset_class": "currency", "balance": num(*v), "wallets": [{"type": "spot", "id": "main", "balance": num(*v)}]}))
+                .map(|(a, v)| {
+                    let earn = account.earn.get(a).copied().unwrap_or_default();
+                    let mut wallets = vec![json!({"type": "spot", "id": "main", "balance": num(*v)})];
+                    if !earn.is_zero() {
+                        wallets.push(json!({"type": "earn", "id": "flex", "balance": num(earn)}));
+                    }
+                    json!({"asset": a, "asset_class": "currency", "balance": num(*v + earn), "wallets": wallets})
+                })
                 .collect();
             self.emit(conn, channel, "snapshot", Value::Array(data));
             Ok(json!({"channel": "balances", "snapshot": true}))
