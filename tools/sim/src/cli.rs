@@ -32,8 +32,16 @@ pub struct Args {
     /// Seed of the synthetic market.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Fault to inject at start (repeatable), e.g. `drop-every:5000`, `delay-us:200`.
-    #[arg(long)]
+    /// Fault to inject at start (repeatable); also `POST /sim/fault {"fault":"<spec>"}` and
+    /// `Sim::fault`. Transport: `drop-now`, `drop-after:N` (frames), `drop-every:MS`,
+    /// `stall:MS`, `delay-us:D`, `refuse-ws:on|off`, `non-json`. Exchange: `drop-exec-frame`
+    /// (a sequence gap), `drop-acks:N` (executed, ack lost), `refuse-exec-sub:N`,
+    /// `ignore-exec-sub:N`, `invalidate-tokens`, `req-id-double:on|off`,
+    /// `status:online|cancel_only|maintenance|post_only`. REST: `rest-unavailable:on|off`,
+    /// `rest-lose-reply:N` (executed, then a 502 HTML page), `rest-reset:N` (executed, then
+    /// the connection reset), `rest-delay-ms:MS`, `no-query-permission:on|off`. `clear` ends
+    /// them all.
+    #[arg(long, verbatim_doc_comment)]
     pub fault: Vec<String>,
     /// Turn off the random walk and counterparty flow.
     #[arg(long)]
