@@ -27,6 +27,8 @@ pub struct DemoArgs {
 
 #[derive(Default)]
 struct Book {
+    /// Every fill delivered to the strategy, as delivered (compared with the ledger at the end).
+    delivered: Vec<Fill>,
     fills: u64,
     filled_qty: Decimal,
     changes: u64,
@@ -36,6 +38,7 @@ struct Book {
 
 impl Strategy for Book {
     fn on_execution(&mut self, f: &Fill) {
+        self.delivered.push(*f);
         self.fills += 1;
         self.filled_qty += f.qty;
     }
@@ -168,6 +171,8 @@ pub fn run(args: DemoArgs) -> u8 {
         }
     };
     let mut cfg = EngineConfig::simulator(&sim, &["BTC/USD"]);
+    // The demo shows latency: the I/O thread yields rather than blocks between polls.
+    cfg.idle = engine::IdleStrategy::Yield;
     cfg.tier = Tier::Pro;
     cfg.backoff_min = Duration::from_millis(50);
     cfg.backoff_max = Duration::from_millis(500);
@@ -265,12 +270,12 @@ pub fn run(args: DemoArgs) -> u8 {
         std::thread::sleep(Duration::from_millis(10));
     }
     t.poll(&mut book);
-    let ok = summary(&t, &sim, mid(&sim));
+    let ok = summary(&t, &book, &sim, mid(&sim));
     t.shutdown();
     if ok { 0 } else { 1 }
 }
 
-fn summary(t: &Trader, sim: &Sim, mark: Decimal) -> bool {
+fn summary(t: &Trader, book: &Book, sim: &Sim, mark: Decimal) -> bool {
     let s = t.statistics();
     let tr = s.tracker;
     println!("\nsummary");
@@ -330,41 +335,16 @@ fn summary(t: &Trader, sim: &Sim, mark: Decimal) -> bool {
             p.fees.round_dp(4)
         );
     }
-    // Reconcile every fill and order against the simulator's ledger.
+    // Reconcile every fill and every order, both ways, against the simulator's ledger.
     let ledger = sim.ledger();
     let fills = ledger["fills"].as_array().cloned().unwrap_or_default();
-    let mut problems = Vec::new();
-    let mine: Vec<&Fill> = t.tracker().history().collect();
-    if tr.fills as usize != fills.len() {
-        problems.push(format!(
-            "fills: engine {} vs exchange {}",
-            tr.fills,
-            fills.len()
-        ));
-    }
-    for o in ledger["orders"].as_array().cloned().unwrap_or_default() {
-        let Some(id) = o["order_id"].as_str().and_then(kraken_exec::OrderId::new) else {
-            continue;
-        };
-        let filled: Decimal = o["filled"]
-            .as_str()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_default();
-        match t.order_status(&OrderRef::Id(id)) {
-            Some(m) if m.filled_qty != filled => {
-                problems.push(format!("{id}: filled {} vs {filled}", m.filled_qty))
-            }
-            Some(m) if m.status.is_active() => problems.push(format!("{id}: still {:?}", m.status)),
-            None if !filled.is_zero() => problems.push(format!("{id}: unknown to the engine")),
-            _ => {}
-        }
-    }
-    let _ = mine;
+    let orders = ledger["orders"].as_array().cloned().unwrap_or_default();
+    let problems = reconcile(t, &book.delivered, &fills, &orders);
     if problems.is_empty() {
         println!(
-            "  ledger   MATCH: {} fills and {} orders agree with the simulator's ledger",
+            "  ledger   MATCH: every one of {} fills (exec_id, qty, price, fee) and {} orders (state, filled) agrees with the simulator's ledger, both ways",
             fills.len(),
-            ledger["orders"].as_array().map_or(0, Vec::len)
+            orders.len()
         );
         true
     } else {
@@ -374,4 +354,93 @@ fn summary(t: &Trader, sim: &Sim, mark: Decimal) -> bool {
         }
         false
     }
+}
+
+fn dec(v: &serde_json::Value) -> Decimal {
+    v.as_str().and_then(|v| v.parse().ok()).unwrap_or_default()
+}
+
+/// Differences between what the strategy was told and the exchange's ledger: every fill
+/// delivered exactly once with the ledger's qty, price and fee; every ledger order known to the
+/// engine in the same state with the same filled quantity; every order the engine holds as
+/// placed present in the ledger, and none it settled as not placed.
+fn reconcile(
+    t: &Trader,
+    delivered: &[Fill],
+    fills: &[serde_json::Value],
+    orders: &[serde_json::Value],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    for f in delivered {
+        *seen.entry(f.exec_id.as_str()).or_insert(0u32) += 1;
+    }
+    for (id, n) in &seen {
+        if *n > 1 {
+            problems.push(format!("fill {id} delivered {n} times"));
+        }
+        if !fills.iter().any(|f| f["exec_id"] == *id) {
+            problems.push(format!("fill {id} is not in the ledger"));
+        }
+    }
+    for f in fills {
+        let id = f["exec_id"].as_str().unwrap_or_default();
+        match delivered.iter().find(|m| m.exec_id.as_str() == id) {
+            None => problems.push(format!("fill {id} was never delivered")),
+            Some(m) => {
+                let fee = m.fee.map(|f| f.qty).unwrap_or_default();
+                if (m.qty, m.price, fee) != (dec(&f["qty"]), dec(&f["price"]), dec(&f["fee"])) {
+                    problems.push(format!(
+                        "fill {id}: {} @ {} fee {fee} vs {} @ {} fee {}",
+                        m.qty, m.price, f["qty"], f["price"], f["fee"]
+                    ));
+                }
+            }
+        }
+    }
+    for o in orders {
+        let Some(id) = o["order_id"].as_str().and_then(kraken_exec::OrderId::new) else {
+            continue;
+        };
+        let by_cl = o["cl_ord_id"]
+            .as_str()
+            .and_then(|c| ClOrdId::new(c).ok())
+            .and_then(|c| t.order_status(&OrderRef::ClOrdId(c)))
+            .filter(|m| m.order_id.is_none_or(|m| m == id));
+        let Some(m) = t.order_status(&OrderRef::Id(id)).or(by_cl) else {
+            problems.push(format!("{id}: unknown to the engine"));
+            continue;
+        };
+        let filled = dec(&o["filled"]);
+        let want = match o["status"].as_str().unwrap_or_default() {
+            "filled" => OrderStatus::Filled,
+            "canceled" => OrderStatus::Canceled,
+            "expired" => OrderStatus::Expired,
+            "new" if filled.is_zero() => OrderStatus::Open,
+            _ => OrderStatus::PartiallyFilled,
+        };
+        if m.filled_qty != filled || m.status != want {
+            problems.push(format!(
+                "{id}: engine {:?} filled {} vs exchange {want:?} filled {filled}",
+                m.status, m.filled_qty
+            ));
+        }
+    }
+    for m in t.tracker().orders() {
+        let at_exchange = orders.iter().any(|o| {
+            m.order_id.is_some_and(|id| o["order_id"] == id.as_str())
+                || (m.order_id.is_none()
+                    && m.cl_ord_id.is_some_and(|c| o["cl_ord_id"] == c.as_str()))
+        });
+        if at_exchange != (m.status != OrderStatus::Rejected) {
+            problems.push(format!(
+                "{:?} ({:?}): engine {:?}, {} the ledger",
+                m.order_id,
+                m.cl_ord_id,
+                m.status,
+                if at_exchange { "in" } else { "not in" }
+            ));
+        }
+    }
+    problems
 }

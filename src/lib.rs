@@ -54,7 +54,8 @@ pub use time::Timestamp;
 pub use types::*;
 pub use validate::Instrument;
 
-/// The README's example, compiled and run as a doctest so it cannot rot.
+/// The README's example, compiled as a doctest (`no_run`: it needs Kraken and credentials) so
+/// it cannot rot.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;

@@ -2,6 +2,41 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Waits for the child at most `limit`, killing it after that (the test then fails), and
+/// returns its exit code and output.
+fn wait(mut child: std::process::Child, limit: Duration) -> (i32, String, String) {
+    use std::io::Read;
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let o = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let e = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let end = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            panic!("the command did not finish in {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status.code().unwrap_or(-1),
+        o.join().unwrap(),
+        e.join().unwrap(),
+    )
+}
 
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kraken-exec"))
@@ -17,12 +52,7 @@ fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
         .unwrap()
         .write_all(stdin.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    wait(child, Duration::from_secs(120))
 }
 
 #[test]
@@ -66,25 +96,26 @@ fn bad_usage_is_a_clear_error_not_a_panic() {
 
 #[test]
 fn demo_trades_against_the_embedded_simulator_and_reconciles() {
-    let (code, out, err) = run(&["demo", "--duration", "5"], "");
+    // With faults (a dropped socket, an invalidated token): every fill and order, both ways.
+    let (code, out, err) = run(&["demo", "--duration", "8", "--faults"], "");
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    assert!(out.contains("ledger   MATCH"), "{out}");
+    assert!(out.contains("ledger   MATCH: every one of"), "{out}");
+    assert!(out.contains("injected fault"), "{out}");
     assert!(out.contains("position BTC/USD"), "{out}");
     assert!(!err.contains("panicked"), "{err}");
 }
 
 /// Runs the binary with extra environment variables.
 fn run_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kraken-exec"))
+    let child = Command::new(env!("CARGO_BIN_EXE_kraken-exec"))
         .args(args)
         .envs(env.iter().copied())
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    wait(child, Duration::from_secs(120))
 }
 
 #[test]

@@ -164,7 +164,7 @@ impl EngineConfig {
 #[cfg(feature = "demo")]
 impl EngineConfig {
     /// A configuration for the embedded simulator: its URLs, credentials and CA, and an idle
-    /// strategy that does not spin (demos, examples, tests).
+    /// strategy that blocks instead of spinning (examples, tests; the demo picks its own).
     pub fn simulator(sim: &kraken_sim::Sim, symbols: &[&str]) -> Self {
         let secret = crate::protocol::rest::ApiSecret::from_base64(sim.api_secret())
             .expect("the simulator's secret is base64");
@@ -182,7 +182,9 @@ impl EngineConfig {
         // kraken-sim does not count REST calls yet: the model would only slow it down.
         cfg.model_rest_counter = false;
         cfg.extra_ca_pem = sim.ca_pem().map(|p| p.as_bytes().to_vec());
-        cfg.idle = IdleStrategy::Yield;
+        // Blocks on the socket (1 ms at most) instead of spinning: examples and tests must not
+        // keep a core busy on a small machine.
+        cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
         cfg
     }
 }
@@ -260,7 +262,9 @@ fn check_secure(cfg: &EngineConfig, ws: &transport::WsUrl) -> Result<(), EngineE
 /// let btc = trader.symbol("BTC/USD").unwrap();
 /// let id = ClOrdId::new("doc-1").unwrap();
 /// trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(60000)).cl_ord_id(id)).unwrap();
+/// let deadline = std::time::Instant::now() + Duration::from_secs(10);
 /// while trader.order_status(&OrderRef::ClOrdId(id)).map(|o| o.status) != Some(OrderStatus::Open) {
+///     assert!(std::time::Instant::now() < deadline, "the order did not open");
 ///     trader.poll(&mut ());
 ///     std::thread::sleep(Duration::from_millis(1));
 /// }

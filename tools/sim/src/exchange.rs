@@ -307,6 +307,8 @@ pub struct LoggedRequest {
     pub cl_ord_ids: Vec<String>,
     /// When it arrived.
     pub at: Ns,
+    /// When the token it carried was issued (WebSocket requests).
+    pub token_issued: Option<Ns>,
 }
 
 /// The whole exchange.
@@ -1876,6 +1878,7 @@ impl Exchange {
             "calls": self.private_calls,
             "requests": self.requests.iter().map(|r| json!({
                 "route": r.route, "method": r.method, "cl_ord_ids": r.cl_ord_ids, "at": rfc3339(r.at),
+                "token_issued": r.token_issued.map(rfc3339),
             })).collect::<Vec<_>>(),
         })
     }
@@ -1886,13 +1889,18 @@ impl Exchange {
         route: &'static str,
         method: &str,
         cl_ord_ids: Vec<String>,
+        token: Option<&str>,
         at: Ns,
     ) {
+        let token_issued = token
+            .and_then(|t| self.tokens.get(t))
+            .map(|&(_, issued)| issued);
         self.requests.push(LoggedRequest {
             route,
             method: method.to_string(),
             cl_ord_ids,
             at,
+            token_issued,
         });
     }
 

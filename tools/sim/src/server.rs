@@ -448,7 +448,7 @@ pub fn handle(shared: &Shared, conn: u64, text: &str, now: Ns, out: &mut Vec<Str
         | "cancel_all_orders_after"
         | "batch_add"
         | "batch_cancel" => {
-            ex.log_request("ws", &method, ws_cl_ord_ids(params), now);
+            ex.log_request("ws", &method, ws_cl_ord_ids(params), token, now);
             if ex.faults.drop_acks > 0 && ex.check_token(token, now).is_ok() {
                 // Executed, but the ack is lost on the way back.
                 ex.faults.drop_acks -= 1;
@@ -913,7 +913,7 @@ fn private(
                 }));
             }
         }
-        ex.log_request("rest", name, ids, now);
+        ex.log_request("rest", name, ids, None, now);
     }
     *ex.private_calls.entry(name.to_string()).or_default() += 1;
     if ex.faults.rest_unavailable {
