@@ -5,6 +5,8 @@
 //!   command ring (push, pop), encode `add_order`; then decode of the ack and of the
 //!   `canceled` executions frame, the event ring, the tracker applying both (status events to
 //!   a strategy). What remains in a real round trip is TLS, the kernel and the exchange.
+//! - `order_round_trip_no_socket_deadline`: the same with Kraken's `deadline` on the order, as
+//!   the engine now sends every order request (the stamp and its encoding).
 //! - `rtrb_ping_pong`: one `Copy` command-sized value to a thread pinned on the other core and
 //!   back (two hops), busy-polling both ends.
 //!
@@ -31,6 +33,14 @@ fn oid(i: u64) -> String {
 }
 
 fn order_round_trip(c: &mut Criterion) {
+    round_trip(c, "order_round_trip_no_socket", false);
+    round_trip(c, "order_round_trip_no_socket_deadline", true);
+}
+
+/// `deadline`: as the engine sends every order since it carries Kraken's `deadline` (a clock
+/// read, an atomic load for the exchange's clock offset, and the timestamp encoded).
+fn round_trip(c: &mut Criterion, name: &str, deadline: bool) {
+    let offset = std::sync::atomic::AtomicI64::new(0);
     let syms = SymbolTable::from_names(["BTC/USD"]);
     let btc = syms.get("BTC/USD").unwrap();
     let ins = Instrument {
@@ -65,15 +75,25 @@ fn order_round_trip(c: &mut Criterion) {
         .collect();
     let mut events = 0u64;
     let mut n = 0u64;
-    c.bench_function("order_round_trip_no_socket", |b| {
+    c.bench_function(name, |b| {
         b.iter(|| {
             let slot = n % K;
+
             let req_id = slot + 1;
             // A second apart: the rate counter decays between orders, as at a sustainable pace.
             let now = n * 1_000_000_000;
             n += 1;
             // Strategy thread: validate, rate-count, track, push.
             o.validate(&ins, Timestamp(0)).unwrap();
+            // The engine stamps the deadline after validation.
+            let mut o = o;
+            if deadline {
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_micros() as i64;
+                o.deadline = Some(Timestamp(wall + offset.load(Ordering::Relaxed) + 5_000_000));
+            }
             rate.try_charge(btc, Transaction::Add, now).unwrap();
             tracker.submit_add(req_id, &o, now, &mut |_| events += 1);
             let _ = cmd_tx.push(Issued {

@@ -834,6 +834,11 @@ impl Io {
             } => {
                 if let Some(seq) = sequence {
                     match (kind, self.exec_seq) {
+                        (FrameKind::Update, Some(last)) if seq <= last => {
+                            // Seen already (a duplicate): nothing new in it, not a gap.
+                            EngineStats::inc(&self.stats.duplicate_frames);
+                            return;
+                        }
                         (FrameKind::Update, Some(last)) if seq != last.wrapping_add(1) => {
                             EngineStats::inc(&self.stats.sequence_gaps);
                             tracing::warn!(

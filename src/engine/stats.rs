@@ -39,6 +39,8 @@ pub struct EngineStats {
     pub reconciliations: AtomicU64,
     /// Field values the decoder did not know (kept as raw text; the frame was applied).
     pub unknown_values: AtomicU64,
+    /// Executions frames received twice (same sequence) and skipped.
+    pub duplicate_frames: AtomicU64,
     /// Times fill recovery (trade history) or lookups were reported failing.
     pub recovery_failures: AtomicU64,
     /// Times the event ring was full: the I/O thread held its events and stopped reading.

@@ -124,6 +124,8 @@ pub struct Statistics {
     pub disconnects: u64,
     /// Executions sequence gaps.
     pub sequence_gaps: u64,
+    /// Executions frames received again (a sequence already seen) and skipped.
+    pub duplicate_frames: u64,
     /// Tokens fetched.
     pub tokens_fetched: u64,
     /// Dead man's switch refreshes.
@@ -1153,6 +1155,7 @@ impl Trader {
             connects: EngineStats::get(&st.connects),
             disconnects: EngineStats::get(&st.disconnects),
             sequence_gaps: EngineStats::get(&st.sequence_gaps),
+            duplicate_frames: EngineStats::get(&st.duplicate_frames),
             tokens_fetched: EngineStats::get(&st.tokens_fetched),
             dead_man_refreshes: EngineStats::get(&st.dead_man_refreshes),
             reconciliations: EngineStats::get(&st.reconciliations),

@@ -36,7 +36,8 @@ pub struct Args {
     /// `Sim::fault`. Transport: `drop-now`, `drop-after:N` (frames), `drop-every:MS`,
     /// `stall:MS`, `delay-us:D`, `refuse-ws:on|off`, `non-json`. Exchange: `drop-exec-frame`
     /// (a sequence gap), `drop-acks:N` (executed, ack lost), `refuse-exec-sub:N`,
-    /// `ignore-exec-sub:N`, `invalidate-tokens`, `req-id-double:on|off`,
+    /// `ignore-exec-sub:N`, `invalidate-tokens`, `req-id-double:on|off`, `ack-after:PERCENT`
+    /// (acks after their executions, seeded), `dup-frames:PERCENT`, `unknown-enum:N`,
     /// `status:online|cancel_only|maintenance|post_only`. REST: `rest-unavailable:on|off`,
     /// `rest-lose-reply:N` (executed, then a 502 HTML page), `rest-reset:N` (executed, then
     /// the connection reset), `rest-delay-ms:MS`, `no-query-permission:on|off`. `clear` ends

@@ -293,6 +293,13 @@ pub struct Faults {
     /// The key may trade but not query: order and trade queries answer
     /// `EGeneral:Permission denied`.
     pub no_query_permission: bool,
+    /// Percent of order requests whose ack is sent after the executions frames they caused
+    /// (seeded; Kraken guarantees neither order).
+    pub ack_after_percent: u8,
+    /// Percent of executions update frames sent twice (seeded).
+    pub dup_percent: u8,
+    /// The next N executions update frames carry an `order_status` the docs do not list.
+    pub unknown_enum: u32,
 }
 
 /// One order-entry request as the exchange received it (the request log: what a client
@@ -842,9 +849,31 @@ impl Exchange {
             self.faults.drop_exec_frames -= 1;
             return;
         }
+        let mut data = data;
+        if channel == "executions" && kind == "update" && self.faults.unknown_enum > 0 {
+            // Fault: a word the documentation does not list, as a new Kraken release might send.
+            self.faults.unknown_enum -= 1;
+            if let Some(first) = data.as_array_mut().and_then(|a| a.first_mut()) {
+                first["order_status"] = json!("pending_replace");
+            }
+        }
         let frame =
             json!({"channel": channel, "type": kind, "data": data, "sequence": seq}).to_string();
+        let dup = channel == "executions"
+            && kind == "update"
+            && self.faults.dup_percent > 0
+            && self.rand() % 100 < u64::from(self.faults.dup_percent);
+        if dup {
+            // Fault: the frame arrives twice (same sequence).
+            self.push(conn, frame.clone());
+        }
         self.push(conn, frame);
+    }
+
+    /// Fault `ack-after:P`: whether this request's ack goes after its stream frames (seeded).
+    pub fn ack_after(&mut self) -> bool {
+        self.faults.ack_after_percent > 0
+            && self.rand() % 100 < u64::from(self.faults.ack_after_percent)
     }
 
     fn broadcast(&mut self, account: usize, channel: &'static str, data: Value) {

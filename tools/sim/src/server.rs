@@ -86,7 +86,8 @@ impl Shared {
     /// `drop-now`, `refuse-ws:on|off`, `drop-exec-frame`, `invalidate-tokens`,
     /// `rest-unavailable:on|off`, `drop-acks:N`, `rest-lose-reply:N`, `rest-reset:N`,
     /// `rest-delay-ms:MS`, `req-id-double:on|off`, `refuse-exec-sub:N`, `ignore-exec-sub:N`,
-    /// `no-query-permission:on|off`,
+    /// `no-query-permission:on|off`, `ack-after:PERCENT`, `dup-frames:PERCENT`,
+    /// `unknown-enum:N`,
     /// `status:online|cancel_only|maintenance|post_only`, `non-json`, `clear`).
     pub fn fault(&self, spec: &str) -> Result<(), String> {
         let (name, arg) = spec.split_once(':').unwrap_or((spec, ""));
@@ -108,6 +109,9 @@ impl Shared {
             "rest-delay-ms" => self.ex().faults.rest_delay_ms = n()?,
             "refuse-exec-sub" => self.ex().faults.refuse_exec_subs = n()? as u32,
             "no-query-permission" => self.ex().faults.no_query_permission = arg != "off",
+            "ack-after" => self.ex().faults.ack_after_percent = n()?.min(100) as u8,
+            "dup-frames" => self.ex().faults.dup_percent = n()?.min(100) as u8,
+            "unknown-enum" => self.ex().faults.unknown_enum = n()? as u32,
             "ignore-exec-sub" => self.ex().faults.ignore_exec_subs = n()? as u32,
             "req-id-double" => self.ex().faults.req_id_double = arg != "off",
             "status" => {
@@ -251,7 +255,15 @@ fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, drop_gen: u64, shar
         match msg {
             Ok(Message::Text(_) | Message::Binary(_)) => {
                 let now = shared.now();
-                handle(shared, conn, text.unwrap_or(""), now, &mut out);
+                let mut acks = Vec::new();
+                handle(shared, conn, text.unwrap_or(""), now, &mut acks);
+                let mut ex = shared.ex();
+                if ex.ack_after() {
+                    // The executions this request caused go out before its ack.
+                    ex.take_outbox(conn, &mut out);
+                }
+                drop(ex);
+                out.append(&mut acks);
                 if net.delay_us > 0 {
                     thread::sleep(Duration::from_micros(net.delay_us));
                 }
