@@ -309,7 +309,12 @@ fn clean_shutdown_disarms_the_switch() {
     assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("dm-2"))
         == Some(OrderStatus::Open)));
     t.shutdown();
-    std::thread::sleep(Duration::from_millis(100));
+    // The disarm was written before the socket closed; the exchange has it once it has read
+    // it (bounded polling of its state, not a guess of how long that takes).
+    let end = Instant::now() + Duration::from_secs(5);
+    while s.with_exchange(|e| e.dead_man_armed(0)) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     s.advance(Duration::from_secs(120));
     assert_eq!(s.ledger()["orders"][0]["status"], "new");
 }
@@ -365,9 +370,8 @@ fn a_request_stalled_past_its_deadline_is_unknown_then_refused_by_the_exchange()
         c.watchdog = Duration::from_secs(30);
     });
     let btc = t.symbol("BTC/USD").unwrap();
+    // Every request read from now on waits out the stall.
     s.fault("stall:1500").unwrap();
-    // Let the connection thread reach its stall before the request arrives.
-    std::thread::sleep(Duration::from_millis(30));
     let c = cid("st-1");
     let req = t
         .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(c))
@@ -424,7 +428,6 @@ fn requests_lost_with_the_connection_are_unknown_at_once_and_one_incident() {
         .statistics()
         .dead_man_armed));
     s.fault("stall:300").unwrap();
-    std::thread::sleep(Duration::from_millis(30));
     let ids = ["lo-0", "lo-1", "lo-2"].map(cid);
     let mut reqs = Vec::new();
     for (i, c) in ids.iter().enumerate() {
@@ -463,7 +466,6 @@ fn lookups_that_fail_are_asked_again_without_settling_the_order() {
         .statistics()
         .dead_man_armed));
     s.fault("stall:300").unwrap();
-    std::thread::sleep(Duration::from_millis(30));
     let c = cid("lf-1");
     t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(c))
         .unwrap();

@@ -870,6 +870,11 @@ impl Exchange {
         self.push(conn, frame);
     }
 
+    /// Whether the account's dead man's switch is armed.
+    pub fn dead_man_armed(&self, acct: usize) -> bool {
+        self.accounts[acct].dead_man.is_some()
+    }
+
     /// Fault `ack-after:P`: whether this request's ack goes after its stream frames (seeded).
     pub fn ack_after(&mut self) -> bool {
         self.faults.ack_after_percent > 0

@@ -254,6 +254,18 @@ fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, drop_gen: u64, shar
         };
         match msg {
             Ok(Message::Text(_) | Message::Binary(_)) => {
+                // Faults set before this request was read apply to it: a stall holds it, a
+                // delay follows it (no client needs to wait for this thread to notice them).
+                let net = shared.net().clone();
+                while net.stall_until.is_some_and(|u| Instant::now() < u)
+                    && !shared.stop.load(Ordering::Relaxed)
+                {
+                    thread::sleep(Duration::from_millis(1));
+                }
+                if shared.drop_gen.load(Ordering::Relaxed) != drop_gen {
+                    // Dropped while stalled: the request dies with the connection, unread.
+                    return;
+                }
                 let now = shared.now();
                 let mut acks = Vec::new();
                 handle(shared, conn, text.unwrap_or(""), now, &mut acks);
