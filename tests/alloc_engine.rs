@@ -1,5 +1,6 @@
 //! The strategy thread of a running engine allocates nothing per order in steady state:
-//! `add_order`, `cancel_order` and `poll` (events, tracker, callbacks), over real TLS sockets.
+//! `add_order`, `cancel_order` and `poll` (events, tracker, callbacks), over real TLS sockets;
+//! the I/O thread allocates exactly its documented figure (counted per named thread).
 
 use std::time::{Duration, Instant};
 
@@ -80,10 +81,21 @@ fn strategy_thread_allocates_nothing_per_order() {
         round(&mut t, &mut acks, i);
     }
     let before = counting::allocs();
+    let io_before = counting::allocs_of("kraken-io");
     for i in 500..1000 {
         round(&mut t, &mut acks, i);
     }
     let allocs = counting::allocs() - before;
+    let io = counting::allocs_of("kraken-io") - io_before;
+    // The I/O thread's documented figure (PERF.md, "Allocations on the wire path"): one per
+    // request written (a TLS record buffer inside rustls) and one per frame read
+    // (tungstenite's `Message`). A round is 2 requests and 5 frames (the add's ack,
+    // `pending_new` and `new`; the cancel's ack and `canceled`): 7. A heartbeat or ping in the
+    // window may add one or two; a per-round regression would add 500.
+    assert!(
+        (500 * 7..=500 * 7 + 10).contains(&io),
+        "I/O thread allocations over 500 add+cancel round trips: {io} (documented: 7 a round)"
+    );
     assert_eq!(
         allocs, 0,
         "strategy-thread allocations over 500 add+cancel round trips"
