@@ -260,6 +260,14 @@ fn subscribe_acks() {
         r#"{"error": "Subscription Not Found", "method": "subscribe", "req_id": 123456789, "success": false, "symbol": "BTC/USD", "time_in": "2024-05-19T19:30:36.343170Z", "time_out": "2024-05-19T19:30:36.350083Z"}"#,
     );
     assert!(!r.success);
+    assert_eq!(r.req_id, Some(123_456_789));
+    assert_eq!(r.method, Method::Subscribe);
+    assert_eq!(r.error.unwrap().as_str(), "Subscription Not Found");
+    assert_eq!(r.error_kind, Some(KrakenErrorKind::Other));
+    assert_eq!(
+        r.time_out,
+        Timestamp::parse_rfc3339("2024-05-19T19:30:36.350083Z")
+    );
 }
 
 #[test]
