@@ -1,4 +1,4 @@
-//! Decoding of every inbound message shape documented or captured in kraken-v2.md.
+//! Decoding of every inbound message shape documented or captured (`docs/kraken-protocol.md`).
 //! The fixtures are written from those shapes (ids and values are ours).
 
 use kraken_exec::protocol::{AckResult, Channel, Decoder, FrameKind, Inbound, Method, Response};

@@ -1,7 +1,7 @@
 //! The order tracker: a deterministic state machine fed requests, responses and execution
 //! reports, with time passed in.
 //!
-//! Rules it keeps (see DESIGN.md): executions are the source of truth for fills; delta frames
+//! Rules it keeps (see `docs/kraken-protocol.md` §4): executions are the source of truth for fills; delta frames
 //! join by `order_id`; the ack and the executions of an order arrive in either order; fills are
 //! deduplicated by `exec_id`; remaining quantity is `order_qty - filled`, never inferred from a
 //! status word; a timed-out request makes the order `Unknown`, never resent.

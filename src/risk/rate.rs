@@ -1,4 +1,4 @@
-//! A model of Kraken's per-pair trading rate counter (kraken-v2.md §7.1).
+//! A model of Kraken's per-pair trading rate counter (`docs/kraken-protocol.md` §6).
 //!
 //! Every transaction adds a fixed cost plus, for amends, edits and cancels, a penalty that
 //! shrinks with the order's age; the counter decays continuously at the tier's rate. Kraken

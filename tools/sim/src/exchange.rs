@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 /// Simulated nanoseconds since the Unix epoch.
 pub type Ns = u64;
 
-/// Account tier (kraken-v2.md §7.1).
+/// Account tier (`docs/kraken-protocol.md` §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tier {
     /// 60 / 1 per s / 60 open orders per pair.

@@ -1,5 +1,5 @@
 //! kraken-sim: a Kraken Spot exchange simulator speaking WebSocket v2 and the REST endpoints a
-//! WS trading client needs, faithful to `../shared/kraken-v2.md` where it documents Kraken, and
+//! WS trading client needs, faithful to Kraken as `docs/kraken-protocol.md` describes it, and
 //! strict about what clients send. Tests and benchmarks start it in-process on ephemeral ports;
 //! the `kraken-sim` binary runs it standalone.
 //!
