@@ -102,6 +102,18 @@ mod tests {
         assert_eq!((p.qty, p.realized_pnl), (dec!(0), dec!(5)));
         assert_eq!(p.fees, dec!(0.2));
         assert_eq!(p.volume, dec!(5));
+        // Unrealised PnL: (mark - average) x signed quantity.
+        let mut q = Position::default();
+        q.apply(Side::Buy, dec!(1.5), dec!(100), dec!(0));
+        assert_eq!(q.unrealized_pnl(dec!(110)), dec!(15));
+        assert_eq!(q.unrealized_pnl(dec!(90)), dec!(-15));
+        q.apply(Side::Sell, dec!(3), dec!(100), dec!(0));
+        assert_eq!(q.unrealized_pnl(dec!(110)), dec!(-15));
+        // Buying more at a different price averages by quantity, not by count.
+        let mut r = Position::default();
+        r.apply(Side::Buy, dec!(1), dec!(100), dec!(0));
+        r.apply(Side::Buy, dec!(3), dec!(200), dec!(0));
+        assert_eq!(r.avg_price, dec!(175));
     }
 
     #[test]

@@ -132,4 +132,20 @@ mod tests {
         assert!(b.on_failure(75));
         assert_eq!(b.trips(), 2);
     }
+
+    #[test]
+    fn is_open_reads_without_closing_and_counts_the_streak() {
+        let mut b = CircuitBreaker::new(2, 10);
+        assert!(!b.is_open(0));
+        assert!(!b.on_failure(1));
+        assert_eq!(b.consecutive_failures(), 1);
+        assert!(b.on_failure(2));
+        assert_eq!(b.consecutive_failures(), 2);
+        // Open from 2 to 12, exclusive of 12; reading does not close it.
+        assert!(b.is_open(2) && b.is_open(11));
+        assert!(!b.is_open(12));
+        assert!(b.is_open(11), "is_open(12) did not close it");
+        assert_eq!(b.state(12), BreakerState::Closed);
+        assert!(!b.is_open(5), "state(12) closed it");
+    }
 }
