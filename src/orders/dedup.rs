@@ -64,7 +64,9 @@ mod tests {
     fn forgets_oldest_beyond_capacity() {
         let id = |s: &str| ExecId::new(s).unwrap();
         let mut s = ExecIdSet::new(2);
+        assert!(s.is_empty());
         assert!(s.insert(id("a")));
+        assert!(!s.is_empty());
         assert!(!s.insert(id("a")));
         assert!(s.insert(id("b")));
         assert!(s.insert(id("c")));

@@ -45,8 +45,9 @@ impl RestCallCounter {
     }
 
     fn decay_to(&mut self, now_ns: u64) {
+        // Every tier decays (`decay_milli_per_sec > 0`, see `new`).
         let dt = now_ns.saturating_sub(self.at_ns);
-        if self.decay_milli_per_sec == 0 || dt == 0 {
+        if dt == 0 {
             return;
         }
         let decayed = (u128::from(dt) * u128::from(self.decay_milli_per_sec) / 1_000_000_000)
@@ -68,7 +69,7 @@ impl RestCallCounter {
     pub fn wait_ns(&mut self, cost: u32, now_ns: u64) -> u64 {
         self.decay_to(now_ns);
         let need = self.level_milli + u64::from(cost) * 1_000;
-        if need <= self.max_milli || self.decay_milli_per_sec == 0 {
+        if need <= self.max_milli {
             return 0;
         }
         // Rounded up: after this long, the call fits.
