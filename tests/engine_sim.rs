@@ -219,20 +219,15 @@ fn amend_keeps_the_id_cancel_cancel_all_and_batches() {
     t.shutdown();
 }
 
-/// The method names of the order-entry requests the simulator received (its request log).
+/// How many requests of `method` the simulator received (its request log).
 fn methods_received(s: &Sim, method: &str) -> usize {
-    s.ledger()["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["method"] == method)
-        .count()
+    requests(s).iter().filter(|r| r["method"] == method).count()
 }
 
 #[test]
 fn dead_mans_switch_is_refreshed_while_alive_and_fires_after_a_crash() {
     let s = sim(false);
-    let (mut t, mut rec) = start(&s, |c| {
+    let (mut t, mut rec) = start_armed(&s, |c| {
         c.dead_man_timeout_secs = 2;
         c.dead_man_refresh = Duration::from_millis(300);
     });
@@ -354,11 +349,9 @@ fn local_rate_limit_refuses_before_the_exchange_would() {
 
 /// The add_order requests the simulator received for `cl_ord_id` (its request log).
 fn adds_received(s: &Sim, cl_ord_id: &str) -> usize {
-    s.ledger()["requests"]
-        .as_array()
-        .unwrap()
+    requests_naming(s, cl_ord_id)
         .iter()
-        .filter(|r| r["method"] == "add_order" && r["cl_ord_ids"][0] == cl_ord_id)
+        .filter(|r| r["method"] == "add_order")
         .count()
 }
 
@@ -394,12 +387,9 @@ fn a_request_stalled_past_its_deadline_is_unknown_then_refused_by_the_exchange()
 #[test]
 fn a_placed_order_whose_ack_is_lost_is_found_and_never_resent() {
     let s = sim(false);
-    let (mut t, mut rec) = start(&s, |c| c.request_timeout = Duration::from_millis(500));
-    let btc = t.symbol("BTC/USD").unwrap();
     // The dead man's switch is armed first: the lost ack is the add's.
-    assert!(until(&mut t, &mut rec, 5, |t, _| t
-        .statistics()
-        .dead_man_armed));
+    let (mut t, mut rec) = start_armed(&s, |c| c.request_timeout = Duration::from_millis(500));
+    let btc = t.symbol("BTC/USD").unwrap();
     s.fault("drop-acks:1").unwrap();
     let c = cid("al-1");
     let req = t
@@ -424,9 +414,6 @@ fn requests_lost_with_the_connection_are_unknown_at_once_and_one_incident() {
         c.breaker_threshold = 2;
     });
     let btc = t.symbol("BTC/USD").unwrap();
-    assert!(until(&mut t, &mut rec, 5, |t, _| t
-        .statistics()
-        .dead_man_armed));
     s.fault("stall:300").unwrap();
     let ids = ["lo-0", "lo-1", "lo-2"].map(cid);
     let mut reqs = Vec::new();
@@ -460,11 +447,8 @@ fn requests_lost_with_the_connection_are_unknown_at_once_and_one_incident() {
 #[test]
 fn lookups_that_fail_are_asked_again_without_settling_the_order() {
     let s = sim(false);
-    let (mut t, mut rec) = start(&s, |c| c.request_timeout = Duration::from_secs(2));
+    let (mut t, mut rec) = start_armed(&s, |c| c.request_timeout = Duration::from_secs(2));
     let btc = t.symbol("BTC/USD").unwrap();
-    assert!(until(&mut t, &mut rec, 5, |t, _| t
-        .statistics()
-        .dead_man_armed));
     s.fault("stall:300").unwrap();
     let c = cid("lf-1");
     t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(c))
@@ -891,11 +875,8 @@ fn soak_with_disconnects_reconciles_with_zero_differences() {
 
 /// When the token a logged request carried was issued (the simulator's request log).
 fn token_issued(s: &Sim, cl_ord_id: &str) -> String {
-    s.ledger()["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["cl_ord_ids"][0] == cl_ord_id)
+    requests_naming(s, cl_ord_id)
+        .first()
         .and_then(|r| r["token_issued"].as_str().map(str::to_string))
         .unwrap_or_default()
 }

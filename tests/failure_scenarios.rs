@@ -9,28 +9,10 @@ use kraken_exec::orders::{NotSentReason, StatusChange};
 use kraken_exec::{AddOrder, CancelOrder, KrakenErrorKind, OrderId, OrderRef, OrderStatus, Side};
 use kraken_sim::{Sim, SimConfig};
 use rust_decimal_macros::dec;
-use serde_json::Value;
 
 #[path = "support/sim_engine.rs"]
 mod sim_engine;
 use sim_engine::*;
-
-/// The order-entry requests the simulator received that name `cl_ord_id`.
-fn requests_naming(s: &Sim, cl_ord_id: &str) -> Vec<Value> {
-    s.ledger()["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            r["cl_ord_ids"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|c| c == cl_ord_id)
-        })
-        .cloned()
-        .collect()
-}
 
 fn ledger_status(s: &Sim, cl_ord_id: &str) -> Option<String> {
     s.ledger()["orders"]
@@ -43,10 +25,9 @@ fn ledger_status(s: &Sim, cl_ord_id: &str) -> Option<String> {
 
 /// Starts the engine and takes the WebSocket away, so that orders go over REST.
 fn on_rest_fallback(s: &Sim, tweak: impl FnOnce(&mut EngineConfig)) -> (engine::Trader, Rec) {
-    let (mut t, mut rec) = start(s, tweak);
+    let (mut t, mut rec) = start_armed(s, tweak);
     // Nothing authenticated still on its way when the socket goes.
-    assert!(until(&mut t, &mut rec, 5, |t, r| r.balances > 0
-        && t.statistics().dead_man_armed));
+    assert!(until(&mut t, &mut rec, 5, |_, r| r.balances > 0));
     s.fault("refuse-ws:on").unwrap();
     s.fault("drop-now").unwrap();
     assert!(until(&mut t, &mut rec, 5, |t, _| t.connection()
@@ -296,15 +277,12 @@ fn a_strategy_that_stops_polling_does_not_stop_the_io_thread() {
         }
     }
     let s = sim(false);
-    let (mut t, mut rec) = start(&s, |c| {
+    let (mut t, _) = start_armed(&s, |c| {
         c.ring_capacity = 16; // 64 events
         c.dead_man_timeout_secs = 2;
         c.dead_man_refresh = Duration::from_millis(300);
         c.subscribe_balances = false;
     });
-    assert!(until(&mut t, &mut rec, 5, |t, _| t
-        .statistics()
-        .dead_man_armed));
     let btc = t.symbol("BTC/USD").unwrap();
     for b in 0..3u64 {
         let orders = (0..15u64)
@@ -369,12 +347,9 @@ fn a_strategy_that_stops_polling_does_not_stop_the_io_thread() {
 #[test]
 fn untagged_adds_and_batches_with_lost_acks_resolve_to_one_record_each() {
     let s = sim(false);
-    let (mut t, mut rec) = start(&s, |c| c.request_timeout = Duration::from_millis(500));
-    let btc = t.symbol("BTC/USD").unwrap();
     // The dead man's switch is armed first: the lost acks are the adds'.
-    assert!(until(&mut t, &mut rec, 5, |t, _| t
-        .statistics()
-        .dead_man_armed));
+    let (mut t, mut rec) = start_armed(&s, |c| c.request_timeout = Duration::from_millis(500));
+    let btc = t.symbol("BTC/USD").unwrap();
     s.fault("drop-acks:2").unwrap();
     let single = t
         .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)))

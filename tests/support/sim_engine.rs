@@ -126,3 +126,32 @@ pub fn cid(s: &str) -> ClOrdId {
 pub fn d(v: &Value) -> Decimal {
     v.as_str().unwrap().parse().unwrap()
 }
+
+/// [`start`], then waits until Kraken has acknowledged the dead man's switch, so no
+/// authenticated request of the engine's own is still on its way when a test injects a fault.
+pub fn start_armed(s: &Sim, tweak: impl FnOnce(&mut EngineConfig)) -> (Trader, Rec) {
+    let (mut t, mut rec) = start(s, tweak);
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .statistics()
+        .dead_man_armed));
+    (t, rec)
+}
+
+/// The simulator's request log: every order-entry request it received, in order.
+pub fn requests(s: &Sim) -> Vec<Value> {
+    s.ledger()["requests"].as_array().unwrap().clone()
+}
+
+/// The logged requests that name `cl_ord_id`.
+pub fn requests_naming(s: &Sim, cl_ord_id: &str) -> Vec<Value> {
+    requests(s)
+        .into_iter()
+        .filter(|r| {
+            r["cl_ord_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == cl_ord_id)
+        })
+        .collect()
+}
