@@ -42,6 +42,8 @@ struct Report {
     /// Print only what concerns this order (the command's own), not the account's history.
     focus: Option<ClOrdId>,
     focus_id: Option<OrderId>,
+    /// Print no order's lines at all.
+    quiet: bool,
     acks: Vec<RequestAck>,
     rejects: Vec<RequestFailure>,
     unknown: Vec<u64>,
@@ -57,6 +59,14 @@ impl Report {
         }
     }
 
+    /// A report that prints no order's lines.
+    fn quiet() -> Self {
+        Report {
+            quiet: true,
+            ..Report::default()
+        }
+    }
+
     /// A report of what concerns `target` only.
     fn on(target: &OrderRef) -> Self {
         match target {
@@ -67,6 +77,9 @@ impl Report {
     }
 
     fn concerns(&self, order_id: Option<OrderId>, cl: Option<ClOrdId>) -> bool {
+        if self.quiet {
+            return false;
+        }
         match (self.focus, self.focus_id) {
             (None, None) => true,
             (f, fid) => (f.is_some() && cl == f) || (fid.is_some() && order_id == fid),
@@ -323,9 +336,8 @@ pub fn place(
         Err(e) => return finish(t, r, Err(format!("refused before the wire: {e}").into())),
     };
     let result = match await_outcome(&mut t, &mut r, req_id, OUTCOME_SECS) {
-        Outcome::Accepted(a) if !live => {
+        Outcome::Accepted(_) if !live => {
             println!("valid: the exchange would accept it (cl_ord_id {cl})");
-            let _ = a;
             Ok(())
         }
         Outcome::Accepted(a) => {
@@ -423,8 +435,8 @@ pub fn cancel(
 
 /// `cancel-all`.
 pub fn cancel_all(c: &Conn) -> Result<(), Failure> {
-    // Only this command's own effects are printed (the cancellations are counted below).
-    let (mut t, mut r) = connect(c, Report::focused(Some(fresh_cl_ord_id()), None))?;
+    // The cancellations are counted below, not printed one by one.
+    let (mut t, mut r) = connect(c, Report::quiet())?;
     let result = match t.cancel_all() {
         Ok(req_id) => settle_request(&mut t, &mut r, req_id, "cancel-all"),
         Err(e) => Err(format!("refused before the wire: {e}").into()),

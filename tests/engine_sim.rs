@@ -259,22 +259,28 @@ fn dead_mans_switch_is_refreshed_while_alive_and_fires_after_a_crash() {
     assert_eq!(s.ledger()["orders"][0]["status"], "canceled");
 }
 
-#[test]
-fn a_dropped_executions_frame_is_a_gap_recovered_without_a_disconnect() {
-    let s = sim(false);
-    let (mut t, mut rec) = start(&s, |_| {});
+/// Places `n` bids of 0.4 BTC 10 apart below 64,000, tagged `prefix` and a counter, and waits
+/// until all rest: an aggressive sell then fills them in order.
+fn resting_bids(t: &mut Trader, rec: &mut Rec, prefix: &str, n: u64) {
     let btc = t.symbol("BTC/USD").unwrap();
-    let ids: Vec<ClOrdId> = (0..4)
-        .map(|i| ClOrdId::with_counter("gap-", i).unwrap())
+    let ids: Vec<ClOrdId> = (0..n)
+        .map(|i| ClOrdId::with_counter(prefix, i).unwrap())
         .collect();
     for (i, c) in ids.iter().enumerate() {
         let px = dec!(64000) - Decimal::from(i as i64 * 10);
         t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.4), px).cl_ord_id(*c))
             .unwrap();
     }
-    assert!(until(&mut t, &mut rec, 5, |t, _| ids
+    assert!(until(t, rec, 5, |t, _| ids
         .iter()
         .all(|c| status(t, *c) == Some(OrderStatus::Open))));
+}
+
+#[test]
+fn a_dropped_executions_frame_is_a_gap_recovered_without_a_disconnect() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    resting_bids(&mut t, &mut rec, "gap-", 4);
     // The frame with the first fill is lost; the next one shows the gap.
     s.fault("drop-exec-frame").unwrap();
     s.inject_aggressive_order("BTC/USD", false, dec!(0.5))
@@ -687,25 +693,7 @@ fn breaker_opens_on_consecutive_failures_and_resets() {
 fn dropped_connection_and_dropped_frame_lose_and_double_nothing() {
     let s = sim(false);
     let (mut t, mut rec) = start(&s, |_| {});
-    let btc = t.symbol("BTC/USD").unwrap();
-    let ids: Vec<ClOrdId> = (0..6)
-        .map(|i| ClOrdId::with_counter("df-", i).unwrap())
-        .collect();
-    for (i, c) in ids.iter().enumerate() {
-        t.add_order(
-            AddOrder::limit(
-                btc,
-                Side::Buy,
-                dec!(0.4),
-                dec!(64000) - Decimal::from(i as i64 * 10),
-            )
-            .cl_ord_id(*c),
-        )
-        .unwrap();
-    }
-    assert!(until(&mut t, &mut rec, 5, |t, _| ids
-        .iter()
-        .all(|c| status(t, *c) == Some(OrderStatus::Open))));
+    resting_bids(&mut t, &mut rec, "df-", 6);
     // A frame of the fill stream is lost: the next shows a gap, the engine re-snapshots.
     s.fault("drop-exec-frame").unwrap();
     s.inject_aggressive_order("BTC/USD", false, dec!(0.5))

@@ -889,8 +889,11 @@ impl Io {
 
     /// A response to one of the strategy's requests.
     fn on_response(&mut self, id: u64, r: crate::protocol::messages::Response, now: u64) {
-        if r.error_kind == Some(KrakenErrorKind::DeadlineElapsed) {
-            // Our deadlines follow the exchange's clock as last measured: measure it again.
+        if r.error_kind == Some(KrakenErrorKind::DeadlineElapsed)
+            && !self.internal.values().any(|(k, _)| *k == Internal::Ping)
+        {
+            // Our deadlines follow the exchange's clock as last measured: measure it again
+            // (one ping at a time, however many requests were refused).
             let id = self.internal_id(Internal::Ping);
             encode::ping(&mut self.out, id);
             self.write_out();

@@ -263,7 +263,8 @@ pub enum NotSentReason {
     Shutdown,
     /// It waited for REST fallback longer than its deadline and was dropped unsent.
     Expired,
-    /// Its symbol has no REST pair (AssetPairs did not list it), so REST could not carry it.
+    /// No REST pair is known for its symbol (`AssetPairs` could not be read, or does not list
+    /// it), so REST could not carry it.
     NoRestPair,
     /// It waited in the pacing queue (rate counter full) longer than the configured maximum.
     PacingExpired,
@@ -289,7 +290,7 @@ impl NotSentReason {
         match self {
             NotSentReason::Shutdown => "not sent: engine shut down",
             NotSentReason::Expired => "not sent: deadline passed while waiting for REST",
-            NotSentReason::NoRestPair => "not sent: no REST pair for the symbol",
+            NotSentReason::NoRestPair => "not sent: no REST pair known for the symbol",
             NotSentReason::PacingExpired => "not sent: expired in the pacing queue",
             NotSentReason::CanceledWhileQueued => "not sent: cancelled in the pacing queue",
         }
