@@ -14,7 +14,9 @@ pub mod clock;
 mod cold;
 mod io;
 pub mod msg;
+mod session;
 pub mod stats;
+pub mod timers;
 mod trader;
 pub mod transport;
 
@@ -319,11 +321,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         .name("kraken-cold".into())
         .spawn(move || cold::run(cold, cold_req_rx, cold_rep_tx))?;
 
-    let io_cfg = io::IoConfig {
-        url,
-        tls,
-        idle: cfg.idle,
-        connect_timeout: cfg.connect_timeout,
+    let session_cfg = session::SessionConfig {
         request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
         order_deadline_ns: order_deadline(cfg.request_timeout).as_nanos() as u64,
         watchdog_ns: cfg.watchdog.as_nanos() as u64,
@@ -333,10 +331,26 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         backoff_min_ns: cfg.backoff_min.as_nanos() as u64,
         backoff_max_ns: cfg.backoff_max.as_nanos() as u64,
         subscribe_balances: cfg.subscribe_balances,
+        // Processes restarted together must not reconnect in step.
+        seed: clock::wall().0 as u64,
+    };
+    let session = session::Session::new(
+        session_cfg,
+        symbols.clone(),
+        stats.clone(),
+        clock::now_ns(),
+        clock::wall(),
+    );
+    let io_cfg = io::IoConfig {
+        url,
+        tls,
+        idle: cfg.idle,
+        connect_timeout: cfg.connect_timeout,
+        request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
     };
     let io = io::Io::new(
         io_cfg,
-        symbols.clone(),
+        session,
         cmd_rx,
         large_rx,
         ev_tx,

@@ -237,7 +237,8 @@ impl Connection {
     /// stays queued in rustls and goes with the next flush): no allocation, one copy. Over
     /// plain TCP, or while tungstenite still holds bytes of its own (a pong it queued), it goes
     /// through tungstenite's `Message`, which keeps frames in order but allocates.
-    pub fn send_text(&mut self, payload: &str) -> tungstenite::Result<()> {
+    /// `payload` must be UTF-8 (a text frame); over the tungstenite path it is checked.
+    pub fn send_text(&mut self, payload: &[u8]) -> tungstenite::Result<()> {
         let own_bytes_sent = match self.ws.flush() {
             Ok(()) => true,
             Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => false,
@@ -253,7 +254,7 @@ impl Connection {
         self.mask_state ^= self.mask_state >> 7;
         self.mask_state ^= self.mask_state << 17;
         let key = (self.mask_state as u32).to_ne_bytes();
-        frame_into(&mut self.frame, payload.as_bytes(), key);
+        frame_into(&mut self.frame, payload, key);
         // Unlimited buffer (set at connect): the whole frame is taken, never a part of it.
         tls.conn.writer().write_all(&self.frame)?;
         while tls.conn.wants_write() {
@@ -266,9 +267,10 @@ impl Connection {
         Ok(())
     }
 
-    fn send_via_tungstenite(&mut self, payload: &str) -> tungstenite::Result<()> {
+    fn send_via_tungstenite(&mut self, payload: &[u8]) -> tungstenite::Result<()> {
+        let text = std::str::from_utf8(payload)?;
         self.ws
-            .write(Message::text(payload))
+            .write(Message::text(text))
             .and_then(|()| self.ws.flush())
     }
 

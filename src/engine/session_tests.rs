@@ -1,0 +1,617 @@
+//! The session's rules on simulated time: no socket, no clock, no thread.
+
+use std::sync::Arc;
+
+use rust_decimal_macros::dec;
+use serde_json::Value;
+
+use super::*;
+use crate::ids::SymbolId;
+use crate::order::AddOrder;
+use crate::protocol::rest::WsToken;
+use crate::types::Side;
+
+const MS: u64 = 1_000_000;
+const S: u64 = 1_000 * MS;
+
+/// A session and everything it asked for, in order.
+struct Fix {
+    s: Session,
+    now: u64,
+    /// Frames written (`<close>` for a close), as JSON.
+    tx: Vec<String>,
+    events: Vec<Event>,
+    cold: Vec<ColdRequest>,
+    stats: Arc<EngineStats>,
+}
+
+fn config() -> SessionConfig {
+    SessionConfig {
+        request_timeout_ns: 5 * S,
+        order_deadline_ns: 5 * S,
+        watchdog_ns: 9 * S,
+        dead_man_timeout_secs: 60,
+        dead_man_refresh_ns: 20 * S,
+        token_refresh_ns: 600 * S,
+        backoff_min_ns: 100 * MS,
+        backoff_max_ns: 10 * S,
+        subscribe_balances: false,
+        seed: 7,
+    }
+}
+
+impl Fix {
+    fn new() -> Self {
+        Self::with(config())
+    }
+
+    fn with(cfg: SessionConfig) -> Self {
+        let stats = Arc::new(EngineStats::default());
+        let now = 1_000 * S;
+        let s = Session::new(
+            cfg,
+            SymbolTable::from_names(["BTC/USD"]),
+            stats.clone(),
+            now,
+            Timestamp(1_700_000_000_000_000),
+        );
+        let mut f = Self {
+            s,
+            now,
+            tx: Vec::new(),
+            events: Vec::new(),
+            cold: Vec::new(),
+            stats,
+        };
+        f.pump();
+        f
+    }
+
+    fn pump(&mut self) {
+        while let Some(t) = self.s.poll_transmit() {
+            self.tx.push(match t {
+                Transmit::Text(b) => String::from_utf8(b.to_vec()).unwrap(),
+                Transmit::Close => "<close>".into(),
+            });
+        }
+        while let Some(e) = self.s.poll_event() {
+            self.events.push(e);
+        }
+        while let Some(c) = self.s.poll_cold() {
+            self.cold.push(c);
+        }
+    }
+
+    /// Moves the clock to `t`, running the timers due on the way in order.
+    fn run_until(&mut self, t: u64) {
+        while let Some(next) = self.s.poll_timeout().filter(|&n| n <= t) {
+            self.now = self.now.max(next);
+            self.s.handle_timeout(self.now);
+            self.pump();
+        }
+        self.now = t;
+        self.s.handle_timeout(t);
+        self.pump();
+    }
+
+    fn advance(&mut self, d: u64) {
+        self.run_until(self.now + d);
+    }
+
+    fn token(&mut self, t: &str) {
+        let reply = ColdReply::Token(Ok(WsToken {
+            token: t.into(),
+            expires_secs: 900,
+        }));
+        self.s.handle_cold(self.now, reply);
+        self.pump();
+    }
+
+    /// Socket up; the public `instrument` subscription answered.
+    fn connect(&mut self) {
+        assert!(self.s.poll_connect(self.now), "the session wants a socket");
+        self.s.handle_connected(self.now);
+        self.pump();
+        let id = self.last_req_id("subscribe", Some("instrument"));
+        self.ack(
+            "subscribe",
+            id,
+            r#"{"channel":"instrument","snapshot":true}"#,
+        );
+    }
+
+    /// Moves the clock to `t` with a heartbeat every second (the exchange is there).
+    fn alive_until(&mut self, t: u64) {
+        while self.now < t {
+            let step = (t - self.now).min(S);
+            self.advance(step);
+            self.frame(r#"{"channel":"heartbeat"}"#);
+        }
+    }
+
+    fn frame(&mut self, text: &str) {
+        self.s.handle_frame(self.now, text.as_bytes());
+        self.pump();
+    }
+
+    /// The frames written with this method, parsed.
+    fn sent(&self, method: &str) -> Vec<Value> {
+        self.tx
+            .iter()
+            .filter(|t| t.as_str() != "<close>")
+            .map(|t| serde_json::from_str::<Value>(t).unwrap())
+            .filter(|v| v["method"] == method)
+            .collect()
+    }
+
+    fn last_req_id(&self, method: &str, channel: Option<&str>) -> u64 {
+        self.sent(method)
+            .iter()
+            .rev()
+            .find(|v| channel.is_none_or(|c| v["params"]["channel"] == c))
+            .and_then(|v| v["req_id"].as_u64())
+            .unwrap_or_else(|| panic!("no {method} {channel:?} sent"))
+    }
+
+    fn ack(&mut self, method: &str, req_id: u64, result: &str) {
+        self.frame(&format!(
+            r#"{{"method":"{method}","req_id":{req_id},"result":{result},"success":true,"time_in":"2023-11-14T22:13:20.000000Z","time_out":"2023-11-14T22:13:20.000100Z"}}"#
+        ));
+    }
+
+    fn refuse(&mut self, method: &str, req_id: u64, error: &str) {
+        self.frame(&format!(
+            r#"{{"method":"{method}","req_id":{req_id},"error":"{error}","success":false,"time_in":"2023-11-14T22:13:20.000000Z","time_out":"2023-11-14T22:13:20.000100Z"}}"#
+        ));
+    }
+
+    fn ack_executions(&mut self) {
+        let id = self.last_req_id("subscribe", Some("executions"));
+        self.ack(
+            "subscribe",
+            id,
+            r#"{"channel":"executions","maxratecount":180,"snapshot":true}"#,
+        );
+    }
+
+    /// Token, socket, executions subscribed.
+    fn ready() -> Self {
+        let mut f = Self::new();
+        f.token("T1");
+        f.connect();
+        f.ack_executions();
+        assert!(f.s.is_ready());
+        f
+    }
+
+    fn add(&mut self, req_id: u64) {
+        let order = AddOrder::limit(SymbolId(0), Side::Buy, dec!(1), dec!(100));
+        self.s.handle_command(
+            self.now,
+            Command::Add { req_id, order },
+            None,
+            self.now,
+            false,
+        );
+        self.pump();
+    }
+
+    fn unknowns(&self) -> Vec<(u64, bool)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::UnknownOutcome {
+                    req_id,
+                    disconnected,
+                } => Some((*req_id, *disconnected)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn states(&self) -> Vec<ConnectionState> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Connection(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn closes(&self) -> usize {
+        self.tx.iter().filter(|t| *t == "<close>").count()
+    }
+
+    fn token_requests(&self) -> usize {
+        self.cold
+            .iter()
+            .filter(|c| matches!(c, ColdRequest::Token))
+            .count()
+    }
+}
+
+fn execution(seq: u64, exec_id: &str) -> String {
+    format!(
+        r#"{{"channel":"executions","type":"update","data":[{{"order_id":"OA","exec_id":"{exec_id}","exec_type":"trade","symbol":"BTC/USD","side":"buy","last_qty":0.1,"last_price":100.0,"cost":10.0,"order_type":"limit","timestamp":"2023-11-14T22:13:20.000000Z","order_status":"partially_filled","cum_qty":0.1,"fees":[{{"asset":"USD","qty":0.01}}]}}],"sequence":{seq}}}"#
+    )
+}
+
+#[test]
+fn a_connection_needs_a_fresh_token_and_becomes_ready_on_the_executions_ack() {
+    let mut f = Fix::new();
+    assert_eq!(f.token_requests(), 1, "the token is asked for at once");
+    assert!(!f.s.poll_connect(f.now), "no socket without a token");
+    f.token("T1");
+    f.connect();
+    let subs = f.sent("subscribe");
+    let exec = subs
+        .iter()
+        .find(|v| v["params"]["channel"] == "executions")
+        .unwrap();
+    assert_eq!(exec["params"]["token"], "T1");
+    assert_eq!(exec["params"]["snap_orders"], true);
+    assert_eq!(exec["params"]["snap_trades"], true);
+    assert!(!f.s.is_ready(), "connected is not ready");
+    f.ack_executions();
+    assert_eq!(
+        f.states(),
+        [
+            ConnectionState::Connecting(1),
+            ConnectionState::Connected,
+            ConnectionState::Ready
+        ]
+    );
+    // Ready arms the dead man's switch over the socket at once.
+    let dm = f.sent("cancel_all_orders_after");
+    assert_eq!(dm.len(), 1);
+    assert_eq!(dm[0]["params"]["timeout"], 60);
+    assert!(
+        f.events
+            .iter()
+            .any(|e| matches!(e, Event::MaxRateCount(180)))
+    );
+}
+
+#[test]
+fn a_request_unanswered_by_its_deadline_is_unknown_once_and_never_resent() {
+    let mut f = Fix::ready();
+    f.add(1);
+    let sent_at = f.now;
+    assert_eq!(f.sent("add_order").len(), 1);
+    assert_eq!(
+        f.s.timers.get(Timer::RequestDeadline),
+        Some(sent_at + 5 * S)
+    );
+    f.run_until(sent_at + 5 * S - 1);
+    assert!(f.unknowns().is_empty(), "not before the deadline");
+    f.run_until(sent_at + 5 * S);
+    assert_eq!(f.unknowns(), [(1, false)]);
+    // A late answer is still delivered: it is the truth.
+    f.ack("add_order", 1, r#"{"order_id":"OA"}"#);
+    assert!(f.events.iter().any(
+        |e| matches!(e, Event::Response { response, sent_ns: 0, .. } if response.req_id == Some(1))
+    ));
+    f.advance(120 * S);
+    assert_eq!(f.unknowns(), [(1, false)], "reported once");
+    assert_eq!(f.sent("add_order").len(), 1, "never resent");
+}
+
+#[test]
+fn answered_requests_leave_no_deadline_behind() {
+    let mut f = Fix::ready();
+    for id in 1..=100 {
+        f.add(id);
+        f.ack("add_order", id, r#"{"order_id":"OA"}"#);
+    }
+    assert_eq!(f.s.in_flight(), 0);
+    assert!(
+        f.s.deadlines.is_empty(),
+        "the deadline queue empties with the answers"
+    );
+    assert_eq!(f.s.timers.get(Timer::RequestDeadline), None);
+    f.advance(60 * S);
+    assert!(f.unknowns().is_empty());
+}
+
+#[test]
+fn a_lost_connection_makes_its_requests_unknown_at_once_in_the_order_sent() {
+    let mut f = Fix::ready();
+    for id in [5, 3, 9] {
+        f.add(id);
+    }
+    f.ack("add_order", 3, r#"{"order_id":"OA"}"#);
+    f.s.handle_disconnected(f.now, "reset");
+    f.pump();
+    assert_eq!(f.unknowns(), [(5, true), (9, true)]);
+    assert_eq!(f.s.in_flight(), 0);
+    assert_eq!(f.s.timers.get(Timer::RequestDeadline), None);
+    assert_eq!(f.states().last(), Some(&ConnectionState::Disconnected));
+    // A fresh token for the next connection; none of the requests is written again.
+    assert_eq!(f.token_requests(), 2);
+    assert!(
+        !f.s.poll_connect(f.now + 10 * S),
+        "not before the new token"
+    );
+    f.token("T2");
+    f.run_until(f.now + 10 * S);
+    f.connect();
+    f.ack_executions();
+    let exec = f.sent("subscribe");
+    assert_eq!(exec.last().unwrap()["params"]["token"], "T2");
+    assert_eq!(f.sent("add_order").len(), 3);
+    // While down, a new order goes to REST with an expiry one request timeout from its call.
+    f.s.handle_disconnected(f.now, "again");
+    f.add(11);
+    let rest = f
+        .cold
+        .iter()
+        .find_map(|c| match c {
+            ColdRequest::Order {
+                req_id: 11,
+                expires_ns,
+                ..
+            } => Some(*expires_ns),
+            _ => None,
+        })
+        .expect("over REST");
+    assert_eq!(rest, f.now + 5 * S);
+}
+
+#[test]
+fn reconnects_back_off_and_only_a_stable_session_resets_the_backoff() {
+    let mut f = Fix::new();
+    f.token("T1");
+    let mut delays = Vec::new();
+    for _ in 0..8 {
+        let start = f.now;
+        assert!(f.s.poll_connect(f.now));
+        // The server accepts and closes at once (maintenance).
+        f.s.handle_connected(f.now);
+        f.s.handle_disconnected(f.now, "closed by peer");
+        f.pump();
+        f.token("T");
+        let due = f.s.timers.get(Timer::Reconnect).unwrap();
+        delays.push(due - start);
+        assert!(!f.s.poll_connect(due - 1));
+        f.run_until(due);
+    }
+    // Doubling from 100 ms to 10 s, each jittered into [d/2, d].
+    let nominal = [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000];
+    for (d, n) in delays.iter().zip(nominal) {
+        assert!(*d >= n * MS / 2 && *d <= n * MS, "{delays:?}");
+    }
+    // A session that stayed ready for 30 s resets it.
+    assert!(f.s.poll_connect(f.now));
+    f.s.handle_connected(f.now);
+    f.pump();
+    f.ack_executions();
+    f.alive_until(f.now + 31 * S);
+    let start = f.now;
+    f.s.handle_disconnected(f.now, "reset");
+    f.pump();
+    let due = f.s.timers.get(Timer::Reconnect).unwrap();
+    assert!(due - start <= 100 * MS, "backoff reset: {}", due - start);
+}
+
+#[test]
+fn a_sequence_gap_resubscribes_and_reads_the_trades_of_the_gap_duplicates_are_not_gaps() {
+    let mut f = Fix::ready();
+    f.frame(&execution(1, "E1"));
+    f.frame(&execution(2, "E2"));
+    f.frame(&execution(2, "E2"));
+    assert_eq!(f.stats.duplicate_frames.load(Ordering::Relaxed), 1);
+    assert!(f.sent("unsubscribe").is_empty());
+    f.advance(2 * S);
+    f.frame(&execution(4, "E4"));
+    assert!(f.events.iter().any(|e| matches!(
+        e,
+        Event::SequenceGap {
+            expected: 3,
+            got: 4
+        }
+    )));
+    // What arrived is delivered (fills dedupe by exec_id downstream).
+    let execs = f
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Execution { .. }))
+        .count();
+    assert_eq!(execs, 3);
+    assert_eq!(f.sent("unsubscribe").len(), 1);
+    assert_eq!(f.stats.disconnects.load(Ordering::Relaxed), 0);
+    // Subscribed again: the trade history from before the last good frame, with a margin.
+    assert!(
+        !f.cold
+            .iter()
+            .any(|c| matches!(c, ColdRequest::Trades { .. }))
+    );
+    f.ack_executions();
+    let since = f
+        .cold
+        .iter()
+        .find_map(|c| match c {
+            ColdRequest::Trades { since, .. } => Some(*since),
+            _ => None,
+        })
+        .expect("trade history asked");
+    let last_good_wall = f.s.wall_at(f.now - 2 * S);
+    assert_eq!(since.0, last_good_wall - FILL_RECOVERY_MARGIN_US);
+    // The new snapshot's sequence starts a new count.
+    f.frame(r#"{"channel":"executions","type":"snapshot","data":[],"sequence":1}"#);
+    f.frame(&execution(2, "E5"));
+    assert_eq!(f.stats.sequence_gaps.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn a_silent_connection_is_pinged_then_dropped_by_the_watchdog() {
+    let mut f = Fix::ready();
+    let quiet_from = f.now;
+    f.run_until(quiet_from + 3 * S);
+    assert!(
+        f.sent("ping").is_empty(),
+        "quiet for exactly a third is fine"
+    );
+    f.run_until(quiet_from + 3 * S + 1);
+    assert_eq!(f.sent("ping").len(), 1);
+    f.run_until(quiet_from + 8 * S);
+    assert_eq!(f.sent("ping").len(), 1, "one ping in flight at a time");
+    assert_eq!(f.closes(), 0);
+    f.run_until(quiet_from + 9 * S + 1);
+    assert_eq!(f.closes(), 1, "the watchdog gives the socket up");
+    assert_eq!(f.states().last(), Some(&ConnectionState::Disconnected));
+    // An answered ping feeds the watchdog.
+    let mut g = Fix::ready();
+    let mut answered = 0;
+    for _ in 0..10 {
+        g.advance(3 * S + 1);
+        let ids: Vec<u64> = g.sent("ping")[answered..]
+            .iter()
+            .filter_map(|v| v["req_id"].as_u64())
+            .collect();
+        answered += ids.len();
+        for id in ids {
+            g.frame(&format!(
+                r#"{{"method":"pong","req_id":{id},"time_in":"2023-11-14T22:13:20.000000Z","time_out":"2023-11-14T22:13:20.000100Z"}}"#
+            ));
+        }
+    }
+    assert!(answered >= 5);
+    assert_eq!(g.closes(), 0);
+}
+
+#[test]
+fn refused_subscriptions_are_retried_with_backoff_then_the_connection_is_made_again() {
+    let mut f = Fix::new();
+    f.token("T1");
+    f.connect();
+    for n in 1..=5 {
+        let id = f.last_req_id("subscribe", Some("executions"));
+        f.refuse("subscribe", id, "EGeneral:Internal error");
+        assert_eq!(f.closes(), 0);
+        let due = f.s.timers.get(Timer::SubscriptionRetry).unwrap();
+        let before = f.sent("subscribe").len();
+        f.run_until(due);
+        assert_eq!(f.sent("subscribe").len(), before + 1, "retry {n}");
+    }
+    let id = f.last_req_id("subscribe", Some("executions"));
+    f.refuse("subscribe", id, "EGeneral:Internal error");
+    assert_eq!(f.closes(), 1, "the sixth failure in a row reconnects");
+    // An unanswered subscription counts as a failure at its deadline.
+    let mut g = Fix::new();
+    g.token("T1");
+    g.connect();
+    let before = g.sent("subscribe").len();
+    g.advance(5 * S);
+    assert!(g.s.timers.get(Timer::SubscriptionRetry).is_some());
+    g.advance(S);
+    assert!(g.sent("subscribe").len() > before);
+}
+
+#[test]
+fn the_dead_mans_switch_is_refreshed_on_the_socket_then_over_rest_while_it_is_down() {
+    let mut f = Fix::ready();
+    let start = f.now;
+    f.alive_until(start + 20 * S);
+    assert_eq!(f.sent("cancel_all_orders_after").len(), 1);
+    f.alive_until(start + 20 * S + 1);
+    assert_eq!(f.sent("cancel_all_orders_after").len(), 2);
+    f.s.handle_disconnected(f.now, "reset");
+    f.pump();
+    let rest = |f: &Fix| {
+        f.cold
+            .iter()
+            .filter(|c| matches!(c, ColdRequest::DeadMan { timeout_secs: 60 }))
+            .count()
+    };
+    assert_eq!(rest(&f), 0);
+    f.advance(21 * S);
+    assert_eq!(rest(&f), 1);
+    f.advance(21 * S);
+    assert_eq!(rest(&f), 1, "one REST refresh at a time");
+    f.s.handle_cold(
+        f.now,
+        ColdReply::DeadMan {
+            timeout_secs: 60,
+            ok: true,
+        },
+    );
+    f.advance(21 * S);
+    assert_eq!(rest(&f), 2);
+    // A clean stop disarms it (over REST: the socket is down).
+    f.s.handle_shutdown(f.now, false);
+    f.pump();
+    assert!(
+        f.cold
+            .iter()
+            .any(|c| matches!(c, ColdRequest::DeadMan { timeout_secs: 0 }))
+    );
+    // A crash does not.
+    let mut g = Fix::ready();
+    g.s.handle_shutdown(g.now, true);
+    g.pump();
+    assert!(
+        g.sent("cancel_all_orders_after")
+            .iter()
+            .all(|v| v["params"]["timeout"] == 60)
+    );
+    assert!(
+        !g.cold
+            .iter()
+            .any(|c| matches!(c, ColdRequest::DeadMan { .. }))
+    );
+}
+
+#[test]
+fn the_token_is_refreshed_before_it_expires_and_an_invalid_session_reconnects() {
+    let mut f = Fix::ready();
+    assert_eq!(f.token_requests(), 1);
+    f.alive_until(f.now + 600 * S);
+    assert_eq!(f.token_requests(), 2);
+    f.token("T2");
+    f.add(1);
+    assert_eq!(f.sent("add_order")[0]["params"]["token"], "T2");
+    f.refuse("add_order", 1, "ESession:Invalid session");
+    assert!(f.events.iter().any(
+        |e| matches!(e, Event::Response { response, .. } if response.req_id == Some(1) && !response.success)
+    ));
+    assert_eq!(f.closes(), 1);
+    assert!(
+        f.unknowns().is_empty(),
+        "the refused request is answered, not unknown"
+    );
+    assert_eq!(f.token_requests(), 3);
+}
+
+#[test]
+fn lookups_search_the_window_the_order_could_have_been_opened_in() {
+    let mut f = Fix::ready();
+    // The executions ack measured the exchange's clock: 1_700_000_000 s → ack at 2023-11-14
+    // 22:13:20 (= 1_700_000_000 s): offset 0 as our anchor says the same.
+    assert_eq!(f.s.exchange_offset_us, Some(0));
+    let submitted = f.now;
+    f.advance(7 * S);
+    let target = OrderRef::ClOrdId(crate::ids::ClOrdId::new("c1").unwrap());
+    f.s.handle_command(
+        f.now,
+        Command::Lookup {
+            target,
+            since_ns: submitted,
+        },
+        None,
+        0,
+        false,
+    );
+    f.pump();
+    let (since, until) = f
+        .cold
+        .iter()
+        .find_map(|c| match c {
+            ColdRequest::Lookup { since, until, .. } => Some((*since, *until)),
+            _ => None,
+        })
+        .unwrap();
+    let sub = f.s.wall_at(submitted);
+    assert_eq!(since.0, sub - LOOKUP_MARGIN_US);
+    assert_eq!(until.0, sub + 5_000_000 + LOOKUP_MARGIN_US);
+}

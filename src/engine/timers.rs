@@ -1,0 +1,111 @@
+//! The session's timers: one table, one deadline per kind, the earliest one is the next wake-up.
+
+/// What a session waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// The next connection attempt (after a backoff), or the next token fetch after a failure.
+    Reconnect,
+    /// No frame for a while: the connection is dead.
+    Watchdog,
+    /// A quiet connection gets a ping, so the watchdog is fed and middleboxes keep it.
+    KeepAlive,
+    /// The dead man's switch is refreshed.
+    DeadMan,
+    /// The WebSocket token is fetched again before it expires.
+    TokenRefresh,
+    /// A trade-history window at risk is read (again).
+    TradesFetch,
+    /// A refused or unanswered subscription is sent again.
+    SubscriptionRetry,
+    /// The oldest strategy request in flight runs out of time.
+    RequestDeadline,
+    /// One of our own requests (subscribe, ping, dead man) runs out of time.
+    InternalDeadline,
+}
+
+impl Timer {
+    /// Every timer, in the order expired ones are handled.
+    pub const ALL: [Timer; 9] = [
+        Timer::RequestDeadline,
+        Timer::InternalDeadline,
+        Timer::Watchdog,
+        Timer::SubscriptionRetry,
+        Timer::TradesFetch,
+        Timer::DeadMan,
+        Timer::KeepAlive,
+        Timer::TokenRefresh,
+        Timer::Reconnect,
+    ];
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// One optional deadline (monotonic ns) per [`Timer`].
+#[derive(Clone, Debug, Default)]
+pub struct Timers {
+    at: [Option<u64>; Timer::ALL.len()],
+}
+
+impl Timers {
+    /// Arms `t` at `at` (replacing what it had).
+    pub fn set(&mut self, t: Timer, at: u64) {
+        self.at[t.slot()] = Some(at);
+    }
+
+    /// Arms `t` at `at` unless it is armed earlier already.
+    pub fn set_earliest(&mut self, t: Timer, at: u64) {
+        let slot = &mut self.at[t.slot()];
+        *slot = Some(slot.map_or(at, |old| old.min(at)));
+    }
+
+    /// Disarms `t`.
+    pub fn clear(&mut self, t: Timer) {
+        self.at[t.slot()] = None;
+    }
+
+    /// When `t` fires, if armed.
+    pub fn get(&self, t: Timer) -> Option<u64> {
+        self.at[t.slot()]
+    }
+
+    /// The earliest armed deadline.
+    pub fn next(&self) -> Option<u64> {
+        self.at.iter().flatten().copied().min()
+    }
+
+    /// Disarms and returns the first timer (in [`Timer::ALL`] order) due at `now`.
+    pub fn take_expired(&mut self, now: u64) -> Option<Timer> {
+        let t = Timer::ALL
+            .into_iter()
+            .find(|t| self.at[t.slot()].is_some_and(|at| at <= now))?;
+        self.clear(t);
+        Some(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_earliest_deadline_is_the_next_wake_up_and_expired_ones_come_out_once() {
+        let mut t = Timers::default();
+        assert_eq!(t.next(), None);
+        t.set(Timer::Watchdog, 50);
+        t.set(Timer::TokenRefresh, 20);
+        t.set_earliest(Timer::Watchdog, 70);
+        assert_eq!(t.get(Timer::Watchdog), Some(50));
+        t.set_earliest(Timer::Watchdog, 30);
+        assert_eq!(t.next(), Some(20));
+        assert_eq!(t.take_expired(19), None);
+        assert_eq!(t.take_expired(40), Some(Timer::Watchdog));
+        assert_eq!(t.take_expired(40), Some(Timer::TokenRefresh));
+        assert_eq!(t.take_expired(40), None);
+        assert_eq!(t.next(), None);
+        t.set(Timer::Reconnect, 5);
+        t.clear(Timer::Reconnect);
+        assert_eq!(t.take_expired(u64::MAX), None);
+    }
+}
