@@ -104,8 +104,65 @@ pub(crate) enum ColdReply {
     },
 }
 
+/// How REST calls travel: over HTTP, or (in the crate's deterministic simulation) straight
+/// into an in-memory exchange.
+pub(crate) enum Http {
+    Agent(ureq::Agent),
+    /// (method, path, headers, body) → the body answered, whatever its status; `Err`: no
+    /// answer (a reset).
+    #[cfg(test)]
+    #[allow(clippy::type_complexity)]
+    Memory(Box<dyn FnMut(&str, &str, &[(&str, &str)], &[u8]) -> Result<Vec<u8>, String> + Send>),
+}
+
+impl Http {
+    /// GET `url`: the body, whatever the status.
+    fn get(&mut self, url: &str) -> Result<Vec<u8>, String> {
+        match self {
+            Http::Agent(a) => a
+                .get(url)
+                .call()
+                .map_err(|e| e.to_string())
+                .and_then(|mut r| r.body_mut().read_to_vec().map_err(|e| e.to_string())),
+            #[cfg(test)]
+            Http::Memory(f) => f("GET", path_of(url), &[], &[]),
+        }
+    }
+
+    /// POST `body` to `url`: the body answered, whatever the status.
+    fn post(
+        &mut self,
+        url: &str,
+        headers: &[(&str, &str)],
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        match self {
+            Http::Agent(a) => {
+                let mut req = a.post(url).content_type(content_type);
+                for (k, v) in headers {
+                    req = req.header(*k, *v);
+                }
+                let mut r = req.send(body).map_err(|e| e.to_string())?;
+                r.body_mut().read_to_vec().map_err(|e| format!("body: {e}"))
+            }
+            #[cfg(test)]
+            Http::Memory(f) => {
+                let mut all = headers.to_vec();
+                all.push(("content-type", content_type));
+                f("POST", path_of(url), &all, body)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+fn path_of(url: &str) -> &str {
+    url.find("/0/").map_or(url, |i| &url[i..])
+}
+
 pub(crate) struct Cold {
-    pub agent: ureq::Agent,
+    pub http: Http,
     pub rest_url: String,
     pub creds: Credentials,
     /// The v2 symbols, by symbol id.
@@ -211,21 +268,15 @@ impl Cold {
             "application/x-www-form-urlencoded; charset=utf-8"
         };
         let url = format!("{}{}", self.rest_url.trim_end_matches('/'), path);
-        let resp = self
-            .agent
-            .post(&url)
-            .header("API-Key", &self.creds.key)
-            .header("API-Sign", &sign)
-            .content_type(ct)
-            .send(&self.body[..]);
+        let headers = [
+            ("API-Key", self.creds.key.as_str()),
+            ("API-Sign", sign.as_str()),
+        ];
+        let resp = self.http.post(&url, &headers, ct, &self.body);
         // Only Kraken's own error envelope is a refusal; every other failure is reported as
         // what it is (no answer, or an answer that is not Kraken's), never as a rejection.
         match resp {
-            Ok(mut r) => {
-                let body = r
-                    .body_mut()
-                    .read_to_vec()
-                    .map_err(|e| RestError::Transport(format!("body: {e}")))?;
+            Ok(body) => {
                 if let Some(c) = self.rest_counter.as_mut()
                     && body.windows(RATE_LIMITED.len()).any(|w| w == RATE_LIMITED)
                 {
@@ -235,7 +286,7 @@ impl Cold {
             }
             Err(e) => {
                 tracing::warn!(method, error = %e, "REST call failed");
-                Err(RestError::Transport(e.to_string()))
+                Err(RestError::Transport(e))
             }
         }
     }
@@ -537,11 +588,8 @@ impl Cold {
             self.rest_url.trim_end_matches('/')
         );
         let pairs = self
-            .agent
+            .http
             .get(&url)
-            .call()
-            .map_err(|e| e.to_string())
-            .and_then(|mut r| r.body_mut().read_to_vec().map_err(|e| e.to_string()))
             .and_then(|mut b| rest::parse_asset_pairs(&mut b).map_err(|e| e.to_string()));
         match pairs {
             Ok(pairs) => {
@@ -917,26 +965,45 @@ fn answered(req_id: u64, sent_ns: u64, o: RestOutcome) -> ColdReply {
     }
 }
 
-/// The cold thread's loop; see [`priority`] for the order of service. Orders are never sent
-/// once the engine stops, nor after their expiry: they are answered `NotSent`.
-pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdReply>) {
-    let mut queue: VecDeque<ColdRequest> = VecDeque::new();
-    // Orders still to be looked up: searched a round at a time, when nothing else waits.
-    // Orders to look up, and whether they were searched before (not found yet).
-    let mut backlog: VecDeque<(LookupWindow, bool)> = VecDeque::new();
-    loop {
-        if queue.is_empty() {
-            queue.extend(rx.try_iter());
-        }
+/// What the cold loop did in one step.
+pub(crate) enum Step {
+    /// Nothing due: wait for a request, or until this long (a lookup window closes).
+    Idle(Option<Duration>),
+    /// These replies (maybe none: a lookup went into the backlog).
+    Replies(Vec<ColdReply>),
+    /// Stopped; these are the last replies.
+    Stopped(Vec<ColdReply>),
+}
+
+/// The cold thread's work, one step at a time (the thread blocks between steps; the
+/// deterministic simulation calls `step` on its own clock). See [`priority`] for the order of
+/// service. Orders are never sent once the engine stops, nor after their expiry: they are
+/// answered `NotSent`.
+#[derive(Default)]
+pub(crate) struct ColdLoop {
+    queue: VecDeque<ColdRequest>,
+    /// Orders to look up, and whether they were searched before (not found yet): searched a
+    /// round at a time, when nothing else waits.
+    backlog: VecDeque<(LookupWindow, bool)>,
+}
+
+impl ColdLoop {
+    /// A request to serve.
+    pub fn push(&mut self, r: ColdRequest) {
+        self.queue.push_back(r);
+    }
+
+    /// Serves the most urgent request, or a round of lookups when no request waits.
+    pub fn step(&mut self, cold: &mut Cold) -> Step {
         // An order is searched for once the window it could have been opened in has closed:
-        // then a complete search that does not find it means it was never placed.
-        // Until then, a search can only find it: what it does not find is searched again.
-        // Windows are in the exchange's time.
+        // then a complete search that does not find it means it was never placed. Until then,
+        // a search can only find it: what it does not find is searched again. Windows are in
+        // the exchange's time.
         let wall = Timestamp(clock::wall().0 + cold.exchange_offset());
         let due = |(w, searched): &(LookupWindow, bool)| !searched || w.2 <= wall;
-        if queue.is_empty() && backlog.iter().any(due) {
+        if self.queue.is_empty() && self.backlog.iter().any(due) {
             let mut round = Vec::with_capacity(TARGETS_PER_ROUND);
-            backlog.retain(|e| {
+            self.backlog.retain(|e| {
                 let take = due(e) && round.len() < TARGETS_PER_ROUND;
                 if take {
                     round.push(e.0);
@@ -944,49 +1011,34 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                 !take
             });
             let (found, later) = cold.lookup_many(&round);
-            backlog.extend(later.into_iter().map(|w| (w, false)));
+            self.backlog.extend(later.into_iter().map(|w| (w, false)));
             let mut settled = Vec::with_capacity(found.len());
             for l in found {
                 let window = round.iter().find(|w| w.0 == l.target).copied();
                 match window {
-                    Some(w) if l.status.is_none() && w.2 > wall => backlog.push_back((w, true)),
+                    Some(w) if l.status.is_none() && w.2 > wall => {
+                        self.backlog.push_back((w, true))
+                    }
                     _ => settled.push(l),
                 }
             }
-            if !settled.is_empty() && tx.send(ColdReply::Resolved(settled)).is_err() {
-                break;
-            }
-            continue;
+            let replies = if settled.is_empty() {
+                Vec::new()
+            } else {
+                vec![ColdReply::Resolved(settled)]
+            };
+            return Step::Replies(replies);
         }
-        if queue.is_empty() {
+        let next = (0..self.queue.len()).min_by_key(|&i| priority(&self.queue[i]));
+        let Some(req) = next.and_then(|i| self.queue.remove(i)) else {
             // Wait for work, or for the next lookup window to close.
-            let wake = backlog
+            let wake = self
+                .backlog
                 .iter()
                 .map(|(w, _)| w.2.0.saturating_sub(wall.0).max(0) as u64)
                 .min()
-                .map(|us| std::time::Duration::from_micros(us + 1_000));
-            let r = match wake {
-                Some(d) => match rx.recv_timeout(d) {
-                    Ok(r) => Some(r),
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
-                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-                },
-                None => match rx.recv() {
-                    Ok(r) => Some(r),
-                    Err(_) => break,
-                },
-            };
-            match r {
-                Some(r) => queue.push_back(r),
-                None => continue,
-            }
-        }
-        queue.extend(rx.try_iter());
-        let next = (0..queue.len())
-            .min_by_key(|&i| priority(&queue[i]))
-            .unwrap_or(0);
-        let Some(req) = queue.remove(next) else {
-            continue;
+                .map(|us| Duration::from_micros(us + 1_000));
+            return Step::Idle(wake);
         };
         let stopping = cold.stop.load(Ordering::Relaxed);
         let now = clock::now_ns();
@@ -1038,22 +1090,22 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                 until,
             } => {
                 // Into the backlog, each order once (its earliest window kept).
-                match backlog.iter_mut().find(|(w, _)| w.0 == target) {
+                match self.backlog.iter_mut().find(|(w, _)| w.0 == target) {
                     Some((w, _)) => {
                         w.1 = w.1.min(since);
                         w.2 = w.2.max(until);
                     }
-                    None => backlog.push_back(((target, since, until), false)),
+                    None => self.backlog.push_back(((target, since, until), false)),
                 }
-                continue;
+                return Step::Replies(Vec::new());
             }
             ColdRequest::Trades { since, end, ofs } => cold.trades_since(since, end, ofs),
             ColdRequest::Shutdown => {
                 // Orders still queued were accepted from the strategy: say they were not sent.
                 // A queued disarm of the dead man's switch is the clean stop's last word.
-                let rest: Vec<ColdRequest> = queue.drain(..).chain(rx.try_iter()).collect();
-                for r in rest {
-                    let reply = match r {
+                let mut last = Vec::new();
+                for r in self.queue.drain(..) {
+                    last.push(match r {
                         ColdRequest::Order { req_id, .. } | ColdRequest::Large { req_id, .. } => {
                             ColdReply::NotSent {
                                 req_id,
@@ -1065,14 +1117,48 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
                             ok: cold.cancel_after(0),
                         },
                         _ => continue,
-                    };
-                    let _ = tx.send(reply);
+                    });
                 }
-                break;
+                return Step::Stopped(last);
             }
         };
-        if tx.send(reply).is_err() {
-            break;
+        Step::Replies(vec![reply])
+    }
+}
+
+/// The cold thread: blocks for requests, steps the loop, sends the replies.
+pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdReply>) {
+    let mut work = ColdLoop::default();
+    loop {
+        work.queue.extend(rx.try_iter());
+        let (replies, stop) = match work.step(&mut cold) {
+            Step::Idle(wake) => {
+                let r = match wake {
+                    Some(d) => match rx.recv_timeout(d) {
+                        Ok(r) => Some(r),
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                    },
+                    None => match rx.recv() {
+                        Ok(r) => Some(r),
+                        Err(_) => break,
+                    },
+                };
+                if let Some(r) = r {
+                    work.push(r);
+                }
+                continue;
+            }
+            Step::Replies(r) => (r, false),
+            Step::Stopped(r) => (r, true),
+        };
+        for reply in replies {
+            if tx.send(reply).is_err() {
+                return;
+            }
+        }
+        if stop {
+            return;
         }
     }
 }

@@ -12,6 +12,8 @@
 
 pub mod clock;
 mod cold;
+#[cfg(test)]
+mod dst;
 mod io;
 pub mod msg;
 mod session;
@@ -247,6 +249,56 @@ fn check_secure(cfg: &EngineConfig, ws: &transport::WsUrl) -> Result<(), EngineE
     ))
 }
 
+/// The REST side of an engine configured by `cfg`.
+fn cold_for(
+    cfg: &EngineConfig,
+    http: cold::Http,
+    stop: Arc<AtomicBool>,
+    stats: Arc<EngineStats>,
+) -> cold::Cold {
+    cold::Cold {
+        http,
+        rest_url: cfg.rest_url.clone(),
+        creds: cfg.credentials.clone(),
+        symbols: cfg.symbols.clone(),
+        rest_pairs: (0..cfg.symbols.len())
+            .map(|i| cfg.rest_pairs.get(i).cloned())
+            .collect(),
+        pair_names: None,
+        quotes: cfg
+            .symbols
+            .iter()
+            .map(|s| {
+                let quote = s.split_once('/').map_or("", |(_, q)| q);
+                crate::ids::AssetCode::new(quote).unwrap_or_default()
+            })
+            .collect(),
+        nonce: 0,
+        body: Vec::with_capacity(1024),
+        stop,
+        stats,
+        rest_counter: cfg
+            .model_rest_counter
+            .then(|| crate::risk::RestCallCounter::new(cfg.tier)),
+    }
+}
+
+/// The session's settings from `cfg`; `seed` spreads reconnect jitter.
+fn session_config(cfg: &EngineConfig, seed: u64) -> session::SessionConfig {
+    session::SessionConfig {
+        request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
+        order_deadline_ns: order_deadline(cfg.request_timeout).as_nanos() as u64,
+        watchdog_ns: cfg.watchdog.as_nanos() as u64,
+        dead_man_timeout_secs: cfg.dead_man_timeout_secs,
+        dead_man_refresh_ns: cfg.dead_man_refresh.as_nanos() as u64,
+        token_refresh_ns: cfg.token_refresh.as_nanos() as u64,
+        backoff_min_ns: cfg.backoff_min.as_nanos() as u64,
+        backoff_max_ns: cfg.backoff_max.as_nanos() as u64,
+        subscribe_balances: cfg.subscribe_balances,
+        seed,
+    }
+}
+
 /// Starts the engine: the cold thread, the I/O thread, and returns the strategy's [`Trader`].
 ///
 /// A round trip against the embedded simulator (over TLS, certificates verified):
@@ -280,9 +332,6 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
     check_secure(&cfg, &url)?;
     let tls = transport::client_tls_config(cfg.extra_ca_pem.as_deref())?;
     let symbols = SymbolTable::from_names(cfg.symbols.iter().map(String::as_str));
-    let rest_pairs: Vec<Option<String>> = (0..cfg.symbols.len())
-        .map(|i| cfg.rest_pairs.get(i).cloned())
-        .collect();
     let agent = cold::agent(cfg.extra_ca_pem.as_deref(), Duration::from_secs(10))
         .map_err(EngineError::Config)?;
     let stats = Arc::new(EngineStats::default());
@@ -294,46 +343,13 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
     let (cold_req_tx, cold_req_rx) = crossbeam_channel::unbounded();
     let (cold_rep_tx, cold_rep_rx) = crossbeam_channel::unbounded();
 
-    let cold = cold::Cold {
-        agent,
-        rest_url: cfg.rest_url.clone(),
-        creds: cfg.credentials.clone(),
-        symbols: cfg.symbols.clone(),
-        rest_pairs,
-        pair_names: None,
-        quotes: cfg
-            .symbols
-            .iter()
-            .map(|s| {
-                let quote = s.split_once('/').map_or("", |(_, q)| q);
-                crate::ids::AssetCode::new(quote).unwrap_or_default()
-            })
-            .collect(),
-        nonce: 0,
-        body: Vec::with_capacity(1024),
-        stop: stop.clone(),
-        stats: stats.clone(),
-        rest_counter: cfg
-            .model_rest_counter
-            .then(|| crate::risk::RestCallCounter::new(cfg.tier)),
-    };
+    let cold = cold_for(&cfg, cold::Http::Agent(agent), stop.clone(), stats.clone());
     let cold_handle = std::thread::Builder::new()
         .name("kraken-cold".into())
         .spawn(move || cold::run(cold, cold_req_rx, cold_rep_tx))?;
 
-    let session_cfg = session::SessionConfig {
-        request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
-        order_deadline_ns: order_deadline(cfg.request_timeout).as_nanos() as u64,
-        watchdog_ns: cfg.watchdog.as_nanos() as u64,
-        dead_man_timeout_secs: cfg.dead_man_timeout_secs,
-        dead_man_refresh_ns: cfg.dead_man_refresh.as_nanos() as u64,
-        token_refresh_ns: cfg.token_refresh.as_nanos() as u64,
-        backoff_min_ns: cfg.backoff_min.as_nanos() as u64,
-        backoff_max_ns: cfg.backoff_max.as_nanos() as u64,
-        subscribe_balances: cfg.subscribe_balances,
-        // Processes restarted together must not reconnect in step.
-        seed: clock::wall().0 as u64,
-    };
+    // Processes restarted together must not reconnect in step.
+    let session_cfg = session_config(&cfg, clock::wall().0 as u64);
     let session = session::Session::new(
         session_cfg,
         symbols.clone(),

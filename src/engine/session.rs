@@ -56,6 +56,11 @@ const MAX_SUBSCRIPTION_FAILURES: u32 = 5;
 /// A session that stayed up this long resets the reconnect backoff.
 const STABLE_SESSION_NS: u64 = 30_000_000_000;
 
+/// How long after an order request's acknowledgement its executions frames may take. A
+/// sequence gap shows a lost frame only when a later one arrives; when none does (the lost
+/// frame was the last before a quiet spell), this is what notices.
+const EXEC_CONFIRM_NS: u64 = 2_000_000_000;
+
 /// The `executions` subscription: open orders and the last trades in the snapshot.
 pub(crate) const EXECUTIONS: Subscription = Subscription::Executions {
     snap_orders: true,
@@ -158,6 +163,9 @@ pub(crate) struct Session {
     last_frame_ns: u64,
     /// When the last in-sequence executions frame was read.
     last_exec_ns: Option<u64>,
+    /// When the earliest acknowledged order request with no executions frame since was
+    /// sent (see `EXEC_CONFIRM_NS`).
+    exec_expected_since: Option<u64>,
     /// When the frame being handled was found readable.
     frame_ns: u64,
     /// The exchange's clock minus ours (µs), last measured (plus a one-way trip).
@@ -222,6 +230,7 @@ impl Session {
             exec_seq: None,
             last_frame_ns: now,
             last_exec_ns: None,
+            exec_expected_since: None,
             frame_ns: now,
             exchange_offset_us: None,
             sub_failures: 0,
@@ -297,11 +306,6 @@ impl Session {
         self.events.push_front(ev);
     }
 
-    /// Events waiting to be polled.
-    pub fn pending_events(&self) -> usize {
-        self.events.len()
-    }
-
     /// The next request for the cold (REST) thread.
     pub fn poll_cold(&mut self) -> Option<ColdRequest> {
         self.cold.pop_front()
@@ -312,12 +316,8 @@ impl Session {
         self.in_flight.len()
     }
 
-    /// The socket is up (handshake done; maybe not subscribed yet).
-    pub fn is_connected(&self) -> bool {
-        self.link == Link::Up
-    }
-
     /// Orders go over the WebSocket (executions subscribed).
+    #[cfg(test)]
     pub fn is_ready(&self) -> bool {
         self.ready
     }
@@ -533,6 +533,10 @@ impl Session {
                 sequence,
                 len,
             } => {
+                // The stream is alive after what was acknowledged.
+                if self.exec_expected_since.take().is_some() {
+                    self.timers.clear(Timer::ExecConfirm);
+                }
                 if let Some(seq) = sequence {
                     match (kind, self.exec_seq) {
                         (FrameKind::Update, Some(last)) if seq <= last => {
@@ -733,6 +737,7 @@ impl Session {
         match t {
             Timer::RequestDeadline => {
                 // Unknown outcome, resolved by lookup, never resent.
+                let mut expired = false;
                 while let Some(&(deadline, id)) = self.deadlines.front() {
                     if deadline > now {
                         break;
@@ -746,9 +751,17 @@ impl Session {
                         self.in_flight.remove(&id);
                         tracing::warn!(req_id = id, "request timed out: outcome unknown");
                         self.unknown_outcome(id, false);
+                        expired = true;
                     }
                 }
                 self.arm_request_deadline();
+                if expired && self.ready {
+                    // What lost the answer may have lost executions frames too, the last
+                    // ones before a quiet spell among them (no later frame shows that gap):
+                    // a fresh snapshot and the trades since settle it.
+                    self.mark_fills_at_risk(now);
+                    self.resubscribe_executions(now);
+                }
             }
             Timer::InternalDeadline => {
                 // Our own requests have deadlines too: a subscription nobody answered is
@@ -802,6 +815,17 @@ impl Session {
                     quiet_after + 1
                 };
                 self.timers.set(Timer::KeepAlive, at);
+            }
+            Timer::ExecConfirm => {
+                if self.exec_expected_since.take().is_some() && self.ready {
+                    // Acknowledged, yet not one executions frame since: the last frames may
+                    // be lost with no later one to show the gap. A fresh snapshot settles it
+                    // (orders it lacks are looked up), and the trades since are read again.
+                    EngineStats::inc(&self.stats.silent_stream_resyncs);
+                    tracing::warn!("no executions frame after acknowledged requests: resyncing");
+                    self.mark_fills_at_risk(now);
+                    self.resubscribe_executions(now);
+                }
             }
             Timer::SubscriptionRetry => self.retry_subscriptions(now),
             Timer::TradesFetch => self.fetch_trades_at_risk(now),
@@ -990,6 +1014,8 @@ impl Session {
         self.timers.clear(Timer::KeepAlive);
         self.timers.clear(Timer::SubscriptionRetry);
         self.sub_retries.clear();
+        self.exec_expected_since = None;
+        self.timers.clear(Timer::ExecConfirm);
         // Requests die with the connection: no answer to them can come on another one. The
         // strategy's become unknown outcomes now (looked up, never resent), not at their
         // deadlines. In the order they were sent.
@@ -1124,6 +1150,18 @@ impl Session {
         };
         f.responses = f.responses.saturating_sub(1);
         let sent_ns = f.sent_ns;
+        let batch_orders = self.decoder.batch().iter().any(|b| b.order_id.is_some());
+        if r.success
+            && causes_executions(&r, batch_orders)
+            && self.ready
+            && self.last_exec_ns.is_none_or(|t| t < sent_ns)
+        {
+            self.exec_expected_since =
+                Some(self.exec_expected_since.map_or(sent_ns, |t| t.min(sent_ns)));
+            if self.timers.get(Timer::ExecConfirm).is_none() {
+                self.timers.set(Timer::ExecConfirm, now + EXEC_CONFIRM_NS);
+            }
+        }
         if f.responses == 0 || !r.success {
             self.in_flight.remove(&id);
             // Answered requests at the front of the deadline queue leave it now, so it stays
@@ -1262,6 +1300,21 @@ impl Session {
         encode::cancel_all_orders_after(&mut self.out, self.cfg.dead_man_timeout_secs, token, id);
         self.queue_out();
         EngineStats::inc(&self.stats.dead_man_refreshes);
+    }
+}
+
+/// Whether an acknowledged request changes orders, so executions frames follow it.
+fn causes_executions(r: &Response, batch_orders: bool) -> bool {
+    use crate::protocol::messages::Method;
+    match (r.method, r.result) {
+        // Validate-only: no order.
+        (Method::AddOrder, AckResult::Order { order_id, .. }) => order_id.is_some(),
+        (Method::BatchAdd, _) => batch_orders,
+        (Method::AmendOrder | Method::EditOrder, _) => true,
+        (Method::CancelOrder, _) => true,
+        (Method::CancelAll | Method::BatchCancel, AckResult::Count(n)) => n > 0,
+        (Method::BatchCancel, _) => true,
+        _ => false,
     }
 }
 

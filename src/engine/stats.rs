@@ -41,6 +41,9 @@ pub struct EngineStats {
     pub unknown_values: AtomicU64,
     /// Executions frames received twice (same sequence) and skipped.
     pub duplicate_frames: AtomicU64,
+    /// Resubscribes because no executions frame followed acknowledged requests (a loss a
+    /// sequence gap cannot show: the last frames before a quiet spell).
+    pub silent_stream_resyncs: AtomicU64,
     /// Times fill recovery (trade history) or lookups were reported failing.
     pub recovery_failures: AtomicU64,
     /// Times the event ring was full: the I/O thread held its events and stopped reading.

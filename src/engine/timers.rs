@@ -21,13 +21,16 @@ pub enum Timer {
     RequestDeadline,
     /// One of our own requests (subscribe, ping, dead man) runs out of time.
     InternalDeadline,
+    /// An acknowledged order request's executions frames are overdue.
+    ExecConfirm,
 }
 
 impl Timer {
     /// Every timer, in the order expired ones are handled.
-    pub const ALL: [Timer; 9] = [
+    pub const ALL: [Timer; 10] = [
         Timer::RequestDeadline,
         Timer::InternalDeadline,
+        Timer::ExecConfirm,
         Timer::Watchdog,
         Timer::SubscriptionRetry,
         Timer::TradesFetch,

@@ -126,6 +126,8 @@ pub struct Statistics {
     pub sequence_gaps: u64,
     /// Executions frames received again (a sequence already seen) and skipped.
     pub duplicate_frames: u64,
+    /// Resubscribes because no executions frame followed acknowledged requests.
+    pub silent_stream_resyncs: u64,
     /// Tokens fetched.
     pub tokens_fetched: u64,
     /// Dead man's switch refreshes.
@@ -621,6 +623,12 @@ impl Trader {
         }
     }
 
+    /// The local model of Kraken's trading counter for `symbol` now, in thousandths.
+    #[cfg(test)]
+    pub(crate) fn rate_counter_milli(&self, symbol: SymbolId) -> u64 {
+        self.rate.value_milli(symbol, now_ns())
+    }
+
     fn age_and_symbol(&self, t: &OrderRef, now: u64) -> (u64, SymbolId) {
         self.target_order(t).map_or((0, SymbolId::UNKNOWN), |o| {
             (now.saturating_sub(o.rested_since_ns), o.symbol)
@@ -711,9 +719,8 @@ impl Trader {
         }
         let (age_ns, symbol) = self.age_and_symbol(&target, now);
         // Cancels are never refused by the local counter (they reduce risk), but they count.
-        let _ = self
-            .rate
-            .try_charge(symbol, Transaction::Cancel { age_ns }, now);
+        self.rate
+            .charge_regardless(symbol, Transaction::Cancel { age_ns }, now);
         let req_id = self.next_id();
         self.tracker
             .submit_cancel(req_id, Method::CancelOrder, &[target], 1);
@@ -731,7 +738,13 @@ impl Trader {
             return self.refuse(TradeError::Backpressure);
         }
         // Waiting adds among them never leave (the exchange answers the rest).
-        self.cancel_paced(|o| c.refs.iter().any(|r| target_matches(r, o)), now_ns());
+        let now = now_ns();
+        self.cancel_paced(|o| c.refs.iter().any(|r| target_matches(r, o)), now);
+        for r in &c.refs {
+            let (age_ns, symbol) = self.age_and_symbol(r, now);
+            self.rate
+                .charge_regardless(symbol, Transaction::Cancel { age_ns }, now);
+        }
         let req_id = self.next_id();
         self.tracker
             .submit_cancel(req_id, Method::CancelOrder, &c.refs, c.refs.len() as u16);
@@ -823,9 +836,8 @@ impl Trader {
             ages.push(a);
             symbol = s;
         }
-        let _ = self
-            .rate
-            .try_charge(symbol, Transaction::BatchCancel { ages_ns: &ages }, now);
+        self.rate
+            .charge_regardless(symbol, Transaction::BatchCancel { ages_ns: &ages }, now);
         let req_id = self.next_id();
         self.tracker
             .submit_cancel(req_id, Method::BatchCancel, &batch.refs, 1);
@@ -1156,6 +1168,7 @@ impl Trader {
             disconnects: EngineStats::get(&st.disconnects),
             sequence_gaps: EngineStats::get(&st.sequence_gaps),
             duplicate_frames: EngineStats::get(&st.duplicate_frames),
+            silent_stream_resyncs: EngineStats::get(&st.silent_stream_resyncs),
             tokens_fetched: EngineStats::get(&st.tokens_fetched),
             dead_man_refreshes: EngineStats::get(&st.dead_man_refreshes),
             reconciliations: EngineStats::get(&st.reconciliations),
@@ -1323,6 +1336,11 @@ fn target_matches(target: &OrderRef, o: &AddOrder) -> bool {
 /// Distinct per engine instance, across processes and restarts: the wall clock in
 /// nanoseconds mixed with the process id.
 fn instance_stamp() -> u64 {
+    // On simulated time (the crate's deterministic simulation) a seed must replay exactly.
+    #[cfg(test)]
+    if crate::engine::clock::simulated::get().is_some() {
+        return wall().0 as u64;
+    }
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()

@@ -225,6 +225,15 @@ impl RateCounter {
         Ok(())
     }
 
+    /// Charges a transaction that is sent whatever the counter says (a cancel: it reduces risk,
+    /// and the model may be pessimistic). If it does not fit, the exchange will most likely
+    /// refuse it, and its counter is at the threshold already: so is ours from now on.
+    pub fn charge_regardless(&mut self, symbol: SymbolId, tx: Transaction<'_>, now_ns: u64) {
+        if self.try_charge(symbol, tx, now_ns).is_err() {
+            self.on_rate_limited(symbol, now_ns);
+        }
+    }
+
     /// Kraken said `EOrder:Rate limit exceeded`: our model was behind, so snap to the threshold.
     pub fn on_rate_limited(&mut self, symbol: SymbolId, now_ns: u64) {
         if let Some(p) = self.pairs.get_mut(usize::from(symbol.0)) {
@@ -242,6 +251,22 @@ mod tests {
 
     const BTC: SymbolId = SymbolId(0);
     const S: u64 = SEC;
+
+    #[test]
+    fn a_cancel_past_the_threshold_is_counted_as_the_exchange_will_count_it() {
+        let mut c = RateCounter::new(Tier::Starter, 1);
+        for _ in 0..55 {
+            c.try_charge(BTC, Transaction::Add, 0).unwrap();
+        }
+        // A young order's cancel costs 8: it does not fit under 60, but it is sent.
+        c.charge_regardless(BTC, Transaction::Cancel { age_ns: 0 }, 0);
+        assert_eq!(c.value_milli(BTC, 0), 60_000);
+        assert!(c.try_charge(BTC, Transaction::Add, 0).is_err());
+        // One that fits is charged as usual.
+        let mut d = RateCounter::new(Tier::Starter, 1);
+        d.charge_regardless(BTC, Transaction::Cancel { age_ns: 20 * S }, 0);
+        assert_eq!(d.value_milli(BTC, 0), 4_000);
+    }
 
     #[test]
     fn costs_follow_the_published_table() {

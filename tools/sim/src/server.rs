@@ -49,6 +49,8 @@ pub struct Shared {
     /// `refuse-ws:on`: new WebSocket connections are closed at once (the TCP accept succeeds,
     /// the handshake never does), until `refuse-ws:off`.
     refuse_ws: AtomicBool,
+    /// The manual clock (ns since the epoch; 0: the wall clock runs).
+    manual_now: AtomicU64,
 }
 
 impl Shared {
@@ -62,16 +64,53 @@ impl Shared {
             non_json_gen: AtomicU64::new(0),
             drop_gen: AtomicU64::new(0),
             refuse_ws: AtomicBool::new(false),
+            manual_now: AtomicU64::new(0),
         }
     }
 
-    /// Simulated time: wall clock plus what tests advanced.
+    /// Simulated time: wall clock plus what tests advanced, or the manual clock when one is
+    /// set (deterministic simulation drives it).
     pub fn now(&self) -> Ns {
+        let manual = self.manual_now.load(Ordering::Relaxed);
+        if manual != 0 {
+            return manual;
+        }
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_nanos() as u64;
         wall + self.clock_offset_ns.load(Ordering::Relaxed)
+    }
+
+    /// Sets the manual clock (ns since the epoch): from then on `now` is whatever was set
+    /// last, for a caller that runs the exchange on simulated time without its threads.
+    pub fn set_manual_clock(&self, now: Ns) {
+        self.manual_now.store(now.max(1), Ordering::Relaxed);
+    }
+
+    /// A new WebSocket connection: its id and the `status` frame Kraken sends first.
+    pub fn open_conn_in_memory(&self) -> (u64, String) {
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        (conn, self.open_conn(conn))
+    }
+
+    fn open_conn(&self, conn: u64) -> String {
+        let mut ex = self.ex();
+        ex.register_conn(conn);
+        json!({"channel": "status", "type": "update", "data": [{"api_version": "v2", "connection_id": 13_834_774_380_200_032_777u64 + conn, "system": ex.status, "version": "2.0.10"}]}).to_string()
+    }
+
+    /// Answers one request frame of connection `conn` read at `now`: the frames to send, in
+    /// order (with `ack-after`, the executions it caused come before its ack).
+    pub fn serve_frame(&self, conn: u64, text: &str, now: Ns, out: &mut Vec<String>) {
+        let mut acks = Vec::new();
+        handle(self, conn, text, now, &mut acks);
+        let mut ex = self.ex();
+        if ex.ack_after() {
+            ex.take_outbox(conn, out);
+        }
+        drop(ex);
+        out.append(&mut acks);
     }
 
     pub fn ex(&self) -> MutexGuard<'_, Exchange> {
@@ -224,12 +263,7 @@ fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, drop_gen: u64, shar
     let mut last_sent = Instant::now();
     let mut out: Vec<String> = Vec::new();
     let mut non_json_seen = shared.non_json_gen.load(Ordering::Relaxed);
-    {
-        let mut ex = shared.ex();
-        ex.register_conn(conn);
-        let status = json!({"channel": "status", "type": "update", "data": [{"api_version": "v2", "connection_id": 13_834_774_380_200_032_777u64 + conn, "system": ex.status, "version": "2.0.10"}]});
-        out.push(status.to_string());
-    }
+    out.push(shared.open_conn(conn));
     while !shared.stop.load(Ordering::Relaxed) {
         let net = shared.net().clone();
         if let Some(until) = net.stall_until
@@ -266,16 +300,7 @@ fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, drop_gen: u64, shar
                     // Dropped while stalled: the request dies with the connection, unread.
                     return;
                 }
-                let now = shared.now();
-                let mut acks = Vec::new();
-                handle(shared, conn, text.unwrap_or(""), now, &mut acks);
-                let mut ex = shared.ex();
-                if ex.ack_after() {
-                    // The executions this request caused go out before its ack.
-                    ex.take_outbox(conn, &mut out);
-                }
-                drop(ex);
-                out.append(&mut acks);
+                shared.serve_frame(conn, text.unwrap_or(""), shared.now(), &mut out);
                 if net.delay_us > 0 {
                     thread::sleep(Duration::from_micros(net.delay_us));
                 }
@@ -582,6 +607,14 @@ fn handle_order(
                                                 .get("validate")
                                                 .and_then(Value::as_bool)
                                                 .unwrap_or(false);
+                                            // The batch's `deadline` holds for each order.
+                                            if let Some(d) = params
+                                                .get("deadline")
+                                                .and_then(Value::as_str)
+                                                .and_then(crate::exchange::parse_rfc3339)
+                                            {
+                                                n.deadline_ns = Some(d);
+                                            }
                                             n
                                         })
                                     }
@@ -810,12 +843,14 @@ const ORDER_METHODS: &[&str] = &[
 ];
 
 /// Route result meaning: close the connection without answering.
-const RESET: &str = "RESET";
+pub const RESET: &str = "RESET";
 
 /// What Kraken's edge sends when the origin's reply does not reach it.
 const EDGE_502: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n";
 
-fn route(
+/// Answers one REST call: the HTTP status line's code and text, and the body. A status of
+/// [`RESET`] means the connection is reset without a reply.
+pub fn route(
     shared: &Shared,
     method: &str,
     path: &str,
