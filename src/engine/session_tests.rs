@@ -615,3 +615,58 @@ fn lookups_search_the_window_the_order_could_have_been_opened_in() {
     assert_eq!(since.0, sub - LOOKUP_MARGIN_US);
     assert_eq!(until.0, sub + 5_000_000 + LOOKUP_MARGIN_US);
 }
+
+#[test]
+fn an_acknowledged_request_with_no_executions_frame_after_it_resyncs_the_stream() {
+    let mut f = Fix::ready();
+    f.frame(&execution(1, "E1"));
+    f.advance(MS);
+    f.add(1);
+    f.ack("add_order", 1, r#"{"order_id":"OA"}"#);
+    // The exchange's frames for it were the last before a quiet spell, and were lost.
+    f.alive_until(f.now + 2 * S - 1);
+    assert!(f.sent("unsubscribe").is_empty(), "not before 2 s");
+    f.alive_until(f.now + 2);
+    assert_eq!(f.sent("unsubscribe").len(), 1);
+    assert_eq!(f.stats.silent_stream_resyncs.load(Ordering::Relaxed), 1);
+    f.ack_executions();
+    assert!(
+        f.cold
+            .iter()
+            .any(|c| matches!(c, ColdRequest::Trades { .. })),
+        "the trades since are read again"
+    );
+    // A frame after the request (before or after its ack) is the stream alive: no resync.
+    let mut g = Fix::ready();
+    g.add(1);
+    g.frame(&execution(1, "E1"));
+    g.ack("add_order", 1, r#"{"order_id":"OA"}"#);
+    g.add(2);
+    g.ack("add_order", 2, r#"{"order_id":"OB"}"#);
+    g.frame(&execution(2, "E2"));
+    g.alive_until(g.now + 10 * S);
+    assert!(g.sent("unsubscribe").is_empty());
+    // Nor after requests that change nothing: validate-only, a cancel-all of nothing.
+    let mut h = Fix::ready();
+    h.add(1);
+    h.ack("add_order", 1, r#"{"cl_ord_id":"v"}"#);
+    h.s.handle_command(h.now, Command::CancelAll { req_id: 2 }, None, h.now, false);
+    h.pump();
+    h.ack("cancel_all", 2, r#"{"count":0}"#);
+    h.alive_until(h.now + 10 * S);
+    assert!(h.sent("unsubscribe").is_empty());
+}
+
+#[test]
+fn a_timed_out_request_on_a_live_connection_resyncs_the_stream() {
+    let mut f = Fix::ready();
+    f.add(1);
+    f.alive_until(f.now + 5 * S);
+    assert_eq!(f.unknowns(), [(1, false)]);
+    assert_eq!(
+        f.sent("unsubscribe").len(),
+        1,
+        "its frames may be lost with its ack"
+    );
+    assert_eq!(f.closes(), 0);
+}
