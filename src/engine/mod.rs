@@ -14,8 +14,10 @@ pub mod clock;
 mod cold;
 #[cfg(test)]
 mod dst;
+pub mod gate;
 mod io;
 pub mod msg;
+pub mod reconciler;
 mod session;
 pub mod stats;
 pub mod timers;

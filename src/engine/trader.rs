@@ -13,7 +13,9 @@ use hdrhistogram::Histogram;
 use rust_decimal::Decimal;
 
 use crate::engine::clock::{now_ns, wall};
+use crate::engine::gate::Gate;
 use crate::engine::msg::{Command, ConnectionState, Event, Issued, LargeCommand, Route};
+use crate::engine::reconciler::{Reconciler, Verdict};
 use crate::engine::stats::EngineStats;
 use crate::engine::{EngineConfig, latency_histogram};
 use crate::error::{DecodeError, KrakenErrorKind, OrderError};
@@ -27,16 +29,12 @@ use crate::orders::{
     TrackerEvent, TrackerStats,
 };
 use crate::protocol::messages::{BalanceEntry, BatchItem, Method, Status};
-use crate::risk::{BreakerOpen, CircuitBreaker, RateCounter, RateLimited, Transaction};
+use crate::risk::{BreakerOpen, RateCounter, RateLimited, Transaction};
 use crate::types::{OrderStatus, OrderType, PairStatus, Side, SystemStatus};
 use crate::validate::Instrument;
 
-/// Pause between lookups of an unknown order.
-const LOOKUP_RETRY_NS: u64 = 1_000_000_000;
 /// A paced add is released when the counter has this much room beyond its cost (thousandths).
 const PACING_HEADROOM_MILLI: u64 = 500;
-/// At most this long between lookups that keep failing.
-const LOOKUP_RETRY_MAX_NS: u64 = 60_000_000_000;
 
 /// Callbacks of a strategy. Every method has an empty default.
 #[allow(unused_variables)]
@@ -249,7 +247,7 @@ pub struct Trader {
     instruments: Vec<Option<Instrument>>,
     tracker: OrderTracker,
     rate: RateCounter,
-    breaker: CircuitBreaker,
+    gate: Gate,
     next_req_id: u64,
     stats: Arc<EngineStats>,
     stop: Arc<AtomicBool>,
@@ -259,12 +257,9 @@ pub struct Trader {
     /// Frame readable on the I/O thread → its event popped here, ns.
     wire_to_strategy: Histogram<u64>,
     connection: ConnectionState,
-    system: Option<SystemStatus>,
     batch_items: ArrayVec<BatchItem, 15>,
     pending: VecDeque<TrackerEvent>,
-    lookups: VecDeque<OrderRef>,
-    /// Lookups that found nothing, retried later: (order, attempts so far, due).
-    retries: VecDeque<(OrderRef, u8, u64)>,
+    reconciler: Reconciler,
     refused: u64,
     /// This engine instance's stamp in the client ids it assigns.
     instance: u64,
@@ -272,8 +267,6 @@ pub struct Trader {
     auto_ids: u64,
     /// Kraken's `deadline` on every order request, this far ahead (µs).
     order_deadline_us: i64,
-    /// Orders whose lookups were reported failing.
-    lookup_failures_reported: u64,
     /// Queued processing, if configured.
     pacing: Option<crate::engine::Pacing>,
     /// Adds waiting for the rate counter, per pair (capacity allocated up front).
@@ -325,7 +318,7 @@ impl Trader {
             instruments: vec![None; n],
             tracker: OrderTracker::new(cfg.tracker, n),
             rate: RateCounter::new(cfg.tier, n),
-            breaker: CircuitBreaker::new(
+            gate: Gate::new(
                 cfg.breaker_threshold,
                 cfg.breaker_cooldown.as_nanos() as u64,
             ),
@@ -338,15 +331,12 @@ impl Trader {
             ack_latency: latency_histogram(),
             wire_to_strategy: latency_histogram(),
             connection: ConnectionState::Disconnected,
-            system: None,
             batch_items: ArrayVec::new(),
             pending: VecDeque::with_capacity(1024),
-            lookups: VecDeque::with_capacity(64),
-            retries: VecDeque::with_capacity(64),
+            reconciler: Reconciler::with_capacity(64),
             refused: 0,
             instance: instance_stamp(),
             auto_ids: 0,
-            lookup_failures_reported: 0,
             pacing: cfg.pacing,
             paced: match cfg.pacing {
                 Some(p) => (0..n)
@@ -402,16 +392,10 @@ impl Trader {
     }
 
     fn gate_new_order(&mut self, now: u64) -> Result<(), TradeError> {
-        if let Some(s @ (SystemStatus::Maintenance | SystemStatus::CancelOnly)) = self.system {
-            return self.refuse(TradeError::MarketClosed(s));
+        match self.gate.new_order(now, self.cmd_tx.slots()) {
+            Ok(()) => Ok(()),
+            Err(e) => self.refuse(e),
         }
-        if let Err(e) = self.breaker.check(now) {
-            return self.refuse(e.into());
-        }
-        if self.cmd_tx.slots() == 0 {
-            return self.refuse(TradeError::Backpressure);
-        }
-        Ok(())
     }
 
     fn check_order(&mut self, o: &AddOrder) -> Result<(), TradeError> {
@@ -421,7 +405,7 @@ impl Trader {
         if let Err(e) = o.validate(&ins, wall()) {
             return self.refuse(e.into());
         }
-        if self.system == Some(SystemStatus::PostOnly) && !o.post_only {
+        if self.gate.system() == Some(SystemStatus::PostOnly) && !o.post_only {
             return self.refuse(TradeError::Invalid(OrderError {
                 field: crate::error::Field::PostOnly,
                 rule: crate::error::Rule::PairStatus(PairStatus::PostOnly),
@@ -689,14 +673,10 @@ impl Trader {
     }
 
     fn gate_cancel(&mut self) -> Result<(), TradeError> {
-        // Cancels pass the breaker and cancel-only; maintenance refuses them too.
-        if self.system == Some(SystemStatus::Maintenance) {
-            return self.refuse(TradeError::MarketClosed(SystemStatus::Maintenance));
+        match self.gate.cancel(self.cmd_tx.slots()) {
+            Ok(()) => Ok(()),
+            Err(e) => self.refuse(e),
         }
-        if self.cmd_tx.slots() == 0 {
-            return self.refuse(TradeError::Backpressure);
-        }
-        Ok(())
     }
 
     /// Cancels one order.
@@ -901,21 +881,16 @@ impl Trader {
         let n = self.drain_events(strategy);
         self.release_paced(strategy);
         let now = now_ns();
-        while let Some(&(target, attempts, due)) = self.retries.front() {
-            if due > now {
-                break;
-            }
-            self.retries.pop_front();
-            // Still unknown? Then look again (the attempt count stays with the order).
-            if self
-                .target_order(&target)
-                .is_some_and(|o| o.status == OrderStatus::Unknown)
-            {
-                self.retries.push_back((target, attempts, u64::MAX));
-                self.lookups.push_back(target);
-            }
-        }
-        while let Some(target) = self.lookups.pop_front() {
+        let tracker = &self.tracker;
+        self.reconciler.due(now, |t| {
+            let o = match t {
+                OrderRef::Id(id) => tracker.by_order_id(id),
+                OrderRef::ClOrdId(c) => tracker.by_cl_ord_id(c),
+                OrderRef::UserRef(_) => None,
+            };
+            o.is_some_and(|o| o.status == OrderStatus::Unknown)
+        });
+        while let Some(target) = self.reconciler.next_lookup() {
             let since_ns = self.target_order(&target).map_or(0, |o| o.created_ns);
             if self
                 .cmd_tx
@@ -925,7 +900,7 @@ impl Trader {
                 })
                 .is_err()
             {
-                self.lookups.push_front(target);
+                self.reconciler.unsend(target);
                 break;
             }
         }
@@ -953,15 +928,11 @@ impl Trader {
                         .ack_latency
                         .record(recv_ns.saturating_sub(sent_ns).max(1));
                 }
-                match (response.success, response.error_kind) {
-                    (true, _) => self.breaker.on_success(),
-                    (false, Some(k))
-                        if (k.is_session_failure() || k == KrakenErrorKind::RateLimitExceeded)
-                            && self.breaker.on_failure(now) =>
-                    {
-                        tracing::warn!("circuit breaker opened");
-                    }
-                    _ => {}
+                if self
+                    .gate
+                    .on_response(response.success, response.error_kind, now)
+                {
+                    tracing::warn!("circuit breaker opened");
                 }
                 if response.error_kind == Some(KrakenErrorKind::RateLimitExceeded) {
                     let sym = response
@@ -999,30 +970,28 @@ impl Trader {
                 if !known {
                     // An order we no longer (or never) tracked: its record came from this fill
                     // alone; a lookup settles its status.
-                    self.lookups.push_back(OrderRef::Id(report.order_id));
+                    self.reconciler.look_up(OrderRef::Id(report.order_id));
                 }
             }
             Event::SnapshotEnd => {
-                let lookups = &mut self.lookups;
+                let reconciler = &mut self.reconciler;
                 self.tracker.end_snapshot(&mut |e| {
                     if let TrackerEvent::StatusChange(c) = &e
                         && let (OrderStatus::Unknown, Some(id)) = (c.to, c.order_id)
                     {
-                        lookups.push_back(OrderRef::Id(id));
+                        reconciler.look_up(OrderRef::Id(id));
                     }
                     dispatch(s, &e);
                 });
             }
             Event::Balance { entry, .. } => s.on_balance(&entry),
             Event::Status(st) => {
-                if st.system.is_some() {
-                    self.system = st.system;
-                }
+                self.gate.on_status(st.system);
                 s.on_system_status(&st);
             }
             Event::Connection(c) => {
                 self.connection = c;
-                if c == ConnectionState::Disconnected && self.breaker.on_failure(now) {
+                if self.gate.on_connection(c, now) {
                     tracing::warn!("circuit breaker opened");
                 }
                 s.on_connection(c);
@@ -1033,12 +1002,12 @@ impl Trader {
             } => {
                 // Every order the request concerns is looked up (never resent): untagged adds
                 // carry an engine-assigned client id for this.
-                self.lookups.extend(self.tracker.lookup_refs(req_id));
+                for target in self.tracker.lookup_refs(req_id) {
+                    self.reconciler.look_up(target);
+                }
                 self.tracker.on_timeout(req_id, now, &mut sink);
-                // Requests lost with a connection are one incident with it, which the breaker
-                // has already counted; a deadline passing on a live connection is its own.
-                if !disconnected {
-                    self.breaker.on_failure(now);
+                if self.gate.on_unknown_outcome(disconnected, now) {
+                    tracing::warn!("circuit breaker opened");
                 }
                 s.on_unknown_outcome(req_id);
             }
@@ -1071,30 +1040,14 @@ impl Trader {
             } => {
                 self.tracker
                     .resolve(&target, order_id, status, filled, now, &mut sink);
-                // Failed lookups so far; its retry entry is replaced below.
-                let failures = self
-                    .retries
-                    .iter()
-                    .find(|r| r.0 == target)
-                    .map_or(0, |r| r.1);
-                self.retries.retain(|r| r.0 != target);
-                match status {
-                    // The lookup itself failed: ask again later, backing off.
-                    Some(OrderStatus::Unknown) => {
-                        let failures = failures.saturating_add(1);
-                        if failures == 3 {
-                            self.lookup_failures_reported += 1;
-                            s.on_recovery_failing("order lookups keep failing");
-                        }
-                        let delay = (LOOKUP_RETRY_NS << failures.min(6)).min(LOOKUP_RETRY_MAX_NS);
-                        self.retries.push_back((target, failures, now + delay));
+                match self.reconciler.on_resolved(&target, status, now) {
+                    Verdict::Retry { report: true } => {
+                        s.on_recovery_failing("order lookups keep failing");
                     }
-                    // Not found by a complete search of the window the exchange could have
-                    // opened it in, made after that window closed: it was never placed.
-                    None => {
+                    Verdict::NeverPlaced => {
                         self.tracker.give_up(&target, now, &mut sink);
                     }
-                    Some(_) => {}
+                    Verdict::Retry { report: false } | Verdict::Found => {}
                 }
             }
         }
@@ -1173,8 +1126,7 @@ impl Trader {
             dead_man_refreshes: EngineStats::get(&st.dead_man_refreshes),
             reconciliations: EngineStats::get(&st.reconciliations),
             unknown_values: EngineStats::get(&st.unknown_values),
-            recovery_failures: EngineStats::get(&st.recovery_failures)
-                + self.lookup_failures_reported,
+            recovery_failures: EngineStats::get(&st.recovery_failures) + self.reconciler.reported(),
             pacing: PacingStats {
                 depth: self.paced.iter().map(|q| q.len() as u64).sum(),
                 wait: LatencySummary::of(&self.pacing_wait),
@@ -1186,8 +1138,8 @@ impl Trader {
             connected: st.connected.load(Ordering::Relaxed),
             authenticated: st.authenticated.load(Ordering::Relaxed),
             dead_man_armed: st.dead_man_armed.load(Ordering::Acquire),
-            breaker_open: self.breaker.is_open(now),
-            breaker_trips: self.breaker.trips(),
+            breaker_open: self.gate.breaker_open(now),
+            breaker_trips: self.gate.breaker_trips(),
             ack_count: h.len(),
             ack_p50_ns: h.value_at_quantile(0.5),
             ack_p90_ns: h.value_at_quantile(0.9),
