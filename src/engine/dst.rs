@@ -198,7 +198,10 @@ impl Pipe {
 /// One run of one seed.
 pub(crate) struct World {
     seed: u64,
+    /// The strategy's choices.
     rng: Rng,
+    /// The network's latencies (apart, so a plan with a fault less keeps the workload).
+    net_rng: Rng,
     now: u64,
     shared: Arc<kraken_sim::Shared>,
     trader: Trader,
@@ -221,7 +224,7 @@ pub(crate) struct World {
     /// Past `ACTIVE`: faults cleared.
     settling: bool,
     // Faults in effect.
-    plan: Vec<(u64, Fault)>,
+    plan: Vec<Planned>,
     drop_to_client: u32,
     drop_to_exchange: u32,
     dup_to_client: u32,
@@ -240,9 +243,109 @@ pub(crate) struct World {
     btc_pair: usize,
     ref_price: Decimal,
     trace: VecDeque<String>,
+    stats: Arc<EngineStats>,
+    /// Times the strategy's event ring filled up.
+    ring_full: u64,
     /// `DST_GREP`: frames (both ways) and REST calls containing this go into the trace.
     grep: Option<String>,
     pub counts: BTreeMap<Fault, u64>,
+}
+
+/// One planned fault: when, what, and its own random draw (how many frames, how long).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Planned {
+    at: u64,
+    fault: Fault,
+    param: u64,
+}
+
+/// A run's faults. Drawn from the seed, or given (`DST_PLAN`, shrinking).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Plan(Vec<Planned>);
+
+impl Plan {
+    /// One to four faults of the `kinds` allowed, at times drawn from `seed`.
+    fn draw(seed: u64, kinds: &[Fault]) -> Self {
+        let mut rng = Rng(seed ^ 0x6661_756C_7473_2121);
+        if kinds.is_empty() {
+            return Self::default();
+        }
+        let n = rng.between(1, 4);
+        let mut v: Vec<Planned> = (0..n)
+            .map(|_| Planned {
+                fault: kinds[rng.below(kinds.len() as u64) as usize],
+                at: rng.between(2 * S, ACTIVE - 5 * S),
+                param: rng.next(),
+            })
+            .collect();
+        v.sort_by_key(|p| p.at);
+        Self(v)
+    }
+
+    /// `12.879:RestLoseReply:8812,...` (seconds, kind, draw): what `DST_PLAN` takes.
+    fn to_env(&self) -> String {
+        self.0
+            .iter()
+            .map(|p| format!("{:.3}:{:?}:{}", p.at as f64 / 1e9, p.fault, p.param))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        let mut v = Vec::new();
+        for item in s.split(',').filter(|i| !i.is_empty()) {
+            let mut parts = item.split(':');
+            let at: f64 = parts.next()?.parse().ok()?;
+            let name = parts.next()?;
+            let fault = FAULTS.into_iter().find(|f| format!("{f:?}") == name)?;
+            let param = parts.next()?.parse().ok()?;
+            v.push(Planned {
+                at: (at * 1e9) as u64,
+                fault,
+                param,
+            });
+        }
+        Some(Self(v))
+    }
+}
+
+/// The smallest plan (by removing faults one at a time) with which `seed` still breaks a
+/// rule; `None` if it breaks with none at all.
+fn shrink(seed: u64, kinds: &[Fault], plan: Plan) -> Plan {
+    let mut plan = plan;
+    let mut i = 0;
+    while i < plan.0.len() {
+        let mut fewer = plan.clone();
+        fewer.0.remove(i);
+        if World::with_plan(seed, kinds, Some(fewer.clone()))
+            .run()
+            .is_err()
+        {
+            plan = fewer;
+        } else {
+            i += 1;
+        }
+    }
+    plan
+}
+
+/// What a run did: faults injected per kind, and their effects on the engine (summed over
+/// seeds by the runners).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Tally {
+    pub faults: BTreeMap<Fault, u64>,
+    pub effects: BTreeMap<&'static str, u64>,
+}
+
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        for (k, n) in &other.faults {
+            *self.faults.entry(*k).or_default() += n;
+        }
+        for (k, n) in &other.effects {
+            *self.effects.entry(k).or_default() += n;
+        }
+    }
 }
 
 /// A broken rule: the seed, what broke, the trace of its last events.
@@ -255,6 +358,11 @@ pub(crate) struct Violation {
 
 impl World {
     pub fn new(seed: u64, faults: &[Fault]) -> Self {
+        Self::with_plan(seed, faults, None)
+    }
+
+    /// A run of `seed` with this fault plan instead of the one the seed draws.
+    pub fn with_plan(seed: u64, faults: &[Fault], plan: Option<Plan>) -> Self {
         simulated::set(0, WALL0_US);
         let mut rng = Rng(seed);
         let secret_b64 = kraken_sim::DEFAULT_SECRET;
@@ -296,7 +404,8 @@ impl World {
         let abort = Arc::new(AtomicBool::new(false));
         let (cmd_tx, cmd_rx) = rtrb::RingBuffer::new(cfg.ring_capacity);
         let (large_tx, large_rx) = rtrb::RingBuffer::new(64);
-        let (ev_tx, ev_rx) = rtrb::RingBuffer::new(cfg.ring_capacity * 4);
+        // A small event ring, so a stalled strategy fills it.
+        let (ev_tx, ev_rx) = rtrb::RingBuffer::new(32);
         let rest_shared = shared.clone();
         let http = Http::Memory(Box::new(move |method, path, headers, body| {
             let headers: HashMap<String, String> = headers
@@ -324,24 +433,19 @@ impl World {
             cmd_tx,
             large_tx,
             ev_rx,
-            stats,
+            stats.clone(),
             stop,
             abort,
             Vec::new(),
         );
         let btc = trader.symbol("BTC/USD").expect("interned");
-        // The fault plan: a few faults of the kinds allowed, at seeded times.
-        let mut plan: Vec<(u64, Fault)> = (0..rng.between(1, 4))
-            .filter(|_| !faults.is_empty())
-            .map(|_| {
-                let f = faults[rng.below(faults.len() as u64) as usize];
-                (rng.between(2 * S, ACTIVE - 5 * S), f)
-            })
-            .collect();
-        plan.sort_by_key(|&(t, _)| std::cmp::Reverse(t));
+        let plan = plan.unwrap_or_else(|| Plan::draw(seed, faults));
+        let mut plan = plan.0;
+        plan.sort_by_key(|p| std::cmp::Reverse(p.at));
         Self {
             seed,
             rng,
+            net_rng: Rng(seed ^ 0x6E65_7477_6F72_6B21),
             now: 0,
             shared,
             trader,
@@ -377,6 +481,8 @@ impl World {
             btc_pair,
             ref_price,
             trace: VecDeque::with_capacity(64),
+            stats: stats.clone(),
+            ring_full: 0,
             grep: std::env::var("DST_GREP").ok(),
             counts: BTreeMap::new(),
         }
@@ -399,9 +505,9 @@ impl World {
 
     /// One-way network latency now.
     fn latency(&mut self) -> u64 {
-        let base = self.rng.between(200_000, 2 * MS);
+        let base = self.net_rng.between(200_000, 2 * MS);
         if self.now < self.slow_until {
-            base + self.rng.between(3 * S, 8 * S)
+            base + self.net_rng.between(3 * S, 8 * S)
         } else {
             base
         }
@@ -410,6 +516,29 @@ impl World {
     fn set_clocks(&self) {
         simulated::set(self.now, WALL0_US);
         self.shared.set_manual_clock(ex_ns(self.now));
+    }
+
+    /// The faults injected and what they did to the engine.
+    fn tally(&self) -> Tally {
+        let st = &self.stats;
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let mut effects = BTreeMap::new();
+        for (k, v) in [
+            ("disconnects", get(&st.disconnects)),
+            ("sequence_gaps", get(&st.sequence_gaps)),
+            ("duplicate_frames", get(&st.duplicate_frames)),
+            ("unknown_outcomes", get(&st.unknown_outcomes)),
+            ("rest_fallback_orders", get(&st.rest_fallback_orders)),
+            ("silent_stream_resyncs", get(&st.silent_stream_resyncs)),
+            ("event_ring_full", self.ring_full),
+            ("fills", self.rec.fills.len() as u64),
+        ] {
+            effects.insert(k, v);
+        }
+        Tally {
+            faults: self.counts.clone(),
+            effects,
+        }
     }
 
     /// What happened, in numbers.
@@ -427,7 +556,7 @@ impl World {
     }
 
     /// Runs the seed to the end and checks every invariant.
-    pub fn run(mut self) -> Result<BTreeMap<Fault, u64>, Violation> {
+    pub fn run(mut self) -> Result<Tally, Violation> {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.run_until(ACTIVE + SETTLE);
             self.note(|| "end".into());
@@ -437,7 +566,7 @@ impl World {
         }));
         simulated::clear();
         match outcome {
-            Ok(Ok(())) => Ok(self.counts.clone()),
+            Ok(Ok(())) => Ok(self.tally()),
             Ok(Err(what)) => Err(self.violation(what)),
             Err(p) => {
                 let what = p
@@ -451,7 +580,7 @@ impl World {
     }
 
     /// `run`, printing the trace either way.
-    pub fn run_verbose(self) -> Result<BTreeMap<Fault, u64>, Violation> {
+    pub fn run_verbose(self) -> Result<Tally, Violation> {
         let seed = self.seed;
         let r = self.run_traced();
         match &r {
@@ -461,7 +590,7 @@ impl World {
         r.map(|(c, _)| c)
     }
 
-    fn run_traced(mut self) -> Result<(BTreeMap<Fault, u64>, String), Violation> {
+    fn run_traced(mut self) -> Result<(Tally, String), Violation> {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.run_until(ACTIVE + SETTLE);
             let s = self.summary();
@@ -470,7 +599,7 @@ impl World {
         }));
         simulated::clear();
         match outcome {
-            Ok(Ok(())) => Ok((self.counts.clone(), self.full_trace())),
+            Ok(Ok(())) => Ok((self.tally(), self.full_trace())),
             Ok(Err(what)) => Err(Violation {
                 trace: self.full_trace(),
                 ..self.violation(what)
@@ -510,9 +639,9 @@ impl World {
                 self.plan.clear();
                 self.clear_faults();
             }
-            while self.plan.last().is_some_and(|&(t, _)| t <= self.now) {
-                if let Some((_, f)) = self.plan.pop() {
-                    self.apply(f);
+            while self.plan.last().is_some_and(|p| p.at <= self.now) {
+                if let Some(p) = self.plan.pop() {
+                    self.apply(p);
                 }
             }
             self.restore_due();
@@ -549,7 +678,7 @@ impl World {
                 cold_next,
                 Some(self.next_market),
                 (self.now < ACTIVE).then_some(self.next_action),
-                self.plan.last().map(|&(t, _)| t),
+                self.plan.last().map(|p| p.at),
                 Some(self.now + MAX_STEP),
             ]
             .into_iter()
@@ -689,6 +818,7 @@ impl World {
                 self.session.unpoll_event(back);
                 if !self.stalled {
                     self.stalled = true;
+                    self.ring_full += 1;
                     self.session.unpoll_event(Event::EventRingFull);
                 }
                 return;
@@ -707,7 +837,10 @@ impl World {
         }
     }
 
-    fn apply(&mut self, f: Fault) {
+    fn apply(&mut self, p: Planned) {
+        let (f, x) = (p.fault, p.param);
+        // A number in [lo, hi] from the fault's own draw.
+        let pick = |lo: u64, hi: u64| lo + x % (hi - lo + 1);
         *self.counts.entry(f).or_default() += 1;
         self.note(|| format!("fault {f:?}"));
         let now = self.now;
@@ -715,10 +848,10 @@ impl World {
             let _ = self.shared.fault(spec);
         };
         match f {
-            Fault::DropToClient => self.drop_to_client += 1 + self.rng.below(3) as u32,
+            Fault::DropToClient => self.drop_to_client += pick(1, 3) as u32,
             Fault::DropToExchange => self.drop_to_exchange += 1,
-            Fault::DuplicateToClient => self.dup_to_client += 1 + self.rng.below(5) as u32,
-            Fault::Slow => self.slow_until = now + self.rng.between(2 * S, 6 * S),
+            Fault::DuplicateToClient => self.dup_to_client += pick(1, 5) as u32,
+            Fault::Slow => self.slow_until = now + pick(2 * S, 6 * S),
             Fault::Disconnect => {
                 if self.conn.is_some() {
                     self.close_link("network");
@@ -726,7 +859,7 @@ impl World {
                     self.out();
                 }
             }
-            Fault::RefuseConnect => self.refuse_connects += 1 + self.rng.below(3) as u32,
+            Fault::RefuseConnect => self.refuse_connects += pick(1, 3) as u32,
             Fault::InvalidateToken => sim("invalidate-tokens"),
             Fault::RefuseExecSub => sim("refuse-exec-sub:1"),
             Fault::IgnoreExecSub => sim("ignore-exec-sub:1"),
@@ -736,14 +869,14 @@ impl World {
             Fault::RestReset => sim("rest-reset:1"),
             Fault::RestUnavailable => {
                 sim("rest-unavailable:on");
-                self.rest_restore_at = Some(now + self.rng.between(S, 5 * S));
+                self.rest_restore_at = Some(now + pick(S, 5 * S));
             }
             Fault::CancelOnly => {
                 sim("status:cancel_only");
-                self.status_restore_at = Some(now + self.rng.between(S, 5 * S));
+                self.status_restore_at = Some(now + pick(S, 5 * S));
             }
             Fault::StrategyStall => {
-                self.strategy_stall_until = now + self.rng.between(S, 4 * S);
+                self.strategy_stall_until = now + pick(S, 4 * S);
             }
         }
     }
@@ -1160,18 +1293,14 @@ fn env(name: &str) -> Option<u64> {
 
 /// Runs `count` seeds from `first`; panics with the first violation's replay command (with
 /// `DST_KEEP_GOING`, after running them all: how many broke a rule, and which).
-fn run_seeds(first: u64, count: u64) -> BTreeMap<Fault, u64> {
+fn run_seeds(first: u64, count: u64) -> Tally {
     let keep_going = std::env::var("DST_KEEP_GOING").is_ok();
     let faults = faults_from_env();
-    let mut counts = BTreeMap::new();
+    let mut tally = Tally::default();
     let mut broken: Vec<Violation> = Vec::new();
     for seed in first..first + count {
         match World::new(seed, &faults).run() {
-            Ok(c) => {
-                for (k, n) in c {
-                    *counts.entry(k).or_default() += n;
-                }
-            }
+            Ok(t) => tally.add(&t),
             Err(v) => {
                 broken.push(v);
                 if !keep_going {
@@ -1182,16 +1311,19 @@ fn run_seeds(first: u64, count: u64) -> BTreeMap<Fault, u64> {
     }
     if let Some(v) = broken.first() {
         let seeds: Vec<u64> = broken.iter().map(|v| v.seed).collect();
+        let small = shrink(v.seed, &faults, Plan::draw(v.seed, &faults));
         panic!(
-            "{} of {count} seeds broke a rule: {seeds:?}\nseed {}: {}\nreplay: DST_SEED={} cargo test --lib dst::tests::replay -- --nocapture\nlast events:\n{}",
+            "{} of {count} seeds broke a rule: {seeds:?}\nseed {}: {}\nreplay: DST_SEED={} cargo test --lib dst::tests::replay -- --nocapture\nwith the fewest faults that still break it: DST_SEED={} DST_PLAN='{}' cargo test --lib dst::tests::replay -- --nocapture\nlast events:\n{}",
             broken.len(),
             v.seed,
             v.what,
             v.seed,
+            v.seed,
+            small.to_env(),
             v.trace
         );
     }
-    counts
+    tally
 }
 
 /// `DST_FAULTS=Disconnect,Slow`: only these kinds (names as in [`Fault`]); all by default.
@@ -1205,10 +1337,14 @@ fn faults_from_env() -> Vec<Fault> {
     }
 }
 
-fn report(counts: &BTreeMap<Fault, u64>, seeds: u64) {
+fn report(tally: &Tally, seeds: u64) {
     let mut line = format!("{seeds} seeds, faults:");
-    for (k, n) in counts {
+    for (k, n) in &tally.faults {
         let _ = write!(line, " {k:?}={n}");
+    }
+    line.push_str("; effects:");
+    for (k, n) in &tally.effects {
+        let _ = write!(line, " {k}={n}");
     }
     println!("{line}");
 }
@@ -1225,11 +1361,11 @@ mod tests {
         let per = total.div_ceil(4);
         let start = first + q * per;
         let count = per.min((first + total).saturating_sub(start));
-        let counts = run_seeds(start, count);
-        report(&counts, count);
+        let tally = run_seeds(start, count);
+        report(&tally, count);
         for f in faults_from_env() {
             assert!(
-                counts.get(&f).is_some_and(|&n| n > 0) || count < 200,
+                tally.faults.get(&f).is_some_and(|&n| n > 0) || count < 200,
                 "fault {f:?} never exercised in {count} seeds"
             );
         }
@@ -1255,16 +1391,49 @@ mod tests {
         quarter(3);
     }
 
-    /// `DST_SEED=N`: runs seed N and prints its trace and fault counts.
+    /// `DST_SEED=N`: runs seed N and prints its trace and fault counts (`DST_PLAN`: with these
+    /// faults instead of the seed's own).
     #[test]
     fn replay() {
         let Some(seed) = env("DST_SEED") else {
             return;
         };
-        let w = World::new(seed, &faults_from_env());
+        let plan = std::env::var("DST_PLAN")
+            .ok()
+            .map(|p| Plan::parse(&p).expect("DST_PLAN: seconds:Kind:draw,..."));
+        let w = World::with_plan(seed, &faults_from_env(), plan);
         match w.run_verbose() {
-            Ok(c) => println!("seed {seed}: every rule held; faults {c:?}"),
+            Ok(t) => println!("seed {seed}: every rule held; {t:?}"),
             Err(v) => panic!("seed {seed}: {}\n{}", v.what, v.trace),
+        }
+    }
+
+    #[test]
+    fn a_plan_survives_its_text_form() {
+        let p = Plan::draw(99, &FAULTS);
+        assert!(!p.0.is_empty());
+        let back = Plan::parse(&p.to_env()).unwrap();
+        assert_eq!(back.0.len(), p.0.len());
+        for (a, b) in back.0.iter().zip(&p.0) {
+            assert_eq!((a.fault, a.param), (b.fault, b.param));
+            assert!(a.at.abs_diff(b.at) < 1_000_000);
+        }
+    }
+
+    /// Each fault kind alone, a few seeds each: a directed run per failure mode.
+    #[test]
+    fn each_fault_kind_alone() {
+        let per = env("DST_PER_KIND").unwrap_or(20);
+        for (k, f) in FAULTS.into_iter().enumerate() {
+            for i in 0..per {
+                let seed = 1_000_000 + (k as u64) * 10_000 + i;
+                if let Err(v) = World::new(seed, &[f]).run() {
+                    panic!(
+                        "{f:?} alone, seed {seed}: {}\nreplay: DST_FAULTS={f:?} DST_SEED={seed} cargo test --lib dst::tests::replay -- --nocapture\n{}",
+                        v.what, v.trace
+                    );
+                }
+            }
         }
     }
 

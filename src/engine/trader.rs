@@ -99,6 +99,10 @@ pub enum TradeError {
     /// The symbol is not configured.
     #[error("unknown symbol")]
     UnknownSymbol,
+    /// The client order id names an order that is still live (or whose fate is not known
+    /// yet): Kraken refuses it, and answers to it could not be told apart.
+    #[error("client order id {0:?} is in use by a live order")]
+    ClOrdIdInUse(ClOrdId),
 }
 
 /// Everything counted.
@@ -398,7 +402,26 @@ impl Trader {
         }
     }
 
+    /// A client id may be used again only once its order is closed.
+    fn check_client_id(&mut self, tag: &ClientTag) -> Result<(), TradeError> {
+        if let Some(c) = tag.cl_ord_id()
+            && (self
+                .tracker
+                .by_cl_ord_id(&c)
+                .is_some_and(|o| o.status.is_active())
+                || self
+                    .paced
+                    .iter()
+                    .flatten()
+                    .any(|p| p.order.tag.cl_ord_id() == Some(c)))
+        {
+            return self.refuse(TradeError::ClOrdIdInUse(c));
+        }
+        Ok(())
+    }
+
     fn check_order(&mut self, o: &AddOrder) -> Result<(), TradeError> {
+        self.check_client_id(&o.tag)?;
         let Some(ins) = self.instrument(o.symbol).copied() else {
             return self.refuse(TradeError::NoInstrument(o.symbol));
         };
@@ -777,6 +800,10 @@ impl Trader {
         };
         if let Err(e) = batch.validate(&ins, wall()) {
             return self.refuse(e.into());
+        }
+        for i in 0..batch.orders.len() {
+            let tag = batch.orders[i].tag;
+            self.check_client_id(&tag)?;
         }
         if self.large_tx.slots() == 0 {
             return self.refuse(TradeError::Backpressure);
