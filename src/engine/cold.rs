@@ -678,7 +678,10 @@ impl Cold {
         let targets = &targets[..];
         let mut found: Vec<Option<Lookup>> = vec![None; targets.len()];
         let mut failed = false;
-        let take = |orders: Vec<rest::RestOrder>, found: &mut Vec<Option<Lookup>>| {
+        // A client id may have named several orders (reused after each closed): the one we
+        // look for is the newest, opened last.
+        let mut opened: Vec<Option<Timestamp>> = vec![None; targets.len()];
+        let mut take = |orders: Vec<rest::RestOrder>, found: &mut Vec<Option<Lookup>>| {
             for o in orders {
                 for (i, t) in targets.iter().enumerate() {
                     let hit = match t {
@@ -686,8 +689,11 @@ impl Cold {
                         OrderRef::Id(id) => o.txid == id.as_str(),
                         OrderRef::UserRef(_) => false,
                     };
-                    if hit && found[i].is_none() {
+                    let newer = found[i].is_none()
+                        || (matches!(t, OrderRef::ClOrdId(_)) && o.opentm > opened[i]);
+                    if hit && newer {
                         found[i] = Some(Lookup::of(*t, &o));
+                        opened[i] = o.opentm;
                     }
                 }
             }

@@ -1261,7 +1261,20 @@ fn cold_name(r: &ColdReply) -> String {
             response.error.map_or("ok".into(), |e| e.to_string())
         ),
         ColdReply::Unknown { req_id } => format!("no answer to {req_id}"),
-        ColdReply::Resolved(found) => format!("{} looked up", found.len()),
+        ColdReply::Resolved(found) => {
+            let each: Vec<String> = found
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{:?} → {:?} {:?}",
+                        l.target,
+                        l.order_id.map(|i| i.as_str().to_string()),
+                        l.status
+                    )
+                })
+                .collect();
+            format!("looked up: {}", each.join("; "))
+        }
         ColdReply::Trades {
             reports, complete, ..
         } => format!("{} trades, complete {complete}", reports.len()),

@@ -61,6 +61,11 @@ const STABLE_SESSION_NS: u64 = 30_000_000_000;
 /// frame was the last before a quiet spell), this is what notices.
 const EXEC_CONFIRM_NS: u64 = 2_000_000_000;
 
+/// After this long without an executions frame the stream is checked with a fresh snapshot
+/// (open orders and the last 50 trades): a frame lost last, before a quiet spell, shows no
+/// sequence gap, and this is what finds it.
+const QUIET_RESYNC_NS: u64 = 60_000_000_000;
+
 /// The `executions` subscription: open orders and the last trades in the snapshot.
 pub(crate) const EXECUTIONS: Subscription = Subscription::Executions {
     snap_orders: true,
@@ -816,6 +821,25 @@ impl Session {
                 };
                 self.timers.set(Timer::KeepAlive, at);
             }
+            Timer::QuietResync => {
+                if !self.ready {
+                    return;
+                }
+                let quiet_since = self
+                    .last_exec_ns
+                    .unwrap_or(0)
+                    .max(self.ready_since_ns.unwrap_or(0));
+                if now.saturating_sub(quiet_since) >= QUIET_RESYNC_NS {
+                    EngineStats::inc(&self.stats.quiet_resyncs);
+                    self.resubscribe_executions(now);
+                    // The snapshot counts as hearing from the stream.
+                    self.last_exec_ns = Some(now);
+                    self.timers.set(Timer::QuietResync, now + QUIET_RESYNC_NS);
+                } else {
+                    self.timers
+                        .set(Timer::QuietResync, quiet_since + QUIET_RESYNC_NS);
+                }
+            }
             Timer::ExecConfirm => {
                 if self.exec_expected_since.take().is_some() && self.ready {
                     // Acknowledged, yet not one executions frame since: the last frames may
@@ -1016,6 +1040,7 @@ impl Session {
         self.sub_retries.clear();
         self.exec_expected_since = None;
         self.timers.clear(Timer::ExecConfirm);
+        self.timers.clear(Timer::QuietResync);
         // Requests die with the connection: no answer to them can come on another one. The
         // strategy's become unknown outcomes now (looked up, never resent), not at their
         // deadlines. In the order they were sent.
@@ -1244,6 +1269,7 @@ impl Session {
                     self.ready = true;
                     self.ever_ready = true;
                     self.ready_since_ns = Some(now);
+                    self.timers.set(Timer::QuietResync, now + QUIET_RESYNC_NS);
                     tracing::info!("executions subscribed: orders go over the WebSocket");
                     self.set_state(ConnectionState::Ready);
                     self.refresh_dead_man(now);

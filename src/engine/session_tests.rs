@@ -23,6 +23,8 @@ struct Fix {
     events: Vec<Event>,
     cold: Vec<ColdRequest>,
     stats: Arc<EngineStats>,
+    /// Subscriptions `alive_until` answered.
+    answered: Vec<u64>,
 }
 
 fn config() -> SessionConfig {
@@ -62,6 +64,7 @@ impl Fix {
             events: Vec::new(),
             cold: Vec::new(),
             stats,
+            answered: Vec::new(),
         };
         f.pump();
         f
@@ -120,12 +123,29 @@ impl Fix {
         );
     }
 
-    /// Moves the clock to `t` with a heartbeat every second (the exchange is there).
+    /// Moves the clock to `t` with a heartbeat every second (the exchange is there, and
+    /// answers the executions subscriptions the session sends meanwhile: its quiet-stream
+    /// resyncs).
     fn alive_until(&mut self, t: u64) {
         while self.now < t {
             let step = (t - self.now).min(S);
             self.advance(step);
             self.frame(r#"{"channel":"heartbeat"}"#);
+            let subs: Vec<u64> = self
+                .sent("subscribe")
+                .iter()
+                .filter(|v| v["params"]["channel"] == "executions")
+                .filter_map(|v| v["req_id"].as_u64())
+                .filter(|id| !self.answered.contains(id))
+                .collect();
+            for id in subs {
+                self.answered.push(id);
+                self.ack(
+                    "subscribe",
+                    id,
+                    r#"{"channel":"executions","maxratecount":180,"snapshot":true}"#,
+                );
+            }
         }
     }
 
@@ -167,6 +187,7 @@ impl Fix {
 
     fn ack_executions(&mut self) {
         let id = self.last_req_id("subscribe", Some("executions"));
+        self.answered.push(id);
         self.ack(
             "subscribe",
             id,
@@ -668,5 +689,25 @@ fn a_timed_out_request_on_a_live_connection_resyncs_the_stream() {
         1,
         "its frames may be lost with its ack"
     );
+    assert_eq!(f.closes(), 0);
+}
+
+#[test]
+fn a_quiet_executions_stream_is_checked_with_a_fresh_snapshot_every_minute() {
+    let mut f = Fix::ready();
+    f.frame(&execution(1, "E1"));
+    let quiet_from = f.now;
+    f.alive_until(quiet_from + 60 * S - 1);
+    assert!(f.sent("unsubscribe").is_empty());
+    f.alive_until(quiet_from + 60 * S);
+    assert_eq!(f.sent("unsubscribe").len(), 1);
+    assert_eq!(f.stats.quiet_resyncs.load(Ordering::Relaxed), 1);
+    // A frame restarts the minute.
+    f.alive_until(quiet_from + 90 * S);
+    f.frame(&execution(2, "E2"));
+    f.alive_until(quiet_from + 149 * S);
+    assert_eq!(f.sent("unsubscribe").len(), 1);
+    f.alive_until(quiet_from + 151 * S);
+    assert_eq!(f.sent("unsubscribe").len(), 2);
     assert_eq!(f.closes(), 0);
 }

@@ -44,6 +44,8 @@ pub struct EngineStats {
     /// Resubscribes because no executions frame followed acknowledged requests (a loss a
     /// sequence gap cannot show: the last frames before a quiet spell).
     pub silent_stream_resyncs: AtomicU64,
+    /// Resubscribes after a minute without an executions frame (see `silent_stream_resyncs`).
+    pub quiet_resyncs: AtomicU64,
     /// Times fill recovery (trade history) or lookups were reported failing.
     pub recovery_failures: AtomicU64,
     /// Times the event ring was full: the I/O thread held its events and stopped reading.

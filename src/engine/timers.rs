@@ -23,11 +23,13 @@ pub enum Timer {
     InternalDeadline,
     /// An acknowledged order request's executions frames are overdue.
     ExecConfirm,
+    /// The executions stream has been quiet long enough to check it with a fresh snapshot.
+    QuietResync,
 }
 
 impl Timer {
     /// Every timer, in the order expired ones are handled.
-    pub const ALL: [Timer; 10] = [
+    pub const ALL: [Timer; 11] = [
         Timer::RequestDeadline,
         Timer::InternalDeadline,
         Timer::ExecConfirm,
@@ -35,6 +37,7 @@ impl Timer {
         Timer::SubscriptionRetry,
         Timer::TradesFetch,
         Timer::DeadMan,
+        Timer::QuietResync,
         Timer::KeepAlive,
         Timer::TokenRefresh,
         Timer::Reconnect,

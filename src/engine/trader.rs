@@ -130,6 +130,8 @@ pub struct Statistics {
     pub duplicate_frames: u64,
     /// Resubscribes because no executions frame followed acknowledged requests.
     pub silent_stream_resyncs: u64,
+    /// Resubscribes after a minute without an executions frame.
+    pub quiet_resyncs: u64,
     /// Tokens fetched.
     pub tokens_fetched: u64,
     /// Dead man's switch refreshes.
@@ -1149,6 +1151,7 @@ impl Trader {
             sequence_gaps: EngineStats::get(&st.sequence_gaps),
             duplicate_frames: EngineStats::get(&st.duplicate_frames),
             silent_stream_resyncs: EngineStats::get(&st.silent_stream_resyncs),
+            quiet_resyncs: EngineStats::get(&st.quiet_resyncs),
             tokens_fetched: EngineStats::get(&st.tokens_fetched),
             dead_man_refreshes: EngineStats::get(&st.dead_man_refreshes),
             reconciliations: EngineStats::get(&st.reconciliations),

@@ -485,13 +485,16 @@ impl OrderTracker {
         if let Some(c) = o.cl_ord_id {
             // A local submission still waiting for its id is the newest order with this client
             // id: a report of an older order reusing it (a snapshot's) must not take its place.
-            let waiting = self
+            let other = self
                 .by_cl_ord_id
                 .get(&c)
                 .filter(|&&e| e != slot)
-                .and_then(|&e| self.get(e))
-                .is_some_and(|e| e.order_id.is_none() && e.req_id.is_some());
-            if !waiting || o.order_id.is_none() {
+                .and_then(|&e| self.get(e));
+            let waiting = other.is_some_and(|e| e.order_id.is_none() && e.req_id.is_some());
+            // Nor may a closed order's report (a snapshot's trade) take it from a live one:
+            // the id names the live order until it closes.
+            let live = other.is_some_and(|e| e.status.is_active()) && !o.status.is_active();
+            if (!waiting || o.order_id.is_none()) && !live {
                 self.by_cl_ord_id.insert(c, slot);
             }
         }
@@ -1027,9 +1030,10 @@ impl OrderTracker {
             return refs;
         };
         for o in fl.slots.iter().filter_map(|&s| self.get(s)) {
-            let r = match (o.cl_ord_id, o.order_id) {
-                (Some(c), _) => OrderRef::ClOrdId(c),
-                (None, Some(id)) => OrderRef::Id(id),
+            // Kraken's id when known: exact, where a client id may have named older orders.
+            let r = match (o.order_id, o.cl_ord_id) {
+                (Some(id), _) => OrderRef::Id(id),
+                (None, Some(c)) => OrderRef::ClOrdId(c),
                 (None, None) => continue,
             };
             let _ = refs.try_push(r);

@@ -708,6 +708,8 @@ pub struct RestOrder {
     pub limit_price: Decimal,
     /// Ids of the order's trades (when asked for).
     pub trades: Vec<String>,
+    /// When it was opened (`opentm`), if given.
+    pub opentm: Option<Timestamp>,
 }
 
 /// One pair of the public `AssetPairs` response: how REST names it.
@@ -924,6 +926,10 @@ fn orders_of(r: &BorrowedValue<'_>) -> Result<Vec<RestOrder>, RestError> {
                         .collect()
                 })
                 .unwrap_or_default(),
+            opentm: o
+                .get("opentm")
+                .and_then(|x| x.as_f64())
+                .map(|t| Timestamp((t * 1e6).round() as i64)),
         });
     }
     out.sort_by(|a, b| a.txid.cmp(&b.txid));

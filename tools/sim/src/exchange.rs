@@ -175,6 +175,8 @@ pub struct SimOrder {
     pub shown_filled: Decimal,
     pub status: &'static str,
     pub placed_ns: Ns,
+    /// When it was opened (`opentm`; an amend does not move it, unlike `placed_ns`).
+    pub opened_ns: Ns,
     pub priority: u64,
     pub reason: Option<String>,
 }
@@ -1223,6 +1225,7 @@ impl Exchange {
             shown_filled: Decimal::ZERO,
             status: "pending_new",
             placed_ns: now,
+            opened_ns: now,
             priority: self.priority,
             reason: None,
         };
@@ -1949,7 +1952,7 @@ impl Exchange {
         };
         json!({
             "refid": null, "userref": o.userref, "cl_ord_id": o.cl_ord_id, "status": status,
-            "opentm": o.placed_ns as f64 / 1e9, "starttm": 0, "expiretm": 0,
+            "opentm": o.opened_ns as f64 / 1e9, "starttm": 0, "expiretm": 0,
             "descr": {"pair": p.rest_name, "type": if o.buy { "buy" } else { "sell" }, "ordertype": o.order_type,
                       "price": o.limit_price.unwrap_or_default().to_string(), "price2": "0", "leverage": "none",
                       "order": format!("{} {} {} @ {} {}", if o.buy { "buy" } else { "sell" }, o.qty, p.rest_name, o.order_type, o.limit_price.unwrap_or_default()), "close": ""},
@@ -2029,8 +2032,8 @@ impl Exchange {
         let closed: Vec<&SimOrder> = candidates
             .filter(|o| o.account == acct && !o.is_open() && o.status != "pending_new")
             // Orders opened after `start` (the sim keeps no close time; close ≥ open).
-            .filter(|o| start.is_none_or(|s| o.placed_ns as f64 / 1e9 > s))
-            .filter(|o| end.is_none_or(|e| o.placed_ns as f64 / 1e9 <= e))
+            .filter(|o| start.is_none_or(|s| o.opened_ns as f64 / 1e9 > s))
+            .filter(|o| end.is_none_or(|e| o.opened_ns as f64 / 1e9 <= e))
             .collect();
         let mut m = Map::new();
         for o in closed.iter().skip(ofs).take(50) {
