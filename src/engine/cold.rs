@@ -234,6 +234,10 @@ impl Cold {
         self.stats.exchange_offset_us.load(Ordering::Relaxed)
     }
 
+    fn exchange_offset_lo(&self) -> i64 {
+        self.stats.exchange_offset_lo_us.load(Ordering::Relaxed)
+    }
+
     fn next_nonce(&mut self) -> u64 {
         // Strictly increasing, ahead of the wall clock in microseconds.
         let wall = clock::wall().0.max(0) as u64;
@@ -1005,7 +1009,9 @@ impl ColdLoop {
         // then a complete search that does not find it means it was never placed. Until then,
         // a search can only find it: what it does not find is searched again. Windows are in
         // the exchange's time.
-        let wall = Timestamp(clock::wall().0 + cold.exchange_offset());
+        // The exchange's time at the latest it can be: a window is closed only when the
+        // exchange has certainly passed its end (the lower bound of the clock offset).
+        let wall = Timestamp(clock::wall().0 + cold.exchange_offset_lo());
         let due = |(w, searched): &(LookupWindow, bool)| !searched || w.2 <= wall;
         if self.queue.is_empty() && self.backlog.iter().any(due) {
             let mut round = Vec::with_capacity(TARGETS_PER_ROUND);

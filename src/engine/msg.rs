@@ -57,6 +57,9 @@ pub enum Command {
         /// Monotonic ns when it was submitted (0: unknown): the exchange cannot hold it
         /// from before then, which bounds the search.
         since_ns: u64,
+        /// The `deadline` (exchange time) its request carried, if known: the exchange cannot
+        /// have opened it later.
+        deadline: Option<crate::time::Timestamp>,
     },
     /// The next [`LargeCommand`] on the large ring.
     Large {

@@ -401,8 +401,12 @@ impl Session {
             | Command::CancelAll { req_id }
             | Command::CancelAfter { req_id, .. }
             | Command::Large { req_id } => req_id,
-            Command::Lookup { target, since_ns } => {
-                self.lookup(now, target, since_ns);
+            Command::Lookup {
+                target,
+                since_ns,
+                deadline,
+            } => {
+                self.lookup(now, target, since_ns, deadline);
                 return;
             }
         };
@@ -1125,7 +1129,7 @@ impl Session {
 
     /// Asks the cold thread to look `target` up; `since_ns` (monotonic, 0: unknown) is when
     /// it was submitted, turned into the exchange's wall clock with a margin.
-    fn lookup(&mut self, now: u64, target: OrderRef, since_ns: u64) {
+    fn lookup(&mut self, now: u64, target: OrderRef, since_ns: u64, deadline: Option<Timestamp>) {
         EngineStats::inc(&self.stats.reconciliations);
         // The window the exchange can have opened it in, bounded at both ends around its
         // submission: from then to its `deadline` (every order request carries one, and the
@@ -1146,6 +1150,16 @@ impl Session {
                 submitted - margin,
                 (self.wall_at(last) + offset + margin).max(submitted),
             )
+        };
+        // The deadline its request carried is the exchange's own bound: the window reaches
+        // it whatever our clock offset measures now (a slow network inflates it, then it
+        // shrinks back).
+        let (since, until) = match deadline {
+            Some(d) => (
+                since.min(d.0 - self.cfg.order_deadline_ns as i64 / 1_000 - margin),
+                until.max(d.0 + margin),
+            ),
+            None => (since, until),
         };
         self.cold.push_back(ColdRequest::Lookup {
             target,
@@ -1246,12 +1260,20 @@ impl Session {
         // The exchange's clock, from its receive time on our own requests (off the hot path):
         // lookups search windows of exchange time.
         if let Some(t_in) = r.time_in {
+            // Its receive time less our send time: the offset plus a one-way trip, an upper
+            // bound (deadlines are stamped with it, so they are never early). Its send time
+            // less our receive time: a lower bound (whether a deadline has certainly passed
+            // at the exchange is judged with it).
             let sent = deadline.saturating_sub(self.cfg.request_timeout_ns);
             let offset = t_in.0 - self.wall_at(sent);
+            let lower = r.time_out.unwrap_or(t_in).0 - self.wall_at(now);
             self.exchange_offset_us = Some(offset);
             self.stats
                 .exchange_offset_us
                 .store(offset, Ordering::Relaxed);
+            self.stats
+                .exchange_offset_lo_us
+                .store(lower.min(offset), Ordering::Relaxed);
         }
         match (kind, r.success) {
             (Internal::SubscribeExecutions, true) => {

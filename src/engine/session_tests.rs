@@ -618,6 +618,7 @@ fn lookups_search_the_window_the_order_could_have_been_opened_in() {
         Command::Lookup {
             target,
             since_ns: submitted,
+            deadline: None,
         },
         None,
         0,
@@ -710,4 +711,59 @@ fn a_quiet_executions_stream_is_checked_with_a_fresh_snapshot_every_minute() {
     f.alive_until(quiet_from + 151 * S);
     assert_eq!(f.sent("unsubscribe").len(), 2);
     assert_eq!(f.closes(), 0);
+}
+
+#[test]
+fn a_lookup_window_reaches_the_deadline_its_request_carried() {
+    // The deadline was stamped while a slow network inflated the measured clock offset by
+    // 4.5 s; the offset measures small again by the time the lookup is made.
+    let mut f = Fix::ready();
+    assert_eq!(f.s.exchange_offset_us, Some(0));
+    let submitted = f.now;
+    let stamped = Timestamp(f.s.wall_at(submitted) + 4_500_000 + 5_000_000);
+    f.advance(7 * S);
+    let target = OrderRef::ClOrdId(crate::ids::ClOrdId::new("c1").unwrap());
+    f.s.handle_command(
+        f.now,
+        Command::Lookup {
+            target,
+            since_ns: submitted,
+            deadline: Some(stamped),
+        },
+        None,
+        0,
+        false,
+    );
+    f.pump();
+    let until = f
+        .cold
+        .iter()
+        .find_map(|c| match c {
+            ColdRequest::Lookup { until, .. } => Some(*until),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(until.0, stamped.0 + LOOKUP_MARGIN_US);
+}
+
+#[test]
+fn the_clock_offset_is_bounded_from_both_sides() {
+    // Sent at our 0, received by the exchange at +3 s (its clock), answered at +3 s, read by us
+    // at +4 s: the offset is at most +3 s and at least -1 s.
+    let mut f = Fix::new();
+    f.token("T1");
+    f.connect();
+    let id = f.last_req_id("subscribe", Some("executions"));
+    f.advance(4 * S);
+    let sent_wall = f.s.wall_at(f.now - 4 * S);
+    let t_in = Timestamp(sent_wall + 3_000_000);
+    f.frame(&format!(
+        r#"{{"method":"subscribe","req_id":{id},"result":{{"channel":"executions","snapshot":true}},"success":true,"time_in":"{}","time_out":"{}"}}"#,
+        t_in, t_in
+    ));
+    assert_eq!(f.s.exchange_offset_us, Some(3_000_000));
+    assert_eq!(
+        f.stats.exchange_offset_lo_us.load(Ordering::Relaxed),
+        -1_000_000
+    );
 }

@@ -53,6 +53,9 @@ pub struct EngineStats {
     /// The exchange's clock minus ours, µs, as last measured (0 until then): deadlines are
     /// set in the exchange's time.
     pub exchange_offset_us: std::sync::atomic::AtomicI64,
+    /// A lower bound of the exchange's clock minus ours (µs): its send time of an answer less
+    /// our receive time. Whether a deadline has certainly passed there is judged with it.
+    pub exchange_offset_lo_us: std::sync::atomic::AtomicI64,
     /// WebSocket up.
     pub connected: AtomicBool,
     /// `executions` subscribed with a valid token.

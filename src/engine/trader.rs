@@ -920,11 +920,17 @@ impl Trader {
             o.is_some_and(|o| o.status == OrderStatus::Unknown)
         });
         while let Some(target) = self.reconciler.next_lookup() {
-            let since_ns = self.target_order(&target).map_or(0, |o| o.created_ns);
+            let (since_ns, deadline) = self
+                .target_order(&target)
+                .map_or((0, None), |o| (o.created_ns, o.deadline));
             if self
                 .cmd_tx
                 .push(Issued {
-                    cmd: Command::Lookup { target, since_ns },
+                    cmd: Command::Lookup {
+                        target,
+                        since_ns,
+                        deadline,
+                    },
                     at_ns: 0,
                 })
                 .is_err()

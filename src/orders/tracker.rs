@@ -57,6 +57,9 @@ impl Default for TrackerConfig {
 pub struct Order {
     /// Kraken's id, once known.
     pub order_id: Option<OrderId>,
+    /// The `deadline` its add request carried (exchange time): the exchange opens it no
+    /// later than that, which bounds a lookup's search.
+    pub deadline: Option<crate::time::Timestamp>,
     /// Client order id.
     pub cl_ord_id: Option<ClOrdId>,
     /// Userref.
@@ -119,6 +122,7 @@ impl Order {
     fn new(symbol: SymbolId, now: u64) -> Self {
         Self {
             order_id: None,
+            deadline: None,
             cl_ord_id: None,
             userref: None,
             symbol,
@@ -575,6 +579,7 @@ impl OrderTracker {
 
     fn new_order_from(&mut self, a: &AddOrder, req_id: u64, now: u64) -> u32 {
         let mut o = Order::new(a.symbol, now);
+        o.deadline = a.deadline;
         o.cl_ord_id = a.tag.cl_ord_id();
         if let ClientTag::UserRef(r) = a.tag {
             o.userref = Some(i64::from(r));
@@ -643,6 +648,9 @@ impl OrderTracker {
         if !b.validate {
             for a in &b.orders {
                 let s = self.new_order_from(a, req_id, now);
+                if let Some(o) = self.order_mut(s) {
+                    o.deadline = b.deadline;
+                }
                 slots.push(s);
                 self.announce_new(s, sink);
             }
