@@ -8,7 +8,8 @@
 //! Run a range: `DST_SEEDS=100000 DST_FIRST=1 cargo test --release --lib dst::tests::seeds -- --nocapture`.
 //! Replay one: `DST_SEED=42 cargo test --lib dst::tests::replay -- --nocapture` (prints its
 //! trace; `DST_GREP=text` adds every frame containing `text`). `DST_KEEP_GOING=1` runs every
-//! seed of a range and lists those that broke a rule.
+//! seed of a range and lists those that broke a rule; `DST_DUMP=1` prints the tracker's orders
+//! when an order is missing.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -1162,6 +1163,17 @@ impl World {
                     .filter(|m| m.order_id.is_none_or(|m| m == id))
             });
             let Some(m) = m else {
+                if std::env::var("DST_DUMP").is_ok() {
+                    for t in self.trader.tracker().orders() {
+                        eprintln!(
+                            "tracker: {:?} {:?} {:?} filled {}",
+                            t.order_id.map(|i| i.as_str().to_string()),
+                            t.cl_ord_id.map(|c| c.as_str().to_string()),
+                            t.status,
+                            t.filled_qty
+                        );
+                    }
+                }
                 return Err(format!(
                     "the engine does not know {} ({:?}, {})",
                     o.id, o.cl_ord_id, o.status
