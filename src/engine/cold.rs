@@ -60,6 +60,9 @@ pub(crate) enum ColdRequest {
     },
     /// Arm (or with 0 disarm) the dead man's switch over REST while the socket is down.
     DeadMan { timeout_secs: u32 },
+    /// List every order opened in the window, once it has closed: an edit whose answer was
+    /// lost may have opened a replacement nothing else names (it has no client id).
+    Discover { since: Timestamp, until: Timestamp },
     /// Stop.
     Shutdown,
 }
@@ -448,7 +451,7 @@ impl Cold {
                     });
                 (Method::CancelAllOrdersAfter, r)
             }
-            Command::Large { .. } | Command::Lookup { .. } => (
+            Command::Large { .. } | Command::Lookup { .. } | Command::Discover { .. } => (
                 Method::Other,
                 Err(RestError::Kraken(vec![
                     "EGeneral:Invalid arguments:not a REST order command".into(),
@@ -668,6 +671,42 @@ impl Cold {
             .and_then(|mut b| rest::parse_orders(&mut b))
             .map_err(|e| tracing::warn!(method, error = %e, "order lookup failed"))
             .ok()
+    }
+
+    /// Every order opened in `[since, until]`: open now, or closed since. `None` if a call
+    /// failed or the window holds more than a round may read.
+    pub fn discover(&mut self, since: Timestamp, until: Timestamp) -> Option<Vec<Lookup>> {
+        let mut found = Vec::new();
+        let mut add = |orders: Vec<rest::RestOrder>| {
+            for o in orders
+                .iter()
+                .filter(|o| o.opentm.is_none_or(|t| t >= since && t <= until))
+            {
+                if let Some(id) = OrderId::new(&o.txid) {
+                    found.push(Lookup::of(OrderRef::Id(id), o));
+                }
+            }
+        };
+        let n = self.next_nonce();
+        rest::open_orders_form(&mut self.body, n, None);
+        add(self.orders("OpenOrders")?);
+        let mut ofs = 0u64;
+        for _ in 0..MAX_PAGES_PER_ROUND {
+            let n = self.next_nonce();
+            rest::closed_orders_since_form(&mut self.body, n, since, Some(until), ofs, None);
+            let (page, count) = self
+                .post("ClosedOrders", false)
+                .and_then(|mut b| rest::parse_orders_page(&mut b))
+                .map_err(|e| tracing::warn!(error = %e, "order discovery failed"))
+                .ok()?;
+            ofs += page.len() as u64;
+            let done = page.is_empty() || ofs >= count;
+            add(page);
+            if done {
+                return Some(found);
+            }
+        }
+        None
     }
 
     /// Looks orders up in one go, whatever their number: every open order (one `OpenOrders`),
@@ -897,7 +936,7 @@ fn priority(r: &ColdRequest) -> u8 {
         ColdRequest::Shutdown => 0,
         ColdRequest::Token | ColdRequest::DeadMan { .. } => 1,
         ColdRequest::Order { .. } | ColdRequest::Large { .. } => 2,
-        ColdRequest::Lookup { .. } | ColdRequest::Trades { .. } => 3,
+        ColdRequest::Lookup { .. } | ColdRequest::Trades { .. } | ColdRequest::Discover { .. } => 3,
     }
 }
 
@@ -995,6 +1034,8 @@ pub(crate) struct ColdLoop {
     /// Orders to look up, and whether they were searched before (not found yet): searched a
     /// round at a time, when nothing else waits.
     backlog: VecDeque<(LookupWindow, bool)>,
+    /// Windows to list once closed (`Discover`), and not before when (after a failure).
+    discoveries: VecDeque<(Timestamp, Timestamp, Timestamp)>,
 }
 
 impl ColdLoop {
@@ -1013,6 +1054,22 @@ impl ColdLoop {
         // exchange has certainly passed its end (the lower bound of the clock offset).
         let wall = Timestamp(clock::wall().0 + cold.exchange_offset_lo());
         let due = |(w, searched): &(LookupWindow, bool)| !searched || w.2 <= wall;
+        if self.queue.is_empty()
+            && let Some(i) = self
+                .discoveries
+                .iter()
+                .position(|&(_, until, not_before)| until <= wall && not_before <= wall)
+            && let Some((since, until, _)) = self.discoveries.remove(i)
+        {
+            return match cold.discover(since, until) {
+                Some(found) => Step::Replies(vec![ColdReply::Resolved(found)]),
+                None => {
+                    let later = Timestamp(wall.0 + 1_000_000);
+                    self.discoveries.push_back((since, until, later));
+                    Step::Replies(Vec::new())
+                }
+            };
+        }
         if self.queue.is_empty() && self.backlog.iter().any(due) {
             let mut round = Vec::with_capacity(TARGETS_PER_ROUND);
             self.backlog.retain(|e| {
@@ -1047,7 +1104,9 @@ impl ColdLoop {
             let wake = self
                 .backlog
                 .iter()
-                .map(|(w, _)| w.2.0.saturating_sub(wall.0).max(0) as u64)
+                .map(|(w, _)| w.2)
+                .chain(self.discoveries.iter().map(|d| d.1.max(d.2)))
+                .map(|t| t.0.saturating_sub(wall.0).max(0) as u64)
                 .min()
                 .map(|us| Duration::from_micros(us + 1_000));
             return Step::Idle(wake);
@@ -1112,6 +1171,10 @@ impl ColdLoop {
                 return Step::Replies(Vec::new());
             }
             ColdRequest::Trades { since, end, ofs } => cold.trades_since(since, end, ofs),
+            ColdRequest::Discover { since, until } => {
+                self.discoveries.push_back((since, until, since));
+                return Step::Replies(Vec::new());
+            }
             ColdRequest::Shutdown => {
                 // Orders still queued were accepted from the strategy: say they were not sent.
                 // A queued disarm of the dead man's switch is the clean stop's last word.

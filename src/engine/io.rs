@@ -269,7 +269,7 @@ impl Io {
                 None
             };
             self.session.handle_command(now, cmd, large, at_ns, closing);
-            if at_ns > 0 && !matches!(cmd, Command::Lookup { .. }) {
+            if at_ns > 0 && !matches!(cmd, Command::Lookup { .. } | Command::Discover { .. }) {
                 let _ = self.tick_to_pop.record(now.saturating_sub(at_ns).max(1));
             }
             if self.pump_out() && at_ns > 0 {

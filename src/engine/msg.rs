@@ -61,6 +61,15 @@ pub enum Command {
         /// have opened it later.
         deadline: Option<crate::time::Timestamp>,
     },
+    /// List the orders opened in the window a request could have opened one in (an edit
+    /// whose answer was lost: its replacement has no client id to look up), and adopt those
+    /// the engine does not know.
+    Discover {
+        /// Monotonic ns, at or before the request was sent.
+        since_ns: u64,
+        /// The latest `deadline` (exchange time) the request can have carried.
+        deadline: Option<crate::time::Timestamp>,
+    },
     /// The next [`LargeCommand`] on the large ring.
     Large {
         /// Request id.

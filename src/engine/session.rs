@@ -409,6 +409,15 @@ impl Session {
                 self.lookup(now, target, since_ns, deadline);
                 return;
             }
+            Command::Discover { since_ns, deadline } => {
+                EngineStats::inc(&self.stats.reconciliations);
+                let (since, until) = self.window(now, since_ns, deadline);
+                self.cold.push_back(ColdRequest::Discover {
+                    since: Timestamp(since),
+                    until: Timestamp(until),
+                });
+                return;
+            }
         };
         if !self.ready {
             if closing {
@@ -485,7 +494,8 @@ impl Session {
             (Command::Large { .. }, Some(LargeCommand::BatchCancel(b))) => {
                 encode::batch_cancel(&mut self.out, b, token, req_id)
             }
-            (Command::Large { .. }, None) | (Command::Lookup { .. }, _) => return,
+            (Command::Large { .. }, None)
+            | (Command::Lookup { .. } | Command::Discover { .. }, _) => return,
         }
         let deadline_ns = now + self.cfg.request_timeout_ns;
         self.in_flight.insert(
@@ -1131,6 +1141,17 @@ impl Session {
     /// it was submitted, turned into the exchange's wall clock with a margin.
     fn lookup(&mut self, now: u64, target: OrderRef, since_ns: u64, deadline: Option<Timestamp>) {
         EngineStats::inc(&self.stats.reconciliations);
+        let (since, until) = self.window(now, since_ns, deadline);
+        self.cold.push_back(ColdRequest::Lookup {
+            target,
+            since: Timestamp(since),
+            until: Timestamp(until),
+        });
+    }
+
+    /// The window (exchange time, µs) the exchange can have opened an order in: from its
+    /// submission at `since_ns` (monotonic, 0: unknown) to the deadline its request carried.
+    fn window(&self, now: u64, since_ns: u64, deadline: Option<Timestamp>) -> (i64, i64) {
         // The window the exchange can have opened it in, bounded at both ends around its
         // submission: from then to its `deadline` (every order request carries one, and the
         // exchange refuses it after that, even when a connection was lost with it in flight);
@@ -1154,18 +1175,13 @@ impl Session {
         // The deadline its request carried is the exchange's own bound: the window reaches
         // it whatever our clock offset measures now (a slow network inflates it, then it
         // shrinks back).
-        let (since, until) = match deadline {
+        match deadline {
             Some(d) => (
                 since.min(d.0 - self.cfg.order_deadline_ns as i64 / 1_000 - margin),
                 until.max(d.0 + margin),
             ),
             None => (since, until),
-        };
-        self.cold.push_back(ColdRequest::Lookup {
-            target,
-            since: Timestamp(since),
-            until: Timestamp(until),
-        });
+        }
     }
 
     /// A response to one of the strategy's requests.

@@ -767,3 +767,221 @@ fn the_clock_offset_is_bounded_from_both_sides() {
         -1_000_000
     );
 }
+
+#[test]
+fn token_failures_back_off_like_connections_and_a_success_resets_them() {
+    let mut f = Fix::new();
+    let mut delays = Vec::new();
+    for _ in 0..3 {
+        let start = f.now;
+        f.s.handle_cold(f.now, ColdReply::Token(Err("EAPI:Invalid key".into())));
+        f.pump();
+        let due = f.s.timers.get(Timer::Reconnect).unwrap();
+        delays.push(due - start);
+        assert!(!f.s.poll_connect(due - 1), "not before the backoff");
+        let asked = f.token_requests();
+        f.run_until(due);
+        assert!(
+            !f.s.poll_connect(f.now),
+            "no token yet: it asks for one instead"
+        );
+        f.pump();
+        assert_eq!(f.token_requests(), asked + 1);
+    }
+    // 100 ms doubling, jittered into [d/2, d].
+    for (d, n) in delays.iter().zip([200u64, 400, 800]) {
+        assert!(*d >= n * MS / 2 && *d <= n * MS, "{delays:?}");
+    }
+    assert_eq!(f.stats.token_failures.load(Ordering::Relaxed), 3);
+    f.token("T1");
+    assert_eq!(f.stats.tokens_fetched.load(Ordering::Relaxed), 1);
+    assert!(f.s.poll_connect(f.now));
+    f.s.handle_connect_failed(f.now, "refused");
+    let start = f.now;
+    f.s.handle_cold(f.now, ColdReply::Token(Err("x".into())));
+    let d = f.s.timers.get(Timer::Reconnect).unwrap() - start;
+    assert!(
+        (100 * MS..=200 * MS).contains(&d),
+        "reset after a success: {d}"
+    );
+}
+
+#[test]
+fn an_incomplete_trade_history_is_read_on_from_where_it_stopped_backing_off() {
+    let mut f = Fix::ready();
+    f.frame(&execution(1, "E1"));
+    f.advance(S);
+    f.frame(&execution(3, "E3"));
+    f.ack_executions();
+    let (since, end) = f
+        .cold
+        .iter()
+        .find_map(|c| match c {
+            ColdRequest::Trades { since, end, ofs: 0 } => Some((*since, *end)),
+            _ => None,
+        })
+        .expect("asked");
+    let trades = |f: &Fix| {
+        f.cold
+            .iter()
+            .filter_map(|c| match c {
+                ColdRequest::Trades { since, end, ofs } => Some((*since, *end, *ofs)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let reply = |next_ofs: u64, complete: bool| ColdReply::Trades {
+        reports: Vec::new(),
+        since,
+        end,
+        next_ofs,
+        complete,
+        error: (!complete).then(|| "EService:Busy".to_string()),
+    };
+    let mut delays = Vec::new();
+    for (i, ofs) in [50u64, 100, 150].into_iter().enumerate() {
+        let start = f.now;
+        f.s.handle_cold(f.now, reply(ofs, false));
+        f.pump();
+        let due = f.s.timers.get(Timer::TradesFetch).unwrap();
+        delays.push((due - start) / S);
+        f.alive_until(due - 1);
+        assert_eq!(trades(&f).len(), i + 1, "not before its time");
+        f.alive_until(due);
+        assert_eq!(
+            trades(&f).last(),
+            Some(&(since, end, ofs)),
+            "resumed where it stopped"
+        );
+    }
+    assert_eq!(delays, [2, 4, 8]);
+    let failing: Vec<_> = f
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::RecoveryFailing { .. }))
+        .collect();
+    assert_eq!(failing.len(), 1, "reported once, at the third failure");
+    assert_eq!(f.stats.recovery_failures.load(Ordering::Relaxed), 1);
+    // Complete: nothing more is read, and the count starts over.
+    f.s.handle_cold(f.now, reply(200, true));
+    f.pump();
+    let n = trades(&f).len();
+    f.alive_until(f.now + 30 * S);
+    assert_eq!(trades(&f).len(), n);
+    assert_eq!(f.s.trades_failures, 0);
+}
+
+#[test]
+fn rest_answers_reach_the_strategy_as_the_socket_s_do() {
+    let mut f = Fix::new();
+    let response = crate::protocol::messages::Response {
+        method: crate::protocol::messages::Method::AddOrder,
+        req_id: Some(7),
+        success: true,
+        error: None,
+        error_kind: None,
+        result: AckResult::None,
+        warnings: 0,
+        time_in: None,
+        time_out: None,
+    };
+    let item = crate::protocol::messages::BatchItem::default();
+    f.s.handle_cold(
+        f.now,
+        ColdReply::Response {
+            response,
+            items: vec![item, item],
+            sent_ns: 5,
+        },
+    );
+    f.s.handle_cold(f.now, ColdReply::Unknown { req_id: 8 });
+    f.s.handle_cold(
+        f.now,
+        ColdReply::NotSent {
+            req_id: 9,
+            reason: NotSentReason::Expired,
+        },
+    );
+    f.pump();
+    let kinds: Vec<String> = f
+        .events
+        .iter()
+        .map(|e| match e {
+            Event::BatchItem { index, .. } => format!("item {index}"),
+            Event::Response { route, sent_ns, .. } => format!("response {route:?} {sent_ns}"),
+            Event::UnknownOutcome {
+                req_id,
+                disconnected,
+            } => format!("unknown {req_id} {disconnected}"),
+            Event::NotSent { req_id, .. } => format!("not sent {req_id}"),
+            other => format!("{other:?}"),
+        })
+        .filter(|k| !k.starts_with("Connection"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "item 0",
+            "item 1",
+            "response Rest 5",
+            "unknown 8 false",
+            "not sent 9"
+        ]
+    );
+    assert_eq!(f.stats.unknown_outcomes.load(Ordering::Relaxed), 1);
+    // The dead man's switch over REST: armed when Kraken said so, not when it refused.
+    f.s.handle_cold(
+        f.now,
+        ColdReply::DeadMan {
+            timeout_secs: 60,
+            ok: true,
+        },
+    );
+    assert!(f.stats.dead_man_armed.load(Ordering::Relaxed));
+    assert_eq!(f.stats.dead_man_refreshes.load(Ordering::Relaxed), 1);
+    f.s.handle_cold(
+        f.now,
+        ColdReply::DeadMan {
+            timeout_secs: 60,
+            ok: false,
+        },
+    );
+    assert!(!f.stats.dead_man_armed.load(Ordering::Relaxed));
+    f.s.handle_cold(
+        f.now,
+        ColdReply::DeadMan {
+            timeout_secs: 0,
+            ok: true,
+        },
+    );
+    assert!(!f.stats.dead_man_armed.load(Ordering::Relaxed), "disarmed");
+    assert_eq!(f.stats.dead_man_refreshes.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn undecodable_frames_are_counted_and_balances_and_status_pass_through() {
+    let mut f = Fix::ready();
+    f.frame("CloudFlare WebSocket proxy restarting");
+    f.frame(r#"{"channel":"executions","type":"update","data":[{"order_id":1}]}"#);
+    assert_eq!(f.stats.decode_errors.load(Ordering::Relaxed), 2);
+    assert_eq!(f.stats.non_json_frames.load(Ordering::Relaxed), 1);
+    f.frame(
+        r#"{"channel":"balances","type":"snapshot","data":[{"asset":"USD","asset_class":"currency","balance":5.0,"wallets":[{"type":"spot","id":"main","balance":5.0}]}],"sequence":1}"#,
+    );
+    f.frame(
+        r#"{"channel":"balances","type":"update","data":[{"asset":"USD","asset_class":"currency","amount":1.0,"balance":6.0,"fee":0.0,"ledger_id":"L","ref_id":"R","timestamp":"2023-11-14T22:13:20.000000Z","type":"deposit","category":"deposit","wallet_type":"spot","wallet_id":"main"}],"sequence":2}"#,
+    );
+    let snaps: Vec<bool> = f
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Balance { snapshot, .. } => Some(*snapshot),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(snaps, [true, false]);
+    f.frame(
+        r#"{"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":1,"system":"cancel_only","version":"2.0.10"}]}"#,
+    );
+    assert!(f.events.iter().any(|e| matches!(e, Event::Status(_))));
+}

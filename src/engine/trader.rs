@@ -273,6 +273,8 @@ pub struct Trader {
     auto_ids: u64,
     /// Kraken's `deadline` on every order request, this far ahead (µs).
     order_deadline_us: i64,
+    /// A request with no answer by then has an unknown outcome (ns).
+    request_timeout_ns: u64,
     /// Queued processing, if configured.
     pacing: Option<crate::engine::Pacing>,
     /// Adds waiting for the rate counter, per pair (capacity allocated up front).
@@ -354,6 +356,7 @@ impl Trader {
             pacing_wait: latency_histogram(),
             order_deadline_us: crate::engine::order_deadline(cfg.request_timeout).as_micros()
                 as i64,
+            request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
         }
     }
 
@@ -806,6 +809,15 @@ impl Trader {
         for i in 0..batch.orders.len() {
             let tag = batch.orders[i].tag;
             self.check_client_id(&tag)?;
+            // Twice in one batch: Kraken refuses the second, and the two could not be told
+            // apart.
+            if let Some(c) = tag.cl_ord_id()
+                && batch.orders[..i]
+                    .iter()
+                    .any(|o| o.tag.cl_ord_id() == Some(c))
+            {
+                return self.refuse(TradeError::ClOrdIdInUse(c));
+            }
         }
         if self.large_tx.slots() == 0 {
             return self.refuse(TradeError::Backpressure);
@@ -1040,6 +1052,22 @@ impl Trader {
                 for target in self.tracker.lookup_refs(req_id) {
                     self.reconciler.look_up(target);
                 }
+                if self.tracker.method_of(req_id) == Some(Method::EditOrder) {
+                    // Its replacement, if the exchange opened one, has no client id: list the
+                    // window instead. Sent within the last request timeout; its deadline at
+                    // most one order deadline from now (in the exchange's clock).
+                    let offset = self.stats.exchange_offset_us.load(Ordering::Relaxed);
+                    let deadline =
+                        crate::time::Timestamp(wall().0 + offset + self.order_deadline_us);
+                    let since_ns = now.saturating_sub(self.request_timeout_ns);
+                    let _ = self.cmd_tx.push(Issued {
+                        cmd: Command::Discover {
+                            since_ns,
+                            deadline: Some(deadline),
+                        },
+                        at_ns: 0,
+                    });
+                }
                 self.tracker.on_timeout(req_id, now, &mut sink);
                 if self.gate.on_unknown_outcome(disconnected, now) {
                     tracing::warn!("circuit breaker opened");
@@ -1073,6 +1101,15 @@ impl Trader {
                 status,
                 filled,
             } => {
+                if let (OrderRef::Id(id), Some(st), None) =
+                    (target, status, self.target_order(&target))
+                    && st != OrderStatus::Unknown
+                {
+                    // Listed, not looked up: an order we had no record of.
+                    self.tracker
+                        .adopt(id, st, filled.unwrap_or_default(), now, &mut sink);
+                    return;
+                }
                 self.tracker
                     .resolve(&target, order_id, status, filled, now, &mut sink);
                 match self.reconciler.on_resolved(&target, status, now) {

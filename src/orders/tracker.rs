@@ -1087,6 +1087,34 @@ impl OrderTracker {
         }
     }
 
+    /// An order of the account the engine had no record of (found by a listing after an
+    /// edit's answer was lost): recorded as the exchange shows it. False if already known.
+    pub fn adopt(
+        &mut self,
+        order_id: OrderId,
+        status: OrderStatus,
+        filled_qty: Decimal,
+        now: u64,
+        sink: &mut impl FnMut(TrackerEvent),
+    ) -> bool {
+        if self.by_order_id.contains_key(&order_id) {
+            return false;
+        }
+        let mut o = Order::new(SymbolId::UNKNOWN, now);
+        o.order_id = Some(order_id);
+        o.status = status;
+        o.filled_qty = filled_qty;
+        let s = self.alloc(o);
+        self.index(s);
+        self.announce_new(s, sink);
+        true
+    }
+
+    /// The method of a request in flight.
+    pub fn method_of(&self, req_id: u64) -> Option<Method> {
+        self.in_flight.get(&req_id).map(|f| f.method)
+    }
+
     /// Settles an order still `Unknown` after repeated lookups found nothing: it was never
     /// placed. Returns false if it is no longer `Unknown` (the stream settled it meanwhile).
     pub fn give_up(&mut self, r: &OrderRef, now: u64, sink: &mut impl FnMut(TrackerEvent)) -> bool {
