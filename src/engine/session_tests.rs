@@ -587,7 +587,9 @@ fn the_dead_mans_switch_is_refreshed_on_the_socket_then_over_rest_while_it_is_do
 fn the_token_is_refreshed_before_it_expires_and_an_invalid_session_reconnects() {
     let mut f = Fix::ready();
     assert_eq!(f.token_requests(), 1);
-    f.alive_until(f.now + 600 * S);
+    f.alive_until(f.now + 599 * S);
+    assert_eq!(f.token_requests(), 1, "not before its time");
+    f.alive_until(f.now + S);
     assert_eq!(f.token_requests(), 2);
     f.token("T2");
     f.add(1);
