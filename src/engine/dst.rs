@@ -108,9 +108,13 @@ pub(crate) enum Fault {
     CancelOnly,
     /// The strategy stops polling for a while (its event ring fills).
     StrategyStall,
+    /// Executions reports carry enum values the documentation does not list.
+    UnknownEnum,
+    /// The next connections are accepted and closed at once (maintenance).
+    CloseAfterHandshake,
 }
 
-const FAULTS: [Fault; 16] = [
+const FAULTS: [Fault; 18] = [
     Fault::DropToClient,
     Fault::DropToExchange,
     Fault::DuplicateToClient,
@@ -127,6 +131,8 @@ const FAULTS: [Fault; 16] = [
     Fault::RestUnavailable,
     Fault::CancelOnly,
     Fault::StrategyStall,
+    Fault::UnknownEnum,
+    Fault::CloseAfterHandshake,
 ];
 
 /// The strategy: records what it is told.
@@ -231,6 +237,7 @@ pub(crate) struct World {
     dup_to_client: u32,
     slow_until: u64,
     refuse_connects: u32,
+    close_after_handshake: u32,
     strategy_stall_until: u64,
     status_restore_at: Option<u64>,
     rest_restore_at: Option<u64>,
@@ -471,6 +478,7 @@ impl World {
             dup_to_client: 0,
             slow_until: 0,
             refuse_connects: 0,
+            close_after_handshake: 0,
             strategy_stall_until: 0,
             status_restore_at: None,
             rest_restore_at: None,
@@ -709,6 +717,12 @@ impl World {
                 self.to_client.push(now + lat, status);
                 self.session.handle_connected(now);
                 self.note(|| format!("connected #{conn}"));
+                if self.close_after_handshake > 0 {
+                    self.close_after_handshake -= 1;
+                    self.out();
+                    self.close_link("closed after the handshake");
+                    self.session.handle_disconnected(now, "closed by peer");
+                }
             }
             self.out();
         }
@@ -879,6 +893,8 @@ impl World {
             Fault::StrategyStall => {
                 self.strategy_stall_until = now + pick(S, 4 * S);
             }
+            Fault::UnknownEnum => sim(&format!("unknown-enum:{}", pick(1, 5))),
+            Fault::CloseAfterHandshake => self.close_after_handshake += pick(1, 4) as u32,
         }
     }
 
@@ -900,6 +916,7 @@ impl World {
         self.drop_to_exchange = 0;
         self.dup_to_client = 0;
         self.refuse_connects = 0;
+        self.close_after_handshake = 0;
         self.status_restore_at = None;
         self.rest_restore_at = None;
     }
@@ -1124,6 +1141,15 @@ impl World {
                 mine.len(),
                 theirs.len()
             ));
+        }
+        // The engine never died, so the dead man's switch never fired: refreshed over the
+        // socket, over REST while it was down, in time.
+        if let Some(o) = ex
+            .orders
+            .iter()
+            .find(|o| o.reason.as_deref() == Some("Dead man's switch"))
+        {
+            return Err(format!("the dead man's switch cancelled {}", o.id));
         }
         // Every order requested once: no client id reaches the exchange twice.
         let mut requested: HashMap<&str, u32> = HashMap::new();
@@ -1442,6 +1468,71 @@ mod tests {
         for (a, b) in back.0.iter().zip(&p.0) {
             assert_eq!((a.fault, a.param), (b.fault, b.param));
             assert!(a.at.abs_diff(b.at) < 1_000_000);
+        }
+    }
+
+    /// The failure scenarios of issue 9 that faults can produce, each a directed run of the
+    /// kinds that make it (the engine's own items, such as exit codes or panics on bad
+    /// numbers, have their own tests).
+    #[test]
+    fn failure_scenarios_as_directed_runs() {
+        use Fault::*;
+        let scenarios: [(&str, &[Fault]); 10] = [
+            (
+                "3: a REST call with no answer is unknown, never a rejection",
+                &[IgnoreExecSub, RestLoseReply, RestReset],
+            ),
+            (
+                "4: a reused client id never joins the wrong order",
+                &[Disconnect, Slow, DropToClient],
+            ),
+            (
+                "5: stale REST fallback orders are never sent",
+                &[IgnoreExecSub, RestUnavailable, Slow],
+            ),
+            (
+                "6, 20: unknown outcomes of untagged adds and batches are looked up and settled",
+                &[DropToExchange, Slow],
+            ),
+            (
+                "7: refused or unanswered executions subscriptions are asked again",
+                &[RefuseExecSub, IgnoreExecSub],
+            ),
+            (
+                "8: a server that accepts and closes is not hammered, and nothing is lost",
+                &[CloseAfterHandshake, RefuseConnect],
+            ),
+            (
+                "9: recovery that fails backs off and completes",
+                &[RestUnavailable, Disconnect, DropToClient],
+            ),
+            (
+                "12: unknown enum values cost a field, not the frame",
+                &[UnknownEnum, AckAfter],
+            ),
+            (
+                "13: the dead man's switch is kept over REST while the socket is down",
+                &[IgnoreExecSub, Disconnect, RefuseConnect],
+            ),
+            (
+                "18: a strategy that stops polling loses nothing",
+                &[StrategyStall, DuplicateToClient],
+            ),
+        ];
+        let per = env("DST_PER_KIND").unwrap_or(20);
+        for (k, (name, kinds)) in scenarios.iter().enumerate() {
+            for i in 0..per {
+                let seed = 2_000_000 + (k as u64) * 10_000 + i;
+                if let Err(v) = World::new(seed, kinds).run() {
+                    let names: Vec<String> = kinds.iter().map(|f| format!("{f:?}")).collect();
+                    panic!(
+                        "scenario {name}, seed {seed}: {}\nreplay: DST_FAULTS={} DST_SEED={seed} cargo test --lib dst::tests::replay -- --nocapture\n{}",
+                        v.what,
+                        names.join(","),
+                        v.trace
+                    );
+                }
+            }
         }
     }
 
