@@ -1536,6 +1536,32 @@ mod tests {
         }
     }
 
+    /// Seeds that broke a rule in long runs, with the smallest fault plans that did: each
+    /// pins the fix it led to (PERF.md lists them).
+    #[test]
+    fn seeds_found_in_long_runs_stay_fixed() {
+        let found: [(u64, &str); 6] = [
+            (17480, "18.563:DropToClient:16297903559785966024"),
+            (25390, "22.445:Slow:1337397147830513225"),
+            (
+                44865,
+                "2.757:CancelOnly:3548364324033318947,3.720:DropExecFrame:6389214121688012062,6.471:Slow:4275274819980236041",
+            ),
+            (
+                76630,
+                "4.239:Slow:16266621976177471975,9.032:Slow:11364164563421708083",
+            ),
+            (89635, "2.249:Slow:3028119435488185209"),
+            (59363, "2.386:Slow:5978913681599646746"),
+        ];
+        for (seed, plan) in found {
+            let plan = Plan::parse(plan).expect("plan");
+            if let Err(v) = World::with_plan(seed, &FAULTS, Some(plan)).run() {
+                panic!("seed {seed}: {}\n{}", v.what, v.trace);
+            }
+        }
+    }
+
     /// Each fault kind alone, a few seeds each: a directed run per failure mode.
     #[test]
     fn each_fault_kind_alone() {
