@@ -266,6 +266,9 @@ pub struct Trader {
     batch_items: ArrayVec<BatchItem, 15>,
     pending: VecDeque<TrackerEvent>,
     reconciler: Reconciler,
+    /// Windows to list for edits whose outcome is unknown, not sent yet (see
+    /// `Command::Discover`).
+    discoveries: Vec<(u64, Option<crate::time::Timestamp>)>,
     refused: u64,
     /// This engine instance's stamp in the client ids it assigns.
     instance: u64,
@@ -342,6 +345,7 @@ impl Trader {
             batch_items: ArrayVec::new(),
             pending: VecDeque::with_capacity(1024),
             reconciler: Reconciler::with_capacity(64),
+            discoveries: Vec::with_capacity(8),
             refused: 0,
             instance: instance_stamp(),
             auto_ids: 0,
@@ -951,6 +955,13 @@ impl Trader {
                 break;
             }
         }
+        while let Some(&(since_ns, deadline)) = self.discoveries.first() {
+            let cmd = Command::Discover { since_ns, deadline };
+            if self.cmd_tx.push(Issued { cmd, at_ns: 0 }).is_err() {
+                break;
+            }
+            self.discoveries.remove(0);
+        }
         n
     }
 
@@ -1060,13 +1071,8 @@ impl Trader {
                     let deadline =
                         crate::time::Timestamp(wall().0 + offset + self.order_deadline_us);
                     let since_ns = now.saturating_sub(self.request_timeout_ns);
-                    let _ = self.cmd_tx.push(Issued {
-                        cmd: Command::Discover {
-                            since_ns,
-                            deadline: Some(deadline),
-                        },
-                        at_ns: 0,
-                    });
+                    // Sent from `poll`, like lookups (a full ring keeps it for later).
+                    self.discoveries.push((since_ns, Some(deadline)));
                 }
                 self.tracker.on_timeout(req_id, now, &mut sink);
                 if self.gate.on_unknown_outcome(disconnected, now) {
