@@ -666,6 +666,15 @@ impl Cold {
 
     /// Posts the body prepared for `method` and parses the orders it returns; `None` (logged)
     /// if the call or its answer failed.
+    /// `QueryOrders` of these Kraken ids.
+    fn query_orders(&mut self, ids: &[&str]) -> Result<Vec<rest::RestOrder>, RestError> {
+        let n = self.next_nonce();
+        rest::query_orders_form(&mut self.body, n, ids);
+        self.post("QueryOrders", false)
+            .and_then(|mut b| rest::parse_orders(&mut b))
+            .inspect_err(|e| tracing::warn!(error = %e, "order lookup failed"))
+    }
+
     fn orders(&mut self, method: &str) -> Option<Vec<rest::RestOrder>> {
         self.post(method, false)
             .and_then(|mut b| rest::parse_orders(&mut b))
@@ -846,11 +855,21 @@ impl Cold {
             .collect();
         let mut ids_failed = failed;
         for chunk in ids.chunks(50) {
-            let n = self.next_nonce();
-            rest::query_orders_form(&mut self.body, n, chunk);
-            match self.orders("QueryOrders") {
-                Some(o) => take(o, &mut found),
-                None => ids_failed = true,
+            match self.query_orders(chunk) {
+                Ok(o) => take(o, &mut found),
+                // One id Kraken does not have fails the whole call: each is asked alone,
+                // and one it answers that way for is not there.
+                Err(e) if invalid_order(&e) => {
+                    for id in chunk {
+                        match self.query_orders(std::slice::from_ref(id)) {
+                            Ok(o) => take(o, &mut found),
+                            // Not there: left unfound, which a complete answer decides.
+                            Err(e) if invalid_order(&e) => {}
+                            Err(_) => ids_failed = true,
+                        }
+                    }
+                }
+                Err(_) => ids_failed = true,
             }
         }
         let mut out = Vec::with_capacity(targets.len());
@@ -878,6 +897,11 @@ impl Cold {
         }
         (out, later)
     }
+}
+
+/// Kraken's answer for an order id it does not have.
+fn invalid_order(e: &RestError) -> bool {
+    matches!(e, RestError::Kraken(errs) if errs.iter().any(|x| x == "EOrder:Invalid order"))
 }
 
 /// What a lookup found of one order.

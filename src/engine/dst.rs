@@ -1460,6 +1460,37 @@ mod tests {
     }
 
     #[test]
+    fn a_lookup_of_an_id_kraken_does_not_have_is_decided_not_retried_forever() {
+        // Kraken answers `QueryOrders` with `EOrder:Invalid order` for the whole call when one
+        // id is not the account's: the engine then asks each id alone.
+        let mut w = World::new(5, &[]);
+        w.run_until(5 * S);
+        let real = w
+            .shared
+            .ex()
+            .orders
+            .iter()
+            .find(|o| o.account == 0 && o.status != "new" && o.status != "pending_new")
+            .map(|o| o.id.clone())
+            .expect("a closed order after 5 s of trading");
+        let real = crate::ids::OrderId::new(&real).unwrap();
+        let bogus = crate::ids::OrderId::new("OAAAAA-BBBBB-CCCCCC").unwrap();
+        // A window that excludes both from ClosedOrders, so QueryOrders decides them.
+        let t = crate::time::Timestamp(WALL0_US - 3_600_000_000);
+        let windows = [(OrderRef::Id(bogus), t, t), (OrderRef::Id(real), t, t)];
+        let (found, later) = w.cold.lookup_many(&windows);
+        simulated::clear();
+        assert!(later.is_empty());
+        let of = |id| found.iter().find(|l| l.target == OrderRef::Id(id)).unwrap();
+        assert_eq!(of(bogus).status, None, "not there: decided");
+        assert!(
+            matches!(of(real).status, Some(s) if s != OrderStatus::Unknown),
+            "{:?}",
+            of(real).status
+        );
+    }
+
+    #[test]
     fn a_plan_survives_its_text_form() {
         let p = Plan::draw(99, &FAULTS);
         assert!(!p.0.is_empty());

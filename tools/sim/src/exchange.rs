@@ -2043,16 +2043,19 @@ impl Exchange {
     }
 
     /// Orders by id.
-    pub fn query_orders(&self, acct: usize, ids: &[&str]) -> Value {
+    /// `QueryOrders`: as Kraken, one id the account does not have fails the whole call with
+    /// `EOrder:Invalid order` (it is not left out of the answer).
+    pub fn query_orders(&self, acct: usize, ids: &[&str]) -> Reply {
         let mut m = Map::new();
         for id in ids {
-            if let Some(&i) = self.index.get(*id)
-                && self.orders[i].account == acct
-            {
-                m.insert(id.to_string(), self.rest_order(&self.orders[i]));
+            match self.index.get(*id) {
+                Some(&i) if self.orders[i].account == acct => {
+                    m.insert(id.to_string(), self.rest_order(&self.orders[i]));
+                }
+                _ => return Err("EOrder:Invalid order".into()),
             }
         }
-        Value::Object(m)
+        Ok(Value::Object(m))
     }
 
     /// Balances of `acct` (REST `Balance`).

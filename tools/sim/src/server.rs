@@ -1129,7 +1129,7 @@ fn private(
             if ids.len() > 50 {
                 Err("EGeneral:Invalid arguments:txid".into())
             } else {
-                Ok(ex.query_orders(acct, &ids))
+                ex.query_orders(acct, &ids)
             }
         }
         _ => Err("EGeneral:Unknown method".into()),

@@ -166,10 +166,15 @@ fn rest_auth_errors_and_public_endpoints() {
     );
     assert_eq!(r["result"]["applied"], true);
     assert!(private(&s, "Balance", 14, "", None)["result"].is_object());
+    // An id the account does not have fails the whole call, as Kraken answers it.
+    assert_eq!(
+        private(&s, "QueryOrders", 15, "&txid=OAAAAA-BBBBB-CCCCCC", None)["error"][0],
+        "EOrder:Invalid order"
+    );
     let r = private(
         &s,
         "AddOrder",
-        15,
+        16,
         "&ordertype=limit&type=buy&volume=0.01&pair=XBTUSD&price=60000.05",
         None,
     );
