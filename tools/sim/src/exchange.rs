@@ -177,6 +177,8 @@ pub struct SimOrder {
     pub placed_ns: Ns,
     /// When it was opened (`opentm`; an amend does not move it, unlike `placed_ns`).
     pub opened_ns: Ns,
+    /// When it closed (`closetm`).
+    pub closed_ns: Option<Ns>,
     pub priority: u64,
     pub reason: Option<String>,
 }
@@ -1137,19 +1139,7 @@ impl Exchange {
         } else {
             (&p.base, qty)
         };
-        let reserved: Decimal = self
-            .open_iter()
-            .filter(|o| o.account == acct)
-            .map(|o| {
-                let op = &self.pairs[o.pair];
-                let px = o.limit_price.unwrap_or(op.ref_price);
-                match (o.buy, &op.quote == asset, &op.base == asset) {
-                    (true, true, _) => px * o.remaining(),
-                    (false, _, true) => o.remaining(),
-                    _ => Decimal::ZERO,
-                }
-            })
-            .sum();
+        let reserved = self.reserved(acct, asset);
         let bal = self.accounts[acct]
             .balances
             .get(asset)
@@ -1226,6 +1216,7 @@ impl Exchange {
             status: "pending_new",
             placed_ns: now,
             opened_ns: now,
+            closed_ns: None,
             priority: self.priority,
             reason: None,
         };
@@ -1405,6 +1396,7 @@ impl Exchange {
         if complete {
             self.open.remove(&idx);
             self.orders[idx].status = "filled";
+            self.orders[idx].closed_ns = Some(now);
             self.stream(idx, "filled", now);
         }
     }
@@ -1416,6 +1408,7 @@ impl Exchange {
         }
         o.status = status;
         o.reason = Some(reason.into());
+        o.closed_ns = Some(now);
         self.open.remove(&idx);
         let t = if status == "expired" {
             "expired"
@@ -1941,6 +1934,39 @@ impl Exchange {
         });
     }
 
+    /// The order with Kraken id `id`.
+    pub fn order_by_id(&self, id: &str) -> Option<&SimOrder> {
+        self.index.get(id).map(|&i| &self.orders[i])
+    }
+
+    /// What the open orders of `acct` hold of `asset` (REST `BalanceEx`'s `hold_trade`).
+    pub fn reserved(&self, acct: usize, asset: &str) -> Decimal {
+        self.open_iter()
+            .filter(|o| o.account == acct)
+            .map(|o| {
+                let op = &self.pairs[o.pair];
+                let px = o.limit_price.unwrap_or(op.ref_price);
+                match (o.buy, op.quote == asset, op.base == asset) {
+                    (true, true, _) => px * o.remaining(),
+                    (false, _, true) => o.remaining(),
+                    _ => Decimal::ZERO,
+                }
+            })
+            .sum()
+    }
+
+    /// Kraken's description of an order: `buy 0.01000000 XBTUSD @ limit 60000.0`.
+    pub fn describe(&self, o: &SimOrder) -> String {
+        let p = &self.pairs[o.pair];
+        let qty = o.qty.round_dp(p.qty_precision);
+        let qty = format!("{:.*}", p.qty_precision as usize, qty);
+        let side = if o.buy { "buy" } else { "sell" };
+        match o.limit_price {
+            Some(px) => format!("{side} {qty} {} @ {} {px}", p.rest_name, o.order_type),
+            None => format!("{side} {qty} {} @ {}", p.rest_name, o.order_type),
+        }
+    }
+
     /// REST order object (`OpenOrders`/`QueryOrders`): numbers as strings.
     pub fn rest_order(&self, o: &SimOrder) -> Value {
         let p = &self.pairs[o.pair];
@@ -1950,16 +1976,22 @@ impl Exchange {
             "filled" => "closed",
             s => s,
         };
-        json!({
+        let mut v = json!({
             "refid": null, "userref": o.userref, "cl_ord_id": o.cl_ord_id, "status": status,
             "opentm": o.opened_ns as f64 / 1e9, "starttm": 0, "expiretm": 0,
             "descr": {"pair": p.rest_name, "type": if o.buy { "buy" } else { "sell" }, "ordertype": o.order_type,
                       "price": o.limit_price.unwrap_or_default().to_string(), "price2": "0", "leverage": "none",
-                      "order": format!("{} {} {} @ {} {}", if o.buy { "buy" } else { "sell" }, o.qty, p.rest_name, o.order_type, o.limit_price.unwrap_or_default()), "close": ""},
+                      "order": self.describe(o), "close": ""},
             "vol": o.qty.to_string(), "vol_exec": o.filled.to_string(), "cost": o.cum_cost.to_string(),
             "fee": o.fees.to_string(), "price": o.avg_price().to_string(), "misc": "", "oflags": "fciq",
             "trades": self.fills.iter().filter(|f| f.order_id == o.id).map(|f| f.exec_id.clone()).collect::<Vec<_>>(),
-        })
+        });
+        // Closed orders say when and why, as Kraken's do.
+        if let Some(t) = o.closed_ns {
+            v["closetm"] = json!(t as f64 / 1e9);
+            v["reason"] = json!(o.reason);
+        }
+        v
     }
 
     /// REST `TradesHistory`: `acct`'s trades after `start` (unix seconds, exclusive), newest

@@ -874,6 +874,27 @@ pub fn route(
                 .collect();
             ("200 OK", ok(Value::Object(m)))
         }
+        ("GET", "/0/public/Assets") => {
+            let ex = shared.ex();
+            let mut m = Map::new();
+            for p in &ex.pairs {
+                for a in [&p.base, &p.quote] {
+                    let key = rest_asset(a);
+                    let alt = match key.as_bytes() {
+                        [b'X' | b'Z', _, _, _] => key[1..].to_string(),
+                        _ => key.clone(),
+                    };
+                    let fiat = matches!(a.as_str(), "USD" | "EUR" | "GBP" | "JPY" | "CAD");
+                    let (decimals, display) = if fiat { (4, 2) } else { (10, 5) };
+                    m.insert(
+                        key,
+                        json!({"aclass": "currency", "altname": alt, "decimals": decimals,
+                               "display_decimals": display, "status": "enabled"}),
+                    );
+                }
+            }
+            ("200 OK", ok(Value::Object(m)))
+        }
         ("GET", "/sim/ledger") => ("200 OK", shared.ex().ledger().to_string()),
         ("POST", "/sim/fault") => {
             let spec = serde_json::from_slice::<Value>(body)
@@ -993,7 +1014,28 @@ fn private(
         "Balance" => Ok(ex.balances(acct)),
         "AddOrder" => rest_order(&p, s("pair").unwrap_or(""))
             .and_then(|n| ex.add_order(acct, &n, now))
-            .map(|r| json!({"descr": {"order": "order placed"}, "txid": [r["order_id"]]})),
+            .map(|r| {
+                // Kraken describes the order it placed: `buy 0.01000000 XBTUSD @ limit 60000.0`.
+                let order = r["order_id"]
+                    .as_str()
+                    .and_then(|id| ex.order_by_id(id))
+                    .map(|o| ex.describe(o))
+                    .unwrap_or_default();
+                json!({"descr": {"order": order}, "txid": [r["order_id"]]})
+            }),
+        "BalanceEx" => Ok(Value::Object(
+            ex.accounts[acct]
+                .balances
+                .iter()
+                .map(|(asset, b)| {
+                    let hold = ex.reserved(acct, asset);
+                    (
+                        rest_asset(asset),
+                        json!({"balance": b.to_string(), "hold_trade": hold.to_string()}),
+                    )
+                })
+                .collect(),
+        )),
         "AddOrderBatch" => {
             let pair = s("pair").unwrap_or("").to_string();
             match p.get("orders") {

@@ -179,6 +179,33 @@ fn rest_auth_errors_and_public_endpoints() {
         None,
     );
     assert_eq!(r["error"][0], "EOrder:Tick size check failed");
+    // Placed, the order is described as Kraken describes it; its funds are held.
+    let r = private(
+        &s,
+        "AddOrder",
+        17,
+        "&ordertype=limit&type=buy&volume=0.01&pair=XBTUSD&price=60000",
+        None,
+    );
+    assert_eq!(
+        r["result"]["descr"]["order"],
+        "buy 0.01000000 XBTUSD @ limit 60000"
+    );
+    let txid = r["result"]["txid"][0].as_str().unwrap().to_string();
+    let bx = private(&s, "BalanceEx", 18, "", None);
+    assert_eq!(bx["result"]["ZUSD"]["hold_trade"], "600.00");
+    assert!(bx["result"]["ZUSD"]["balance"].is_string());
+    // Closed, it says when and why.
+    let c = private(&s, "CancelOrder", 19, &format!("&txid={txid}"), None);
+    assert_eq!(c["result"]["count"], 1);
+    let q = private(&s, "QueryOrders", 20, &format!("&txid={txid}"), None);
+    let o = &q["result"][txid.as_str()];
+    assert_eq!(o["status"], "canceled");
+    assert_eq!(o["reason"], "User requested");
+    assert!(o["closetm"].as_f64().unwrap() >= o["opentm"].as_f64().unwrap());
+    let assets = http(&s, "GET", "/0/public/Assets", &[], "");
+    assert_eq!(assets["result"]["XXBT"]["altname"], "XBT");
+    assert_eq!(assets["result"]["ZUSD"]["display_decimals"], 2);
 }
 
 #[test]
