@@ -564,58 +564,42 @@ impl World {
         )
     }
 
-    /// Runs the seed to the end and checks every invariant.
+    /// Runs the seed to the end and checks every invariant; a panic breaks a rule too.
+    fn play(&mut self) -> Result<(), String> {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.run_until(ACTIVE + SETTLE);
+            let s = self.summary();
+            self.note(|| s);
+            self.check()
+        }));
+        simulated::clear();
+        outcome.unwrap_or_else(|p| {
+            let what = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(format!("panic: {what}"))
+        })
+    }
+
+    /// Runs the seed: its tally, or the rule it broke with its last events.
     pub fn run(mut self) -> Result<Tally, Violation> {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.run_until(ACTIVE + SETTLE);
-            self.note(|| "end".into());
-            let s = self.summary();
-            self.note(|| s);
-            self.check()
-        }));
-        simulated::clear();
-        match outcome {
-            Ok(Ok(())) => Ok(self.tally()),
-            Ok(Err(what)) => Err(self.violation(what)),
-            Err(p) => {
-                let what = p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                Err(self.violation(format!("panic: {what}")))
-            }
+        match self.play() {
+            Ok(()) => Ok(self.tally()),
+            Err(what) => Err(self.violation(what)),
         }
     }
 
-    /// `run`, printing the trace either way.
-    pub fn run_verbose(self) -> Result<Tally, Violation> {
-        let seed = self.seed;
-        let r = self.run_traced();
-        match &r {
-            Ok((_, t)) => println!("seed {seed} trace:\n{t}"),
-            Err(v) => println!("seed {seed} trace:\n{}", v.trace),
-        }
-        r.map(|(c, _)| c)
-    }
-
-    fn run_traced(mut self) -> Result<(Tally, String), Violation> {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.run_until(ACTIVE + SETTLE);
-            let s = self.summary();
-            self.note(|| s);
-            self.check()
-        }));
-        simulated::clear();
-        match outcome {
-            Ok(Ok(())) => Ok((self.tally(), self.full_trace())),
-            Ok(Err(what)) => Err(Violation {
+    /// `run`, printing the whole trace either way.
+    pub fn run_verbose(mut self) -> Result<Tally, Violation> {
+        let r = self.play();
+        println!("seed {} trace:\n{}", self.seed, self.full_trace());
+        match r {
+            Ok(()) => Ok(self.tally()),
+            Err(what) => Err(Violation {
                 trace: self.full_trace(),
                 ..self.violation(what)
-            }),
-            Err(_) => Err(Violation {
-                trace: self.full_trace(),
-                ..self.violation("panic".into())
             }),
         }
     }
@@ -1571,7 +1555,8 @@ mod tests {
     /// pins the fix it led to (PERF.md lists them).
     #[test]
     fn seeds_found_in_long_runs_stay_fixed() {
-        let found: [(u64, &str); 6] = [
+        let found: [(u64, &str); 7] = [
+            (129, "10.369:Slow:1961173006389032907"),
             (17480, "18.563:DropToClient:16297903559785966024"),
             (25390, "22.445:Slow:1337397147830513225"),
             (

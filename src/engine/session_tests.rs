@@ -217,6 +217,26 @@ impl Fix {
         self.pump();
     }
 
+    /// Asks the session to look an order up; the window it hands to the REST thread.
+    fn lookup_window(&mut self, since_ns: u64, deadline: Option<Timestamp>) -> (i64, i64) {
+        let target = OrderRef::ClOrdId(crate::ids::ClOrdId::new("c1").unwrap());
+        let cmd = Command::Lookup {
+            target,
+            since_ns,
+            deadline,
+        };
+        self.s.handle_command(self.now, cmd, None, 0, false);
+        self.pump();
+        self.cold
+            .iter()
+            .rev()
+            .find_map(|c| match c {
+                ColdRequest::Lookup { since, until, .. } => Some((since.0, until.0)),
+                _ => None,
+            })
+            .expect("a lookup for the REST thread")
+    }
+
     fn unknowns(&self) -> Vec<(u64, bool)> {
         self.events
             .iter()
@@ -614,30 +634,10 @@ fn lookups_search_the_window_the_order_could_have_been_opened_in() {
     assert_eq!(f.s.exchange_offset_us, Some(0));
     let submitted = f.now;
     f.advance(7 * S);
-    let target = OrderRef::ClOrdId(crate::ids::ClOrdId::new("c1").unwrap());
-    f.s.handle_command(
-        f.now,
-        Command::Lookup {
-            target,
-            since_ns: submitted,
-            deadline: None,
-        },
-        None,
-        0,
-        false,
-    );
-    f.pump();
-    let (since, until) = f
-        .cold
-        .iter()
-        .find_map(|c| match c {
-            ColdRequest::Lookup { since, until, .. } => Some((*since, *until)),
-            _ => None,
-        })
-        .unwrap();
+    let (since, until) = f.lookup_window(submitted, None);
     let sub = f.s.wall_at(submitted);
-    assert_eq!(since.0, sub - LOOKUP_MARGIN_US);
-    assert_eq!(until.0, sub + 5_000_000 + LOOKUP_MARGIN_US);
+    assert_eq!(since, sub - LOOKUP_MARGIN_US);
+    assert_eq!(until, sub + 5_000_000 + LOOKUP_MARGIN_US);
 }
 
 #[test]
@@ -724,28 +724,8 @@ fn a_lookup_window_reaches_the_deadline_its_request_carried() {
     let submitted = f.now;
     let stamped = Timestamp(f.s.wall_at(submitted) + 4_500_000 + 5_000_000);
     f.advance(7 * S);
-    let target = OrderRef::ClOrdId(crate::ids::ClOrdId::new("c1").unwrap());
-    f.s.handle_command(
-        f.now,
-        Command::Lookup {
-            target,
-            since_ns: submitted,
-            deadline: Some(stamped),
-        },
-        None,
-        0,
-        false,
-    );
-    f.pump();
-    let until = f
-        .cold
-        .iter()
-        .find_map(|c| match c {
-            ColdRequest::Lookup { until, .. } => Some(*until),
-            _ => None,
-        })
-        .unwrap();
-    assert_eq!(until.0, stamped.0 + LOOKUP_MARGIN_US);
+    let (_, until) = f.lookup_window(submitted, Some(stamped));
+    assert_eq!(until, stamped.0 + LOOKUP_MARGIN_US);
 }
 
 #[test]
