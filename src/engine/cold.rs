@@ -185,6 +185,9 @@ pub(crate) struct Cold {
     pub stats: Arc<crate::engine::stats::EngineStats>,
     /// Kraken's REST call counter as modelled (`None`: not modelled).
     pub rest_counter: Option<crate::risk::RestCallCounter>,
+    /// The next call goes out even if the model says wait (a clean stop's last disarm of the
+    /// dead man's switch: there is no later).
+    pub past_the_counter: bool,
 }
 
 /// Kraken's answer when the REST call counter is over its maximum.
@@ -249,22 +252,21 @@ impl Cold {
     }
 
     fn post(&mut self, method: &str, json: bool) -> Result<Vec<u8>, RestError> {
-        // Kraken's REST call counter, modelled: background calls wait their turn rather than
-        // be refused (and count against the key for minutes); a token or the dead man's
-        // switch waits for the decay.
+        // Kraken's REST call counter, modelled: calls wait their turn rather than be refused
+        // (and count against the key for minutes). The cold loop holds a token request or a
+        // dead man's switch refresh back until it fits (`rest_wait_ns`); other background
+        // calls are answered `Throttled` and retried by their owner. Order entry costs 0.
         let cost = crate::risk::rest_call_cost(method);
+        let force = std::mem::take(&mut self.past_the_counter);
         if let Some(counter) = self.rest_counter.as_mut() {
-            let wait = counter.wait_ns(cost, clock::now_ns());
-            if wait > 0 {
-                if matches!(method, "GetWebSocketsToken" | "CancelAllOrdersAfter") {
-                    std::thread::sleep(Duration::from_nanos(wait));
-                } else {
-                    return Err(RestError::Throttled {
-                        wait_ms: wait / 1_000_000,
-                    });
-                }
+            let now = clock::now_ns();
+            let wait = counter.wait_ns(cost, now);
+            if wait > 0 && !force {
+                return Err(RestError::Throttled {
+                    wait_ms: wait / 1_000_000,
+                });
             }
-            counter.charge(cost, clock::now_ns());
+            counter.charge(cost, now);
         }
         let path = format!("/0/private/{method}");
         let nonce = self.nonce;
@@ -364,6 +366,19 @@ impl Cold {
     }
 
     /// `CancelAllOrdersAfter`: whether Kraken acknowledged it.
+    /// How long (ns) a call of `method` must wait for the modelled REST counter (0 when it
+    /// fits now, or when the counter is not modelled).
+    pub fn rest_wait_ns(&mut self, method: &str) -> u64 {
+        self.rest_wait_for(crate::risk::rest_call_cost(method))
+    }
+
+    /// How long (ns) until the modelled REST counter has room for `cost` calls.
+    pub fn rest_wait_for(&mut self, cost: u32) -> u64 {
+        self.rest_counter
+            .as_mut()
+            .map_or(0, |c| c.wait_ns(cost, clock::now_ns()))
+    }
+
     pub fn cancel_after(&mut self, timeout_secs: u32) -> bool {
         let n = self.next_nonce();
         rest::cancel_all_after_form(&mut self.body, n, timeout_secs);
@@ -434,6 +449,9 @@ impl Cold {
             Command::CancelOne { target, .. } => (Method::CancelOrder, self.cancel_one(target)),
             Command::CancelAll { .. } => {
                 rest::nonce_form(&mut self.body, n);
+                // It only reduces risk: sent even when the modelled counter says wait (a
+                // refusal from Kraken is then an answer; held back, it would be no answer).
+                self.past_the_counter = true;
                 let r = self
                     .post("CancelAll", false)
                     .and_then(|mut b| rest::parse_count(&mut b))
@@ -442,6 +460,7 @@ impl Cold {
             }
             Command::CancelAfter { timeout_secs, .. } => {
                 rest::cancel_all_after_form(&mut self.body, n, *timeout_secs);
+                self.past_the_counter = true;
                 let r = self
                     .post("CancelAllOrdersAfter", false)
                     .and_then(|mut b| rest::parse_cancel_after(&mut b))
@@ -1038,6 +1057,15 @@ fn answered(req_id: u64, sent_ns: u64, o: RestOutcome) -> ColdReply {
     }
 }
 
+/// A window of time to list the account's orders in: `(since, until, not before, failures)`.
+type Discovery = (Timestamp, Timestamp, Timestamp, u32);
+
+/// What a round of background reading (a lookup round, a discovery, a trade history page)
+/// needs of the REST call counter before it starts: a listing of open orders and a page of
+/// closed ones, or a history page. Started with less, it would spend the counter on its first
+/// call and be refused the second, and try again and again without ever finishing.
+const BACKGROUND_ROUND_COST: u32 = 2;
+
 /// What the cold loop did in one step.
 pub(crate) enum Step {
     /// Nothing due: wait for a request, or until this long (a lookup window closes).
@@ -1059,7 +1087,12 @@ pub(crate) struct ColdLoop {
     /// round at a time, when nothing else waits.
     backlog: VecDeque<(LookupWindow, bool)>,
     /// Windows to list once closed (`Discover`), and not before when (after a failure).
-    discoveries: VecDeque<(Timestamp, Timestamp, Timestamp)>,
+    discoveries: VecDeque<Discovery>,
+    /// A token request or a dead man's switch refresh held back until the modelled REST
+    /// counter has room for it (monotonic ns). While one waits, other background calls wait
+    /// too, so they cannot take the room it waits for; orders (which cost nothing on the
+    /// counter) go on.
+    deferred: Vec<(u64, ColdRequest)>,
 }
 
 impl ColdLoop {
@@ -1077,24 +1110,42 @@ impl ColdLoop {
         // The exchange's time at the latest it can be: a window is closed only when the
         // exchange has certainly passed its end (the lower bound of the clock offset).
         let wall = Timestamp(clock::wall().0 + cold.exchange_offset_lo());
+        let now = clock::now_ns();
+        let mut i = 0;
+        while i < self.deferred.len() {
+            if self.deferred[i].0 <= now {
+                let (_, r) = self.deferred.swap_remove(i);
+                self.queue.push_back(r);
+            } else {
+                i += 1;
+            }
+        }
+        // Background reads wait while a token or a switch refresh waits for the counter, and
+        // until the counter has room for a whole round.
+        let background_wait = cold.rest_wait_for(BACKGROUND_ROUND_COST);
+        let holding = !self.deferred.is_empty() || background_wait > 0;
         let due = |(w, searched): &(LookupWindow, bool)| !searched || w.2 <= wall;
         if self.queue.is_empty()
+            && !holding
             && let Some(i) = self
                 .discoveries
                 .iter()
-                .position(|&(_, until, not_before)| until <= wall && not_before <= wall)
-            && let Some((since, until, _)) = self.discoveries.remove(i)
+                .position(|&(_, until, not_before, _)| until <= wall && not_before <= wall)
+            && let Some((since, until, _, failures)) = self.discoveries.remove(i)
         {
             return match cold.discover(since, until) {
                 Some(found) => Step::Replies(vec![ColdReply::Resolved(found)]),
                 None => {
-                    let later = Timestamp(wall.0 + 1_000_000);
-                    self.discoveries.push_back((since, until, later));
+                    // Again after 1 s, 2 s, 4 s, … at most a minute.
+                    let backoff_us = 1_000_000i64 << failures.min(6);
+                    let later = Timestamp(wall.0 + backoff_us.min(60_000_000));
+                    self.discoveries
+                        .push_back((since, until, later, failures + 1));
                     Step::Replies(Vec::new())
                 }
             };
         }
-        if self.queue.is_empty() && self.backlog.iter().any(due) {
+        if self.queue.is_empty() && !holding && self.backlog.iter().any(due) {
             let mut round = Vec::with_capacity(TARGETS_PER_ROUND);
             self.backlog.retain(|e| {
                 let take = due(e) && round.len() < TARGETS_PER_ROUND;
@@ -1122,21 +1173,41 @@ impl ColdLoop {
             };
             return Step::Replies(replies);
         }
-        let next = (0..self.queue.len()).min_by_key(|&i| priority(&self.queue[i]));
+        let next = (0..self.queue.len())
+            .filter(|&i| !holding || priority(&self.queue[i]) <= 2)
+            .min_by_key(|&i| priority(&self.queue[i]));
         let Some(req) = next.and_then(|i| self.queue.remove(i)) else {
-            // Wait for work, or for the next lookup window to close.
+            // Wait for work, for the next lookup window to close, or for the REST counter.
+            // Background work that is held waits at least until what holds it is over.
+            let first_deferred = self.deferred.iter().map(|d| d.0.saturating_sub(now)).min();
+            let hold_ns = background_wait.max(first_deferred.unwrap_or(0));
             let wake = self
                 .backlog
                 .iter()
                 .map(|(w, _)| w.2)
                 .chain(self.discoveries.iter().map(|d| d.1.max(d.2)))
-                .map(|t| t.0.saturating_sub(wall.0).max(0) as u64)
+                .map(|t| t.0.saturating_sub(wall.0).max(0) as u64 * 1_000 + 1_000_000)
+                .chain(self.queue.iter().map(|_| 0))
+                .map(|ns| ns.max(hold_ns))
+                .chain(self.deferred.iter().map(|d| d.0.saturating_sub(now)))
                 .min()
-                .map(|us| Duration::from_micros(us + 1_000));
+                .map(Duration::from_nanos);
             return Step::Idle(wake);
         };
+        // A token or a switch refresh the REST counter has no room for waits for it.
+        let counted = match &req {
+            ColdRequest::Token => Some("GetWebSocketsToken"),
+            ColdRequest::DeadMan { .. } => Some("CancelAllOrdersAfter"),
+            _ => None,
+        };
+        if let Some(method) = counted {
+            let wait = cold.rest_wait_ns(method);
+            if wait > 0 {
+                self.deferred.push((now + wait, req));
+                return Step::Replies(Vec::new());
+            }
+        }
         let stopping = cold.stop.load(Ordering::Relaxed);
-        let now = clock::now_ns();
         let reply = match req {
             ColdRequest::Token => ColdReply::Token(cold.token()),
             ColdRequest::DeadMan { timeout_secs } => ColdReply::DeadMan {
@@ -1196,14 +1267,15 @@ impl ColdLoop {
             }
             ColdRequest::Trades { since, end, ofs } => cold.trades_since(since, end, ofs),
             ColdRequest::Discover { since, until } => {
-                self.discoveries.push_back((since, until, since));
+                self.discoveries.push_back((since, until, since, 0));
                 return Step::Replies(Vec::new());
             }
             ColdRequest::Shutdown => {
                 // Orders still queued were accepted from the strategy: say they were not sent.
                 // A queued disarm of the dead man's switch is the clean stop's last word.
                 let mut last = Vec::new();
-                for r in self.queue.drain(..) {
+                let waiting = self.deferred.drain(..).map(|(_, r)| r);
+                for r in waiting.chain(self.queue.drain(..)).collect::<Vec<_>>() {
                     last.push(match r {
                         ColdRequest::Order { req_id, .. } | ColdRequest::Large { req_id, .. } => {
                             ColdReply::NotSent {
@@ -1211,10 +1283,14 @@ impl ColdLoop {
                                 reason: NotSentReason::Shutdown,
                             }
                         }
-                        ColdRequest::DeadMan { timeout_secs: 0 } => ColdReply::DeadMan {
-                            timeout_secs: 0,
-                            ok: cold.cancel_after(0),
-                        },
+                        ColdRequest::DeadMan { timeout_secs: 0 } => {
+                            // The last word: sent even if the modelled counter says wait.
+                            cold.past_the_counter = true;
+                            ColdReply::DeadMan {
+                                timeout_secs: 0,
+                                ok: cold.cancel_after(0),
+                            }
+                        }
                         _ => continue,
                     });
                 }
@@ -1259,5 +1335,101 @@ pub(crate) fn run(mut cold: Cold, rx: Receiver<ColdRequest>, tx: Sender<ColdRepl
         if stop {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::engine::clock::simulated;
+    use crate::protocol::rest::{ApiSecret, Credentials};
+
+    const S: u64 = 1_000_000_000;
+
+    /// A cold side whose REST calls land here: the methods called, in order, each answered
+    /// with Kraken's success envelope around `result`.
+    fn cold(calls: Arc<Mutex<Vec<String>>>) -> Cold {
+        let creds = Credentials {
+            key: "k".into(),
+            secret: ApiSecret::from_base64("c2VjcmV0").expect("base64"),
+        };
+        let cfg = crate::engine::EngineConfig::new(creds, &["BTC/USD"]);
+        let http = Http::Memory(Box::new(move |_, path, _, _| {
+            let method = path.rsplit('/').next().unwrap_or("").to_string();
+            let result = match method.as_str() {
+                "GetWebSocketsToken" => r#"{"token":"t","expires":900}"#,
+                "CancelAll" => r#"{"count":2}"#,
+                _ => r#"{"currentTime":"2025-01-01T00:00:00Z","triggerTime":"0"}"#,
+            };
+            calls.lock().expect("calls").push(method);
+            Ok(format!(r#"{{"error":[],"result":{result}}}"#).into_bytes())
+        }));
+        crate::engine::cold_for(
+            &cfg,
+            http,
+            Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            Arc::new(crate::engine::EngineStats::default()),
+        )
+    }
+
+    #[test]
+    fn a_token_waits_for_the_rest_counter_without_holding_up_orders_or_being_overtaken() {
+        simulated::set(10 * S, 1_735_689_600_000_000);
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let mut c = cold(calls.clone());
+        // Kraken said the counter is full (another client on the key spent it).
+        c.rest_counter
+            .as_mut()
+            .expect("modelled by default")
+            .on_rate_limited(10 * S);
+        let mut l = ColdLoop::default();
+        l.push(ColdRequest::Token);
+        l.push(ColdRequest::Trades {
+            since: Timestamp(0),
+            end: Timestamp(1),
+            ofs: 0,
+        });
+        l.push(ColdRequest::Order {
+            req_id: 7,
+            cmd: Command::CancelAll { req_id: 7 },
+            sent_ns: 10 * S,
+            expires_ns: u64::MAX,
+        });
+        // The token cannot go yet: it waits, and is not answered as failed.
+        assert!(matches!(l.step(&mut c), Step::Replies(r) if r.is_empty()));
+        // The cancel-all goes on, past the counter (it only reduces risk).
+        match l.step(&mut c) {
+            Step::Replies(r) => assert!(
+                matches!(r.as_slice(), [ColdReply::Response { .. }]),
+                "the cancel-all was answered"
+            ),
+            _ => panic!("the cancel-all was not served"),
+        }
+        // The trade history read waits behind the token instead of taking its room; the
+        // token goes once the counter has decayed by the cancel-all's call and its own.
+        let mut now = 10 * S;
+        loop {
+            match l.step(&mut c) {
+                Step::Idle(Some(d)) => now += d.as_nanos() as u64,
+                Step::Replies(r) if r.is_empty() => {}
+                Step::Replies(r) => {
+                    assert!(matches!(r.as_slice(), [ColdReply::Token(Ok(_))]));
+                    break;
+                }
+                _ => panic!("the token was never served"),
+            }
+            assert!(now < 20 * S, "still waiting at {now}");
+            simulated::set(now, 1_735_689_600_000_000);
+        }
+        assert_eq!(
+            *calls.lock().expect("calls"),
+            ["CancelAll", "GetWebSocketsToken"]
+        );
+        // Starter decays 0.33 calls a second: two calls of room in about 6 s.
+        let waited = now - 10 * S;
+        assert!((6 * S..7 * S).contains(&waited), "waited {waited} ns");
+        simulated::clear();
     }
 }

@@ -112,9 +112,12 @@ pub(crate) enum Fault {
     UnknownEnum,
     /// The next connections are accepted and closed at once (maintenance).
     CloseAfterHandshake,
+    /// Another client on the same key spends the REST call counter (calls are refused with
+    /// `EAPI:Rate limit exceeded` until it decays), and the connection drops.
+    RestRateLimit,
 }
 
-const FAULTS: [Fault; 18] = [
+const FAULTS: [Fault; 19] = [
     Fault::DropToClient,
     Fault::DropToExchange,
     Fault::DuplicateToClient,
@@ -133,6 +136,7 @@ const FAULTS: [Fault; 18] = [
     Fault::StrategyStall,
     Fault::UnknownEnum,
     Fault::CloseAfterHandshake,
+    Fault::RestRateLimit,
 ];
 
 /// The strategy: records what it is told.
@@ -382,7 +386,6 @@ impl World {
         let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
         cfg.rest_url = "http://sim".into();
         cfg.ws_url = "ws://sim/v2".into();
-        cfg.model_rest_counter = false;
         cfg.subscribe_balances = rng.chance(50);
         cfg.ring_capacity = 64;
         let sim_secret = base64_decode(secret_b64);
@@ -540,6 +543,7 @@ impl World {
             ("rest_fallback_orders", get(&st.rest_fallback_orders)),
             ("silent_stream_resyncs", get(&st.silent_stream_resyncs)),
             ("event_ring_full", self.ring_full),
+            ("rest_rate_limited", self.shared.ex().rest_rate_limited),
             ("fills", self.rec.fills.len() as u64),
         ] {
             effects.insert(k, v);
@@ -879,6 +883,16 @@ impl World {
             }
             Fault::UnknownEnum => sim(&format!("unknown-enum:{}", pick(1, 5))),
             Fault::CloseAfterHandshake => self.close_after_handshake += pick(1, 4) as u32,
+            Fault::RestRateLimit => {
+                // Spent by another client on the key, just as this one needs REST: the
+                // connection drops, so a token (and the switch, the lookups) must wait.
+                sim("rest-rate-limit");
+                if self.conn.is_some() {
+                    self.close_link("network");
+                    self.session.handle_disconnected(now, "network");
+                    self.out();
+                }
+            }
         }
     }
 

@@ -185,8 +185,6 @@ impl EngineConfig {
         cfg.rest_url = sim.rest_url().into();
         // The embedded simulator may run without TLS; it is on this machine.
         cfg.allow_insecure_local = sim.ca_pem().is_none();
-        // kraken-sim does not count REST calls yet: the model would only slow it down.
-        cfg.model_rest_counter = false;
         cfg.extra_ca_pem = sim.ca_pem().map(|p| p.as_bytes().to_vec());
         // Blocks on the socket (1 ms at most) instead of spinning: examples and tests must not
         // keep a core busy on a small machine.
@@ -282,6 +280,7 @@ fn cold_for(
         rest_counter: cfg
             .model_rest_counter
             .then(|| crate::risk::RestCallCounter::new(cfg.tier)),
+        past_the_counter: false,
     }
 }
 

@@ -2,11 +2,14 @@
 its URLs. Every response and execution it receives is checked. Exit 0 on success."""
 
 import asyncio
+import json
 import os
 import sys
 import time
+import urllib.request
 
-from kraken.spot import SpotWSClient, Trade, User
+from kraken.exceptions import KrakenApiLimitExceededError, KrakenInvalidOrderError
+from kraken.spot import Market, SpotWSClient, Trade, User
 
 REST, WS = os.environ["SIM_REST"], os.environ["SIM_WS"]
 KEY, SECRET = os.environ["SIM_KEY"], os.environ["SIM_SECRET"]
@@ -41,6 +44,46 @@ def rest_part():
     )
     check(len(b["orders"]) == 2 and all("txid" in o for o in b["orders"]), "REST AddOrderBatch (JSON body) places both")
     check(trade.cancel_all_orders()["count"] == 2, "REST CancelAll cancels both")
+
+
+def rest_more():
+    market = Market(url=REST)
+    trade = Trade(key=KEY, secret=SECRET, url=REST)
+    user = User(key=KEY, secret=SECRET, url=REST)
+    assets = market.get_assets(assets="XBT")
+    check(assets.get("XXBT", {}).get("altname") == "XBT" and assets["XXBT"].get("decimals") == 10,
+          "REST Assets keys XBT as XXBT with its decimals")
+    pairs = market.get_asset_pairs()
+    check(pairs.get("XXBTZUSD", {}).get("wsname") == "XBT/USD", "REST AssetPairs keys and names as Kraken does")
+    check(market.get_system_status().get("status") == "online", "REST SystemStatus online")
+    r = trade.create_order(ordertype="limit", side="buy", volume="0.01", pair="XBTUSD", price="60000")
+    check(r.get("descr", {}).get("order") == "buy 0.01000000 XBTUSD @ limit 60000", "REST AddOrder describes the order")
+    txid = r["txid"][0]
+    held = user.get_balances().get("ZUSD", {})
+    check(float(held.get("hold_trade", "0")) >= 600, "REST BalanceEx holds what the order may spend")
+    a = trade.amend_order(txid=txid, limit_price="60010")
+    check(bool(a.get("amend_id")), "REST AmendOrder answers an amend_id")
+    e = trade.edit_order(txid=txid, pair="XBTUSD", price="60020")
+    new = e.get("txid")
+    check(new and new != txid and e.get("originaltxid") == txid, "REST EditOrder replaces with a new txid")
+    trade.cancel_order(txid=new)
+    closed = user.get_closed_orders()["closed"]
+    gone = closed.get(new, {})
+    check(gone.get("status") == "canceled" and gone.get("reason") and gone.get("closetm", 0) >= gone.get("opentm", 1),
+          "REST ClosedOrders says when and why it closed")
+    try:
+        user.get_orders_info(txid="OAAAAA-BBBBB-CCCCCC")
+        check(False, "REST QueryOrders refuses an unknown txid")
+    except KrakenInvalidOrderError:
+        check(True, "REST QueryOrders refuses an unknown txid (EOrder:Invalid order)")
+    check("trades" in user.get_trades_history(), "REST TradesHistory answers")
+    req = urllib.request.Request(REST + "/sim/fault", data=json.dumps({"fault": "rest-rate-limit"}).encode(), method="POST")
+    urllib.request.urlopen(req).read()
+    try:
+        user.get_account_balance()
+        check(False, "REST calls past the call counter are refused")
+    except KrakenApiLimitExceededError:
+        check(True, "REST calls past the call counter are refused (EAPI:Rate limit exceeded)")
 
 
 async def ws_part():
@@ -123,5 +166,6 @@ async def ws_part():
 
 rest_part()
 asyncio.run(ws_part())
+rest_more()
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)

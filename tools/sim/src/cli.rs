@@ -40,13 +40,20 @@ pub struct Args {
     /// (acks after their executions, seeded), `dup-frames:PERCENT`, `unknown-enum:N`,
     /// `status:online|cancel_only|maintenance|post_only`. REST: `rest-unavailable:on|off`,
     /// `rest-lose-reply:N` (executed, then a 502 HTML page), `rest-reset:N` (executed, then
-    /// the connection reset), `rest-delay-ms:MS`, `no-query-permission:on|off`. `clear` ends
+    /// the connection reset), `rest-delay-ms:MS`, `no-query-permission:on|off`,
+    /// `rest-rate-limit` (another client spent the key's REST counter: it stands at its
+    /// maximum, and calls are refused with `EAPI:Rate limit exceeded` until it decays). `clear` ends
     /// them all.
     #[arg(long, verbatim_doc_comment)]
     pub fault: Vec<String>,
     /// Turn off the random walk and counterparty flow.
     #[arg(long)]
     pub quiet_market: bool,
+    /// Do not enforce Kraken's REST call counter (on by default, at --tier: Starter 15
+    /// calls decaying 0.33/s, Intermediate 20 at 0.5/s, Pro 20 at 1/s; history calls cost 2,
+    /// order entry 0).
+    #[arg(long)]
+    pub no_rest_counter: bool,
 }
 
 /// Starts the simulator, prints its URLs and credentials (flushed), and serves until killed.
@@ -68,6 +75,7 @@ pub fn run(a: Args) -> std::process::ExitCode {
         seed: a.seed,
         market_flow: !a.quiet_market,
         faults: a.fault,
+        rest_counter: !a.no_rest_counter,
         ..SimConfig::default()
     };
     let sim = match Sim::start(cfg) {

@@ -37,6 +37,17 @@ impl Tier {
         }
     }
 
+    /// Kraken's REST call counter: (maximum, decay per second); `None` for `Unlimited`.
+    /// Starter 15 / 0.33, Intermediate 20 / 0.5, Pro 20 / 1.
+    pub fn rest_limits(self) -> Option<(f64, f64)> {
+        match self {
+            Tier::Starter => Some((15.0, 0.33)),
+            Tier::Intermediate => Some((20.0, 0.5)),
+            Tier::Pro => Some((20.0, 1.0)),
+            Tier::Unlimited => None,
+        }
+    }
+
     /// Parses `starter|intermediate|pro`.
     pub fn parse(s: &str) -> Option<Tier> {
         match s {
@@ -232,6 +243,8 @@ pub struct Account {
     pub last_nonce: u64,
     pub tier: Tier,
     rate: HashMap<usize, (f64, Ns)>,
+    /// The REST call counter: (level, when it was last brought up to date).
+    rest_calls: (f64, Ns),
     dead_man: Option<Ns>,
     ledger_seq: u64,
 }
@@ -256,6 +269,7 @@ impl Account {
             last_nonce: 0,
             tier,
             rate: HashMap::new(),
+            rest_calls: (0.0, 0),
             dead_man: None,
             ledger_seq: 0,
         }
@@ -344,12 +358,16 @@ pub struct Exchange {
     pub requests: Vec<LoggedRequest>,
     /// Private REST calls received, by method.
     pub private_calls: HashMap<String, u64>,
+    /// Private REST calls refused by the REST call counter.
+    pub rest_rate_limited: u64,
     next_id: u64,
     next_trade: u64,
     priority: u64,
     rng: u64,
     /// Synthetic counterparty flow on/off.
     pub market_flow: bool,
+    /// Kraken's REST call counter enforced (on by default, at each account's tier).
+    pub rest_counter: bool,
 }
 
 /// A request's outcome: the ack (or error) to the caller.
@@ -602,11 +620,13 @@ impl Exchange {
             faults: Faults::default(),
             requests: Vec::new(),
             private_calls: HashMap::new(),
+            rest_rate_limited: 0,
             next_id: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             next_trade: 1,
             priority: 0,
             rng: seed ^ 0x2545_F491_4F6C_DD1D,
             market_flow: true,
+            rest_counter: true,
         }
     }
 
@@ -993,6 +1013,61 @@ impl Exchange {
         }
         a.rate.insert(pair, (next, now));
         Ok(())
+    }
+
+    /// What a private REST call costs on Kraken's REST counter: 2 for the history calls, 0 for
+    /// order entry (the trading counter counts it), 1 for the rest.
+    pub fn rest_call_cost(method: &str) -> f64 {
+        match method {
+            "TradesHistory" | "Ledgers" | "QueryLedgers" => 2.0,
+            "AddOrder" | "AddOrderBatch" | "AmendOrder" | "EditOrder" | "CancelOrder"
+            | "CancelOrderBatch" => 0.0,
+            _ => 1.0,
+        }
+    }
+
+    fn rest_level(&self, acct: usize, now: Ns) -> f64 {
+        let a = &self.accounts[acct];
+        let Some((_, decay)) = a.tier.rest_limits() else {
+            return 0.0;
+        };
+        let (v, at) = a.rest_calls;
+        (v - decay * (now.saturating_sub(at) as f64 / 1e9)).max(0.0)
+    }
+
+    /// Charges a private REST call to the account's REST counter, or refuses it with
+    /// `EAPI:Rate limit exceeded` when it would pass the tier's maximum. A refused call is not
+    /// counted (unconfirmed at Kraken; the docs say only that calls are refused until the
+    /// counter has decayed).
+    pub fn charge_rest(&mut self, acct: usize, method: &str, now: Ns) -> Result<(), String> {
+        let cost = Self::rest_call_cost(method);
+        let Some((max, _)) = self.accounts[acct].tier.rest_limits() else {
+            return Ok(());
+        };
+        if !self.rest_counter || cost == 0.0 {
+            return Ok(());
+        }
+        let v = self.rest_level(acct, now);
+        if v + cost > max {
+            self.accounts[acct].rest_calls = (v, now);
+            self.rest_rate_limited += 1;
+            return Err("EAPI:Rate limit exceeded".into());
+        }
+        self.accounts[acct].rest_calls = (v + cost, now);
+        Ok(())
+    }
+
+    /// Another client on the same key has spent the REST counter: it stands at its maximum
+    /// (the `rest-rate-limit` fault).
+    pub fn spend_rest_counter(&mut self, acct: usize, now: Ns) {
+        if let Some((max, _)) = self.accounts[acct].tier.rest_limits() {
+            self.accounts[acct].rest_calls = (max, now);
+        }
+    }
+
+    /// The REST counter's level (for tests).
+    pub fn rest_counter_level(&self, acct: usize, now: Ns) -> f64 {
+        self.rest_level(acct, now)
     }
 
     /// The counter's current value (for tests).
@@ -2128,6 +2203,51 @@ mod tests {
             limit_price: Some(Decimal::from_str(px).unwrap()),
             tif: "gtc".into(),
             ..NewOrder::default()
+        }
+    }
+
+    #[test]
+    fn the_rest_counter_refuses_past_the_tier_and_decays() {
+        let mut e = ex();
+        let limited = "EAPI:Rate limit exceeded".to_string();
+        // Starter: 15 calls; order entry is not counted here.
+        for _ in 0..15 {
+            assert_eq!(e.charge_rest(0, "Balance", T0), Ok(()));
+        }
+        assert_eq!(e.charge_rest(0, "AddOrder", T0), Ok(()));
+        assert_eq!(e.charge_rest(0, "Balance", T0), Err(limited.clone()));
+        assert_eq!(e.rest_rate_limited, 1);
+        // A refused call is not counted: one call of decay (1 / 0.33 s) makes room for one.
+        assert_eq!(
+            e.charge_rest(0, "Balance", T0 + 3 * S),
+            Err(limited.clone())
+        );
+        assert_eq!(e.charge_rest(0, "Balance", T0 + 3_100_000_000), Ok(()));
+        // History calls cost two.
+        assert_eq!(
+            e.charge_rest(0, "TradesHistory", T0 + 6_200_000_000),
+            Err(limited.clone())
+        );
+        assert_eq!(
+            e.charge_rest(0, "TradesHistory", T0 + 9_200_000_000),
+            Ok(())
+        );
+        assert!(e.rest_counter_level(0, T0 + 9_200_000_000) > 14.9);
+        // Another client on the key spends it; the counter decays to zero in time.
+        e.spend_rest_counter(0, T0 + 10 * S);
+        assert_eq!(e.rest_counter_level(0, T0 + 10 * S), 15.0);
+        assert_eq!(e.rest_counter_level(0, T0 + 60 * S), 0.0);
+        // Off, or an unlimited account: never refused.
+        e.rest_counter = false;
+        e.spend_rest_counter(0, T0 + 70 * S);
+        assert_eq!(e.charge_rest(0, "Balance", T0 + 70 * S), Ok(()));
+        let mut u = Exchange::new(
+            default_pairs(),
+            vec![Account::new("k", b"s", Tier::Unlimited)],
+            7,
+        );
+        for _ in 0..1000 {
+            assert_eq!(u.charge_rest(0, "Ledgers", T0), Ok(()));
         }
     }
 

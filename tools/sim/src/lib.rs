@@ -53,6 +53,8 @@ pub struct SimConfig {
     pub walk_interval: Duration,
     /// Faults applied at start.
     pub faults: Vec<String>,
+    /// Kraken's REST call counter enforced at `tier` (`EAPI:Rate limit exceeded` past it).
+    pub rest_counter: bool,
 }
 
 impl Default for SimConfig {
@@ -68,6 +70,7 @@ impl Default for SimConfig {
             market_flow: true,
             walk_interval: Duration::from_millis(200),
             faults: Vec::new(),
+            rest_counter: true,
         }
     }
 }
@@ -93,6 +96,7 @@ impl Sim {
             cfg.seed,
         );
         ex.market_flow = cfg.market_flow;
+        ex.rest_counter = cfg.rest_counter;
         let shared = Arc::new(Shared::new(ex));
         for f in &cfg.faults {
             shared.fault(f)?;

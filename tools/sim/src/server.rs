@@ -123,7 +123,7 @@ impl Shared {
 
     /// Applies a fault spec (`drop-after:N`, `drop-every:MS`, `stall:MS`, `delay-us:D`,
     /// `drop-now`, `refuse-ws:on|off`, `drop-exec-frame`, `invalidate-tokens`,
-    /// `rest-unavailable:on|off`, `drop-acks:N`, `rest-lose-reply:N`, `rest-reset:N`,
+    /// `rest-unavailable:on|off`, `rest-rate-limit`, `drop-acks:N`, `rest-lose-reply:N`, `rest-reset:N`,
     /// `rest-delay-ms:MS`, `req-id-double:on|off`, `refuse-exec-sub:N`, `ignore-exec-sub:N`,
     /// `no-query-permission:on|off`, `ack-after:PERCENT`, `dup-frames:PERCENT`,
     /// `unknown-enum:N`,
@@ -142,6 +142,10 @@ impl Shared {
             "drop-exec-frame" => self.ex().faults.drop_exec_frames += 1,
             "invalidate-tokens" => self.ex().invalidate_tokens(),
             "rest-unavailable" => self.ex().faults.rest_unavailable = arg != "off",
+            "rest-rate-limit" => {
+                let now = self.now();
+                self.ex().spend_rest_counter(0, now);
+            }
             "drop-acks" => self.ex().faults.drop_acks = n()? as u32,
             "rest-lose-reply" => self.ex().faults.rest_lose_reply = n()? as u32,
             "rest-reset" => self.ex().faults.rest_reset = n()? as u32,
@@ -863,6 +867,14 @@ pub fn route(
             "200 OK",
             ok(json!({"unixtime": now / 1_000_000_000, "rfc1123": rfc3339(now)})),
         ),
+        ("GET", "/0/public/SystemStatus") => {
+            // Kraken's words for the system's state, as the `status` channel gives them.
+            let status = shared.ex().status;
+            (
+                "200 OK",
+                ok(json!({"status": status, "timestamp": rfc3339(now)})),
+            )
+        }
         ("GET", "/0/public/AssetPairs") => {
             let ex = shared.ex();
             let m: Map<String, Value> = ex
@@ -998,6 +1010,10 @@ fn private(
     *ex.private_calls.entry(name.to_string()).or_default() += 1;
     if ex.faults.rest_unavailable {
         return err("EService:Unavailable");
+    }
+    // Counted once the service takes the call (a call it could not take is assumed free).
+    if let Err(e) = ex.charge_rest(acct, name, now) {
+        return err(&e);
     }
     if ex.faults.no_query_permission
         && matches!(

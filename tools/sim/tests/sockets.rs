@@ -140,6 +140,10 @@ fn rest_auth_errors_and_public_endpoints() {
     );
     assert_eq!(bad_key["error"][0], "EAPI:Invalid key");
     assert!(http(&s, "GET", "/0/public/Time", &[], "")["result"]["unixtime"].is_number());
+    assert_eq!(
+        http(&s, "GET", "/0/public/SystemStatus", &[], "")["result"]["status"],
+        "online"
+    );
     // Named as Kraken names it: REST's asset codes, not WebSocket v2's.
     let pairs = http(&s, "GET", "/0/public/AssetPairs", &[], "");
     let btc = &pairs["result"]["XXBTZUSD"];
@@ -152,9 +156,25 @@ fn rest_auth_errors_and_public_endpoints() {
             &"ZUSD".into()
         )
     );
+    // Another client spent the key's REST call counter: refused as Kraken refuses, while
+    // order entry (counted by the trading counter, not this one) still goes.
+    s.fault("rest-rate-limit").unwrap();
+    assert_eq!(
+        private(&s, "Balance", 12, "", None)["error"][0],
+        "EAPI:Rate limit exceeded"
+    );
+    let placed = private(
+        &s,
+        "AddOrder",
+        13,
+        "&pair=XBTUSD&type=buy&ordertype=limit&price=30000.0&volume=0.001",
+        None,
+    );
+    assert_eq!(placed["error"], json!([]), "{placed}");
+    s.with_exchange(|e| e.rest_counter = false);
     s.fault("rest-unavailable:on").unwrap();
     assert_eq!(
-        private(&s, "Balance", 13, "", None)["error"][0],
+        private(&s, "Balance", 14, "", None)["error"][0],
         "EService:Unavailable"
     );
     let r = http(
@@ -165,16 +185,16 @@ fn rest_auth_errors_and_public_endpoints() {
         r#"{"fault":"rest-unavailable:off"}"#,
     );
     assert_eq!(r["result"]["applied"], true);
-    assert!(private(&s, "Balance", 14, "", None)["result"].is_object());
+    assert!(private(&s, "Balance", 15, "", None)["result"].is_object());
     // An id the account does not have fails the whole call, as Kraken answers it.
     assert_eq!(
-        private(&s, "QueryOrders", 15, "&txid=OAAAAA-BBBBB-CCCCCC", None)["error"][0],
+        private(&s, "QueryOrders", 16, "&txid=OAAAAA-BBBBB-CCCCCC", None)["error"][0],
         "EOrder:Invalid order"
     );
     let r = private(
         &s,
         "AddOrder",
-        16,
+        17,
         "&ordertype=limit&type=buy&volume=0.01&pair=XBTUSD&price=60000.05",
         None,
     );
@@ -183,7 +203,7 @@ fn rest_auth_errors_and_public_endpoints() {
     let r = private(
         &s,
         "AddOrder",
-        17,
+        18,
         "&ordertype=limit&type=buy&volume=0.01&pair=XBTUSD&price=60000",
         None,
     );
@@ -192,13 +212,14 @@ fn rest_auth_errors_and_public_endpoints() {
         "buy 0.01000000 XBTUSD @ limit 60000"
     );
     let txid = r["result"]["txid"][0].as_str().unwrap().to_string();
-    let bx = private(&s, "BalanceEx", 18, "", None);
-    assert_eq!(bx["result"]["ZUSD"]["hold_trade"], "600.00");
+    let bx = private(&s, "BalanceEx", 19, "", None);
+    // (With the 0.001 at 30000 placed above.)
+    assert_eq!(bx["result"]["ZUSD"]["hold_trade"], "630.0000");
     assert!(bx["result"]["ZUSD"]["balance"].is_string());
     // Closed, it says when and why.
-    let c = private(&s, "CancelOrder", 19, &format!("&txid={txid}"), None);
+    let c = private(&s, "CancelOrder", 20, &format!("&txid={txid}"), None);
     assert_eq!(c["result"]["count"], 1);
-    let q = private(&s, "QueryOrders", 20, &format!("&txid={txid}"), None);
+    let q = private(&s, "QueryOrders", 21, &format!("&txid={txid}"), None);
     let o = &q["result"][txid.as_str()];
     assert_eq!(o["status"], "canceled");
     assert_eq!(o["reason"], "User requested");
