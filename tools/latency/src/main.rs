@@ -71,7 +71,11 @@ enum Cmd {
     /// Everything, in one run.
     All,
     /// kraken-sim's request throughput from one connection (pipelined add_order).
-    SimThroughput,
+    SimThroughput {
+        /// Orders resting on the book (placed before the run, far from the market).
+        #[arg(long, default_value_t = 0)]
+        resting: usize,
+    },
     /// kraken-exec's sustained order rate: adds (each then cancelled) through the whole engine
     /// against the reflector, up to 256 in flight.
     EngineThroughput,
@@ -249,7 +253,7 @@ fn floor_wss(n: usize, warmup: usize) -> Histogram<u64> {
 
 /// Pipelines `n` requests (add_order, cancel_order, alternating) on one plain WebSocket and
 /// counts the acks: the simulator's sustained request rate from one connection.
-fn sim_throughput(n: usize) -> f64 {
+fn sim_throughput(n: usize, resting: usize) -> f64 {
     use kraken_sim::{Sim, SimConfig, Tier};
     // The simulator's threads on core 1, this client on core 0.
     let sim = std::thread::spawn(|| {
@@ -265,6 +269,28 @@ fn sim_throughput(n: usize) -> f64 {
     .unwrap();
     let now = sim.now();
     let token = sim.with_exchange(|e| e.issue_token(0, now));
+    // A deep book first: buys from 20,000 down, sells from 120,000 up, one tick apart.
+    sim.with_exchange(|e| {
+        for i in 0..resting {
+            let buy = i % 2 == 0;
+            let ticks = rust_decimal::Decimal::from(i / 2) / rust_decimal::Decimal::from(10);
+            let px = if buy {
+                rust_decimal::Decimal::from(20_000) - ticks
+            } else {
+                rust_decimal::Decimal::from(120_000) + ticks
+            };
+            let o = kraken_sim::exchange::NewOrder {
+                symbol: "BTC/USD".into(),
+                buy,
+                order_type: "limit".into(),
+                qty: Some(rust_decimal::Decimal::new(1, 4)),
+                limit_price: Some(px),
+                tif: "gtc".into(),
+                ..Default::default()
+            };
+            e.add_order(0, &o, now).expect("a resting order");
+        }
+    });
     let (mut ws, _) = tungstenite::connect(sim.ws_url()).unwrap();
     if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
         s.set_nodelay(true).unwrap();
@@ -529,10 +555,10 @@ fn main() {
                 cli.n, r, s.websocket_orders, s.refused_locally
             );
         }
-        Cmd::SimThroughput => {
-            let r = sim_throughput(cli.n);
+        Cmd::SimThroughput { resting } => {
+            let r = sim_throughput(cli.n, resting);
             println!(
-                "kraken-sim: {} order requests (add/cancel) from one connection at {:.0} requests/s",
+                "kraken-sim: {} order requests (add/cancel) from one connection, {resting} orders resting, at {:.0} requests/s",
                 cli.n, r
             );
         }
@@ -560,7 +586,7 @@ fn main() {
             run_rate(cli.n);
             let (r, _) = engine_throughput(cli.n as u64 * 5);
             println!("kraken-exec: {:.0} orders/s acked (each then cancelled)", r);
-            let r = sim_throughput(cli.n * 5);
+            let r = sim_throughput(cli.n * 5, 0);
             println!("kraken-sim: {:.0} order requests/s from one connection", r);
             plot(&out);
         }

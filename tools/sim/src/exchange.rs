@@ -336,6 +336,19 @@ pub struct LoggedRequest {
     pub token_issued: Option<Ns>,
 }
 
+/// Running sums over the open orders: how many rest per account and pair (Kraken's open-order
+/// limit), and what they hold per account and asset (funds checks, `BalanceEx`). An order with
+/// no limit price (a stop waiting to trigger as a market order) holds at the moving reference
+/// price, so it is kept apart and priced when asked; there are few.
+#[derive(Default)]
+struct OpenBook {
+    count: HashMap<(usize, usize), usize>,
+    hold: HashMap<(usize, String), Decimal>,
+    unpriced: std::collections::BTreeSet<usize>,
+    /// Per order: (account, pair, what it holds of which asset) as last counted.
+    counted: HashMap<usize, (usize, usize, Option<(String, Decimal)>)>,
+}
+
 /// The whole exchange.
 pub struct Exchange {
     pub pairs: Vec<Pair>,
@@ -346,6 +359,9 @@ pub struct Exchange {
     by_cl_ord_id: HashMap<String, Vec<usize>>,
     /// Indices of open orders, so scans cost the open book, not the history.
     open: std::collections::BTreeSet<usize>,
+    /// What each open order counts for, kept as orders change (`sync_open`), so that placing
+    /// and cancelling cost the same with 20,000 orders resting as with none.
+    held: OpenBook,
     pub fills: Vec<SimFill>,
     tokens: HashMap<String, (usize, Ns)>,
     subs: Vec<Sub>,
@@ -610,6 +626,7 @@ impl Exchange {
             index: HashMap::new(),
             by_cl_ord_id: HashMap::new(),
             open: std::collections::BTreeSet::new(),
+            held: OpenBook::default(),
             fills: Vec::new(),
             tokens: HashMap::new(),
             subs: Vec::new(),
@@ -655,6 +672,66 @@ impl Exchange {
 
     fn open_iter(&self) -> impl Iterator<Item = &SimOrder> {
         self.open.iter().map(|&i| &self.orders[i])
+    }
+
+    /// Opens or closes order `idx` in the open set, and counts it.
+    fn set_open(&mut self, idx: usize, open: bool) {
+        if open {
+            self.open.insert(idx);
+        } else {
+            self.open.remove(&idx);
+        }
+        self.sync_open(idx);
+    }
+
+    /// Brings the running sums up to date with order `idx` as it is now (after it opened,
+    /// closed, filled, or had its quantity or price changed).
+    fn sync_open(&mut self, idx: usize) {
+        let b = &mut self.held;
+        if let Some((acct, pair, hold)) = b.counted.remove(&idx) {
+            if let Some(n) = b.count.get_mut(&(acct, pair)) {
+                *n -= 1;
+            }
+            if let Some((asset, v)) = hold
+                && let Some(h) = b.hold.get_mut(&(acct, asset))
+            {
+                *h -= v;
+            }
+        }
+        b.unpriced.remove(&idx);
+        if !self.open.contains(&idx) {
+            return;
+        }
+        let o = &self.orders[idx];
+        let p = &self.pairs[o.pair];
+        *b.count.entry((o.account, o.pair)).or_default() += 1;
+        let hold = match o.limit_price {
+            None => {
+                b.unpriced.insert(idx);
+                None
+            }
+            Some(px) if o.buy => Some((p.quote.clone(), px * o.remaining())),
+            Some(_) => Some((p.base.clone(), o.remaining())),
+        };
+        if let Some((asset, v)) = &hold {
+            *b.hold.entry((o.account, asset.clone())).or_default() += *v;
+        }
+        b.counted.insert(idx, (o.account, o.pair, hold));
+    }
+
+    /// How many orders of `acct` rest on pair `pair`.
+    fn open_count(&self, acct: usize, pair: usize) -> usize {
+        self.held.count.get(&(acct, pair)).copied().unwrap_or(0)
+    }
+
+    /// The open order of `acct` with client id `c`, if any.
+    fn open_by_cl_ord_id(&self, acct: usize, c: &str) -> Option<usize> {
+        self.by_cl_ord_id
+            .get(c)?
+            .iter()
+            .rev()
+            .copied()
+            .find(|&i| self.orders[i].account == acct && self.open.contains(&i))
     }
 
     /// The account of an API key.
@@ -1098,18 +1175,14 @@ impl Exchange {
         }
         let c = cl_ord_id?;
         // cl_ord_id is unique among open orders only: prefer the open one, else the latest.
-        self.open
-            .iter()
-            .rev()
-            .copied()
-            .find(|&i| {
-                self.orders[i].account == acct && self.orders[i].cl_ord_id.as_deref() == Some(c)
-            })
-            .or_else(|| {
-                self.orders
-                    .iter()
-                    .rposition(|o| o.account == acct && o.cl_ord_id.as_deref() == Some(c))
-            })
+        self.open_by_cl_ord_id(acct, c).or_else(|| {
+            self.by_cl_ord_id
+                .get(c)?
+                .iter()
+                .rev()
+                .copied()
+                .find(|&i| self.orders[i].account == acct)
+        })
     }
 
     fn fee_rate(maker: bool) -> Decimal {
@@ -1193,19 +1266,12 @@ impl Exchange {
             return Err("EService:Deadline elapsed".into());
         }
         if let Some(c) = &n.cl_ord_id
-            && self
-                .open_iter()
-                .any(|o| o.account == acct && o.cl_ord_id.as_deref() == Some(c))
+            && self.open_by_cl_ord_id(acct, c).is_some()
         {
             return Err("EOrder:Duplicate order".into());
         }
         let (_, _, max_open) = self.accounts[acct].tier.limits();
-        if self
-            .open_iter()
-            .filter(|o| o.account == acct && o.pair == pi)
-            .count()
-            >= max_open
-        {
+        if self.open_count(acct, pi) >= max_open {
             return Err("EOrder:Orders limit exceeded".into());
         }
         // Funds: what this order could spend, plus what open orders have reserved.
@@ -1301,7 +1367,7 @@ impl Exchange {
         }
         self.orders.push(o);
         self.index.insert(id.clone(), idx);
-        self.open.insert(idx);
+        self.set_open(idx, true);
         self.stream(idx, "pending_new", now);
         self.orders[idx].status = "new";
         self.stream(idx, "new", now);
@@ -1404,6 +1470,7 @@ impl Exchange {
                 o.order_type = "market".into();
                 o.limit_price = None;
             }
+            self.sync_open(idx);
             self.on_placed(idx, now);
         }
     }
@@ -1443,6 +1510,7 @@ impl Exchange {
         };
         let (acct, buy, base, quote) = (o.account, o.buy, p.base.clone(), p.quote.clone());
         let complete = o.filled >= o.qty;
+        self.sync_open(idx);
         let data = self.trade_json(&self.orders[idx], &f);
         self.fills.push(f);
         self.broadcast(acct, "executions", Value::Array(vec![data]));
@@ -1469,7 +1537,7 @@ impl Exchange {
             self.broadcast(acct, "balances", Value::Array(vec![e]));
         }
         if complete {
-            self.open.remove(&idx);
+            self.set_open(idx, false);
             self.orders[idx].status = "filled";
             self.orders[idx].closed_ns = Some(now);
             self.stream(idx, "filled", now);
@@ -1484,7 +1552,7 @@ impl Exchange {
         o.status = status;
         o.reason = Some(reason.into());
         o.closed_ns = Some(now);
-        self.open.remove(&idx);
+        self.set_open(idx, false);
         let t = if status == "expired" {
             "expired"
         } else {
@@ -1542,8 +1610,12 @@ impl Exchange {
         o.reason = Some("User requested".into());
         let id = o.id.clone();
         let cl = o.cl_ord_id.clone();
-        if o.qty <= o.filled {
+        let below = o.qty <= o.filled;
+        if below {
             o.qty = o.qty.max(o.filled);
+        }
+        self.sync_open(idx);
+        if below {
             self.close(idx, "canceled", "Order quantity reduced below filled", now);
         } else {
             self.stream(idx, "amended", now);
@@ -1617,9 +1689,9 @@ impl Exchange {
         };
         // The replacement is validated before the original is cancelled (a refused edit leaves
         // the order as it was), with the original's funds counted as free, since it goes.
-        self.open.remove(&idx);
+        self.set_open(idx, false);
         let valid = self.validate_new(acct, &n, now);
-        self.open.insert(idx);
+        self.set_open(idx, true);
         valid?;
         self.close(idx, "canceled", "Order replaced", now);
         let r = self.place(acct, &n, now)?;
@@ -2016,18 +2088,38 @@ impl Exchange {
 
     /// What the open orders of `acct` hold of `asset` (REST `BalanceEx`'s `hold_trade`).
     pub fn reserved(&self, acct: usize, asset: &str) -> Decimal {
-        self.open_iter()
+        let held = |o: &SimOrder| {
+            let op = &self.pairs[o.pair];
+            let px = o.limit_price.unwrap_or(op.ref_price);
+            match (o.buy, op.quote == asset, op.base == asset) {
+                (true, true, _) => px * o.remaining(),
+                (false, _, true) => o.remaining(),
+                _ => Decimal::ZERO,
+            }
+        };
+        let priced = self
+            .held
+            .hold
+            .get(&(acct, asset.to_string()))
+            .copied()
+            .unwrap_or_default();
+        let unpriced: Decimal = self
+            .held
+            .unpriced
+            .iter()
+            .map(|&i| &self.orders[i])
             .filter(|o| o.account == acct)
-            .map(|o| {
-                let op = &self.pairs[o.pair];
-                let px = o.limit_price.unwrap_or(op.ref_price);
-                match (o.buy, op.quote == asset, op.base == asset) {
-                    (true, true, _) => px * o.remaining(),
-                    (false, _, true) => o.remaining(),
-                    _ => Decimal::ZERO,
-                }
-            })
-            .sum()
+            .map(held)
+            .sum();
+        debug_assert_eq!(
+            priced + unpriced,
+            self.open_iter()
+                .filter(|o| o.account == acct)
+                .map(held)
+                .sum::<Decimal>(),
+            "the running sum of what open orders hold"
+        );
+        priced + unpriced
     }
 
     /// Kraken's description of an order: `buy 0.01000000 XBTUSD @ limit 60000.0`.
@@ -2249,6 +2341,70 @@ mod tests {
         for _ in 0..1000 {
             assert_eq!(u.charge_rest(0, "Ledgers", T0), Ok(()));
         }
+    }
+
+    /// What open orders hold, and how many rest, are running sums: after every kind of change
+    /// they equal a count over the orders themselves.
+    #[test]
+    fn what_open_orders_hold_is_kept_as_they_change() {
+        let mut e = ex();
+        let check = |e: &Exchange, step: &str| {
+            for asset in ["USD", "BTC"] {
+                let scan: Decimal = e
+                    .orders
+                    .iter()
+                    .filter(|o| o.is_open())
+                    .map(|o| {
+                        let px = o.limit_price.unwrap_or(e.pairs[o.pair].ref_price);
+                        match (o.buy, asset) {
+                            (true, "USD") => px * o.remaining(),
+                            (false, "BTC") => o.remaining(),
+                            _ => Decimal::ZERO,
+                        }
+                    })
+                    .sum();
+                assert_eq!(e.reserved(0, asset), scan, "{asset} after {step}");
+            }
+            let open = e.orders.iter().filter(|o| o.is_open()).count();
+            assert_eq!(e.open_count(0, 0), open, "count after {step}");
+        };
+        let buy = e.add_order(0, &limit(true, "1", "64000"), T0).unwrap();
+        let buy = buy["order_id"].as_str().unwrap().to_string();
+        e.add_order(0, &limit(false, "2", "66000"), T0).unwrap();
+        check(&e, "placing");
+        e.counterparty(0, false, Decimal::new(25, 2), T0);
+        check(&e, "a partial fill");
+        let mut amend = Map::new();
+        amend.insert("order_id".into(), json!(buy));
+        amend.insert("order_qty".into(), json!(0.8));
+        amend.insert("limit_price".into(), json!(63000.0));
+        e.amend_order(0, &amend, T0 + 20 * S).unwrap();
+        check(&e, "an amend");
+        let mut edit = Map::new();
+        edit.insert("order_id".into(), json!(buy));
+        edit.insert("limit_price".into(), json!(62000.0));
+        let edited = e.edit_order(0, &edit, T0 + 200 * S).unwrap();
+        check(&e, "an edit");
+        let mut stop = limit(false, "0.5", "1");
+        stop.order_type = "stop-loss".into();
+        stop.limit_price = None;
+        stop.trigger_price = Some(Decimal::from(64500));
+        e.add_order(0, &stop, T0 + 200 * S).unwrap();
+        check(&e, "a stop waiting");
+        e.set_reference_price(0, Decimal::from(64400), T0 + 201 * S);
+        check(&e, "the stop triggered and the price moved");
+        // A trailing stop-limit's limit is set when it triggers (an offset until then).
+        let mut trail = limit(true, "0.1", "-500");
+        trail.order_type = "trailing-stop-limit".into();
+        trail.trigger_price = Some(Decimal::from(100));
+        e.add_order(0, &trail, T0 + 202 * S).unwrap();
+        check(&e, "a trailing stop-limit waiting");
+        e.set_reference_price(0, Decimal::from(64600), T0 + 203 * S);
+        assert!(e.orders.iter().any(|o| o.triggered && o.is_open()));
+        check(&e, "the trailing stop-limit triggered and rests");
+        let new = edited["order_id"].as_str().unwrap().to_string();
+        assert!(e.cancel_orders(0, &[new], &[], &[], T0 + 300 * S)[0].is_ok());
+        check(&e, "a cancel");
     }
 
     #[test]
