@@ -345,9 +345,12 @@ struct OpenBook {
     count: HashMap<(usize, usize), usize>,
     hold: HashMap<(usize, String), Decimal>,
     unpriced: std::collections::BTreeSet<usize>,
-    /// Per order: (account, pair, what it holds of which asset) as last counted.
-    counted: HashMap<usize, (usize, usize, Option<(String, Decimal)>)>,
+    /// Per order, as last counted.
+    counted: HashMap<usize, Counted>,
 }
+
+/// How an open order was counted: (account, pair, what it holds of which asset).
+type Counted = (usize, usize, Option<(String, Decimal)>);
 
 /// The whole exchange.
 pub struct Exchange {
