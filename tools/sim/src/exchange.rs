@@ -1049,9 +1049,15 @@ impl Exchange {
             "cum_qty": num(o.filled), "cum_cost": num(o.cum_cost), "fee_usd_equiv": num(o.fees),
             "avg_price": num(o.avg_price()), "order_userref": o.userref, "order_id": o.id,
         });
-        if let Some(r) = &o.reason {
-            v["reason"] = json!(r);
-            v["cancel_reason"] = json!(r);
+        // Why, on the reports that have a why: a cancel or an expiry carries it twice (the
+        // deprecated `cancel_reason` still sent beside `reason`); an amend in `reason` only.
+        match (&o.reason, exec_type) {
+            (Some(r), "canceled" | "expired") => {
+                v["reason"] = json!(r);
+                v["cancel_reason"] = json!(r);
+            }
+            (Some(r), "restated") => v["reason"] = json!(r),
+            _ => {}
         }
         v
     }
@@ -1061,12 +1067,18 @@ impl Exchange {
         let data = match exec_type {
             "pending_new" => self.order_full(o, "pending_new", now),
             "amended" => {
-                let mut v = self.delta(o, "amended", now);
-                v["order_qty"] = num(o.qty);
+                // As Kraken sends it (docs/kraken-protocol.md, "amend"): the new figures,
+                // `amended`, and `reason`; no cost, fee or average price.
+                let mut v = json!({
+                    "timestamp": rfc3339(now), "exec_type": "amended", "order_status": o.status,
+                    "cum_qty": num(o.filled), "reason": o.reason.as_deref().unwrap_or("User requested"),
+                    "amended": true, "order_qty": num(o.qty), "order_userref": o.userref,
+                    "order_id": o.id,
+                });
                 if let Some(lp) = o.limit_price {
                     v["limit_price"] = num(lp);
+                    v["limit_price_type"] = json!("static");
                 }
-                v["amended"] = json!(true);
                 v
             }
             t => self.delta(o, t, now),
@@ -2518,6 +2530,57 @@ mod tests {
         e.add_order(0, &g, T0 + 61 * S).unwrap();
         e.tick(T0 + 100 * S, false);
         assert_eq!(e.orders[1].status, "expired");
+    }
+
+    /// Reports carry their `reason` as Kraken's do: an amend in `reason` alone, with the key set
+    /// of Kraken's documented amend report; a cancel in `reason` and the deprecated
+    /// `cancel_reason`; a fill in neither, even after an amend.
+    #[test]
+    fn reports_give_their_reason_as_kraken_does() {
+        let mut e = ex();
+        let t = e.issue_token(0, T0);
+        e.subscribe_private(1, "executions", Some(&t), &Map::new(), T0)
+            .unwrap();
+        let id = e.add_order(0, &limit(true, "1", "64000"), T0).unwrap()["order_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut amend = Map::new();
+        amend.insert("order_id".into(), json!(id));
+        amend.insert("limit_price".into(), json!(64100.0));
+        e.amend_order(0, &amend, T0 + S).unwrap();
+        e.counterparty(0, false, Decimal::ONE, T0 + 2 * S);
+        let other = e.add_order(0, &limit(true, "1", "60000"), T0 + 3 * S).unwrap();
+        let other = other["order_id"].as_str().unwrap().to_string();
+        assert!(e.cancel_orders(0, &[other], &[], &[], T0 + 4 * S)[0].is_ok());
+        let mut frames = Vec::new();
+        e.take_outbox(1, &mut frames);
+        let reports: Vec<Value> = frames
+            .iter()
+            .filter_map(|f| serde_json::from_str::<Value>(f).ok())
+            .filter(|v| v["type"] == "update")
+            .flat_map(|v| v["data"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let by = |t: &str| reports.iter().find(|r| r["exec_type"] == t).cloned().unwrap();
+        let amended = by("amended");
+        let mut keys: Vec<&str> = amended.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "amended", "cum_qty", "exec_type", "limit_price", "limit_price_type", "order_id",
+                "order_qty", "order_status", "order_userref", "reason", "timestamp"
+            ]
+        );
+        assert_eq!(amended["reason"], "User requested");
+        let canceled = by("canceled");
+        assert_eq!(
+            (&canceled["reason"], &canceled["cancel_reason"]),
+            (&json!("User requested"), &json!("User requested"))
+        );
+        for t in ["trade", "filled"] {
+            assert!(by(t).get("reason").is_none(), "{t} carries no reason");
+        }
     }
 
     #[test]
