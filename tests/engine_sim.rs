@@ -960,6 +960,69 @@ fn retry(t: &mut Trader, rec: &mut Rec, secs: u64, mut f: impl FnMut(&mut Trader
     false
 }
 
+/// A maintenance window as Kraken runs one: `post_only`, then `cancel_only`, then
+/// `maintenance` with the socket closed and new connections refused, then back online. The
+/// engine holds back what each status forbids (locally, with the status as the reason),
+/// reconnects when the exchange is back, trades again, and has lost no fill: a fill made while
+/// it was away is delivered once, and its orders agree with the ledger.
+#[test]
+fn a_maintenance_window_from_post_only_to_maintenance_and_back() {
+    use kraken_exec::SystemStatus;
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    let order = |px| AddOrder::limit(btc, Side::Buy, dec!(0.1), px);
+    t.add_order(order(dec!(60000)).cl_ord_id(cid("mw-1")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("mw-1"))
+        == Some(OrderStatus::Open)));
+    s.fault("status:post_only").unwrap();
+    assert!(retry(&mut t, &mut rec, 5, |t| matches!(
+        t.add_order(order(dec!(60000))),
+        Err(TradeError::Invalid(_))
+    )));
+    t.add_order(order(dec!(60001)).post_only().cl_ord_id(cid("mw-2")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("mw-2"))
+        == Some(OrderStatus::Open)));
+    s.fault("status:cancel_only").unwrap();
+    assert!(retry(&mut t, &mut rec, 5, |t| t
+        .add_order(order(dec!(60000)).post_only())
+        == Err(TradeError::MarketClosed(SystemStatus::CancelOnly))));
+    t.cancel_order(OrderRef::ClOrdId(cid("mw-2"))).unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("mw-2"))
+        == Some(OrderStatus::Canceled)));
+    // Maintenance: the socket closes and new ones are refused; meanwhile the order that
+    // rests through it fills.
+    s.fault("status:maintenance").unwrap();
+    assert!(retry(&mut t, &mut rec, 5, |t| t
+        .add_order(order(dec!(60000)).post_only())
+        == Err(TradeError::MarketClosed(SystemStatus::Maintenance))));
+    s.fault("refuse-ws:on").unwrap();
+    s.fault("drop-now").unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| t.connection()
+        != ConnectionState::Ready));
+    let now = s.now();
+    s.with_exchange(|e| e.counterparty(0, false, Decimal::ONE, now));
+    s.fault("status:online").unwrap();
+    s.fault("refuse-ws:off").unwrap();
+    assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
+        == ConnectionState::Ready));
+    assert!(
+        retry(&mut t, &mut rec, 5, |t| t
+            .add_order(order(dec!(60000)).cl_ord_id(cid("mw-3")))
+            .is_ok()),
+        "orders pass again once online"
+    );
+    assert!(until(&mut t, &mut rec, 10, |t, r| status(t, cid("mw-1"))
+        == Some(OrderStatus::Filled)
+        && status(t, cid("mw-3")) == Some(OrderStatus::Open)
+        && r.fills.len() == 1));
+    assert!(rec.states.contains(&ConnectionState::Disconnected));
+    reconcile(&t, &rec, &s);
+    t.shutdown();
+}
+
 #[test]
 fn exchange_status_is_respected() {
     use kraken_exec::SystemStatus;

@@ -54,6 +54,11 @@ pub struct Args {
     /// order entry 0).
     #[arg(long)]
     pub no_rest_counter: bool,
+    /// Start with a trading history: N orders over the N minutes before the start, three in
+    /// four filled, every fourth still resting (seeded by --seed), so the first executions
+    /// snapshot replays fills older than the connection, as Kraken's does.
+    #[arg(long, default_value_t = 0)]
+    pub history: usize,
 }
 
 /// Starts the simulator, prints its URLs and credentials (flushed), and serves until killed.
@@ -76,6 +81,7 @@ pub fn run(a: Args) -> std::process::ExitCode {
         market_flow: !a.quiet_market,
         faults: a.fault,
         rest_counter: !a.no_rest_counter,
+        history: a.history,
         ..SimConfig::default()
     };
     let sim = match Sim::start(cfg) {

@@ -1793,7 +1793,6 @@ impl Exchange {
         Ok(())
     }
 
-    /// `cancel_all`: the count.
     /// A busy account's history: `n` orders on `symbol` placed and cancelled at `now` (no
     /// rate charge), e.g. so that a lookup must search past thousands of closed orders.
     pub fn seed_closed_orders(
@@ -1833,6 +1832,62 @@ impl Exchange {
             }
         }
         Ok(())
+    }
+
+    /// A trading history before `now`, seeded: `n` orders, one a minute, alternating sides and
+    /// pairs (BTC/USD, ETH/USD) at a price walking from the reference. Three in four take
+    /// liquidity and fill at once (the fills land in the ledger, the balances and the trade
+    /// history with their past times); every fourth rests far from the market and is still
+    /// open. An executions snapshot then replays fills that predate the connection, as
+    /// Kraken's does (its last 50).
+    pub fn seed_history(&mut self, acct: usize, n: usize, now: Ns, seed: u64) {
+        let mut rng = seed ^ 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let pairs: Vec<usize> = ["BTC/USD", "ETH/USD"]
+            .iter()
+            .filter_map(|s| self.pair_of(s))
+            .collect();
+        if pairs.is_empty() {
+            return;
+        }
+        let refs: Vec<Decimal> = pairs.iter().map(|&pi| self.pairs[pi].ref_price).collect();
+        for i in 0..n {
+            let pi = pairs[i % pairs.len()];
+            let at = now.saturating_sub((n - i) as u64 * 60 * 1_000_000_000);
+            let p = &mut self.pairs[pi];
+            // A walk of up to ±5 ticks a minute.
+            let step = Decimal::from((next() % 11) as i64 - 5) * p.price_increment;
+            p.ref_price += step;
+            let rests = i % 4 == 3;
+            let buy = (i / pairs.len()).is_multiple_of(2);
+            let far = p.ref_price / Decimal::from(if buy { 2 } else { 1 })
+                * Decimal::from(if buy { 1 } else { 2 });
+            let px = if rests {
+                far.round_dp(p.price_precision)
+            } else if buy {
+                p.ref_price + p.price_increment
+            } else {
+                p.ref_price - p.price_increment
+            };
+            let o = NewOrder {
+                symbol: p.symbol.clone(),
+                buy,
+                order_type: "limit".into(),
+                qty: Some(p.qty_min * Decimal::from(1 + next() % 5)),
+                limit_price: Some(px),
+                tif: "gtc".into(),
+                ..NewOrder::default()
+            };
+            let _ = self.place(acct, &o, at);
+        }
+        for (k, &pi) in pairs.iter().enumerate() {
+            self.pairs[pi].ref_price = refs[k];
+        }
     }
 
     pub fn cancel_all(&mut self, acct: usize, now: Ns) -> u64 {
@@ -2550,7 +2605,9 @@ mod tests {
         amend.insert("limit_price".into(), json!(64100.0));
         e.amend_order(0, &amend, T0 + S).unwrap();
         e.counterparty(0, false, Decimal::ONE, T0 + 2 * S);
-        let other = e.add_order(0, &limit(true, "1", "60000"), T0 + 3 * S).unwrap();
+        let other = e
+            .add_order(0, &limit(true, "1", "60000"), T0 + 3 * S)
+            .unwrap();
         let other = other["order_id"].as_str().unwrap().to_string();
         assert!(e.cancel_orders(0, &[other], &[], &[], T0 + 4 * S)[0].is_ok());
         let mut frames = Vec::new();
@@ -2561,15 +2618,35 @@ mod tests {
             .filter(|v| v["type"] == "update")
             .flat_map(|v| v["data"].as_array().cloned().unwrap_or_default())
             .collect();
-        let by = |t: &str| reports.iter().find(|r| r["exec_type"] == t).cloned().unwrap();
+        let by = |t: &str| {
+            reports
+                .iter()
+                .find(|r| r["exec_type"] == t)
+                .cloned()
+                .unwrap()
+        };
         let amended = by("amended");
-        let mut keys: Vec<&str> = amended.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = amended
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         keys.sort_unstable();
         assert_eq!(
             keys,
             [
-                "amended", "cum_qty", "exec_type", "limit_price", "limit_price_type", "order_id",
-                "order_qty", "order_status", "order_userref", "reason", "timestamp"
+                "amended",
+                "cum_qty",
+                "exec_type",
+                "limit_price",
+                "limit_price_type",
+                "order_id",
+                "order_qty",
+                "order_status",
+                "order_userref",
+                "reason",
+                "timestamp"
             ]
         );
         assert_eq!(amended["reason"], "User requested");

@@ -55,6 +55,9 @@ pub struct SimConfig {
     pub faults: Vec<String>,
     /// Kraken's REST call counter enforced at `tier` (`EAPI:Rate limit exceeded` past it).
     pub rest_counter: bool,
+    /// A trading history the account starts with: this many orders over as many minutes
+    /// before the start (seeded by `seed`; see [`Exchange::seed_history`]).
+    pub history: usize,
 }
 
 impl Default for SimConfig {
@@ -71,6 +74,7 @@ impl Default for SimConfig {
             walk_interval: Duration::from_millis(200),
             faults: Vec::new(),
             rest_counter: true,
+            history: 0,
         }
     }
 }
@@ -98,6 +102,10 @@ impl Sim {
         ex.market_flow = cfg.market_flow;
         ex.rest_counter = cfg.rest_counter;
         let shared = Arc::new(Shared::new(ex));
+        if cfg.history > 0 {
+            let now = shared.now();
+            shared.ex().seed_history(0, cfg.history, now, cfg.seed);
+        }
         for f in &cfg.faults {
             shared.fault(f)?;
         }

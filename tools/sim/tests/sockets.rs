@@ -592,3 +592,44 @@ fn closed_orders_and_trades_history_over_rest() {
         "EGeneral:Invalid arguments:start"
     );
 }
+
+/// An account that traded before: its first executions snapshot replays fills older than the
+/// connection (the last 50) and its resting
+/// orders, and REST's trade history holds every fill, as Kraken's does.
+#[test]
+fn a_seeded_history_is_replayed_by_the_first_snapshot() {
+    let s = Sim::start(SimConfig {
+        market_flow: false,
+        history: 80,
+        seed: 7,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let start = s.now();
+    let ledger = s.ledger();
+    let fills = ledger["fills"].as_array().unwrap().len();
+    assert_eq!(fills, 60, "three in four of 80 orders filled");
+    let t = token(&s);
+    let mut w = ws(&s);
+    send(
+        &mut w,
+        json!({"method": "subscribe", "req_id": 1, "params": {"channel": "executions", "snap_orders": true, "snap_trades": true, "token": t}}),
+    );
+    let snap = until(&mut w, "snapshot", |v| {
+        v["channel"] == "executions" && v["type"] == "snapshot"
+    });
+    let data = snap["data"].as_array().unwrap();
+    let trades: Vec<&Value> = data.iter().filter(|d| d["exec_type"] == "trade").collect();
+    let open: Vec<&Value> = data.iter().filter(|d| d["exec_type"] != "trade").collect();
+    assert_eq!(trades.len(), 50, "the last 50 fills");
+    assert_eq!(open.len(), 20, "every fourth order still rests");
+    let started = kraken_sim::exchange::rfc3339(start);
+    assert!(
+        trades
+            .iter()
+            .all(|d| d["timestamp"].as_str().unwrap() < started.as_str()),
+        "every replayed fill predates the connection"
+    );
+    let history = private(&s, "TradesHistory", 2_000_000_000, "", None);
+    assert_eq!(history["result"]["count"], 60, "{history}");
+}
