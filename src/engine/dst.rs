@@ -102,7 +102,7 @@ pub(crate) enum Fault {
     RestLoseReply,
     /// A REST order call executes and the connection is reset.
     RestReset,
-    /// REST answers `EService:Unavailable` for a while.
+    /// REST answers `EService:Unavailable` (or `EService:Busy`) for a while.
     RestUnavailable,
     /// The exchange goes to `cancel_only` for a while.
     CancelOnly,
@@ -871,7 +871,12 @@ impl World {
             Fault::RestLoseReply => sim("rest-lose-reply:1"),
             Fault::RestReset => sim("rest-reset:1"),
             Fault::RestUnavailable => {
-                sim("rest-unavailable:on");
+                // Kraken's two words for it, both before executing.
+                sim(if x % 2 == 0 {
+                    "rest-unavailable:on"
+                } else {
+                    "rest-busy:on"
+                });
                 self.rest_restore_at = Some(now + pick(S, 5 * S));
             }
             Fault::CancelOnly => {
@@ -904,6 +909,7 @@ impl World {
         if self.rest_restore_at.is_some_and(|t| t <= self.now) {
             self.rest_restore_at = None;
             let _ = self.shared.fault("rest-unavailable:off");
+            let _ = self.shared.fault("rest-busy:off");
         }
     }
 

@@ -39,6 +39,7 @@ pub struct Args {
     /// `ignore-exec-sub:N`, `invalidate-tokens`, `req-id-double:on|off`, `ack-after:PERCENT`
     /// (acks after their executions, seeded), `dup-frames:PERCENT`, `unknown-enum:N`,
     /// `status:online|cancel_only|maintenance|post_only`. REST: `rest-unavailable:on|off`,
+    /// `rest-busy:on|off` (`EService:Busy`, before executing),
     /// `rest-lose-reply:N` (executed, then a 502 HTML page), `rest-reset:N` (executed, then
     /// the connection reset), `rest-delay-ms:MS`, `no-query-permission:on|off`,
     /// `rest-rate-limit` (another client spent the key's REST counter: it stands at its

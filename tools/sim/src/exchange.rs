@@ -293,6 +293,8 @@ pub struct Faults {
     pub drop_exec_frames: u32,
     /// REST answers `EService:Unavailable`.
     pub rest_unavailable: bool,
+    /// REST answers `EService:Busy` (before executing, like `rest_unavailable`).
+    pub rest_busy: bool,
     /// The next N WebSocket order requests are executed but get no ack (lost on the way).
     pub drop_acks: u32,
     /// The next N private REST calls are executed, then answered by the edge with a 502 and an

@@ -123,7 +123,7 @@ impl Shared {
 
     /// Applies a fault spec (`drop-after:N`, `drop-every:MS`, `stall:MS`, `delay-us:D`,
     /// `drop-now`, `refuse-ws:on|off`, `drop-exec-frame`, `invalidate-tokens`,
-    /// `rest-unavailable:on|off`, `rest-rate-limit`, `drop-acks:N`, `rest-lose-reply:N`, `rest-reset:N`,
+    /// `rest-unavailable:on|off`, `rest-busy:on|off`, `rest-rate-limit`, `drop-acks:N`, `rest-lose-reply:N`, `rest-reset:N`,
     /// `rest-delay-ms:MS`, `req-id-double:on|off`, `refuse-exec-sub:N`, `ignore-exec-sub:N`,
     /// `no-query-permission:on|off`, `ack-after:PERCENT`, `dup-frames:PERCENT`,
     /// `unknown-enum:N`,
@@ -142,6 +142,7 @@ impl Shared {
             "drop-exec-frame" => self.ex().faults.drop_exec_frames += 1,
             "invalidate-tokens" => self.ex().invalidate_tokens(),
             "rest-unavailable" => self.ex().faults.rest_unavailable = arg != "off",
+            "rest-busy" => self.ex().faults.rest_busy = arg != "off",
             "rest-rate-limit" => {
                 let now = self.now();
                 self.ex().spend_rest_counter(0, now);
@@ -1010,6 +1011,9 @@ fn private(
     *ex.private_calls.entry(name.to_string()).or_default() += 1;
     if ex.faults.rest_unavailable {
         return err("EService:Unavailable");
+    }
+    if ex.faults.rest_busy {
+        return err("EService:Busy");
     }
     // Counted once the service takes the call (a call it could not take is assumed free).
     if let Err(e) = ex.charge_rest(acct, name, now) {

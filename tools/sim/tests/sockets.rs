@@ -172,9 +172,24 @@ fn rest_auth_errors_and_public_endpoints() {
     );
     assert_eq!(placed["error"], json!([]), "{placed}");
     s.with_exchange(|e| e.rest_counter = false);
+    s.fault("rest-busy:on").unwrap();
+    let busy = private(
+        &s,
+        "AddOrder",
+        14,
+        "&pair=XBTUSD&type=buy&ordertype=limit&price=30000.0&volume=0.001",
+        None,
+    );
+    assert_eq!(busy["error"][0], "EService:Busy");
+    s.fault("rest-busy:off").unwrap();
+    assert_eq!(
+        s.ledger()["orders"].as_array().unwrap().len(),
+        1,
+        "a busy answer placed nothing"
+    );
     s.fault("rest-unavailable:on").unwrap();
     assert_eq!(
-        private(&s, "Balance", 14, "", None)["error"][0],
+        private(&s, "Balance", 15, "", None)["error"][0],
         "EService:Unavailable"
     );
     let r = http(
@@ -185,16 +200,16 @@ fn rest_auth_errors_and_public_endpoints() {
         r#"{"fault":"rest-unavailable:off"}"#,
     );
     assert_eq!(r["result"]["applied"], true);
-    assert!(private(&s, "Balance", 15, "", None)["result"].is_object());
+    assert!(private(&s, "Balance", 16, "", None)["result"].is_object());
     // An id the account does not have fails the whole call, as Kraken answers it.
     assert_eq!(
-        private(&s, "QueryOrders", 16, "&txid=OAAAAA-BBBBB-CCCCCC", None)["error"][0],
+        private(&s, "QueryOrders", 17, "&txid=OAAAAA-BBBBB-CCCCCC", None)["error"][0],
         "EOrder:Invalid order"
     );
     let r = private(
         &s,
         "AddOrder",
-        17,
+        18,
         "&ordertype=limit&type=buy&volume=0.01&pair=XBTUSD&price=60000.05",
         None,
     );
@@ -203,7 +218,7 @@ fn rest_auth_errors_and_public_endpoints() {
     let r = private(
         &s,
         "AddOrder",
-        18,
+        19,
         "&ordertype=limit&type=buy&volume=0.01&pair=XBTUSD&price=60000",
         None,
     );
@@ -212,14 +227,14 @@ fn rest_auth_errors_and_public_endpoints() {
         "buy 0.01000000 XBTUSD @ limit 60000"
     );
     let txid = r["result"]["txid"][0].as_str().unwrap().to_string();
-    let bx = private(&s, "BalanceEx", 19, "", None);
+    let bx = private(&s, "BalanceEx", 20, "", None);
     // (With the 0.001 at 30000 placed above.)
     assert_eq!(bx["result"]["ZUSD"]["hold_trade"], "630.0000");
     assert!(bx["result"]["ZUSD"]["balance"].is_string());
     // Closed, it says when and why.
-    let c = private(&s, "CancelOrder", 20, &format!("&txid={txid}"), None);
+    let c = private(&s, "CancelOrder", 21, &format!("&txid={txid}"), None);
     assert_eq!(c["result"]["count"], 1);
-    let q = private(&s, "QueryOrders", 21, &format!("&txid={txid}"), None);
+    let q = private(&s, "QueryOrders", 22, &format!("&txid={txid}"), None);
     let o = &q["result"][txid.as_str()];
     assert_eq!(o["status"], "canceled");
     assert_eq!(o["reason"], "User requested");
