@@ -449,9 +449,6 @@ impl Cold {
             Command::CancelOne { target, .. } => (Method::CancelOrder, self.cancel_one(target)),
             Command::CancelAll { .. } => {
                 rest::nonce_form(&mut self.body, n);
-                // It only reduces risk: sent even when the modelled counter says wait (a
-                // refusal from Kraken is then an answer; held back, it would be no answer).
-                self.past_the_counter = true;
                 let r = self
                     .post("CancelAll", false)
                     .and_then(|mut b| rest::parse_count(&mut b))
@@ -460,7 +457,6 @@ impl Cold {
             }
             Command::CancelAfter { timeout_secs, .. } => {
                 rest::cancel_all_after_form(&mut self.body, n, *timeout_secs);
-                self.past_the_counter = true;
                 let r = self
                     .post("CancelAllOrdersAfter", false)
                     .and_then(|mut b| rest::parse_cancel_after(&mut b))
@@ -1088,10 +1084,10 @@ pub(crate) struct ColdLoop {
     backlog: VecDeque<(LookupWindow, bool)>,
     /// Windows to list once closed (`Discover`), and not before when (after a failure).
     discoveries: VecDeque<Discovery>,
-    /// A token request or a dead man's switch refresh held back until the modelled REST
-    /// counter has room for it (monotonic ns). While one waits, other background calls wait
-    /// too, so they cannot take the room it waits for; orders (which cost nothing on the
-    /// counter) go on.
+    /// Calls held back until the modelled REST counter has room for them (monotonic ns): a
+    /// token request, a dead man's switch refresh, a cancel-all. While one waits, background
+    /// reads wait too, so they cannot take the room it waits for; orders the counter does not
+    /// count go on.
     deferred: Vec<(u64, ColdRequest)>,
 }
 
@@ -1194,10 +1190,20 @@ impl ColdLoop {
                 .map(Duration::from_nanos);
             return Step::Idle(wake);
         };
-        // A token or a switch refresh the REST counter has no room for waits for it.
+        // A call the REST counter has no room for yet waits for it (held back, not refused:
+        // Kraken would refuse it, and a cancel-all refused helps no one): a token, the
+        // switch, and the two order calls the counter counts. Orders it does not count go on.
         let counted = match &req {
             ColdRequest::Token => Some("GetWebSocketsToken"),
-            ColdRequest::DeadMan { .. } => Some("CancelAllOrdersAfter"),
+            ColdRequest::DeadMan { .. }
+            | ColdRequest::Order {
+                cmd: Command::CancelAfter { .. },
+                ..
+            } => Some("CancelAllOrdersAfter"),
+            ColdRequest::Order {
+                cmd: Command::CancelAll { .. },
+                ..
+            } => Some("CancelAll"),
             _ => None,
         };
         if let Some(method) = counted {
@@ -1360,7 +1366,7 @@ mod tests {
             let method = path.rsplit('/').next().unwrap_or("").to_string();
             let result = match method.as_str() {
                 "GetWebSocketsToken" => r#"{"token":"t","expires":900}"#,
-                "CancelAll" => r#"{"count":2}"#,
+                "CancelAll" | "CancelOrder" => r#"{"count":1}"#,
                 _ => r#"{"currentTime":"2025-01-01T00:00:00Z","triggerTime":"0"}"#,
             };
             calls.lock().expect("calls").push(method);
@@ -1375,7 +1381,7 @@ mod tests {
     }
 
     #[test]
-    fn a_token_waits_for_the_rest_counter_without_holding_up_orders_or_being_overtaken() {
+    fn calls_the_rest_counter_has_no_room_for_wait_for_it_without_holding_up_orders() {
         simulated::set(10 * S, 1_735_689_600_000_000);
         let calls = Arc::new(Mutex::new(Vec::new()));
         let mut c = cold(calls.clone());
@@ -1397,37 +1403,44 @@ mod tests {
             sent_ns: 10 * S,
             expires_ns: u64::MAX,
         });
-        // The token cannot go yet: it waits, and is not answered as failed.
-        assert!(matches!(l.step(&mut c), Step::Replies(r) if r.is_empty()));
-        // The cancel-all goes on, past the counter (it only reduces risk).
-        match l.step(&mut c) {
-            Step::Replies(r) => assert!(
-                matches!(r.as_slice(), [ColdReply::Response { .. }]),
-                "the cancel-all was answered"
-            ),
-            _ => panic!("the cancel-all was not served"),
-        }
-        // The trade history read waits behind the token instead of taking its room; the
-        // token goes once the counter has decayed by the cancel-all's call and its own.
+        l.push(ColdRequest::Order {
+            req_id: 8,
+            cmd: Command::CancelOne {
+                req_id: 8,
+                target: OrderRef::Id(crate::OrderId::new("OAAAAA-BBBBB-CCCCCC").expect("id")),
+            },
+            sent_ns: 10 * S,
+            expires_ns: u64::MAX,
+        });
+        // Until the counter has room: the token and the cancel-all wait (neither is answered
+        // as failed), the trade history read waits behind them instead of taking their room,
+        // and the cancel, which the counter does not count, goes at once.
         let mut now = 10 * S;
-        loop {
+        let mut answered = Vec::new();
+        while answered.len() < 3 {
             match l.step(&mut c) {
                 Step::Idle(Some(d)) => now += d.as_nanos() as u64,
-                Step::Replies(r) if r.is_empty() => {}
-                Step::Replies(r) => {
-                    assert!(matches!(r.as_slice(), [ColdReply::Token(Ok(_))]));
-                    break;
-                }
-                _ => panic!("the token was never served"),
+                Step::Replies(r) => answered.extend(r.into_iter().map(|r| match r {
+                    ColdReply::Token(Ok(_)) => "token",
+                    ColdReply::Response { response, .. } if response.success => {
+                        match response.method {
+                            Method::CancelAll => "cancel-all",
+                            _ => "cancel",
+                        }
+                    }
+                    _ => "something else",
+                })),
+                _ => panic!("stopped"),
             }
-            assert!(now < 20 * S, "still waiting at {now}");
+            assert!(now < 30 * S, "still waiting at {now}");
             simulated::set(now, 1_735_689_600_000_000);
         }
+        assert_eq!(answered, ["cancel", "token", "cancel-all"]);
         assert_eq!(
             *calls.lock().expect("calls"),
-            ["CancelAll", "GetWebSocketsToken"]
+            ["CancelOrder", "GetWebSocketsToken", "CancelAll"]
         );
-        // Starter decays 0.33 calls a second: two calls of room in about 6 s.
+        // Starter decays 0.33 calls a second: room for two calls in about 6 s.
         let waited = now - 10 * S;
         assert!((6 * S..7 * S).contains(&waited), "waited {waited} ns");
         simulated::clear();

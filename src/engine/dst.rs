@@ -1155,6 +1155,14 @@ impl World {
         {
             return Err(format!("the dead man's switch cancelled {}", o.id));
         }
+        // The engine keeps to Kraken's REST call counter: refused only when another client
+        // on the key spent it (the RestRateLimit fault), never by its own calls.
+        if ex.rest_rate_limited > 0 && !self.counts.contains_key(&Fault::RestRateLimit) {
+            return Err(format!(
+                "{} REST calls refused by the REST call counter",
+                ex.rest_rate_limited
+            ));
+        }
         // Every order requested once: no client id reaches the exchange twice.
         let mut requested: HashMap<&str, u32> = HashMap::new();
         for r in &ex.requests {
