@@ -445,6 +445,56 @@ fn a_refused_or_unanswered_executions_subscription_is_asked_again() {
     }
 }
 
+/// Another client on the key spends its REST call counter just as the connection drops: the
+/// engine's first token request is refused (`EAPI:Rate limit exceeded`), it then waits for the
+/// counter to make room instead of asking again at once, and reconnects; nothing else is
+/// refused.
+#[test]
+fn a_spent_rest_call_counter_delays_the_reconnect_but_is_not_hammered() {
+    let s = sim(false);
+    let (mut t, mut rec) = start(&s, |_| {});
+    assert!(until(&mut t, &mut rec, 5, |t, _| t.connection()
+        == ConnectionState::Ready));
+    let before = t.statistics().connects;
+    s.fault("rest-rate-limit").unwrap();
+    s.fault("drop-now").unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| t.connection()
+        != ConnectionState::Ready));
+    // Starter's counter makes room for a call in about 3 s.
+    assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
+        == ConnectionState::Ready));
+    assert_eq!(t.statistics().connects, before + 1);
+    assert_eq!(
+        s.with_exchange(|e| e.rest_rate_limited),
+        1,
+        "refused once, then it waited"
+    );
+    assert_eq!(s.ledger()["calls"]["GetWebSocketsToken"], 3);
+    t.shutdown();
+}
+
+/// `EService:Busy` on a REST order (the socket down): an explicit answer that it was not
+/// executed, so the order is rejected, not unknown, and nothing was placed.
+#[test]
+fn a_busy_answer_over_rest_is_a_rejection_and_places_nothing() {
+    let s = sim(false);
+    let (mut t, mut rec) = on_rest_fallback(&s, |_| {});
+    let btc = t.symbol("BTC/USD").unwrap();
+    s.fault("rest-busy:on").unwrap();
+    let c = cid("busy-1");
+    let req = t
+        .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(60000)).cl_ord_id(c))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |_, r| r
+        .rejects
+        .iter()
+        .any(|f| f.req_id == Some(req))));
+    assert_eq!(status(&t, c), Some(OrderStatus::Rejected));
+    assert!(!rec.unknown.contains(&req));
+    assert_eq!(s.ledger()["orders"].as_array().unwrap().len(), 0);
+    t.shutdown();
+}
+
 /// Item 8: a server that accepts the connection and then closes it gets connections at a
 /// backed-off pace (the backoff used to reset on every handshake: one every ~100 ms).
 #[test]
