@@ -122,3 +122,50 @@ fn steady_state_encode_decode_and_track_allocate_nothing() {
     // And the counter does count on this thread.
     counting::assert_counts();
 }
+
+/// A journal append (a fill, an intent) allocates nothing: a record built in place, copied
+/// into the map, no syscall under the default sync policy. Rotation (a new segment) is the one
+/// place that allocates, once per segment; this run stays inside one.
+#[test]
+fn journal_appends_allocate_nothing() {
+    use kraken_exec::journal::{Entry, FillEntry, Journal, JournalConfig};
+    use kraken_exec::{AssetCode, ExecId, OrderId, SymbolId, Timestamp};
+    let dir = std::env::temp_dir().join(format!("kxj-alloc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut j, _) = Journal::open(JournalConfig::new(&dir), "key").unwrap();
+    let fill = Entry::Fill(FillEntry {
+        exec_id: ExecId::new("TZX2WP-XSEOP-FJP7PL").unwrap(),
+        order_id: OrderId::new("OAVY7T-MV5VK-KHDF5X").unwrap(),
+        cl_ord_id: Some(ClOrdId::new("mm-bid-000001").unwrap()),
+        symbol: SymbolId(0),
+        side: Some(Side::Buy),
+        qty: dec!(0.5),
+        price: dec!(64999.9),
+        fee: Some(dec!(0.0845)),
+        fee_asset: AssetCode::new("USD").unwrap(),
+        liquidity: None,
+        timestamp: Some(Timestamp(1_735_689_600_123_456)),
+    });
+    let intent = Entry::Intent {
+        req_id: 7,
+        method: kraken_exec::protocol::messages::Method::AddOrder,
+        cl_ord_id: Some(ClOrdId::new("mm-bid-000002").unwrap()),
+        order_id: None,
+        symbol: SymbolId(0),
+        side: Some(Side::Sell),
+        qty: Some(dec!(0.1)),
+        price: Some(dec!(65000)),
+    };
+    for i in 0..100 {
+        j.append(&fill, i, 0).unwrap();
+    }
+    let before = allocs();
+    for i in 0..10_000 {
+        j.append(&fill, i, 0).unwrap();
+        j.append(&intent, i, 0).unwrap();
+    }
+    assert_eq!(allocs() - before, 0, "allocations in 20,000 appends");
+    counting::assert_counts();
+    drop(j);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
