@@ -10,6 +10,7 @@ use kraken_exec::protocol::Decoder;
 mod config_file;
 mod decode_cmd;
 mod demo;
+mod journal_cmd;
 mod ops;
 
 #[derive(Parser)]
@@ -113,6 +114,15 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         seconds: u64,
     },
+    /// Print a journal (the directory of `EngineConfig::journal`), one record per line: in
+    /// words, or `--json`. Exit 2 if its tail is torn (the records before it are printed).
+    Journal {
+        /// The journal's directory.
+        path: std::path::PathBuf,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Read raw Kraken v2 frames (one per line) from stdin; print one JSON object per frame
     /// with the message kind and every field the engine extracted (decimals as exact strings).
     Decode {
@@ -180,6 +190,7 @@ fn main() -> ExitCode {
             faults,
             seed,
         })),
+        Cmd::Journal { path, json } => journal_cmd::run(&path, json),
         Cmd::Decode { symbols } => {
             let table = SymbolTable::from_names(symbols.iter().map(String::as_str));
             let mut decoder = Decoder::new();

@@ -360,3 +360,94 @@ fn sim_subcommand_prints_the_contract_then_serves() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+/// `kraken-exec journal DIR` prints each record, `--json` one object per line with the fill's
+/// exact figures; a torn tail exits 2 after the good records.
+#[test]
+fn journal_prints_a_journal_in_words_and_json() {
+    use kraken_exec::journal::{Entry, FillEntry, Journal, JournalConfig};
+    use kraken_exec::{AssetCode, ClOrdId, ExecId, OrderId, SymbolId, Timestamp};
+    let dir = std::env::temp_dir().join(format!("kxj-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut j, _) = Journal::open(JournalConfig::new(&dir), "key").unwrap();
+    j.append(
+        &Entry::Intent {
+            req_id: 5,
+            method: kraken_exec::protocol::messages::Method::AddOrder,
+            cl_ord_id: Some(ClOrdId::new("j-1").unwrap()),
+            order_id: None,
+            symbol: SymbolId(0),
+            side: Some(kraken_exec::Side::Buy),
+            qty: Some(rust_decimal_macros::dec!(0.10)),
+            price: Some(rust_decimal_macros::dec!(64000.0)),
+        },
+        1_735_689_600_000_000,
+        0,
+    )
+    .unwrap();
+    j.append(
+        &Entry::Fill(FillEntry {
+            exec_id: ExecId::new("TZX2WP-XSEOP-FJP7PL").unwrap(),
+            order_id: OrderId::new("OAVY7T-MV5VK-KHDF5X").unwrap(),
+            cl_ord_id: Some(ClOrdId::new("j-1").unwrap()),
+            symbol: SymbolId(0),
+            side: Some(kraken_exec::Side::Buy),
+            qty: rust_decimal_macros::dec!(0.10),
+            price: rust_decimal_macros::dec!(64000.0),
+            fee: Some(rust_decimal_macros::dec!(10.24)),
+            fee_asset: AssetCode::new("USD").unwrap(),
+            liquidity: None,
+            timestamp: Some(Timestamp(1_735_689_600_500_000)),
+        }),
+        1_735_689_600_600_000,
+        0,
+    )
+    .unwrap();
+    drop(j);
+    let run = |json: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kraken-exec"));
+        c.arg("journal").arg(&dir);
+        if json {
+            c.arg("--json");
+        }
+        c.output().unwrap()
+    };
+    let words = run(false);
+    assert!(words.status.success());
+    let text = String::from_utf8(words.stdout).unwrap();
+    assert!(
+        text.contains("intent   #5 add_order buy 0.10 @ 64000.0"),
+        "{text}"
+    );
+    assert!(text.contains("fill     TZX2WP-XSEOP-FJP7PL buy 0.10 @ 64000.0 fee 10.24 USD"));
+    let json = run(true);
+    let lines: Vec<serde_json::Value> = String::from_utf8(json.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (
+            &lines[1]["record"],
+            &lines[1]["exec_id"],
+            &lines[1]["qty"],
+            &lines[1]["fee"]
+        ),
+        (
+            &serde_json::json!("fill"),
+            &serde_json::json!("TZX2WP-XSEOP-FJP7PL"),
+            &serde_json::json!("0.10"),
+            &serde_json::json!("10.24")
+        )
+    );
+    // A crash mid-write of the second record.
+    let seg = dir.join("00000000.kxj");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[2 * 256 + 200] ^= 0xFF;
+    std::fs::write(&seg, &bytes).unwrap();
+    let torn = run(false);
+    assert_eq!(torn.status.code(), Some(2));
+    assert_eq!(String::from_utf8(torn.stdout).unwrap().lines().count(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

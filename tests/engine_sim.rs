@@ -1054,3 +1054,100 @@ fn exchange_status_is_respected() {
     );
     t.shutdown();
 }
+
+/// With a journal configured, every request the strategy made is on record as an intent,
+/// every acceptance after its intent, and every fill the ledger holds, each written before
+/// the strategy heard of it (the strategy reads the journal from its own callback and finds
+/// the fill there already).
+#[test]
+fn the_journal_records_requests_outcomes_and_fills_before_the_strategy_hears() {
+    use kraken_exec::journal::{self, Entry, JournalConfig};
+    struct Checking {
+        rec: Rec,
+        dir: std::path::PathBuf,
+        found_first: Vec<bool>,
+    }
+    impl kraken_exec::engine::Strategy for Checking {
+        fn on_execution(&mut self, f: &kraken_exec::orders::Fill) {
+            let on_record = journal::read(&self.dir)
+                .unwrap()
+                .entries
+                .iter()
+                .any(|(_, _, e)| matches!(e, Entry::Fill(j) if j.exec_id == f.exec_id));
+            self.found_first.push(on_record);
+            self.rec.on_execution(f);
+        }
+        fn on_ack(&mut self, a: &kraken_exec::orders::RequestAck) {
+            self.rec.on_ack(a);
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("kxj-engine-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = sim(false);
+    let j = JournalConfig::new(&dir);
+    let (mut t, _) = start(&s, |c| c.journal = Some(j));
+    let mut st = Checking {
+        rec: Rec::default(),
+        dir: dir.clone(),
+        found_first: Vec::new(),
+    };
+    let btc = t.symbol("BTC/USD").unwrap();
+    let rest = t
+        .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("j-1")))
+        .unwrap();
+    let take = t
+        .add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(70000)).cl_ord_id(cid("j-2")))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while st.rec.fills.is_empty() || st.rec.acks.len() < 2 {
+        assert!(Instant::now() < deadline, "the orders were answered");
+        t.poll(&mut st);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let cancel = t.cancel_order(OrderRef::ClOrdId(cid("j-1"))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while st.rec.acks.len() < 3 {
+        assert!(Instant::now() < deadline, "the cancel was answered");
+        t.poll(&mut st);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    t.shutdown();
+    assert!(
+        !st.found_first.is_empty() && st.found_first.iter().all(|&x| x),
+        "each fill was on record before the strategy heard of it: {:?}",
+        st.found_first
+    );
+    let entries: Vec<Entry> = journal::read(&dir)
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|x| x.2)
+        .collect();
+    let pos = |want: &dyn Fn(&Entry) -> bool| entries.iter().position(want);
+    for req in [rest, take, cancel] {
+        let intent = pos(&|e| matches!(e, Entry::Intent { req_id, .. } if *req_id == req));
+        let ack = pos(&|e| matches!(e, Entry::Ack { req_id, .. } if *req_id == req));
+        assert!(
+            matches!((intent, ack), (Some(i), Some(a)) if i < a),
+            "request {req}: intent {intent:?}, ack {ack:?}"
+        );
+    }
+    let ledger = s.ledger();
+    let mut theirs: Vec<&str> = ledger["fills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["exec_id"].as_str().unwrap())
+        .collect();
+    let mut ours: Vec<String> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Fill(f) => Some(f.exec_id.as_str().to_string()),
+            _ => None,
+        })
+        .collect();
+    theirs.sort_unstable();
+    ours.sort_unstable();
+    assert_eq!(ours, theirs, "the journal's fills are the ledger's");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

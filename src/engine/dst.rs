@@ -439,6 +439,7 @@ impl World {
             crate::time::Timestamp(WALL0_US),
         );
         let trader = Trader::new(
+            None,
             &cfg,
             symbols,
             cmd_tx,

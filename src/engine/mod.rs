@@ -132,6 +132,11 @@ pub struct EngineConfig {
     /// host must be a loopback address). Off by default: credentials and tokens never travel
     /// unencrypted.
     pub allow_insecure_local: bool,
+    /// Keep a journal (`None`, the default: none). Requests accepted, their outcomes, status
+    /// changes and fills are appended to memory-mapped segments in its directory before the
+    /// strategy is told of them; `kraken-exec journal DIR` prints one. Reading it back on a
+    /// restart is not done yet: today it is a record, not a recovery.
+    pub journal: Option<crate::journal::JournalConfig>,
 }
 
 impl EngineConfig {
@@ -163,6 +168,7 @@ impl EngineConfig {
             allow_insecure_local: false,
             model_rest_counter: true,
             pacing: None,
+            journal: None,
         }
     }
 }
@@ -331,6 +337,24 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
     }
     let url = transport::WsUrl::parse(&cfg.ws_url)?;
     check_secure(&cfg, &url)?;
+    // Opened before anything starts: a journal of another account, or one that cannot be
+    // written, stops the engine here.
+    let journal = match &cfg.journal {
+        Some(j) => {
+            let (journal, replay) = crate::journal::Journal::open(j.clone(), &cfg.credentials.key)
+                .map_err(|e| EngineError::Config(e.to_string()))?;
+            if let Some(t) = &replay.torn {
+                tracing::warn!(
+                    path = %t.path.display(),
+                    offset = t.offset,
+                    dropped = t.records_dropped,
+                    "journal: a torn tail was cut at the last good record"
+                );
+            }
+            Some(journal)
+        }
+        None => None,
+    };
     let tls = transport::client_tls_config(cfg.extra_ca_pem.as_deref())?;
     let symbols = SymbolTable::from_names(cfg.symbols.iter().map(String::as_str));
     let agent = cold::agent(cfg.extra_ca_pem.as_deref(), Duration::from_secs(10))
@@ -390,6 +414,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
             io.run();
         })?;
     Ok(Trader::new(
+        journal,
         &cfg,
         symbols,
         cmd_tx,

@@ -110,6 +110,8 @@ pub enum TradeError {
 pub struct Statistics {
     /// Tracker counters (orders submitted/filled/cancelled/rejected, executions, fills, ...).
     pub tracker: TrackerStats,
+    /// Journal appends that failed (the file system refused a new segment); trading went on.
+    pub journal_failures: u64,
     /// Orders sent over the WebSocket.
     pub websocket_orders: u64,
     /// Orders sent over REST while the WebSocket was down.
@@ -246,6 +248,13 @@ pub struct ShutdownReport {
 
 /// The strategy's handle on the engine.
 pub struct Trader {
+    /// The journal, if configured. Written on this thread, the strategy's: a request when it
+    /// is accepted (before it is queued for the wire), an outcome, status change or fill
+    /// before the strategy's callback hears of it. So what the strategy was told is on record
+    /// before it acts on it, and a request on record without an outcome was in flight.
+    journal: Option<crate::journal::Journal>,
+    /// Appends that failed (the journal's file system said no); trading goes on.
+    journal_failures: u64,
     cmd_tx: rtrb::Producer<Issued>,
     large_tx: rtrb::Producer<LargeCommand>,
     ev_rx: rtrb::Consumer<Event>,
@@ -311,6 +320,7 @@ pub struct PacingStats {
 impl Trader {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
+        journal: Option<crate::journal::Journal>,
         cfg: &EngineConfig,
         symbols: SymbolTable,
         cmd_tx: rtrb::Producer<Issued>,
@@ -323,6 +333,8 @@ impl Trader {
     ) -> Self {
         let n = symbols.len();
         Self {
+            journal,
+            journal_failures: 0,
             cmd_tx,
             large_tx,
             ev_rx,
@@ -460,6 +472,9 @@ impl Trader {
 
     /// `at_ns`: when the strategy called (tick-to-wire starts there).
     fn push(&mut self, cmd: Command, at_ns: u64) -> Result<(), TradeError> {
+        if let Some(e) = intent_of(&cmd) {
+            record(&mut self.journal, &mut self.journal_failures, &e);
+        }
         // Room was checked before charging; a failure here is a logic error, still typed.
         self.cmd_tx
             .push(Issued { cmd, at_ns })
@@ -595,7 +610,9 @@ impl Trader {
                         front.req_id,
                         crate::orders::NotSentReason::PacingExpired,
                         now,
-                        &mut |e| dispatch(strategy, &e),
+                        &mut |e| {
+                            deliver(&mut self.journal, &mut self.journal_failures, strategy, &e)
+                        },
                     );
                     continue;
                 }
@@ -967,7 +984,8 @@ impl Trader {
 
     fn apply<S: Strategy + ?Sized>(&mut self, ev: Event, s: &mut S) {
         let now = now_ns();
-        let mut sink = |e: TrackerEvent| dispatch(s, &e);
+        let (journal, failures) = (&mut self.journal, &mut self.journal_failures);
+        let mut sink = |e: TrackerEvent| deliver(journal, failures, s, &e);
         match ev {
             Event::Response {
                 response,
@@ -1033,13 +1051,14 @@ impl Trader {
             }
             Event::SnapshotEnd => {
                 let reconciler = &mut self.reconciler;
+                let (journal, failures) = (&mut self.journal, &mut self.journal_failures);
                 self.tracker.end_snapshot(&mut |e| {
                     if let TrackerEvent::StatusChange(c) = &e
                         && let (OrderStatus::Unknown, Some(id)) = (c.to, c.order_id)
                     {
                         reconciler.look_up(OrderRef::Id(id));
                     }
-                    dispatch(s, &e);
+                    deliver(journal, failures, s, &e);
                 });
             }
             Event::Balance { entry, .. } => s.on_balance(&entry),
@@ -1107,8 +1126,12 @@ impl Trader {
                 status,
                 filled,
             } => {
-                if let (OrderRef::Id(id), Some(st), None) =
-                    (target, status, self.target_order(&target))
+                let known = match &target {
+                    OrderRef::Id(id) => self.tracker.by_order_id(id).is_some(),
+                    OrderRef::ClOrdId(c) => self.tracker.by_cl_ord_id(c).is_some(),
+                    OrderRef::UserRef(_) => false,
+                };
+                if let (OrderRef::Id(id), Some(st), false) = (target, status, known)
                     && st != OrderStatus::Unknown
                 {
                     // Listed, not looked up: an order we had no record of.
@@ -1190,6 +1213,7 @@ impl Trader {
         let now = now_ns();
         Statistics {
             tracker: self.tracker.stats(),
+            journal_failures: self.journal_failures,
             websocket_orders: EngineStats::get(&st.websocket_orders),
             rest_fallback_orders: EngineStats::get(&st.rest_fallback_orders),
             frames_in: EngineStats::get(&st.frames_in),
@@ -1302,7 +1326,7 @@ impl Trader {
 
     fn drain_events<S: Strategy + ?Sized>(&mut self, s: &mut S) -> usize {
         while let Some(e) = self.pending.pop_front() {
-            dispatch(s, &e);
+            deliver(&mut self.journal, &mut self.journal_failures, s, &e);
         }
         let mut n = 0;
         while let Ok(ev) = self.ev_rx.pop() {
@@ -1377,6 +1401,132 @@ fn instance_stamp() -> u64 {
         .unwrap_or_default()
         .as_nanos() as u64;
     nanos ^ (u64::from(std::process::id()).rotate_left(40))
+}
+
+/// Records `e` in the journal (if any), then tells the strategy: the journal holds what the
+/// strategy was told before it can act on it.
+fn deliver<S: Strategy + ?Sized>(
+    journal: &mut Option<crate::journal::Journal>,
+    failures: &mut u64,
+    s: &mut S,
+    e: &TrackerEvent,
+) {
+    if journal.is_some()
+        && let Some(entry) = crate::journal::entry_of(e)
+    {
+        record(journal, failures, &entry);
+    }
+    dispatch(s, e);
+}
+
+/// Appends `e` to the journal, if there is one; a failure is counted, not fatal.
+fn record(
+    journal: &mut Option<crate::journal::Journal>,
+    failures: &mut u64,
+    e: &crate::journal::Entry,
+) {
+    if let Some(j) = journal
+        && j.append(e, wall().0, now_ns()).is_err()
+    {
+        *failures += 1;
+    }
+}
+
+/// The journal's record of a request accepted from the strategy.
+fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
+    use crate::journal::Entry;
+    let target = |t: &OrderRef| match t {
+        OrderRef::Id(id) => (Some(*id), None),
+        OrderRef::ClOrdId(c) => (None, Some(*c)),
+        OrderRef::UserRef(_) => (None, None),
+    };
+    let intent = |req_id, method, (order_id, cl_ord_id), symbol, side, qty, price| Entry::Intent {
+        req_id,
+        method,
+        cl_ord_id,
+        order_id,
+        symbol,
+        side,
+        qty,
+        price,
+    };
+    Some(match *cmd {
+        Command::Add { req_id, order } => {
+            let cl = match order.tag {
+                ClientTag::ClOrdId(c) => Some(c),
+                _ => None,
+            };
+            intent(
+                req_id,
+                Method::AddOrder,
+                (None, cl),
+                order.symbol,
+                Some(order.side),
+                Some(match order.qty {
+                    crate::order::Quantity::Base(q) | crate::order::Quantity::Quote(q) => q,
+                }),
+                order.limit_price,
+            )
+        }
+        Command::Amend { req_id, amend } => intent(
+            req_id,
+            Method::AmendOrder,
+            match amend.target {
+                crate::order::OrderTarget::OrderId(id) => (Some(id), None),
+                crate::order::OrderTarget::ClOrdId(c) => (None, Some(c)),
+            },
+            SymbolId::UNKNOWN,
+            None,
+            amend.order_qty,
+            amend.limit_price,
+        ),
+        Command::Edit { req_id, edit } => intent(
+            req_id,
+            Method::EditOrder,
+            (Some(edit.order_id), None),
+            edit.symbol,
+            None,
+            edit.order_qty,
+            edit.limit_price,
+        ),
+        Command::CancelOne { req_id, target: t } => intent(
+            req_id,
+            Method::CancelOrder,
+            target(&t),
+            SymbolId::UNKNOWN,
+            None,
+            None,
+            None,
+        ),
+        Command::CancelAll { req_id } => intent(
+            req_id,
+            Method::CancelAll,
+            (None, None),
+            SymbolId::UNKNOWN,
+            None,
+            None,
+            None,
+        ),
+        Command::CancelAfter { req_id, .. } => intent(
+            req_id,
+            Method::CancelAllOrdersAfter,
+            (None, None),
+            SymbolId::UNKNOWN,
+            None,
+            None,
+            None,
+        ),
+        Command::Large { req_id } => intent(
+            req_id,
+            Method::BatchAdd,
+            (None, None),
+            SymbolId::UNKNOWN,
+            None,
+            None,
+            None,
+        ),
+        Command::Lookup { .. } | Command::Discover { .. } => return None,
+    })
 }
 
 fn dispatch<S: Strategy + ?Sized>(s: &mut S, e: &TrackerEvent) {

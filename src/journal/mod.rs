@@ -115,6 +115,44 @@ pub struct Replay {
     pub torn: Option<TornTail>,
 }
 
+/// The journal's record of what the strategy is about to be told (`None`: nothing to keep).
+pub(crate) fn entry_of(e: &crate::orders::TrackerEvent) -> Option<Entry> {
+    use crate::orders::TrackerEvent as T;
+    Some(match e {
+        T::Execution(f) => Entry::Fill(FillEntry {
+            exec_id: f.exec_id,
+            order_id: f.order_id,
+            cl_ord_id: f.cl_ord_id,
+            symbol: f.symbol,
+            side: f.side,
+            qty: f.qty,
+            price: f.price,
+            fee: f.fee.map(|x| x.qty),
+            fee_asset: f.fee.map(|x| x.asset).unwrap_or_default(),
+            liquidity: f.liquidity,
+            timestamp: f.timestamp,
+        }),
+        T::StatusChange(c) => Entry::Status {
+            order_id: c.order_id,
+            cl_ord_id: c.cl_ord_id,
+            status: c.to,
+        },
+        T::Accepted(a) => Entry::Ack {
+            req_id: a.req_id,
+            order_id: a.order_id,
+            cl_ord_id: a.cl_ord_id,
+        },
+        T::Rejected(r) => Entry::Reject {
+            req_id: r.req_id?,
+            error: crate::ids::InlineStr::truncating(r.error.as_str()),
+        },
+        T::NotSent(n) => Entry::Reject {
+            req_id: n.req_id,
+            error: crate::ids::InlineStr::truncating("not sent"),
+        },
+    })
+}
+
 /// The fingerprint of an API key a journal is tied to.
 pub fn account_fingerprint(api_key: &str) -> [u8; 16] {
     let h = Sha256::digest(api_key.as_bytes());
@@ -167,7 +205,9 @@ fn map(path: &Path, len: usize) -> Result<MmapMut, JournalError> {
     let len = have.max(len);
     // Safety: the file is ours (a journal directory one engine writes); nothing truncates it
     // while mapped. memmap2's contract for a file another process might change.
-    unsafe { memmap2::MmapOptions::new().len(len).map_mut(&f) }.map_err(io(path))
+    // Populated: the pages are faulted in now (when a segment is opened), not one by one on
+    // the appends that first touch them.
+    unsafe { memmap2::MmapOptions::new().len(len).populate().map_mut(&f) }.map_err(io(path))
 }
 
 /// An open journal, appending.
@@ -470,10 +510,9 @@ mod tests {
                 timestamp: Some(Timestamp(1_735_689_600_123_456)),
             }),
             Entry::Status {
-                order_id: oid,
+                order_id: Some(oid),
                 cl_ord_id: None,
                 status: OrderStatus::PartiallyFilled,
-                filled: dec!(0.5),
             },
             Entry::Checkpoint {
                 sequence: u64::MAX,

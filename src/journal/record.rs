@@ -1,7 +1,7 @@
 //! The journal's records: fixed-size, little-endian, each with a CRC-32 of the rest of it.
 //!
 //! ```text
-//! 0..4    CRC-32 (IEEE) of bytes 4..256
+//! 0..4    CRC-32C (Castagnoli) of bytes 4..256
 //! 4       kind (0 never: a zeroed slot is the end of the journal)
 //! 5..8    reserved (0)
 //! 8..16   sequence number in the journal (1, 2, ...)
@@ -80,13 +80,11 @@ pub enum Entry {
     /// An order changed status.
     Status {
         /// The order.
-        order_id: OrderId,
+        order_id: Option<OrderId>,
         /// Its client id.
         cl_ord_id: Option<ClOrdId>,
         /// Its new status.
         status: OrderStatus,
-        /// Its filled quantity then.
-        filled: Decimal,
     },
     /// How far the executions stream had been read.
     Checkpoint {
@@ -200,17 +198,17 @@ impl W<'_> {
         self.u8(u8::from(v.is_some()));
         self.bytes(&v.unwrap_or_default().serialize());
     }
-    /// A string of at most `n` bytes: its length, then `n` bytes.
+    /// A string of at most `n` bytes: its length, then `n` bytes (the record was zeroed, so
+    /// the padding is already there).
     fn str(&mut self, s: Option<&str>, n: usize) {
         let s = s.map(str::as_bytes);
         let len = s.map_or(0xFF, |s| s.len().min(n) as u8);
         self.u8(len);
-        let mut field = [0u8; 64];
         if let Some(s) = s {
             let k = s.len().min(n);
-            field[..k].copy_from_slice(&s[..k]);
+            self.b[self.at..self.at + k].copy_from_slice(&s[..k]);
         }
-        self.bytes(&field[..n]);
+        self.at += n;
     }
     fn opt_u8(&mut self, v: Option<u8>) {
         self.u8(v.map_or(0xFF, |v| v));
@@ -267,10 +265,6 @@ fn index_of<T: PartialEq>(all: &[T], v: &T) -> u8 {
     all.iter().position(|x| x == v).unwrap_or(0) as u8
 }
 
-fn cl(c: Option<ClOrdId>) -> Option<InlineStr<36>> {
-    c.map(|c| InlineStr::new(c.as_str()).unwrap_or_default())
-}
-
 impl Entry {
     /// Encodes the record with sequence number `seq` at wall-clock `time_us` into `out`, CRC
     /// included. No allocation.
@@ -300,7 +294,7 @@ impl Entry {
             } => {
                 w.u64(req_id);
                 w.u8(index_of(&METHODS, &method));
-                w.str(cl(cl_ord_id).as_ref().map(InlineStr::as_str), 36);
+                w.str(cl_ord_id.as_ref().map(ClOrdId::as_str), 36);
                 w.str(order_id.as_ref().map(InlineStr::as_str), 32);
                 w.u16(symbol.0);
                 w.opt_u8(side.map(|s| index_of(Side::ALL, &s)));
@@ -315,7 +309,7 @@ impl Entry {
             } => {
                 w.u64(req_id);
                 w.str(order_id.as_ref().map(InlineStr::as_str), 32);
-                w.str(cl(cl_ord_id).as_ref().map(InlineStr::as_str), 36);
+                w.str(cl_ord_id.as_ref().map(ClOrdId::as_str), 36);
                 K_ACK
             }
             Entry::Reject { req_id, error } => {
@@ -326,7 +320,7 @@ impl Entry {
             Entry::Fill(f) => {
                 w.str(Some(f.exec_id.as_str()), 32);
                 w.str(Some(f.order_id.as_str()), 32);
-                w.str(cl(f.cl_ord_id).as_ref().map(InlineStr::as_str), 36);
+                w.str(f.cl_ord_id.as_ref().map(ClOrdId::as_str), 36);
                 w.u16(f.symbol.0);
                 w.opt_u8(f.side.map(|s| index_of(Side::ALL, &s)));
                 w.dec(Some(f.qty));
@@ -342,12 +336,10 @@ impl Entry {
                 order_id,
                 cl_ord_id,
                 status,
-                filled,
             } => {
-                w.str(Some(order_id.as_str()), 32);
-                w.str(cl(cl_ord_id).as_ref().map(InlineStr::as_str), 36);
+                w.str(order_id.as_ref().map(InlineStr::as_str), 32);
+                w.str(cl_ord_id.as_ref().map(ClOrdId::as_str), 36);
                 w.u8(index_of(&STATUSES, &status));
-                w.dec(Some(filled));
                 K_STATUS
             }
             Entry::Checkpoint {
@@ -360,7 +352,7 @@ impl Entry {
             }
         };
         out[4] = kind;
-        let crc = crc32fast::hash(&out[4..]);
+        let crc = crc32c::crc32c(&out[4..]);
         out[..4].copy_from_slice(&crc.to_le_bytes());
     }
 
@@ -370,7 +362,7 @@ impl Entry {
             return Err(Bad::Empty);
         }
         let crc = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        if crc != crc32fast::hash(&b[4..]) {
+        if crc != crc32c::crc32c(&b[4..]) {
             return Err(Bad::Checksum);
         }
         let mut r = R { b, at: 8 };
@@ -434,10 +426,9 @@ impl Entry {
                 },
             }),
             K_STATUS => Entry::Status {
-                order_id: r.str::<32>(32)?.ok_or(Bad::Malformed)?,
+                order_id: r.str::<32>(32)?,
                 cl_ord_id: cl(r.str::<36>(36)?)?,
                 status: *STATUSES.get(usize::from(r.u8())).ok_or(Bad::Malformed)?,
-                filled: r.dec().ok_or(Bad::Malformed)?,
             },
             K_CHECKPOINT => Entry::Checkpoint {
                 sequence: r.u64(),
