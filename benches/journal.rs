@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
     let per_segment = (64u64 << 20) / RECORD_LEN as u64 - 1;
     let fresh = || {
         let _ = std::fs::remove_dir_all(&dir);
-        Journal::open(cfg.clone(), "bench").unwrap().0
+        Journal::open(cfg.clone(), "bench", &["BTC/USD"]).unwrap().0
     };
     let mut j = fresh();
     let mut used = 0u64;

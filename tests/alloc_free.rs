@@ -132,7 +132,7 @@ fn journal_appends_allocate_nothing() {
     use kraken_exec::{AssetCode, ExecId, OrderId, SymbolId, Timestamp};
     let dir = std::env::temp_dir().join(format!("kxj-alloc-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (mut j, _) = Journal::open(JournalConfig::new(&dir), "key").unwrap();
+    let (mut j, _) = Journal::open(JournalConfig::new(&dir), "key", &["BTC/USD"]).unwrap();
     let fill = Entry::Fill(FillEntry {
         exec_id: ExecId::new("TZX2WP-XSEOP-FJP7PL").unwrap(),
         order_id: OrderId::new("OAVY7T-MV5VK-KHDF5X").unwrap(),

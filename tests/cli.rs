@@ -369,7 +369,7 @@ fn journal_prints_a_journal_in_words_and_json() {
     use kraken_exec::{AssetCode, ClOrdId, ExecId, OrderId, SymbolId, Timestamp};
     let dir = std::env::temp_dir().join(format!("kxj-cli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (mut j, _) = Journal::open(JournalConfig::new(&dir), "key").unwrap();
+    let (mut j, _) = Journal::open(JournalConfig::new(&dir), "key", &["BTC/USD"]).unwrap();
     j.append(
         &Entry::Intent {
             req_id: 5,

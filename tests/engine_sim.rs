@@ -1151,3 +1151,62 @@ fn the_journal_records_requests_outcomes_and_fills_before_the_strategy_hears() {
     assert_eq!(ours, theirs, "the journal's fills are the ledger's");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A restart with the journal of the run before: the executions snapshot replays that run's
+/// fills, and none is delivered again (they are on record) or counted twice in the position;
+/// a fill made while no process ran is delivered once. Without the journal, the same restart
+/// delivers the old fill again as new (what the journal is for).
+#[test]
+fn a_restart_from_the_journal_delivers_no_old_fill_again_and_loses_none_made_while_down() {
+    use kraken_exec::journal::JournalConfig;
+    let dir = std::env::temp_dir().join(format!("kxj-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = sim(false);
+    let with_journal = |c: &mut kraken_exec::engine::EngineConfig| {
+        c.journal = Some(JournalConfig::new(&dir));
+    };
+    // The first run: one order fills at once, one rests.
+    let (mut t, mut rec) = start(&s, with_journal);
+    let btc = t.symbol("BTC/USD").unwrap();
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(70000)).cl_ord_id(cid("r-1")))
+        .unwrap();
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.2), dec!(64000)).cl_ord_id(cid("r-2")))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, r| r.fills.len() == 1
+        && status(t, cid("r-2")) == Some(OrderStatus::Open)));
+    t.shutdown();
+    // While no process runs, the resting order fills (all of it).
+    s.inject_aggressive_order("BTC/USD", false, dec!(1))
+        .unwrap();
+    assert_eq!(s.ledger()["fills"].as_array().unwrap().len(), 2);
+    // The second run, from the journal.
+    let (mut t, mut rec) = start(&s, with_journal);
+    let ok = until(&mut t, &mut rec, 5, |t, r| {
+        t.connection() == ConnectionState::Ready && !r.fills.is_empty()
+    });
+    assert!(
+        ok,
+        "{:?} {:?} {:?}",
+        t.connection(),
+        status(&t, cid("r-2")),
+        rec.fills
+    );
+    // Give a replayed fill time to show up, were it to.
+    let _ = until(&mut t, &mut rec, 1, |_, _| false);
+    assert_eq!(
+        rec.fills.len(),
+        1,
+        "only the fill made while down: {:?}",
+        rec.fills
+    );
+    assert_eq!(rec.fills[0].qty, dec!(0.2));
+    assert_eq!(t.statistics().tracker.restored_fills, 1);
+    let pos = t.positions().find(|(sym, _)| *sym == btc).unwrap().1.qty;
+    assert_eq!(pos, dec!(0.3), "both fills in the position, each once");
+    t.shutdown();
+    // The same restart without a journal hears both fills again, as new.
+    let (mut t, mut rec) = start(&s, |_| {});
+    assert!(until(&mut t, &mut rec, 5, |_, r| r.fills.len() == 2));
+    t.shutdown();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

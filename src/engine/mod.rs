@@ -134,8 +134,10 @@ pub struct EngineConfig {
     pub allow_insecure_local: bool,
     /// Keep a journal (`None`, the default: none). Requests accepted, their outcomes, status
     /// changes and fills are appended to memory-mapped segments in its directory before the
-    /// strategy is told of them; `kraken-exec journal DIR` prints one. Reading it back on a
-    /// restart is not done yet: today it is a record, not a recovery.
+    /// strategy is told of them; `kraken-exec journal DIR` prints one. On a restart its fills
+    /// are read back: a snapshot replaying one is not delivered again, and the positions hold
+    /// them. (Requests in flight at a crash and the trade history since the last journaled fill
+    /// are not recovered from it yet.) A journal of another account or symbol list is refused.
     pub journal: Option<crate::journal::JournalConfig>,
 }
 
@@ -341,8 +343,9 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
     // written, stops the engine here.
     let journal = match &cfg.journal {
         Some(j) => {
-            let (journal, replay) = crate::journal::Journal::open(j.clone(), &cfg.credentials.key)
-                .map_err(|e| EngineError::Config(e.to_string()))?;
+            let (journal, replay) =
+                crate::journal::Journal::open(j.clone(), &cfg.credentials.key, &cfg.symbols)
+                    .map_err(|e| EngineError::Config(e.to_string()))?;
             if let Some(t) = &replay.torn {
                 tracing::warn!(
                     path = %t.path.display(),
@@ -351,9 +354,13 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
                     "journal: a torn tail was cut at the last good record"
                 );
             }
-            Some(journal)
+            Some((journal, replay))
         }
         None => None,
+    };
+    let (journal, replay) = match journal {
+        Some((j, r)) => (Some(j), Some(r)),
+        None => (None, None),
     };
     let tls = transport::client_tls_config(cfg.extra_ca_pem.as_deref())?;
     let symbols = SymbolTable::from_names(cfg.symbols.iter().map(String::as_str));
@@ -413,7 +420,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
             }
             io.run();
         })?;
-    Ok(Trader::new(
+    let mut trader = Trader::new(
         journal,
         &cfg,
         symbols,
@@ -424,5 +431,11 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         stop,
         abort,
         vec![io_handle, cold_handle],
-    ))
+    );
+    // What an earlier run delivered (before any event of this run is read: the strategy
+    // polls only once `start` returns).
+    if let Some(r) = &replay {
+        trader.restore(r);
+    }
+    Ok(trader)
 }

@@ -470,6 +470,16 @@ impl Trader {
         Ok(())
     }
 
+    /// Takes in what the journal of an earlier run holds: its fills are known (a snapshot
+    /// replaying one is a duplicate) and in the positions.
+    pub(crate) fn restore(&mut self, replay: &crate::journal::Replay) {
+        for (_, _, e) in &replay.entries {
+            if let crate::journal::Entry::Fill(f) = e {
+                self.tracker.restore_fill(f);
+            }
+        }
+    }
+
     /// `at_ns`: when the strategy called (tick-to-wire starts there).
     fn push(&mut self, cmd: Command, at_ns: u64) -> Result<(), TradeError> {
         if let Some(e) = intent_of(&cmd) {

@@ -80,6 +80,11 @@ pub enum JournalError {
     /// Written for another API key.
     #[error("journal {0} belongs to another account; refusing to mix it with this one")]
     OtherAccount(PathBuf),
+    /// Written with another list of symbols (records name symbols by their place in it).
+    #[error(
+        "journal {0} was written with another list of symbols; start with the same list, or another journal"
+    )]
+    OtherSymbols(PathBuf),
     /// Written by an incompatible version.
     #[error("journal {path} is format version {found}, this build reads version {VERSION}")]
     Version {
@@ -155,7 +160,21 @@ pub(crate) fn entry_of(e: &crate::orders::TrackerEvent) -> Option<Entry> {
 
 /// The fingerprint of an API key a journal is tied to.
 pub fn account_fingerprint(api_key: &str) -> [u8; 16] {
-    let h = Sha256::digest(api_key.as_bytes());
+    fingerprint(api_key.as_bytes())
+}
+
+/// The fingerprint of the symbol list a journal is tied to.
+pub fn symbols_fingerprint<S: AsRef<str>>(symbols: &[S]) -> [u8; 16] {
+    let mut all = Vec::new();
+    for s in symbols {
+        all.extend_from_slice(s.as_ref().as_bytes());
+        all.push(b'\n');
+    }
+    fingerprint(&all)
+}
+
+fn fingerprint(b: &[u8]) -> [u8; 16] {
+    let h = Sha256::digest(b);
     let mut f = [0u8; 16];
     f.copy_from_slice(&h[..16]);
     f
@@ -214,6 +233,7 @@ fn map(path: &Path, len: usize) -> Result<MmapMut, JournalError> {
 pub struct Journal {
     cfg: JournalConfig,
     account: [u8; 16],
+    symbols: [u8; 16],
     map: MmapMut,
     segment: u32,
     /// Offset of the next record in the segment.
@@ -238,11 +258,17 @@ impl std::fmt::Debug for Journal {
 }
 
 impl Journal {
-    /// Opens (or creates) the journal in `cfg.dir` for the account of `api_key`: reads what is
-    /// there, truncates a torn tail, and positions for appending after the last good record.
-    pub fn open(cfg: JournalConfig, api_key: &str) -> Result<(Journal, Replay), JournalError> {
+    /// Opens (or creates) the journal in `cfg.dir` for the account of `api_key` trading
+    /// `symbols`: reads what is there, truncates a torn tail, and positions for appending
+    /// after the last good record.
+    pub fn open<S: AsRef<str>>(
+        cfg: JournalConfig,
+        api_key: &str,
+        symbols: &[S],
+    ) -> Result<(Journal, Replay), JournalError> {
         fs::create_dir_all(&cfg.dir).map_err(io(&cfg.dir))?;
         let account = account_fingerprint(api_key);
+        let symbols = symbols_fingerprint(symbols);
         let seg_len = (cfg.segment_bytes / RECORD_LEN).max(2) * RECORD_LEN;
         let mut replay = Replay::default();
         let existing = segments(&cfg.dir)?;
@@ -270,6 +296,9 @@ impl Journal {
                     }
                     if h.account != account {
                         return Err(JournalError::OtherAccount(path.clone()));
+                    }
+                    if h.symbols != symbols {
+                        return Err(JournalError::OtherSymbols(path.clone()));
                     }
                 }
                 // The newest segment may have been created and not yet headed (a crash at
@@ -314,6 +343,7 @@ impl Journal {
             Some((n, m, pos)) => Journal {
                 cfg,
                 account,
+                symbols,
                 map: m,
                 segment: n,
                 pos,
@@ -328,6 +358,7 @@ impl Journal {
                 let mut j = Journal {
                     cfg,
                     account,
+                    symbols,
                     map: m,
                     segment: n,
                     pos: 0,
@@ -350,6 +381,7 @@ impl Journal {
             version: VERSION,
             segment: self.segment,
             account: self.account,
+            symbols: self.symbols,
         });
         h.encode(0, 0, &mut self.scratch);
         self.map[..RECORD_LEN].copy_from_slice(&self.scratch);
@@ -541,13 +573,13 @@ mod tests {
     #[test]
     fn a_reopened_journal_replays_everything_and_appends_after_it() {
         let d = dir("reopen");
-        let (mut j, r) = Journal::open(JournalConfig::new(&d), "key").unwrap();
+        let (mut j, r) = Journal::open(JournalConfig::new(&d), "key", &["BTC/USD"]).unwrap();
         assert!(r.entries.is_empty() && r.torn.is_none());
         for e in entries() {
             j.append(&e, 7, 0).unwrap();
         }
         drop(j);
-        let (mut j, r) = Journal::open(JournalConfig::new(&d), "key").unwrap();
+        let (mut j, r) = Journal::open(JournalConfig::new(&d), "key", &["BTC/USD"]).unwrap();
         let got: Vec<Entry> = r.entries.iter().map(|x| x.2).collect();
         assert_eq!(got, entries());
         assert_eq!(
@@ -563,7 +595,7 @@ mod tests {
     #[test]
     fn a_torn_tail_is_cut_at_the_last_good_record_and_reported() {
         let d = dir("torn");
-        let (mut j, _) = Journal::open(JournalConfig::new(&d), "key").unwrap();
+        let (mut j, _) = Journal::open(JournalConfig::new(&d), "key", &["BTC/USD"]).unwrap();
         for e in entries() {
             j.append(&e, 7, 0).unwrap();
         }
@@ -579,7 +611,7 @@ mod tests {
             4,
             "read-only: up to the tear"
         );
-        let (mut j, r) = Journal::open(JournalConfig::new(&d), "key").unwrap();
+        let (mut j, r) = Journal::open(JournalConfig::new(&d), "key", &["BTC/USD"]).unwrap();
         assert_eq!(r.entries.len(), 4);
         let torn = r.torn.unwrap();
         assert_eq!(
@@ -589,7 +621,7 @@ mod tests {
         // Appending goes on where the good part ends, numbered after it.
         assert_eq!(j.append(&entries()[6], 8, 0).unwrap(), 5);
         drop(j);
-        let (_, r) = Journal::open(JournalConfig::new(&d), "key").unwrap();
+        let (_, r) = Journal::open(JournalConfig::new(&d), "key", &["BTC/USD"]).unwrap();
         assert_eq!(r.entries.len(), 5);
         assert!(r.torn.is_none());
         fs::remove_dir_all(&d).unwrap();
@@ -598,12 +630,16 @@ mod tests {
     #[test]
     fn a_journal_of_another_account_or_version_is_refused() {
         let d = dir("account");
-        let (mut j, _) = Journal::open(JournalConfig::new(&d), "key").unwrap();
+        let (mut j, _) = Journal::open(JournalConfig::new(&d), "key", &["BTC/USD"]).unwrap();
         j.append(&entries()[0], 7, 0).unwrap();
         drop(j);
         assert!(matches!(
-            Journal::open(JournalConfig::new(&d), "another key"),
+            Journal::open(JournalConfig::new(&d), "another key", &["BTC/USD"]),
             Err(JournalError::OtherAccount(_))
+        ));
+        assert!(matches!(
+            Journal::open(JournalConfig::new(&d), "key", &["BTC/USD", "ETH/USD"]),
+            Err(JournalError::OtherSymbols(_))
         ));
         // A header of version 2, CRC and all.
         let seg = segment_path(&d, 0);
@@ -613,12 +649,13 @@ mod tests {
             version: 2,
             segment: 0,
             account: account_fingerprint("key"),
+            symbols: symbols_fingerprint(&["BTC/USD"]),
         })
         .encode(0, 0, &mut h);
         bytes[..RECORD_LEN].copy_from_slice(&h);
         fs::write(&seg, &bytes).unwrap();
         assert!(matches!(
-            Journal::open(JournalConfig::new(&d), "key"),
+            Journal::open(JournalConfig::new(&d), "key", &["BTC/USD"]),
             Err(JournalError::Version { found: 2, .. })
         ));
         fs::remove_dir_all(&d).unwrap();
@@ -632,7 +669,7 @@ mod tests {
             max_segments: 3,
             ..JournalConfig::new(&d)
         };
-        let (mut j, _) = Journal::open(cfg.clone(), "key").unwrap();
+        let (mut j, _) = Journal::open(cfg.clone(), "key", &["BTC/USD"]).unwrap();
         // 7 records per segment after its header: 50 records fill 8 segments.
         for i in 0..50u64 {
             let e = Entry::Checkpoint {
@@ -648,14 +685,14 @@ mod tests {
             [5, 6, 7],
             "the three newest"
         );
-        let (mut j, r) = Journal::open(cfg.clone(), "key").unwrap();
+        let (mut j, r) = Journal::open(cfg.clone(), "key", &["BTC/USD"]).unwrap();
         let seqs: Vec<u64> = r.entries.iter().map(|x| x.0).collect();
         assert_eq!(seqs, (36..=50).collect::<Vec<_>>());
         assert_eq!(j.append(&entries()[0], 0, 0).unwrap(), 51);
         // A crash right after the next segment was created, before its header: started again.
         drop(j);
         fs::write(segment_path(&d, 8), b"").unwrap();
-        let (mut j, r) = Journal::open(cfg, "key").unwrap();
+        let (mut j, r) = Journal::open(cfg, "key", &["BTC/USD"]).unwrap();
         assert_eq!(r.entries.len(), 16);
         assert_eq!(j.append(&entries()[1], 0, 0).unwrap(), 52);
         fs::remove_dir_all(&d).unwrap();

@@ -33,6 +33,9 @@ pub struct SegmentHeader {
     /// A fingerprint of the API key the journal was written for (SHA-256 of the key, first 16
     /// bytes): a journal from another account is refused, never mixed in.
     pub account: [u8; 16],
+    /// A fingerprint of the symbol list it was written with: records name symbols by their
+    /// index in it, so a journal written with another list is refused too.
+    pub symbols: [u8; 16],
 }
 
 /// What the engine records.
@@ -280,6 +283,7 @@ impl Entry {
                 w.u16(h.version);
                 w.u32(h.segment);
                 w.bytes(&h.account);
+                w.bytes(&h.symbols);
                 K_HEADER
             }
             Entry::Intent {
@@ -381,6 +385,7 @@ impl Entry {
                     version: r.u16(),
                     segment: r.u32(),
                     account: r.take(),
+                    symbols: r.take(),
                 })
             }
             K_INTENT => Entry::Intent {

@@ -333,6 +333,8 @@ pub struct TrackerStats {
     pub execution_messages: u64,
     /// Distinct fills.
     pub fills: u64,
+    /// Fills read back from the journal of an earlier run (not counted in `fills`).
+    pub restored_fills: u64,
     /// Fills seen again and ignored.
     pub duplicate_fills: u64,
     /// Requests that timed out.
@@ -1319,6 +1321,19 @@ impl OrderTracker {
             && let Some(o) = self.order_mut(slot)
         {
             o.reason = reason;
+        }
+    }
+
+    /// A fill delivered by an earlier run (read back from its journal): its execution id is
+    /// known, so a snapshot replaying it is a duplicate, and its quantity is in the position.
+    /// No event: the strategy heard of it then. Not counted as a new fill.
+    pub fn restore_fill(&mut self, f: &crate::journal::FillEntry) {
+        if !self.dedup.insert(f.exec_id) {
+            return;
+        }
+        self.stats.restored_fills += 1;
+        if let (Some(side), Some(p)) = (f.side, self.positions.get_mut(usize::from(f.symbol.0))) {
+            let _ = p.apply(side, f.qty, f.price, f.fee.unwrap_or_default());
         }
     }
 
