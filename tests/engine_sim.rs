@@ -1159,6 +1159,7 @@ fn the_journal_records_requests_outcomes_and_fills_before_the_strategy_hears() {
 #[test]
 fn a_restart_from_the_journal_delivers_no_old_fill_again_and_loses_none_made_while_down() {
     use kraken_exec::journal::JournalConfig;
+    use kraken_exec::orders::FillOrigin;
     let dir = std::env::temp_dir().join(format!("kxj-restart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let s = sim(false);
@@ -1174,6 +1175,7 @@ fn a_restart_from_the_journal_delivers_no_old_fill_again_and_loses_none_made_whi
         .unwrap();
     assert!(until(&mut t, &mut rec, 5, |t, r| r.fills.len() == 1
         && status(t, cid("r-2")) == Some(OrderStatus::Open)));
+    assert_eq!(rec.fills[0].origin, FillOrigin::Live);
     t.shutdown();
     // While no process runs, the resting order fills (all of it).
     s.inject_aggressive_order("BTC/USD", false, dec!(1))
@@ -1199,14 +1201,30 @@ fn a_restart_from_the_journal_delivers_no_old_fill_again_and_loses_none_made_whi
         "only the fill made while down: {:?}",
         rec.fills
     );
-    assert_eq!(rec.fills[0].qty, dec!(0.2));
+    assert_eq!(
+        (rec.fills[0].qty, rec.fills[0].origin),
+        (dec!(0.2), FillOrigin::Recovered)
+    );
     assert_eq!(t.statistics().tracker.restored_fills, 1);
     let pos = t.positions().find(|(sym, _)| *sym == btc).unwrap().1.qty;
     assert_eq!(pos, dec!(0.3), "both fills in the position, each once");
     t.shutdown();
-    // The same restart without a journal hears both fills again, as new.
+    // The same restart without a journal hears both fills again, from before its start: as
+    // history, in neither its position nor its count of fills.
     let (mut t, mut rec) = start(&s, |_| {});
     assert!(until(&mut t, &mut rec, 5, |_, r| r.fills.len() == 2));
+    assert!(
+        rec.fills.iter().all(|f| f.origin == FillOrigin::Historical),
+        "{:?}",
+        rec.fills
+    );
+    let st = t.statistics().tracker;
+    assert_eq!((st.fills, st.historical_fills), (0, 2));
+    let pos = t
+        .positions()
+        .find(|(sym, _)| *sym == btc)
+        .map_or(dec!(0), |p| p.1.qty);
+    assert_eq!(pos, dec!(0), "history is not in the position");
     t.shutdown();
     std::fs::remove_dir_all(&dir).unwrap();
 }

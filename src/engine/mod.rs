@@ -433,9 +433,17 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         vec![io_handle, cold_handle],
     );
     // What an earlier run delivered (before any event of this run is read: the strategy
-    // polls only once `start` returns).
+    // polls only once `start` returns). Fills from before the records (the first record of
+    // the journal, or this start without one) are history: a snapshot replays Kraken's last
+    // 50, however old. (The exchange's clock against ours: they agree to within the offset,
+    // milliseconds.)
     if let Some(r) = &replay {
         trader.restore(r);
     }
+    let first_record = replay
+        .as_ref()
+        .and_then(|r| r.entries.first())
+        .map(|&(_, t, _)| crate::time::Timestamp(t));
+    trader.set_history_before(first_record.unwrap_or_else(clock::wall));
     Ok(trader)
 }

@@ -480,6 +480,11 @@ impl Trader {
         }
     }
 
+    /// Caught-up fills older than `t` are history (see [`crate::orders::FillOrigin`]).
+    pub(crate) fn set_history_before(&mut self, t: crate::time::Timestamp) {
+        self.tracker.set_history_before(Some(t));
+    }
+
     /// `at_ns`: when the strategy called (tick-to-wire starts there).
     fn push(&mut self, cmd: Command, at_ns: u64) -> Result<(), TradeError> {
         if let Some(e) = intent_of(&cmd) {

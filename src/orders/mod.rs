@@ -8,6 +8,6 @@ mod tracker;
 pub use dedup::ExecIdSet;
 pub use position::Position;
 pub use tracker::{
-    Fill, NotSent, NotSentReason, Order, OrderTracker, RequestAck, RequestFailure, StatusChange,
-    TrackerConfig, TrackerEvent, TrackerStats,
+    Fill, FillOrigin, NotSent, NotSentReason, Order, OrderTracker, RequestAck, RequestFailure,
+    StatusChange, TrackerConfig, TrackerEvent, TrackerStats,
 };

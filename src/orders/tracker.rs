@@ -210,6 +210,23 @@ pub struct Fill {
     pub filled_qty: Decimal,
     /// Order's remaining quantity after this fill.
     pub remaining_qty: Decimal,
+    /// Heard as it happened, caught up on, or from before this engine kept records.
+    pub origin: FillOrigin,
+}
+
+/// Where a fill was heard of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FillOrigin {
+    /// From the executions stream as it happened.
+    #[default]
+    Live,
+    /// Caught up on: from a snapshot or the REST trade history, after a reconnect or a restart
+    /// (made while this engine was not listening). New to the strategy, counted as any fill.
+    Recovered,
+    /// From before this engine kept records (a snapshot replays Kraken's last 50 fills, however
+    /// old): on a first start, or without a journal, those that predate the start. Delivered
+    /// so the strategy can see them, never counted: not in positions, not in `fills`.
+    Historical,
 }
 
 /// An order changed status.
@@ -335,6 +352,9 @@ pub struct TrackerStats {
     pub fills: u64,
     /// Fills read back from the journal of an earlier run (not counted in `fills`).
     pub restored_fills: u64,
+    /// Fills from before the engine's records, delivered as [`FillOrigin::Historical`] (not
+    /// counted in `fills`).
+    pub historical_fills: u64,
     /// Fills seen again and ignored.
     pub duplicate_fills: u64,
     /// Requests that timed out.
@@ -370,6 +390,8 @@ pub struct OrderTracker {
     completed: VecDeque<u32>,
     history: VecDeque<Fill>,
     dedup: ExecIdSet,
+    /// Caught-up fills older than this are [`FillOrigin::Historical`] (`None`: none are).
+    history_before: Option<Timestamp>,
     positions: Vec<Position>,
     stats: TrackerStats,
     epoch: u32,
@@ -400,6 +422,7 @@ impl OrderTracker {
             completed: VecDeque::with_capacity(cfg.retention + 1),
             history: VecDeque::with_capacity(cfg.history_limit + 1),
             dedup: ExecIdSet::new(cfg.dedup_capacity),
+            history_before: None,
             positions: vec![Position::default(); symbols],
             stats: TrackerStats::default(),
             epoch: 0,
@@ -1286,7 +1309,7 @@ impl OrderTracker {
 
         if let (Some(exec_id), Some(qty)) = (r.exec_id, r.last_qty) {
             if self.dedup.insert(exec_id) {
-                self.fill(slot, r, exec_id, qty, sink);
+                self.fill(slot, r, exec_id, qty, snapshot, sink);
             } else {
                 self.stats.duplicate_fills += 1;
             }
@@ -1324,6 +1347,12 @@ impl OrderTracker {
         }
     }
 
+    /// Caught-up fills (snapshots, trade history) older than `t` are from before this
+    /// engine's records: delivered as [`FillOrigin::Historical`], not counted.
+    pub fn set_history_before(&mut self, t: Option<Timestamp>) {
+        self.history_before = t;
+    }
+
     /// A fill delivered by an earlier run (read back from its journal): its execution id is
     /// known, so a snapshot replaying it is a duplicate, and its quantity is in the position.
     /// No event: the strategy heard of it then. Not counted as a new fill.
@@ -1343,9 +1372,15 @@ impl OrderTracker {
         r: &ExecutionReport,
         exec_id: ExecId,
         qty: Decimal,
+        caught_up: bool,
         sink: &mut impl FnMut(TrackerEvent),
     ) {
         let price = r.last_price.unwrap_or_default();
+        let origin = match (caught_up, self.history_before, r.timestamp) {
+            (false, _, _) => FillOrigin::Live,
+            (true, Some(before), Some(t)) if t < before => FillOrigin::Historical,
+            (true, _, _) => FillOrigin::Recovered,
+        };
         let Some(o) = self.order_mut(slot) else {
             return;
         };
@@ -1385,7 +1420,14 @@ impl OrderTracker {
             timestamp: r.timestamp,
             filled_qty: o.filled_qty,
             remaining_qty: o.remaining_qty(),
+            origin,
         };
+        if origin == FillOrigin::Historical {
+            // The order's figures take it (they are the exchange's); the books do not.
+            self.stats.historical_fills += 1;
+            sink(TrackerEvent::Execution(fill));
+            return;
+        }
         self.stats.fills += 1;
         if let (Some(side), Some(p)) = (
             fill.side,
