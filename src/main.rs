@@ -113,6 +113,10 @@ enum Cmd {
         /// Stop after this many seconds (0: run until interrupted).
         #[arg(long, default_value_t = 0)]
         seconds: u64,
+        /// One JSON object per line: fills (`"event":"fill"`, with `exec_id`, the figures and
+        /// whether it was recovered or historical) and status changes.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a journal (the directory of `EngineConfig::journal`), one record per line: in
     /// words, or `--json`. Exit 2 if its tail is torn (the records before it are printed).
@@ -180,7 +184,11 @@ fn main() -> ExitCode {
         } => op(ops::cancel(&conn, order_id, cl_ord_id)),
         Cmd::CancelAll { conn } => op(ops::cancel_all(&conn)),
         Cmd::Orders { conn } => op(ops::orders(&conn)),
-        Cmd::Watch { conn, seconds } => op(ops::watch(&conn, seconds)),
+        Cmd::Watch {
+            conn,
+            seconds,
+            json,
+        } => op(ops::watch(&conn, seconds, json)),
         Cmd::Demo {
             duration,
             faults,

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use kraken_exec::engine::{self, ConnectionState, EngineConfig, IdleStrategy, Strategy, Trader};
-use kraken_exec::orders::{Fill, NotSent, RequestAck, RequestFailure, StatusChange};
+use kraken_exec::orders::{Fill, FillOrigin, NotSent, RequestAck, RequestFailure, StatusChange};
 
 use crate::config_file::FileConfig;
 use kraken_exec::{AmendOrder, ClOrdId, OrderId, OrderRef, OrderStatus, OrderTarget};
@@ -33,6 +33,10 @@ pub struct Conn {
     /// Credentials never travel unencrypted to another host.
     #[arg(long)]
     pub insecure_local: bool,
+    /// Keep a journal in this directory (and read back the fills an earlier run journaled
+    /// there, so they are not reported again).
+    #[arg(long)]
+    pub journal: Option<std::path::PathBuf>,
 }
 
 /// What a one-shot command saw: printed lines, and every request outcome by id.
@@ -44,6 +48,8 @@ struct Report {
     focus_id: Option<OrderId>,
     /// Print no order's lines at all.
     quiet: bool,
+    /// Lines as JSON objects.
+    json: bool,
     acks: Vec<RequestAck>,
     rejects: Vec<RequestFailure>,
     unknown: Vec<u64>,
@@ -93,8 +99,36 @@ impl Strategy for Report {
             return;
         }
         let side = f.side.map_or("?", |s| s.as_str());
+        let origin = match f.origin {
+            FillOrigin::Live => "live",
+            FillOrigin::Recovered => "recovered",
+            FillOrigin::Historical => "historical",
+        };
+        if self.json {
+            self.lines.push(
+                serde_json::json!({
+                    "event": "fill", "exec_id": f.exec_id.as_str(), "order_id": f.order_id.as_str(),
+                    "cl_ord_id": f.cl_ord_id.map(|c| c.to_string()), "side": f.side.map(|s| s.as_str()),
+                    "qty": f.qty.to_string(), "price": f.price.to_string(),
+                    "fee": f.fee.map(|x| x.qty.to_string()), "fee_asset": f.fee.map(|x| x.asset.to_string()),
+                    "origin": origin, "recovered": f.origin == FillOrigin::Recovered,
+                    "historical": f.origin == FillOrigin::Historical,
+                })
+                .to_string(),
+            );
+            return;
+        }
+        let fee = f
+            .fee
+            .map(|x| format!(" fee {} {}", x.qty, x.asset))
+            .unwrap_or_default();
+        let note = match f.origin {
+            FillOrigin::Live => "",
+            FillOrigin::Recovered => " (recovered: made while not listening)",
+            FillOrigin::Historical => " (historical: before this run, not counted)",
+        };
         self.lines.push(format!(
-            "fill {} {side} {} @ {} (exec {})",
+            "fill {} {side} {} @ {}{fee} (exec {}){note}",
             f.order_id, f.qty, f.price, f.exec_id
         ));
     }
@@ -110,10 +144,25 @@ impl Strategy for Report {
             .map(|i| i.to_string())
             .or(c.cl_ord_id.map(|c| c.to_string()))
             .unwrap_or_default();
-        let from = c.from.map(|f| format!("{f:?} -> ")).unwrap_or_default();
+        if self.json {
+            self.lines.push(
+                serde_json::json!({
+                    "event": "status", "order_id": c.order_id.map(|i| i.to_string()),
+                    "cl_ord_id": c.cl_ord_id.map(|c| c.to_string()),
+                    "from": c.from.map(status_word), "to": status_word(c.to),
+                    "reason": c.reason.map(|r| r.to_string()),
+                })
+                .to_string(),
+            );
+            return;
+        }
+        let from = c
+            .from
+            .map(|f| format!("{} -> ", status_word(f)))
+            .unwrap_or_default();
         self.lines.push(format!(
-            "order {id}: {from}{:?}{}",
-            c.to,
+            "order {id}: {from}{}{}",
+            status_word(c.to),
             c.reason.map(|r| format!(" ({r})")).unwrap_or_default()
         ));
     }
@@ -128,6 +177,21 @@ impl Strategy for Report {
     }
     fn on_not_sent(&mut self, n: &NotSent) {
         self.not_sent.push(*n);
+    }
+}
+
+/// An order's status in plain words.
+fn status_word(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::Pending => "pending",
+        OrderStatus::PendingNew => "pending_new",
+        OrderStatus::Open => "open",
+        OrderStatus::PartiallyFilled => "partially_filled",
+        OrderStatus::Filled => "filled",
+        OrderStatus::Canceled => "canceled",
+        OrderStatus::Expired => "expired",
+        OrderStatus::Rejected => "rejected",
+        OrderStatus::Unknown => "unknown",
     }
 }
 
@@ -237,6 +301,10 @@ fn connect(c: &Conn, mut r: Report) -> Result<(Trader, Report), String> {
         cfg.extra_ca_pem = Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
     }
     cfg.allow_insecure_local = c.insecure_local;
+    cfg.journal = c
+        .journal
+        .as_ref()
+        .map(kraken_exec::journal::JournalConfig::new);
     cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
     // A one-shot command must not leave Kraken's dead man's switch armed behind it.
     cfg.dead_man_timeout_secs = 0;
@@ -456,12 +524,12 @@ pub fn orders(c: &Conn) -> Result<(), Failure> {
     for o in t.active_orders() {
         n += 1;
         println!(
-            "{} {:<8} {} {:?} {:?} qty {} filled {} price {}",
+            "{} {:<8} {} {} {} qty {} filled {} price {}",
             o.order_id.map(|i| i.to_string()).unwrap_or_default(),
             o.cl_ord_id.map(|c| c.to_string()).unwrap_or_default(),
             t.symbols().name(o.symbol),
-            o.side,
-            o.status,
+            o.side.map_or("?", |s| s.as_str()),
+            status_word(o.status),
             o.order_qty,
             o.filled_qty,
             o.limit_price
@@ -474,16 +542,21 @@ pub fn orders(c: &Conn) -> Result<(), Failure> {
     finish(t, r, Ok(()))
 }
 
-/// `watch`: streams executions for `seconds` (0: until interrupted).
-pub fn watch(c: &Conn, seconds: u64) -> Result<(), Failure> {
-    let (mut t, mut r) = connect(c, Report::default())?;
+/// `watch`: streams executions for `seconds` (0: until interrupted); `json`: one JSON object
+/// per line.
+pub fn watch(c: &Conn, seconds: u64, json: bool) -> Result<(), Failure> {
+    let report = Report {
+        json,
+        ..Report::default()
+    };
+    let (mut t, mut r) = connect(c, report)?;
     let end = (seconds > 0).then(|| Instant::now() + Duration::from_secs(seconds));
     while end.is_none_or(|e| Instant::now() < e) {
         t.poll(&mut r);
         for l in r.lines.drain(..) {
             println!("{l}");
         }
-        if t.connection() == ConnectionState::Disconnected {
+        if t.connection() == ConnectionState::Disconnected && !json {
             println!("(disconnected; reconnecting)");
         }
         std::thread::sleep(Duration::from_millis(5));

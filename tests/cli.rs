@@ -188,7 +188,7 @@ fn operator_commands_against_the_simulator() {
             .cloned()
     };
     // An earlier fill on the account: the next command's snapshot replays it. Before the fix
-    // a later `place` took that old fill's "-> Filled" line for its own and exited 0 without
+    // a later `place` took that old fill's "-> filled" line for its own and exited 0 without
     // placing anything.
     let (code, out, err) = place("70000", "ops-0", "0.01");
     assert_eq!(code, 0, "{out}{err}");
@@ -197,7 +197,7 @@ fn operator_commands_against_the_simulator() {
     let (code, out, err) = place("60000", "ops-1", "0.01");
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("-> Open") && out.contains("placed: order O"),
+        out.contains("-> open") && out.contains("placed: order O"),
         "{out}"
     );
     assert_eq!(
@@ -206,7 +206,7 @@ fn operator_commands_against_the_simulator() {
         "it reached the exchange"
     );
     assert!(
-        !out.contains("ops-0") && !out.contains("Filled"),
+        !out.contains("ops-0") && !out.contains("-> filled"),
         "only its own order: {out}"
     );
 
@@ -255,7 +255,7 @@ fn operator_commands_against_the_simulator() {
     );
     let (code, out, err) = run(&["cancel", "--cl-ord-id", "ops-1"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("-> Canceled"), "{out}");
+    assert!(out.contains("-> canceled"), "{out}");
     assert_eq!(ledger_order("ops-1").unwrap()["status"], "canceled");
 
     // Bad input: a clear message and a non-zero exit, never a panic.
@@ -449,5 +449,93 @@ fn journal_prints_a_journal_in_words_and_json() {
     let torn = run(false);
     assert_eq!(torn.status.code(), Some(2));
     assert_eq!(String::from_utf8(torn.stdout).unwrap().lines().count(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The user story of issue 13: after one process traded, `watch` in a new process does not
+/// report that process's fill as a fresh one. With the same `--journal`, it is not reported at
+/// all; without one, it is reported as historical (`"historical":true`), and in plain words
+/// (`buy`, not `Some(Buy)`).
+#[test]
+fn watch_in_a_new_process_does_not_report_old_fills_as_new() {
+    let sim = kraken_sim::Sim::start(kraken_sim::SimConfig {
+        tls: true,
+        market_flow: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("kraken-exec-watch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("sim-ca.pem");
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    let journal = dir.join("journal");
+    let env = [
+        ("KRAKEN_API_KEY", sim.api_key()),
+        ("KRAKEN_API_SECRET", sim.api_secret()),
+    ];
+    let run = |cmd: &[&str], with_journal: bool| {
+        let mut args: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        for a in [
+            "--ws-url",
+            sim.ws_url(),
+            "--rest-url",
+            sim.rest_url(),
+            "--ca-file",
+            ca.to_str().unwrap(),
+        ] {
+            args.push(a.into());
+        }
+        if with_journal {
+            args.push("--journal".into());
+            args.push(journal.to_str().unwrap().into());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_env(&refs, &env)
+    };
+    // A crossing buy: it fills at once.
+    let (code, out, err) = run(
+        &[
+            "place", "--symbol", "BTC/USD", "--side", "buy", "--qty", "0.01", "--price", "70000",
+            "--live",
+        ],
+        true,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let fills = sim.ledger()["fills"].as_array().unwrap().clone();
+    assert_eq!(fills.len(), 1);
+    let exec_id = fills[0]["exec_id"].as_str().unwrap().to_string();
+    // A new process with the journal: the fill is known, not reported again.
+    let (code, out, err) = run(&["watch", "--seconds", "2", "--json"], true);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains(&exec_id), "reported again:\n{out}");
+    // Without the journal: reported, as history, in words a person reads.
+    let (code, out, err) = run(&["watch", "--seconds", "2", "--json"], false);
+    assert_eq!(code, 0, "{out}{err}");
+    let line: serde_json::Value = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "fill")
+        .unwrap_or_else(|| panic!("no fill line:\n{out}"));
+    assert_eq!(
+        (
+            &line["exec_id"],
+            &line["historical"],
+            &line["recovered"],
+            &line["side"]
+        ),
+        (
+            &serde_json::json!(exec_id),
+            &serde_json::json!(true),
+            &serde_json::json!(false),
+            &serde_json::json!("buy")
+        )
+    );
+    let (code, out, _) = run(&["watch", "--seconds", "2"], false);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("buy 0.01 @") && out.contains("historical") && !out.contains("Some("),
+        "{out}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
