@@ -252,6 +252,16 @@ mod tests {
     const BTC: SymbolId = SymbolId(0);
     const S: u64 = SEC;
 
+    /// The executions ack's `maxratecount` names the tier (the engine recalibrates from it).
+    #[test]
+    fn each_tier_is_found_by_its_threshold() {
+        for t in [Tier::Starter, Tier::Intermediate, Tier::Pro] {
+            assert_eq!(Tier::from_threshold(t.threshold()), Some(t));
+        }
+        assert_eq!(Tier::from_threshold(0), None);
+        assert_eq!(Tier::from_threshold(61), None);
+    }
+
     #[test]
     fn a_cancel_past_the_threshold_is_counted_as_the_exchange_will_count_it() {
         let mut c = RateCounter::new(Tier::Starter, 1);
