@@ -253,9 +253,10 @@ impl Cold {
 
     fn post(&mut self, method: &str, json: bool) -> Result<Vec<u8>, RestError> {
         // Kraken's REST call counter, modelled: calls wait their turn rather than be refused
-        // (and count against the key for minutes). The cold loop holds a token request or a
-        // dead man's switch refresh back until it fits (`rest_wait_ns`); other background
-        // calls are answered `Throttled` and retried by their owner. Order entry costs 0.
+        // (and count against the key for minutes). The cold loop holds a token request, a
+        // dead man's switch refresh or a cancel-all back until it fits (`rest_wait_ns`), and
+        // starts a background round only with room for it; a call that still finds no room is
+        // answered `Throttled` and retried by its owner. Order entry costs 0.
         let cost = crate::risk::rest_call_cost(method);
         let force = std::mem::take(&mut self.past_the_counter);
         if let Some(counter) = self.rest_counter.as_mut() {
@@ -365,7 +366,6 @@ impl Cold {
         })
     }
 
-    /// `CancelAllOrdersAfter`: whether Kraken acknowledged it.
     /// How long (ns) a call of `method` must wait for the modelled REST counter (0 when it
     /// fits now, or when the counter is not modelled).
     pub fn rest_wait_ns(&mut self, method: &str) -> u64 {
@@ -379,6 +379,7 @@ impl Cold {
             .map_or(0, |c| c.wait_ns(cost, clock::now_ns()))
     }
 
+    /// `CancelAllOrdersAfter`: whether Kraken acknowledged it.
     pub fn cancel_after(&mut self, timeout_secs: u32) -> bool {
         let n = self.next_nonce();
         rest::cancel_all_after_form(&mut self.body, n, timeout_secs);

@@ -253,8 +253,6 @@ pub struct Trader {
     /// before the strategy's callback hears of it. So what the strategy was told is on record
     /// before it acts on it, and a request on record without an outcome was in flight.
     journal: Option<crate::journal::Journal>,
-    /// Appends that failed (the journal's file system said no); trading goes on.
-    journal_failures: u64,
     cmd_tx: rtrb::Producer<Issued>,
     large_tx: rtrb::Producer<LargeCommand>,
     ev_rx: rtrb::Consumer<Event>,
@@ -334,7 +332,6 @@ impl Trader {
         let n = symbols.len();
         Self {
             journal,
-            journal_failures: 0,
             cmd_tx,
             large_tx,
             ev_rx,
@@ -487,8 +484,8 @@ impl Trader {
 
     /// `at_ns`: when the strategy called (tick-to-wire starts there).
     fn push(&mut self, cmd: Command, at_ns: u64) -> Result<(), TradeError> {
-        if let Some(e) = intent_of(&cmd) {
-            record(&mut self.journal, &mut self.journal_failures, &e);
+        if let (Some(j), Some(e)) = (&mut self.journal, intent_of(&cmd)) {
+            j.record(&e, wall().0, now_ns());
         }
         // Room was checked before charging; a failure here is a logic error, still typed.
         self.cmd_tx
@@ -625,9 +622,7 @@ impl Trader {
                         front.req_id,
                         crate::orders::NotSentReason::PacingExpired,
                         now,
-                        &mut |e| {
-                            deliver(&mut self.journal, &mut self.journal_failures, strategy, &e)
-                        },
+                        &mut |e| deliver(&mut self.journal, strategy, &e),
                     );
                     continue;
                 }
@@ -999,8 +994,8 @@ impl Trader {
 
     fn apply<S: Strategy + ?Sized>(&mut self, ev: Event, s: &mut S) {
         let now = now_ns();
-        let (journal, failures) = (&mut self.journal, &mut self.journal_failures);
-        let mut sink = |e: TrackerEvent| deliver(journal, failures, s, &e);
+        let journal = &mut self.journal;
+        let mut sink = |e: TrackerEvent| deliver(journal, s, &e);
         match ev {
             Event::Response {
                 response,
@@ -1066,14 +1061,14 @@ impl Trader {
             }
             Event::SnapshotEnd => {
                 let reconciler = &mut self.reconciler;
-                let (journal, failures) = (&mut self.journal, &mut self.journal_failures);
+                let journal = &mut self.journal;
                 self.tracker.end_snapshot(&mut |e| {
                     if let TrackerEvent::StatusChange(c) = &e
                         && let (OrderStatus::Unknown, Some(id)) = (c.to, c.order_id)
                     {
                         reconciler.look_up(OrderRef::Id(id));
                     }
-                    deliver(journal, failures, s, &e);
+                    deliver(journal, s, &e);
                 });
             }
             Event::Balance { entry, .. } => s.on_balance(&entry),
@@ -1228,7 +1223,7 @@ impl Trader {
         let now = now_ns();
         Statistics {
             tracker: self.tracker.stats(),
-            journal_failures: self.journal_failures,
+            journal_failures: self.journal.as_ref().map_or(0, |j| j.failures()),
             websocket_orders: EngineStats::get(&st.websocket_orders),
             rest_fallback_orders: EngineStats::get(&st.rest_fallback_orders),
             frames_in: EngineStats::get(&st.frames_in),
@@ -1341,7 +1336,7 @@ impl Trader {
 
     fn drain_events<S: Strategy + ?Sized>(&mut self, s: &mut S) -> usize {
         while let Some(e) = self.pending.pop_front() {
-            deliver(&mut self.journal, &mut self.journal_failures, s, &e);
+            deliver(&mut self.journal, s, &e);
         }
         let mut n = 0;
         while let Ok(ev) = self.ev_rx.pop() {
@@ -1422,29 +1417,15 @@ fn instance_stamp() -> u64 {
 /// strategy was told before it can act on it.
 fn deliver<S: Strategy + ?Sized>(
     journal: &mut Option<crate::journal::Journal>,
-    failures: &mut u64,
     s: &mut S,
     e: &TrackerEvent,
 ) {
-    if journal.is_some()
+    if let Some(j) = journal
         && let Some(entry) = crate::journal::entry_of(e)
     {
-        record(journal, failures, &entry);
+        j.record(&entry, wall().0, now_ns());
     }
     dispatch(s, e);
-}
-
-/// Appends `e` to the journal, if there is one; a failure is counted, not fatal.
-fn record(
-    journal: &mut Option<crate::journal::Journal>,
-    failures: &mut u64,
-    e: &crate::journal::Entry,
-) {
-    if let Some(j) = journal
-        && j.append(e, wall().0, now_ns()).is_err()
-    {
-        *failures += 1;
-    }
 }
 
 /// The journal's record of a request accepted from the strategy.

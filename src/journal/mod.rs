@@ -244,6 +244,8 @@ pub struct Journal {
     synced_ns: u64,
     /// The last record's bytes, built here so an append allocates nothing.
     scratch: [u8; RECORD_LEN],
+    /// Appends that failed ([`Journal::record`]).
+    failures: u64,
 }
 
 impl std::fmt::Debug for Journal {
@@ -350,6 +352,7 @@ impl Journal {
                 seq,
                 synced_ns: 0,
                 scratch: [0; RECORD_LEN],
+                failures: 0,
             },
             None => {
                 let n = existing.first().map_or(0, |(n, _)| *n);
@@ -365,6 +368,7 @@ impl Journal {
                     seq,
                     synced_ns: 0,
                     scratch: [0; RECORD_LEN],
+                    failures: 0,
                 };
                 j.write_header();
                 j
@@ -433,6 +437,19 @@ impl Journal {
             }
         }
         Ok(())
+    }
+
+    /// Appends, counting a failure instead of returning it: for the engine, which trades on
+    /// when its file system refuses a new segment ([`Journal::failures`] says so).
+    pub fn record(&mut self, e: &Entry, time_us: i64, now_ns: u64) {
+        if self.append(e, time_us, now_ns).is_err() {
+            self.failures += 1;
+        }
+    }
+
+    /// Appends that [`Journal::record`] could not make.
+    pub fn failures(&self) -> u64 {
+        self.failures
     }
 
     /// Forces everything appended so far to disk.
