@@ -73,6 +73,10 @@ fn bench(c: &mut Criterion) {
         let mut out = [0u8; RECORD_LEN];
         b.iter(|| std::hint::black_box(&f).encode(1, 1, &mut out))
     });
+    g.bench_function("CRC-32C of a record's 252 bytes", |b| {
+        let rec = [7u8; RECORD_LEN];
+        b.iter(|| crc32c::crc32c(&std::hint::black_box(&rec)[4..]))
+    });
     g.finish();
     drop(j);
     let _ = std::fs::remove_dir_all(&dir);
