@@ -79,6 +79,12 @@ impl Server {
                 cfg
             }
         };
+        // `KRAKEN_LATENCY_JOURNAL=DIR`: the same run with the journal on (a fresh one).
+        if let Some(dir) = std::env::var_os("KRAKEN_LATENCY_JOURNAL") {
+            let dir = std::path::PathBuf::from(dir);
+            let _ = std::fs::remove_dir_all(&dir);
+            cfg.journal = Some(kraken_exec::journal::JournalConfig::new(dir));
+        }
         cfg.idle = IdleStrategy::Spin;
         cfg.io_core = Some(1);
         cfg.subscribe_balances = false;
