@@ -11,18 +11,6 @@ fn opt<T: ToString>(v: Option<T>) -> Value {
     v.map_or(Value::Null, |v| Value::String(v.to_string()))
 }
 
-/// `AddOrder` → `add_order`, `PartiallyFilled` → `partially_filled`: Kraken's spelling.
-fn snake(s: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
-
 /// One record as JSON.
 fn to_json(seq: u64, time_us: i64, e: &Entry) -> Value {
     let at = kraken_exec::Timestamp(time_us).to_string();
@@ -40,7 +28,7 @@ fn to_json(seq: u64, time_us: i64, e: &Entry) -> Value {
             qty,
             price,
         } => {
-            json!({"seq": seq, "at": at, "record": "intent", "req_id": req_id, "method": snake(&format!("{m:?}")),
+            json!({"seq": seq, "at": at, "record": "intent", "req_id": req_id, "method": m.as_str(),
             "cl_ord_id": opt(cl_ord_id.as_ref()), "order_id": opt(order_id.as_ref()), "symbol_id": symbol.0,
             "side": opt(side.as_ref()), "qty": opt(qty.as_ref()), "price": opt(price.as_ref())})
         }
@@ -64,7 +52,7 @@ fn to_json(seq: u64, time_us: i64, e: &Entry) -> Value {
             cl_ord_id,
             status: st,
         } => json!({"seq": seq, "at": at, "record": "status", "order_id": opt(order_id.as_ref()),
-            "cl_ord_id": opt(cl_ord_id.as_ref()), "status": snake(&format!("{st:?}"))}),
+            "cl_ord_id": opt(cl_ord_id.as_ref()), "status": st.as_str()}),
         Entry::Checkpoint {
             sequence,
             last_fill,

@@ -149,7 +149,7 @@ impl Strategy for Report {
                 serde_json::json!({
                     "event": "status", "order_id": c.order_id.map(|i| i.to_string()),
                     "cl_ord_id": c.cl_ord_id.map(|c| c.to_string()),
-                    "from": c.from.map(status_word), "to": status_word(c.to),
+                    "from": c.from.map(OrderStatus::as_str), "to": OrderStatus::as_str(c.to),
                     "reason": c.reason.map(|r| r.to_string()),
                 })
                 .to_string(),
@@ -158,11 +158,11 @@ impl Strategy for Report {
         }
         let from = c
             .from
-            .map(|f| format!("{} -> ", status_word(f)))
+            .map(|f| format!("{} -> ", OrderStatus::as_str(f)))
             .unwrap_or_default();
         self.lines.push(format!(
             "order {id}: {from}{}{}",
-            status_word(c.to),
+            OrderStatus::as_str(c.to),
             c.reason.map(|r| format!(" ({r})")).unwrap_or_default()
         ));
     }
@@ -177,21 +177,6 @@ impl Strategy for Report {
     }
     fn on_not_sent(&mut self, n: &NotSent) {
         self.not_sent.push(*n);
-    }
-}
-
-/// An order's status in plain words.
-fn status_word(s: OrderStatus) -> &'static str {
-    match s {
-        OrderStatus::Pending => "pending",
-        OrderStatus::PendingNew => "pending_new",
-        OrderStatus::Open => "open",
-        OrderStatus::PartiallyFilled => "partially_filled",
-        OrderStatus::Filled => "filled",
-        OrderStatus::Canceled => "canceled",
-        OrderStatus::Expired => "expired",
-        OrderStatus::Rejected => "rejected",
-        OrderStatus::Unknown => "unknown",
     }
 }
 
@@ -529,7 +514,7 @@ pub fn orders(c: &Conn) -> Result<(), Failure> {
             o.cl_ord_id.map(|c| c.to_string()).unwrap_or_default(),
             t.symbols().name(o.symbol),
             o.side.map_or("?", |s| s.as_str()),
-            status_word(o.status),
+            OrderStatus::as_str(o.status),
             o.order_qty,
             o.filled_qty,
             o.limit_price

@@ -225,6 +225,22 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// In words, as Kraken spells its statuses (`partially_filled`) and ours beside them
+    /// (`pending`, `rejected`, `unknown`): for logs, the CLI and journals.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::PendingNew => "pending_new",
+            OrderStatus::Open => "open",
+            OrderStatus::PartiallyFilled => "partially_filled",
+            OrderStatus::Filled => "filled",
+            OrderStatus::Canceled => "canceled",
+            OrderStatus::Expired => "expired",
+            OrderStatus::Rejected => "rejected",
+            OrderStatus::Unknown => "unknown",
+        }
+    }
+
     /// True once nothing more can happen to the order.
     pub const fn is_terminal(self) -> bool {
         matches!(

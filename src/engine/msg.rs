@@ -74,6 +74,8 @@ pub enum Command {
     Large {
         /// Request id.
         req_id: u64,
+        /// Which one it is (`CancelOrder` of several orders, `BatchAdd`, `BatchCancel`).
+        method: crate::protocol::messages::Method,
     },
 }
 

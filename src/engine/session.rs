@@ -400,7 +400,7 @@ impl Session {
             | Command::CancelOne { req_id, .. }
             | Command::CancelAll { req_id }
             | Command::CancelAfter { req_id, .. }
-            | Command::Large { req_id } => req_id,
+            | Command::Large { req_id, .. } => req_id,
             Command::Lookup {
                 target,
                 since_ns,

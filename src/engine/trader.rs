@@ -788,7 +788,8 @@ impl Trader {
         self.tracker
             .submit_cancel(req_id, Method::CancelOrder, &c.refs, c.refs.len() as u16);
         let _ = self.large_tx.push(LargeCommand::Cancel(c));
-        self.push(Command::Large { req_id }, now_ns())?;
+        let method = Method::CancelOrder;
+        self.push(Command::Large { req_id, method }, now_ns())?;
         Ok(req_id)
     }
 
@@ -866,7 +867,8 @@ impl Trader {
         self.tracker
             .submit_batch(req_id, &batch, now, &mut |e| pending.push_back(e));
         let _ = self.large_tx.push(LargeCommand::BatchAdd(batch));
-        self.push(Command::Large { req_id }, now_ns())?;
+        let method = Method::BatchAdd;
+        self.push(Command::Large { req_id, method }, now_ns())?;
         Ok(req_id)
     }
 
@@ -894,7 +896,8 @@ impl Trader {
         self.tracker
             .submit_cancel(req_id, Method::BatchCancel, &batch.refs, 1);
         let _ = self.large_tx.push(LargeCommand::BatchCancel(batch));
-        self.push(Command::Large { req_id }, now_ns())?;
+        let method = Method::BatchCancel;
+        self.push(Command::Large { req_id, method }, now_ns())?;
         Ok(req_id)
     }
 
@@ -1512,9 +1515,9 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             None,
             None,
         ),
-        Command::Large { req_id } => intent(
+        Command::Large { req_id, method } => intent(
             req_id,
-            Method::BatchAdd,
+            method,
             (None, None),
             SymbolId::UNKNOWN,
             None,
@@ -1532,5 +1535,23 @@ fn dispatch<S: Strategy + ?Sized>(s: &mut S, e: &TrackerEvent) {
         TrackerEvent::Rejected(r) => s.on_reject(r),
         TrackerEvent::Accepted(a) => s.on_ack(a),
         TrackerEvent::NotSent(n) => s.on_not_sent(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request sent through the large ring is journaled under its own method (it used to be
+    /// recorded as a `batch_add` whatever it was).
+    #[test]
+    fn large_requests_are_journaled_under_their_own_method() {
+        for method in [Method::CancelOrder, Method::BatchAdd, Method::BatchCancel] {
+            let e = intent_of(&Command::Large { req_id: 9, method });
+            assert!(
+                matches!(e, Some(crate::journal::Entry::Intent { req_id: 9, method: m, .. }) if m == method),
+                "{method:?}: {e:?}"
+            );
+        }
     }
 }

@@ -222,6 +222,24 @@ pub enum Method {
 }
 
 impl Method {
+    /// Kraken's spelling (`add_order`); `other` for one this version does not know.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Method::AddOrder => "add_order",
+            Method::AmendOrder => "amend_order",
+            Method::EditOrder => "edit_order",
+            Method::CancelOrder => "cancel_order",
+            Method::CancelAll => "cancel_all",
+            Method::CancelAllOrdersAfter => "cancel_all_orders_after",
+            Method::BatchAdd => "batch_add",
+            Method::BatchCancel => "batch_cancel",
+            Method::Subscribe => "subscribe",
+            Method::Unsubscribe => "unsubscribe",
+            Method::Pong => "pong",
+            Method::Other => "other",
+        }
+    }
+
     pub(crate) fn from_wire(s: &str) -> Self {
         match s {
             "add_order" => Method::AddOrder,
@@ -411,4 +429,29 @@ pub enum Inbound {
     Status(Status),
     /// `heartbeat` channel.
     Heartbeat,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Method;
+
+    #[test]
+    fn method_spellings_round_trip() {
+        for m in [
+            Method::AddOrder,
+            Method::AmendOrder,
+            Method::EditOrder,
+            Method::CancelOrder,
+            Method::CancelAll,
+            Method::CancelAllOrdersAfter,
+            Method::BatchAdd,
+            Method::BatchCancel,
+            Method::Subscribe,
+            Method::Unsubscribe,
+            Method::Pong,
+        ] {
+            assert_eq!(Method::from_wire(m.as_str()), m);
+        }
+        assert_eq!(Method::from_wire("other"), Method::Other);
+    }
 }
