@@ -27,10 +27,12 @@ fn to_json(seq: u64, time_us: i64, e: &Entry) -> Value {
             side,
             qty,
             price,
+            deadline,
         } => {
             json!({"seq": seq, "at": at, "record": "intent", "req_id": req_id, "method": m.as_str(),
             "cl_ord_id": opt(cl_ord_id.as_ref()), "order_id": opt(order_id.as_ref()), "symbol_id": symbol.0,
-            "side": opt(side.as_ref()), "qty": opt(qty.as_ref()), "price": opt(price.as_ref())})
+            "side": opt(side.as_ref()), "qty": opt(qty.as_ref()), "price": opt(price.as_ref()),
+            "deadline": opt(deadline.as_ref())})
         }
         Entry::Ack {
             req_id,
@@ -50,14 +52,17 @@ fn to_json(seq: u64, time_us: i64, e: &Entry) -> Value {
         Entry::Status {
             order_id,
             cl_ord_id,
+            symbol,
             status: st,
         } => json!({"seq": seq, "at": at, "record": "status", "order_id": opt(order_id.as_ref()),
-            "cl_ord_id": opt(cl_ord_id.as_ref()), "status": st.as_str()}),
+            "cl_ord_id": opt(cl_ord_id.as_ref()), "symbol_id": symbol.0, "status": st.as_str()}),
         Entry::Checkpoint {
             sequence,
             last_fill,
         } => json!({"seq": seq, "at": at, "record": "checkpoint", "sequence": sequence,
             "last_fill": last_fill.to_string()}),
+        Entry::Start { instance } => json!({"seq": seq, "at": at, "record": "start",
+            "instance": format!("{instance:016x}")}),
     }
 }
 
@@ -109,6 +114,7 @@ fn to_words(v: &Value) -> String {
             g("sequence"),
             g("last_fill")
         ),
+        "start" => format!("{head} start    engine {} began appending", g("instance")),
         other => format!("{head} {other}"),
     }
 }

@@ -136,8 +136,10 @@ pub struct EngineConfig {
     /// changes and fills are appended to memory-mapped segments in its directory before the
     /// strategy is told of them; `kraken-exec journal DIR` prints one. On a restart its fills
     /// are read back: a snapshot replaying one is not delivered again, and the positions hold
-    /// them. (Requests in flight at a crash and the trade history since the last journaled fill
-    /// are not recovered from it yet.) A journal of another account or symbol list is refused.
+    /// them; fills made while no process ran are read from the trade history since its last
+    /// fill and delivered once, as recovered; orders it left live are tracked again (their
+    /// client ids stay reserved), and an add it left in flight is looked up, never resent. A
+    /// journal of another account or symbol list is refused.
     pub journal: Option<crate::journal::JournalConfig>,
 }
 
@@ -382,13 +384,27 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
 
     // Processes restarted together must not reconnect in step.
     let session_cfg = session_config(&cfg, clock::wall().0 as u64);
-    let session = session::Session::new(
+    let mut session = session::Session::new(
         session_cfg,
         symbols.clone(),
         stats.clone(),
         clock::now_ns(),
         clock::wall(),
     );
+    let recovery = replay.as_ref().map(crate::journal::Replay::recover);
+    if let Some(r) = &recovery {
+        // Whatever the earlier process did not hear: fills since its last one on record
+        // (or since its last record, when it had none), from the trade history.
+        if let Some(since) = r.last_fill.or(r.last_record) {
+            session.recover_fills_since(since);
+        }
+        if r.in_flight > 0 {
+            tracing::warn!(
+                requests = r.in_flight,
+                "journal: requests were in flight when the last process stopped; their orders are looked up"
+            );
+        }
+    }
     let io_cfg = io::IoConfig {
         url,
         tls,
@@ -432,18 +448,20 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         abort,
         vec![io_handle, cold_handle],
     );
-    // What an earlier run delivered (before any event of this run is read: the strategy
-    // polls only once `start` returns). Fills from before the records (the first record of
-    // the journal, or this start without one) are history: a snapshot replays Kraken's last
-    // 50, however old. (The exchange's clock against ours: they agree to within the offset,
-    // milliseconds.)
-    if let Some(r) = &replay {
+    // What an earlier run delivered and left live (before any event of this run is read: the
+    // strategy polls only once `start` returns). Fills from before the records (the first
+    // record of the journal, or this start without one) are history: a snapshot replays
+    // Kraken's last 50, however old. (The exchange's clock against ours: they agree to
+    // within the offset, milliseconds.)
+    if let Some(r) = &recovery {
         trader.restore(r);
     }
-    let first_record = replay
-        .as_ref()
-        .and_then(|r| r.entries.first())
-        .map(|&(_, t, _)| crate::time::Timestamp(t));
-    trader.set_history_before(first_record.unwrap_or_else(clock::wall));
+    trader.journal_start();
+    trader.set_history_before(
+        recovery
+            .as_ref()
+            .and_then(|r| r.first_record)
+            .unwrap_or_else(clock::wall),
+    );
     Ok(trader)
 }

@@ -1101,6 +1101,14 @@ impl Session {
         self.trades_resume = None;
     }
 
+    /// Fills from `since` (exchange time) on may have been made while no process listened
+    /// (read from the journal of the process before): the trade history from there is read
+    /// once subscribed, beyond the 50 fills the snapshot replays. Those already on record are
+    /// duplicates; the others are delivered as recovered.
+    pub(crate) fn recover_fills_since(&mut self, since: Timestamp) {
+        self.restore_fills_at_risk(Timestamp(since.0 - FILL_RECOVERY_MARGIN_US));
+    }
+
     fn restore_fills_at_risk(&mut self, since: Timestamp) {
         let earliest = self.fills_at_risk_since.map_or(since, |s| s.min(since));
         self.fills_at_risk_since = Some(earliest);

@@ -253,6 +253,8 @@ pub struct Trader {
     /// before the strategy's callback hears of it. So what the strategy was told is on record
     /// before it acts on it, and a request on record without an outcome was in flight.
     journal: Option<crate::journal::Journal>,
+    /// Adds an earlier process left in flight (from its journal), looked up once connected.
+    restored_lookups: Vec<OrderRef>,
     cmd_tx: rtrb::Producer<Issued>,
     large_tx: rtrb::Producer<LargeCommand>,
     ev_rx: rtrb::Consumer<Event>,
@@ -355,6 +357,7 @@ impl Trader {
             pending: VecDeque::with_capacity(1024),
             reconciler: Reconciler::with_capacity(64),
             discoveries: Vec::with_capacity(8),
+            restored_lookups: Vec::new(),
             refused: 0,
             instance: instance_stamp(),
             auto_ids: 0,
@@ -467,13 +470,35 @@ impl Trader {
         Ok(())
     }
 
-    /// Takes in what the journal of an earlier run holds: its fills are known (a snapshot
-    /// replaying one is a duplicate) and in the positions.
-    pub(crate) fn restore(&mut self, replay: &crate::journal::Replay) {
-        for (_, _, e) in &replay.entries {
-            if let crate::journal::Entry::Fill(f) = e {
-                self.tracker.restore_fill(f);
+    /// Takes in what the journal of earlier processes holds (before any event of this one is
+    /// read), then marks this process's start in it. Its fills are known (a snapshot
+    /// replaying one is a duplicate) and in the positions; the orders it left live are
+    /// tracked again, so their client ids stay reserved; an add left without an outcome by a
+    /// crash is tracked as `Unknown` and looked up, within the window its deadline bounds,
+    /// never sent again. None of this is told to the strategy again: the earlier process's
+    /// strategy heard it; what changed since arrives as events.
+    pub(crate) fn restore(&mut self, r: &crate::journal::Recovery) {
+        for f in &r.fills {
+            self.tracker.restore_fill(f);
+        }
+        let now = now_ns();
+        for o in &r.orders {
+            if let Some(target) = self.tracker.restore_order(o, now) {
+                self.restored_lookups.push(target);
             }
+        }
+    }
+
+    /// Marks in the journal that this process starts appending: request ids after it are
+    /// this process's.
+    pub(crate) fn journal_start(&mut self) {
+        let instance = self.instance;
+        if let Some(j) = &mut self.journal {
+            j.record(
+                &crate::journal::Entry::Start { instance },
+                wall().0,
+                now_ns(),
+            );
         }
     }
 
@@ -1081,6 +1106,13 @@ impl Trader {
             }
             Event::Connection(c) => {
                 self.connection = c;
+                if c == ConnectionState::Ready {
+                    // Once the exchange's clock is measured: a lookup's window is fixed when
+                    // it is asked, and before that its margins are wide.
+                    for t in self.restored_lookups.drain(..) {
+                        self.reconciler.look_up(t);
+                    }
+                }
                 if self.gate.on_connection(c, now) {
                     tracing::warn!("circuit breaker opened");
                 }
@@ -1439,16 +1471,18 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
         OrderRef::ClOrdId(c) => (None, Some(*c)),
         OrderRef::UserRef(_) => (None, None),
     };
-    let intent = |req_id, method, (order_id, cl_ord_id), symbol, side, qty, price| Entry::Intent {
-        req_id,
-        method,
-        cl_ord_id,
-        order_id,
-        symbol,
-        side,
-        qty,
-        price,
-    };
+    let intent =
+        |req_id, method, (order_id, cl_ord_id), symbol, side, qty, price, deadline| Entry::Intent {
+            req_id,
+            method,
+            cl_ord_id,
+            order_id,
+            symbol,
+            side,
+            qty,
+            price,
+            deadline,
+        };
     Some(match *cmd {
         Command::Add { req_id, order } => {
             let cl = match order.tag {
@@ -1465,6 +1499,7 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
                     crate::order::Quantity::Base(q) | crate::order::Quantity::Quote(q) => q,
                 }),
                 order.limit_price,
+                order.deadline,
             )
         }
         Command::Amend { req_id, amend } => intent(
@@ -1478,6 +1513,7 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             None,
             amend.order_qty,
             amend.limit_price,
+            amend.deadline,
         ),
         Command::Edit { req_id, edit } => intent(
             req_id,
@@ -1487,12 +1523,14 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             None,
             edit.order_qty,
             edit.limit_price,
+            edit.deadline,
         ),
         Command::CancelOne { req_id, target: t } => intent(
             req_id,
             Method::CancelOrder,
             target(&t),
             SymbolId::UNKNOWN,
+            None,
             None,
             None,
             None,
@@ -1505,6 +1543,7 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             None,
             None,
             None,
+            None,
         ),
         Command::CancelAfter { req_id, .. } => intent(
             req_id,
@@ -1514,12 +1553,14 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             None,
             None,
             None,
+            None,
         ),
         Command::Large { req_id, method } => intent(
             req_id,
             method,
             (None, None),
             SymbolId::UNKNOWN,
+            None,
             None,
             None,
             None,

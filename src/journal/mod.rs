@@ -15,6 +15,7 @@
 //! reported.
 
 pub mod record;
+mod recover;
 
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -24,9 +25,10 @@ use memmap2::MmapMut;
 use sha2::{Digest, Sha256};
 
 pub use record::{Bad, Entry, FillEntry, RECORD_LEN, SegmentHeader};
+pub use recover::{RecoveredOrder, Recovery};
 
 /// The format written by this version.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 
 /// When appends are forced to disk (`msync`). The page cache survives a crash of the process
 /// whatever the policy; these are for a crash of the machine.
@@ -140,6 +142,7 @@ pub(crate) fn entry_of(e: &crate::orders::TrackerEvent) -> Option<Entry> {
         T::StatusChange(c) => Entry::Status {
             order_id: c.order_id,
             cl_ord_id: c.cl_ord_id,
+            symbol: c.symbol,
             status: c.to,
         },
         T::Accepted(a) => Entry::Ack {
@@ -525,6 +528,7 @@ mod tests {
                 side: Some(Side::Sell),
                 qty: Some(dec!(0.00012345)),
                 price: Some(dec!(65000.1)),
+                deadline: Some(Timestamp(1_735_689_605_000_000)),
             },
             Entry::Intent {
                 req_id: 2,
@@ -535,6 +539,7 @@ mod tests {
                 side: None,
                 qty: None,
                 price: None,
+                deadline: None,
             },
             Entry::Ack {
                 req_id: 1 << 52,
@@ -561,11 +566,15 @@ mod tests {
             Entry::Status {
                 order_id: Some(oid),
                 cl_ord_id: None,
+                symbol: SymbolId(2),
                 status: OrderStatus::PartiallyFilled,
             },
             Entry::Checkpoint {
                 sequence: u64::MAX,
                 last_fill: Timestamp(-1),
+            },
+            Entry::Start {
+                instance: 0x0123_4567_89ab_cdef,
             },
         ]
     }
@@ -601,11 +610,11 @@ mod tests {
         assert_eq!(got, entries());
         assert_eq!(
             r.entries.iter().map(|x| x.0).collect::<Vec<_>>(),
-            (1..=7).collect::<Vec<_>>()
+            (1..=8).collect::<Vec<_>>()
         );
-        assert_eq!(j.append(&entries()[0], 8, 0).unwrap(), 8);
+        assert_eq!(j.append(&entries()[0], 8, 0).unwrap(), 9);
         drop(j);
-        assert_eq!(read(&d).unwrap().entries.len(), 8);
+        assert_eq!(read(&d).unwrap().entries.len(), 9);
         fs::remove_dir_all(&d).unwrap();
     }
 
@@ -633,7 +642,7 @@ mod tests {
         let torn = r.torn.unwrap();
         assert_eq!(
             (torn.offset, torn.why, torn.records_dropped),
-            (fifth, Bad::Checksum, 3)
+            (fifth, Bad::Checksum, 4)
         );
         // Appending goes on where the good part ends, numbered after it.
         assert_eq!(j.append(&entries()[6], 8, 0).unwrap(), 5);
@@ -658,12 +667,12 @@ mod tests {
             Journal::open(JournalConfig::new(&d), "key", &["BTC/USD", "ETH/USD"]),
             Err(JournalError::OtherSymbols(_))
         ));
-        // A header of version 2, CRC and all.
+        // A header of the next version, CRC and all.
         let seg = segment_path(&d, 0);
         let mut bytes = fs::read(&seg).unwrap();
         let mut h = [0u8; RECORD_LEN];
         Entry::Header(SegmentHeader {
-            version: 2,
+            version: VERSION + 1,
             segment: 0,
             account: account_fingerprint("key"),
             symbols: symbols_fingerprint(&["BTC/USD"]),
@@ -673,7 +682,7 @@ mod tests {
         fs::write(&seg, &bytes).unwrap();
         assert!(matches!(
             Journal::open(JournalConfig::new(&d), "key", &["BTC/USD"]),
-            Err(JournalError::Version { found: 2, .. })
+            Err(JournalError::Version { found, .. }) if found == VERSION + 1
         ));
         fs::remove_dir_all(&d).unwrap();
     }

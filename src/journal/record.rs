@@ -61,6 +61,9 @@ pub enum Entry {
         qty: Option<Decimal>,
         /// Limit price, for adds and amends.
         price: Option<Decimal>,
+        /// The `deadline` the request carried: the exchange refuses it after that, so an
+        /// intent left without an outcome by a crash is looked up in a window that ends there.
+        deadline: Option<Timestamp>,
     },
     /// The exchange accepted a request.
     Ack {
@@ -86,6 +89,8 @@ pub enum Entry {
         order_id: Option<OrderId>,
         /// Its client id.
         cl_ord_id: Option<ClOrdId>,
+        /// Its pair.
+        symbol: SymbolId,
         /// Its new status.
         status: OrderStatus,
     },
@@ -95,6 +100,12 @@ pub enum Entry {
         sequence: u64,
         /// The exchange time of the last fill applied.
         last_fill: Timestamp,
+    },
+    /// An engine started appending: request ids before it belong to an earlier process.
+    Start {
+        /// The process's instance stamp (the high half of the client ids it names orders
+        /// with).
+        instance: u64,
     },
 }
 
@@ -143,6 +154,7 @@ const K_REJECT: u8 = 4;
 const K_FILL: u8 = 5;
 const K_STATUS: u8 = 6;
 const K_CHECKPOINT: u8 = 7;
+const K_START: u8 = 8;
 
 /// Magic number of a segment header ("KXJ1").
 pub const MAGIC: u32 = u32::from_le_bytes(*b"KXJ1");
@@ -216,6 +228,10 @@ impl W<'_> {
     fn opt_u8(&mut self, v: Option<u8>) {
         self.u8(v.map_or(0xFF, |v| v));
     }
+    fn opt_time(&mut self, v: Option<Timestamp>) {
+        self.u8(u8::from(v.is_some()));
+        self.u64(v.map_or(0, |t| t.0) as u64);
+    }
 }
 
 /// Reads a payload, field after field.
@@ -262,6 +278,11 @@ impl R<'_> {
         let v = self.u8();
         (v != 0xFF).then_some(v)
     }
+    fn opt_time(&mut self) -> Option<Timestamp> {
+        let some = self.u8() == 1;
+        let t = Timestamp(self.u64() as i64);
+        some.then_some(t)
+    }
 }
 
 fn index_of<T: PartialEq>(all: &[T], v: &T) -> u8 {
@@ -295,6 +316,7 @@ impl Entry {
                 side,
                 qty,
                 price,
+                deadline,
             } => {
                 w.u64(req_id);
                 w.u8(index_of(&METHODS, &method));
@@ -304,6 +326,7 @@ impl Entry {
                 w.opt_u8(side.map(|s| index_of(Side::ALL, &s)));
                 w.dec(qty);
                 w.dec(price);
+                w.opt_time(deadline);
                 K_INTENT
             }
             Entry::Ack {
@@ -332,17 +355,18 @@ impl Entry {
                 w.dec(f.fee);
                 w.str(Some(f.fee_asset.as_str()), 16);
                 w.opt_u8(f.liquidity.map(|l| index_of(Liquidity::ALL, &l)));
-                w.u8(u8::from(f.timestamp.is_some()));
-                w.u64(f.timestamp.map_or(0, |t| t.0) as u64);
+                w.opt_time(f.timestamp);
                 K_FILL
             }
             Entry::Status {
                 order_id,
                 cl_ord_id,
+                symbol,
                 status,
             } => {
                 w.str(order_id.as_ref().map(InlineStr::as_str), 32);
                 w.str(cl_ord_id.as_ref().map(ClOrdId::as_str), 36);
+                w.u16(symbol.0);
                 w.u8(index_of(&STATUSES, &status));
                 K_STATUS
             }
@@ -353,6 +377,10 @@ impl Entry {
                 w.u64(sequence);
                 w.u64(last_fill.0 as u64);
                 K_CHECKPOINT
+            }
+            Entry::Start { instance } => {
+                w.u64(instance);
+                K_START
             }
         };
         out[4] = kind;
@@ -399,6 +427,7 @@ impl Entry {
                     .and_then(|i| Side::ALL.get(usize::from(i)).copied()),
                 qty: r.dec(),
                 price: r.dec(),
+                deadline: r.opt_time(),
             },
             K_ACK => Entry::Ack {
                 req_id: r.u64(),
@@ -424,21 +453,19 @@ impl Entry {
                 liquidity: r
                     .opt_u8()
                     .and_then(|i| Liquidity::ALL.get(usize::from(i)).copied()),
-                timestamp: {
-                    let some = r.u8() == 1;
-                    let t = Timestamp(r.u64() as i64);
-                    some.then_some(t)
-                },
+                timestamp: r.opt_time(),
             }),
             K_STATUS => Entry::Status {
                 order_id: r.str::<32>(32)?,
                 cl_ord_id: cl(r.str::<36>(36)?)?,
+                symbol: SymbolId(r.u16()),
                 status: *STATUSES.get(usize::from(r.u8())).ok_or(Bad::Malformed)?,
             },
             K_CHECKPOINT => Entry::Checkpoint {
                 sequence: r.u64(),
                 last_fill: Timestamp(r.u64() as i64),
             },
+            K_START => Entry::Start { instance: r.u64() },
             _ => return Err(Bad::Malformed),
         };
         Ok((seq, time, entry))

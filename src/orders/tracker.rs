@@ -352,6 +352,8 @@ pub struct TrackerStats {
     pub fills: u64,
     /// Fills read back from the journal of an earlier run (not counted in `fills`).
     pub restored_fills: u64,
+    /// Orders an earlier run left live or unknown, tracked again from its journal.
+    pub restored_orders: u64,
     /// Fills from before the engine's records, delivered as [`FillOrigin::Historical`] (not
     /// counted in `fills`).
     pub historical_fills: u64,
@@ -1363,6 +1365,50 @@ impl OrderTracker {
         self.stats.restored_fills += 1;
         if let (Some(side), Some(p)) = (f.side, self.positions.get_mut(usize::from(f.symbol.0))) {
             let _ = p.apply(side, f.qty, f.price, f.fee.unwrap_or_default());
+        }
+    }
+
+    /// An order an earlier run left live or unknown (read back from its journal), tracked
+    /// again without an event. Returns how to look it up when its status is `Unknown` (an
+    /// add in flight at a crash), `None` otherwise or when it is already tracked.
+    pub fn restore_order(
+        &mut self,
+        r: &crate::journal::RecoveredOrder,
+        now: u64,
+    ) -> Option<OrderRef> {
+        if r.order_id
+            .is_some_and(|id| self.by_order_id.contains_key(&id))
+            || r.cl_ord_id.and_then(|c| self.by_cl_ord_id(&c)).is_some()
+        {
+            return None;
+        }
+        let mut o = Order::new(r.symbol, now);
+        // Created before this process's clock began: 0, "unknown", so a lookup's window is
+        // bounded by the deadline its add carried, not by this process's start.
+        o.created_ns = 0;
+        o.order_id = r.order_id;
+        o.cl_ord_id = r.cl_ord_id;
+        o.deadline = r.deadline;
+        o.side = r.side;
+        o.order_qty = r.qty.unwrap_or_default();
+        o.limit_price = r.price;
+        o.filled_qty = r.filled;
+        o.fill_sum = r.filled;
+        o.fill_cost = r
+            .price
+            .and_then(|p| p.checked_mul(r.filled))
+            .unwrap_or_default();
+        o.status = r.status;
+        self.stats.restored_orders += 1;
+        let s = self.alloc(o);
+        self.index(s);
+        if r.status != OrderStatus::Unknown {
+            return None;
+        }
+        match (r.order_id, r.cl_ord_id) {
+            (Some(id), _) => Some(OrderRef::Id(id)),
+            (None, Some(c)) => Some(OrderRef::ClOrdId(c)),
+            (None, None) => None,
         }
     }
 

@@ -1,0 +1,396 @@
+//! What a journal says an earlier process left behind: the fills it delivered, the orders it
+//! left live, and the orders whose add was in flight when it stopped (no outcome on record).
+//!
+//! Request ids are a process's own: a [`Entry::Start`] record begins each process's share of
+//! the journal, and an add with no outcome when the next one starts (or when the journal ends)
+//! was in flight at a crash. It may or may not have reached the exchange: it is recovered as
+//! [`OrderStatus::Unknown`] and looked up, never sent again.
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+
+use super::{Entry, FillEntry, Replay};
+use crate::ids::{ClOrdId, OrderId, SymbolId};
+use crate::protocol::messages::Method;
+use crate::time::Timestamp;
+use crate::types::{OrderStatus, Side};
+
+/// An order the journal leaves live (or unknown).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecoveredOrder {
+    /// Its client id.
+    pub cl_ord_id: Option<ClOrdId>,
+    /// Its Kraken id, once acknowledged.
+    pub order_id: Option<OrderId>,
+    /// The pair.
+    pub symbol: SymbolId,
+    /// Side, when its add is on record.
+    pub side: Option<Side>,
+    /// Quantity asked, when its add is on record.
+    pub qty: Option<Decimal>,
+    /// Limit price, when its add is on record.
+    pub price: Option<Decimal>,
+    /// What its journaled fills add up to.
+    pub filled: Decimal,
+    /// Its last journaled status, or `Unknown` for an add in flight at a crash.
+    pub status: OrderStatus,
+    /// The deadline its add carried: the exchange cannot have opened it later.
+    pub deadline: Option<Timestamp>,
+    /// When it was first on record (journal time).
+    pub since: Timestamp,
+}
+
+/// See the module documentation.
+#[derive(Clone, Debug, Default)]
+pub struct Recovery {
+    /// Every journaled fill, oldest first.
+    pub fills: Vec<FillEntry>,
+    /// Orders live or unknown when the journal ends, oldest first.
+    pub orders: Vec<RecoveredOrder>,
+    /// Requests of any kind left without an outcome by an earlier process.
+    pub in_flight: usize,
+    /// The journal's first record's time.
+    pub first_record: Option<Timestamp>,
+    /// The journal's last record's time.
+    pub last_record: Option<Timestamp>,
+    /// The exchange time of the newest journaled fill.
+    pub last_fill: Option<Timestamp>,
+}
+
+#[derive(Default)]
+struct Model {
+    next: u32,
+    orders: HashMap<u32, RecoveredOrder>,
+    by_id: HashMap<OrderId, u32>,
+    by_cl: HashMap<ClOrdId, u32>,
+    /// This process's requests without an outcome yet: the add's order, if an add.
+    waiting: HashMap<u64, Option<u32>>,
+}
+
+impl Model {
+    fn find(&self, id: Option<OrderId>, cl: Option<ClOrdId>) -> Option<u32> {
+        id.and_then(|i| self.by_id.get(&i))
+            .or_else(|| cl.and_then(|c| self.by_cl.get(&c)))
+            .copied()
+    }
+
+    fn insert(&mut self, o: RecoveredOrder) -> u32 {
+        let k = self.next;
+        self.next += 1;
+        if let Some(id) = o.order_id {
+            self.by_id.insert(id, k);
+        }
+        if let Some(c) = o.cl_ord_id {
+            self.by_cl.insert(c, k);
+        }
+        self.orders.insert(k, o);
+        k
+    }
+
+    /// Sets what is known of order `k`; a closed order is forgotten (its client id is free).
+    fn update(&mut self, k: u32, order_id: Option<OrderId>, status: Option<OrderStatus>) {
+        let Some(o) = self.orders.get_mut(&k) else {
+            return;
+        };
+        if let (None, Some(id)) = (o.order_id, order_id) {
+            o.order_id = Some(id);
+            self.by_id.insert(id, k);
+        }
+        if let Some(s) = status {
+            o.status = s;
+        }
+        if !o.status.is_active() {
+            let o = *o;
+            self.orders.remove(&k);
+            if let Some(id) = o.order_id
+                && self.by_id.get(&id) == Some(&k)
+            {
+                self.by_id.remove(&id);
+            }
+            if let Some(c) = o.cl_ord_id
+                && self.by_cl.get(&c) == Some(&k)
+            {
+                self.by_cl.remove(&c);
+            }
+        }
+    }
+
+    /// A process ended (a `Start` after it, or the journal's end): what it left in flight.
+    fn end_process(&mut self) -> usize {
+        let n = self.waiting.len();
+        for (_, k) in self.waiting.drain() {
+            if let Some(o) = k.and_then(|k| self.orders.get_mut(&k))
+                && o.status == OrderStatus::Pending
+            {
+                o.status = OrderStatus::Unknown;
+            }
+        }
+        n
+    }
+}
+
+impl Replay {
+    /// What the journal leaves behind (see the module documentation).
+    pub fn recover(&self) -> Recovery {
+        let mut m = Model::default();
+        let mut r = Recovery {
+            first_record: self.entries.first().map(|e| Timestamp(e.1)),
+            last_record: self.entries.last().map(|e| Timestamp(e.1)),
+            ..Recovery::default()
+        };
+        for &(_, at, ref e) in &self.entries {
+            match *e {
+                Entry::Header(_) | Entry::Checkpoint { .. } => {}
+                Entry::Start { .. } => r.in_flight += m.end_process(),
+                Entry::Intent {
+                    req_id,
+                    method,
+                    cl_ord_id,
+                    symbol,
+                    side,
+                    qty,
+                    price,
+                    deadline,
+                    ..
+                } => {
+                    let order = (method == Method::AddOrder).then(|| {
+                        m.insert(RecoveredOrder {
+                            cl_ord_id,
+                            order_id: None,
+                            symbol,
+                            side,
+                            qty,
+                            price,
+                            filled: Decimal::ZERO,
+                            status: OrderStatus::Pending,
+                            deadline,
+                            since: Timestamp(at),
+                        })
+                    });
+                    m.waiting.insert(req_id, order);
+                }
+                Entry::Ack {
+                    req_id, order_id, ..
+                } => {
+                    if let Some(Some(k)) = m.waiting.remove(&req_id) {
+                        let pending = m
+                            .orders
+                            .get(&k)
+                            .is_some_and(|o| o.status == OrderStatus::Pending);
+                        m.update(k, order_id, pending.then_some(OrderStatus::PendingNew));
+                    }
+                }
+                Entry::Reject { req_id, .. } => {
+                    if let Some(Some(k)) = m.waiting.remove(&req_id) {
+                        m.update(k, None, Some(OrderStatus::Rejected));
+                    }
+                }
+                Entry::Status {
+                    order_id,
+                    cl_ord_id,
+                    symbol,
+                    status,
+                } => match m.find(order_id, cl_ord_id) {
+                    Some(k) => m.update(k, order_id, Some(status)),
+                    // An order first heard of by its status (a replacement, one another
+                    // process placed): live ones are kept.
+                    None if status.is_active() => {
+                        m.insert(RecoveredOrder {
+                            cl_ord_id,
+                            order_id,
+                            symbol,
+                            side: None,
+                            qty: None,
+                            price: None,
+                            filled: Decimal::ZERO,
+                            status,
+                            deadline: None,
+                            since: Timestamp(at),
+                        });
+                    }
+                    None => {}
+                },
+                Entry::Fill(f) => {
+                    if let Some(k) = m.find(Some(f.order_id), f.cl_ord_id)
+                        && let Some(o) = m.orders.get_mut(&k)
+                    {
+                        o.filled = o.filled.checked_add(f.qty).unwrap_or(o.filled);
+                    }
+                    r.last_fill = r.last_fill.max(f.timestamp);
+                    r.fills.push(f);
+                }
+            }
+        }
+        r.in_flight += m.end_process();
+        let mut live: Vec<(u32, RecoveredOrder)> = m.orders.into_iter().collect();
+        live.sort_unstable_by_key(|(k, _)| *k);
+        r.orders = live.into_iter().map(|(_, o)| o).collect();
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::ids::{AssetCode, ExecId, InlineStr};
+
+    fn cl(s: &str) -> ClOrdId {
+        ClOrdId::new(s).unwrap()
+    }
+    fn oid(s: &str) -> OrderId {
+        OrderId::new(s).unwrap()
+    }
+    fn add(req_id: u64, c: &str) -> Entry {
+        Entry::Intent {
+            req_id,
+            method: Method::AddOrder,
+            cl_ord_id: Some(cl(c)),
+            order_id: None,
+            symbol: SymbolId(0),
+            side: Some(Side::Buy),
+            qty: Some(dec!(1)),
+            price: Some(dec!(100)),
+            deadline: Some(Timestamp(5_000)),
+        }
+    }
+    fn ack(req_id: u64, id: &str) -> Entry {
+        Entry::Ack {
+            req_id,
+            order_id: Some(oid(id)),
+            cl_ord_id: None,
+        }
+    }
+    fn status(id: &str, s: OrderStatus) -> Entry {
+        Entry::Status {
+            order_id: Some(oid(id)),
+            cl_ord_id: None,
+            symbol: SymbolId(0),
+            status: s,
+        }
+    }
+    fn fill(exec: &str, id: &str, qty: Decimal, t: i64) -> Entry {
+        Entry::Fill(FillEntry {
+            exec_id: ExecId::new(exec).unwrap(),
+            order_id: oid(id),
+            cl_ord_id: None,
+            symbol: SymbolId(0),
+            side: Some(Side::Buy),
+            qty,
+            price: dec!(100),
+            fee: None,
+            fee_asset: AssetCode::default(),
+            liquidity: None,
+            timestamp: Some(Timestamp(t)),
+        })
+    }
+    fn replay(entries: Vec<Entry>) -> Replay {
+        Replay {
+            entries: entries
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (i as u64 + 1, 1_000 + i as i64, e))
+                .collect(),
+            torn: None,
+        }
+    }
+
+    /// Two processes' records: what is live, what was in flight at each crash, what closed.
+    #[test]
+    fn live_orders_and_adds_in_flight_at_a_crash_are_recovered() {
+        let r = replay(vec![
+            Entry::Start { instance: 1 },
+            add(1, "a"), // acked, partly filled: live
+            ack(1, "O-A"),
+            status("O-A", OrderStatus::Open),
+            fill("T-1", "O-A", dec!(0.25), 900),
+            status("O-A", OrderStatus::PartiallyFilled),
+            add(2, "b"), // acked, filled: closed
+            ack(2, "O-B"),
+            fill("T-2", "O-B", dec!(1), 950),
+            status("O-B", OrderStatus::Filled),
+            add(3, "c"), // refused: never live
+            Entry::Reject {
+                req_id: 3,
+                error: InlineStr::truncating("EOrder:Insufficient funds"),
+            },
+            add(4, "d"), // in flight when the first process died
+            Entry::Intent {
+                req_id: 5,
+                method: Method::CancelOrder,
+                cl_ord_id: None,
+                order_id: Some(oid("O-A")),
+                symbol: SymbolId::UNKNOWN,
+                side: None,
+                qty: None,
+                price: None,
+                deadline: None,
+            },
+            // The second process: its request 1 is not the first one's.
+            Entry::Start { instance: 2 },
+            add(1, "e"),
+            ack(1, "O-E"),
+            Entry::Status {
+                order_id: None,
+                cl_ord_id: Some(cl("d")),
+                symbol: SymbolId(0),
+                status: OrderStatus::Canceled,
+            },
+            add(2, "f"), // in flight when the second died
+        ]);
+        let rec = r.recover();
+        let got: Vec<(Option<&str>, Option<&str>, OrderStatus, Decimal)> = rec
+            .orders
+            .iter()
+            .map(|o| {
+                (
+                    o.cl_ord_id.as_ref().map(ClOrdId::as_str),
+                    o.order_id.as_ref().map(|i| i.as_str()),
+                    o.status,
+                    o.filled,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    Some("a"),
+                    Some("O-A"),
+                    OrderStatus::PartiallyFilled,
+                    dec!(0.25)
+                ),
+                (Some("e"), Some("O-E"), OrderStatus::PendingNew, dec!(0)),
+                (Some("f"), None, OrderStatus::Unknown, dec!(0)),
+            ]
+        );
+        assert_eq!(rec.orders[2].deadline, Some(Timestamp(5_000)));
+        // "d" and the cancel were in flight at the first crash, "f" at the second.
+        assert_eq!(rec.in_flight, 3);
+        assert_eq!(rec.fills.len(), 2);
+        assert_eq!(rec.last_fill, Some(Timestamp(950)));
+        assert_eq!(
+            (rec.first_record, rec.last_record),
+            (Some(Timestamp(1_000)), Some(Timestamp(1_000 + 18)))
+        );
+    }
+
+    /// A client id is free again once its order closed: a later order with it is its own.
+    #[test]
+    fn a_client_id_reused_after_its_order_closed_names_the_new_order() {
+        let r = replay(vec![
+            add(1, "x"),
+            ack(1, "O-1"),
+            status("O-1", OrderStatus::Canceled),
+            add(2, "x"),
+        ]);
+        let rec = r.recover();
+        assert_eq!(rec.orders.len(), 1);
+        assert_eq!(
+            (rec.orders[0].order_id, rec.orders[0].status),
+            (None, OrderStatus::Unknown)
+        );
+    }
+}
