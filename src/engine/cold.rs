@@ -188,6 +188,12 @@ pub(crate) struct Cold {
     /// The next call goes out even if the model says wait (a clean stop's last disarm of the
     /// dead man's switch: there is no later).
     pub past_the_counter: bool,
+    /// A call found no room on the modelled REST counter (set by `post`; a lookup round
+    /// reads it to leave what it did not reach for a later round, not call it failed).
+    pub throttled: bool,
+    /// Pages of closed orders a lookup round may read (the cold loop sets it: none after a
+    /// round that ran out of counter, whose next asks about each order by its client id).
+    pub page_budget: usize,
 }
 
 /// Kraken's answer when the REST call counter is over its maximum.
@@ -263,6 +269,7 @@ impl Cold {
             let now = clock::now_ns();
             let wait = counter.wait_ns(cost, now);
             if wait > 0 && !force {
+                self.throttled = true;
                 return Err(RestError::Throttled {
                     wait_ms: wait / 1_000_000,
                 });
@@ -742,6 +749,7 @@ impl Cold {
     /// Returns what it decided (found, not placed, or `Unknown` where a call failed) and the
     /// targets it did not reach this round, to be searched in a later round.
     pub fn lookup_many(&mut self, windows: &[LookupWindow]) -> (Vec<Lookup>, Vec<LookupWindow>) {
+        self.throttled = false;
         let targets: Vec<OrderRef> = windows.iter().map(|w| w.0).collect();
         let targets = &targets[..];
         let mut found: Vec<Option<Lookup>> = vec![None; targets.len()];
@@ -797,7 +805,7 @@ impl Cold {
         let mut pages = 0;
         for (start, end, members) in &groups {
             let mut ofs = 0u64;
-            while !failed && pages < MAX_PAGES_PER_ROUND {
+            while !failed && pages < self.page_budget.min(MAX_PAGES_PER_ROUND) {
                 if members.iter().all(|&i| found[i].is_some()) {
                     break;
                 }
@@ -890,6 +898,9 @@ impl Cold {
         }
         let mut out = Vec::with_capacity(targets.len());
         let mut later = Vec::new();
+        // A call the modelled counter had no room for failed nothing: what the round did not
+        // settle is searched again in a later round, with more room.
+        let throttled = self.throttled;
         for (i, (f, decided)) in found.into_iter().zip(decided).enumerate() {
             let t = targets[i];
             let undecided = match t {
@@ -898,6 +909,7 @@ impl Cold {
             };
             match f {
                 Some(l) => out.push(l),
+                None if throttled && undecided => later.push(windows[i]),
                 // Not reached this round (a busy window): searched again, not "not found".
                 None if undecided && !failed && !matches!(t, OrderRef::Id(_)) => {
                     later.push(windows[i])
@@ -955,7 +967,7 @@ pub(crate) type LookupWindow = (OrderRef, Timestamp, Timestamp);
 /// Lookups are done in rounds, between which the cold thread serves everything else (tokens,
 /// REST orders, the dead man's switch): a round reads at most this many `ClosedOrders` pages
 /// (50 orders each; a page settles up to 50 orders for one call)...
-const MAX_PAGES_PER_ROUND: usize = 8;
+pub(crate) const MAX_PAGES_PER_ROUND: usize = 8;
 /// ... asks about at most this many client ids one by one (each query exact for its id) ...
 const MAX_FILTERED_PER_ROUND: usize = 16;
 /// ... and takes at most this many targets.
@@ -1063,6 +1075,11 @@ type Discovery = (Timestamp, Timestamp, Timestamp, u32);
 /// call and be refused the second, and try again and again without ever finishing.
 const BACKGROUND_ROUND_COST: u32 = 2;
 
+/// What the next lookup round waits for after one that ran out of counter: room for several
+/// pages (every tier's counter holds it), so that rounds make progress instead of each
+/// spending the little that decayed on its first calls.
+const THROTTLED_ROUND_COST: u32 = 10;
+
 /// What the cold loop did in one step.
 pub(crate) enum Step {
     /// Nothing due: wait for a request, or until this long (a lookup window closes).
@@ -1090,6 +1107,8 @@ pub(crate) struct ColdLoop {
     /// reads wait too, so they cannot take the room it waits for; orders the counter does not
     /// count go on.
     deferred: Vec<(u64, ColdRequest)>,
+    /// The last lookup round ran out of counter: the next waits for [`THROTTLED_ROUND_COST`].
+    starved: bool,
 }
 
 impl ColdLoop {
@@ -1119,7 +1138,11 @@ impl ColdLoop {
         }
         // Background reads wait while a token or a switch refresh waits for the counter, and
         // until the counter has room for a whole round.
-        let background_wait = cold.rest_wait_for(BACKGROUND_ROUND_COST);
+        let background_wait = cold.rest_wait_for(if self.starved {
+            THROTTLED_ROUND_COST
+        } else {
+            BACKGROUND_ROUND_COST
+        });
         let holding = !self.deferred.is_empty() || background_wait > 0;
         let due = |(w, searched): &(LookupWindow, bool)| !searched || w.2 <= wall;
         if self.queue.is_empty()
@@ -1151,7 +1174,12 @@ impl ColdLoop {
                 }
                 !take
             });
+            // After a round that ran out of counter, this one asks about each order by its
+            // client id (a call each, every answer complete) instead of paging through busy
+            // windows again from their start: paging that never fits would never finish.
+            cold.page_budget = if self.starved { 0 } else { MAX_PAGES_PER_ROUND };
             let (found, later) = cold.lookup_many(&round);
+            self.starved = cold.throttled;
             self.backlog.extend(later.into_iter().map(|w| (w, false)));
             let mut settled = Vec::with_capacity(found.len());
             for l in found {

@@ -291,6 +291,8 @@ fn cold_for(
             .model_rest_counter
             .then(|| crate::risk::RestCallCounter::new(cfg.tier)),
         past_the_counter: false,
+        throttled: false,
+        page_budget: cold::MAX_PAGES_PER_ROUND,
     }
 }
 
@@ -395,8 +397,10 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
     if let Some(r) = &recovery {
         // Whatever the earlier process did not hear: fills since its last one on record
         // (or since its last record, when it had none), from the trade history.
-        if let Some(since) = r.last_fill.or(r.last_record) {
-            session.recover_fills_since(since);
+        match (r.last_fill, r.last_record) {
+            (Some(fill), _) => session.recover_fills_since(fill, true),
+            (None, Some(record)) => session.recover_fills_since(record, false),
+            (None, None) => {}
         }
         if r.in_flight > 0 {
             tracing::warn!(

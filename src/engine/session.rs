@@ -1105,8 +1105,18 @@ impl Session {
     /// (read from the journal of the process before): the trade history from there is read
     /// once subscribed, beyond the 50 fills the snapshot replays. Those already on record are
     /// duplicates; the others are delivered as recovered.
-    pub(crate) fn recover_fills_since(&mut self, since: Timestamp) {
-        self.restore_fills_at_risk(Timestamp(since.0 - FILL_RECOVERY_MARGIN_US));
+    ///
+    /// `exchange_time`: `since` is the exchange's own time of the last fill on record, and
+    /// the executions stream is sequenced, so every fill not on record is at or after it (a
+    /// second's margin for fills stamped in the same instant); otherwise it is our clock (the
+    /// last record's), and the margin covers the clocks' offset.
+    pub(crate) fn recover_fills_since(&mut self, since: Timestamp, exchange_time: bool) {
+        let margin = if exchange_time {
+            LOOKUP_MARGIN_US
+        } else {
+            FILL_RECOVERY_MARGIN_US
+        };
+        self.restore_fills_at_risk(Timestamp(since.0 - margin));
     }
 
     fn restore_fills_at_risk(&mut self, since: Timestamp) {
@@ -1170,7 +1180,15 @@ impl Session {
             .exchange_offset_us
             .map_or((0, FILL_RECOVERY_MARGIN_US), |o| (o, LOOKUP_MARGIN_US));
         let ex_now = self.wall_at(now) + offset;
-        let (since, until) = if since_ns == 0 || since_ns > now {
+        let (since, until) = if let (0, Some(d)) = (since_ns, deadline) {
+            // Submitted before this process began (an intent read back from the journal):
+            // its deadline alone bounds it, at both ends (it carried at most one order
+            // deadline from its submission, and the exchange refuses it after that).
+            (
+                d.0 - self.cfg.order_deadline_ns as i64 / 1_000 - margin,
+                d.0 + margin,
+            )
+        } else if since_ns == 0 || since_ns > now {
             (ex_now - LOOKUP_LOOKBACK_US, ex_now + margin)
         } else {
             let submitted = (self.wall_at(since_ns) + offset).max(ex_now - LOOKUP_LOOKBACK_US);

@@ -728,6 +728,24 @@ fn a_lookup_window_reaches_the_deadline_its_request_carried() {
     assert_eq!(until, stamped.0 + LOOKUP_MARGIN_US);
 }
 
+/// An add read back from an earlier process's journal has no submission time in this
+/// process's clock: the deadline it carried bounds its window at both ends, so "not found"
+/// is decided as soon as that has passed (not after a quarter of an hour of history).
+#[test]
+fn an_add_from_an_earlier_process_is_looked_up_within_its_deadline() {
+    let mut f = Fix::ready();
+    f.advance(60 * S);
+    let deadline = Timestamp(f.s.wall_at(f.now) - 20_000_000);
+    let od = f.s.cfg.order_deadline_ns as i64 / 1_000;
+    assert_eq!(
+        f.lookup_window(0, Some(deadline)),
+        (
+            deadline.0 - od - LOOKUP_MARGIN_US,
+            deadline.0 + LOOKUP_MARGIN_US
+        )
+    );
+}
+
 #[test]
 fn the_clock_offset_is_bounded_from_both_sides() {
     // Sent at our 0, received by the exchange at +3 s (its clock), answered at +3 s, read by us

@@ -1078,7 +1078,9 @@ impl Trader {
                 self.tracker.apply_report(&report, snapshot, now, &mut sink)
             }
             Event::RecoveredFill { report } => {
-                let known = self.tracker.by_order_id(&report.order_id).is_some();
+                // A fill already delivered of an order no longer tracked: nothing to look up.
+                let known = self.tracker.by_order_id(&report.order_id).is_some()
+                    || self.tracker.knows_fill(&report);
                 // As a snapshot's trade: the fill counts once, the status is left to reports.
                 self.tracker.apply_report(&report, true, now, &mut sink);
                 if !known {

@@ -516,12 +516,16 @@ impl OrderTracker {
         if let Some(c) = o.cl_ord_id {
             // A local submission still waiting for its id is the newest order with this client
             // id: a report of an older order reusing it (a snapshot's) must not take its place.
+            // So is an add whose outcome is unknown (one an earlier process left in flight,
+            // read back from its journal): its lookup names it by this id.
             let other = self
                 .by_cl_ord_id
                 .get(&c)
                 .filter(|&&e| e != slot)
                 .and_then(|&e| self.get(e));
-            let waiting = other.is_some_and(|e| e.order_id.is_none() && e.req_id.is_some());
+            let waiting = other.is_some_and(|e| {
+                e.order_id.is_none() && (e.req_id.is_some() || e.status == OrderStatus::Unknown)
+            });
             // Nor may a closed order's report (a snapshot's trade) take it from a live one:
             // the id names the live order until it closes.
             let live = other.is_some_and(|e| e.status.is_active()) && !o.status.is_active();
@@ -1137,6 +1141,11 @@ impl OrderTracker {
         true
     }
 
+    /// Whether `r` is a fill already delivered (its execution id is known).
+    pub fn knows_fill(&self, r: &ExecutionReport) -> bool {
+        r.exec_type == Some(ExecType::Trade) && r.exec_id.is_some_and(|id| self.dedup.contains(&id))
+    }
+
     /// The method of a request in flight.
     pub fn method_of(&self, req_id: u64) -> Option<Method> {
         self.in_flight.get(&req_id).map(|f| f.method)
@@ -1238,6 +1247,13 @@ impl OrderTracker {
                 })
                 .map(|_| s)
         });
+        if found.is_none() && snapshot && self.knows_fill(r) {
+            // A replayed fill already delivered (maybe by an earlier process, read back from
+            // its journal) of an order no longer tracked: that order had closed, or it would
+            // be tracked. Nothing to create, nothing to tell.
+            self.stats.duplicate_fills += 1;
+            return;
+        }
         let slot = match found {
             Some(s) => s,
             None => {
