@@ -730,3 +730,96 @@ fn a_late_ack_after_an_unknown_outcome_still_settles_the_order() {
     assert_eq!(h.t.stats().unmatched_responses, 0);
     assert_eq!(h.t.orders().count(), 1);
 }
+
+/// A snapshot frame holding one report.
+fn snapshot_of(body: &str) -> String {
+    format!(r#"{{"channel":"executions","type":"snapshot","data":[{{{body}}}],"sequence":1}}"#)
+}
+
+fn replayed_trade(oid: &str, cl: &str, exec_id: &str) -> String {
+    snapshot_of(&format!(
+        r#""order_id":"{oid}","cl_ord_id":"{cl}","exec_id":"{exec_id}","exec_type":"trade","trade_id":1,"symbol":"BTC/USD","side":"buy","last_qty":1.0,"last_price":100.0,"liquidity_ind":"m","order_status":"filled","cum_qty":1.0,"order_qty":1.0,"timestamp":"2024-01-01T00:00:00Z","fees":[{{"asset":"USD","qty":0.01}}]"#
+    ))
+}
+
+/// After a restart, the snapshot replays a fill the journal holds, of an order that had closed
+/// (so it was not tracked again): nothing is created and nothing told. (It used to create a
+/// record of the closed order, announce it as new, and have it looked up.)
+#[test]
+fn a_replayed_fill_on_record_of_an_order_no_longer_tracked_creates_nothing() {
+    let mut h = Harness::new();
+    h.t.restore_fill(&kraken_exec::journal::FillEntry {
+        exec_id: kraken_exec::ExecId::new("TX-ON-RECORD").unwrap(),
+        order_id: OrderId::new(OID).unwrap(),
+        cl_ord_id: None,
+        symbol: kraken_exec::SymbolId(0),
+        side: Some(Side::Buy),
+        qty: dec!(1.0),
+        price: dec!(100.0),
+        fee: None,
+        fee_asset: Default::default(),
+        liquidity: None,
+        timestamp: None,
+    });
+    h.feed(&replayed_trade(OID, "c1", "TX-ON-RECORD"));
+    assert!(h.t.by_order_id(&OrderId::new(OID).unwrap()).is_none());
+    assert!(h.take().is_empty(), "nothing to tell");
+    assert_eq!(h.t.stats().duplicate_fills, 1);
+    // A fill not on record of the same kind still makes its record (and is delivered).
+    h.feed(&replayed_trade("OTHER1-ORDER-ID0001", "c2", "TX-NEW"));
+    assert_eq!(h.fills().len(), 1);
+}
+
+/// An add left in flight by a crash is restored `Unknown` under its client id. The snapshot
+/// replays the fill of the order it became (under that client id): the report does not take
+/// the id from it, and the lookup by client id then joins the two into one record. (The
+/// replayed report used to take the id, the lookup resolved that record, and the restored
+/// one stayed `Unknown` for good.)
+#[test]
+fn a_restored_unknown_add_keeps_its_client_id_and_its_lookup_joins_the_replayed_order() {
+    use kraken_exec::journal::RecoveredOrder;
+    let mut h = Harness::new();
+    let c1 = ClOrdId::new("c1").unwrap();
+    let target = h.t.restore_order(
+        &RecoveredOrder {
+            cl_ord_id: Some(c1),
+            order_id: None,
+            symbol: kraken_exec::SymbolId(0),
+            side: Some(Side::Buy),
+            qty: Some(dec!(1.0)),
+            price: Some(dec!(100.0)),
+            filled: dec!(0),
+            status: OrderStatus::Unknown,
+            deadline: None,
+            since: kraken_exec::Timestamp(0),
+        },
+        0,
+    );
+    assert_eq!(target, Some(OrderRef::ClOrdId(c1)));
+    h.feed(&replayed_trade(OID, "c1", "TX-1"));
+    assert_eq!(h.fills().len(), 1, "the fill is delivered once");
+    let by_cl = h.t.by_cl_ord_id(&c1).unwrap();
+    assert_eq!((by_cl.order_id, by_cl.status), (None, OrderStatus::Unknown));
+    let oid = OrderId::new(OID).unwrap();
+    let now = h.now;
+    let events = &mut h.events;
+    h.t.resolve(
+        &OrderRef::ClOrdId(c1),
+        Some(oid),
+        Some(OrderStatus::Filled),
+        Some(dec!(1.0)),
+        now,
+        &mut |e| events.push(e),
+    );
+    let o = h.t.by_cl_ord_id(&c1).unwrap();
+    assert_eq!(
+        (o.order_id, o.status, o.filled_qty),
+        (Some(oid), OrderStatus::Filled, dec!(1.0))
+    );
+    assert_eq!(h.t.by_order_id(&oid).map(|o| o.cl_ord_id), Some(Some(c1)));
+    assert_eq!(
+        h.t.orders().filter(|o| o.cl_ord_id == Some(c1)).count(),
+        1,
+        "one record"
+    );
+}

@@ -1474,4 +1474,105 @@ mod tests {
         assert!((6 * S..7 * S).contains(&waited), "waited {waited} ns");
         simulated::clear();
     }
+
+    /// A lookup round that runs out of the modelled REST counter part way (a busy window: a
+    /// thousand closed orders to page through) has failed nothing: the order is not reported
+    /// unknown, and the next round, once the counter has room for several calls, asks about it
+    /// by its client id instead of paging from the start again. (Such rounds used to count as
+    /// failed lookups and page from the start each time, never getting through.)
+    #[test]
+    fn a_lookup_round_out_of_counter_fails_nothing_and_the_next_asks_by_client_id() {
+        simulated::set(10 * S, 1_735_689_600_000_000);
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let log = calls.clone();
+        let creds = Credentials {
+            key: "k".into(),
+            secret: ApiSecret::from_base64("c2VjcmV0").expect("base64"),
+        };
+        let cfg = crate::engine::EngineConfig::new(creds, &["BTC/USD"]);
+        let order = |txid: &str, cl: &str| {
+            format!(
+                r#""{txid}":{{"status":"closed","cl_ord_id":"{cl}","opentm":1735689601.0,"vol":"1","vol_exec":"1","cost":"100","fee":"0","price":"100","descr":{{"pair":"XBTUSD","type":"buy","ordertype":"limit","price":"100"}}}}"#
+            )
+        };
+        let http = Http::Memory(Box::new(move |_, path, _, body| {
+            let method = path.rsplit('/').next().unwrap_or("").to_string();
+            let filtered = String::from_utf8_lossy(body).contains("cl_ord_id=");
+            let result = match method.as_str() {
+                "OpenOrders" => r#"{"open":{}}"#.to_string(),
+                "ClosedOrders" if filtered => {
+                    format!(
+                        r#"{{"closed":{{{}}},"count":1}}"#,
+                        order("OTARGET-AAAAA-BBBBBB", "mine")
+                    )
+                }
+                // A busy window: a page of others' orders, of a thousand.
+                "ClosedOrders" => {
+                    let page: Vec<String> = (0..50)
+                        .map(|i| order(&format!("OOTHER-{i:05}-CCCCCC"), "theirs"))
+                        .collect();
+                    format!(r#"{{"closed":{{{}}},"count":1000}}"#, page.join(","))
+                }
+                _ => "{}".to_string(),
+            };
+            log.lock().expect("calls").push(format!(
+                "{method}{}",
+                if filtered { " by client id" } else { "" }
+            ));
+            Ok(format!(r#"{{"error":[],"result":{result}}}"#).into_bytes())
+        }));
+        let mut c = crate::engine::cold_for(
+            &cfg,
+            http,
+            Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            Arc::new(crate::engine::EngineStats::default()),
+        );
+        c.rest_counter
+            .as_mut()
+            .expect("modelled by default")
+            .on_rate_limited(10 * S);
+        let target = OrderRef::ClOrdId(crate::ids::ClOrdId::new("mine").expect("id"));
+        let mut l = ColdLoop::default();
+        l.push(ColdRequest::Lookup {
+            target,
+            since: Timestamp(1_735_689_600_000_000),
+            until: Timestamp(1_735_689_602_000_000),
+        });
+        let mut now = 10 * S;
+        let mut verdicts = Vec::new();
+        while verdicts.is_empty() {
+            match l.step(&mut c) {
+                Step::Idle(Some(d)) => now += d.as_nanos() as u64,
+                Step::Idle(None) => now += S,
+                Step::Replies(r) => {
+                    for reply in r {
+                        if let ColdReply::Resolved(found) = reply {
+                            verdicts.extend(found.into_iter().map(|f| (f.target, f.status)));
+                        }
+                    }
+                }
+                Step::Stopped(_) => panic!("stopped"),
+            }
+            assert!(now < 200 * S, "still looking at {now}");
+            simulated::set(now, 1_735_689_600_000_000);
+        }
+        assert_eq!(
+            verdicts,
+            [(target, Some(OrderStatus::Filled))],
+            "found, never failed"
+        );
+        let calls = calls.lock().expect("calls").clone();
+        assert_eq!(
+            calls,
+            [
+                // The first round: room for two calls, the window needs twenty pages.
+                "OpenOrders",
+                "ClosedOrders",
+                // The next, with room for ten: by client id.
+                "OpenOrders",
+                "ClosedOrders by client id",
+            ]
+        );
+        simulated::clear();
+    }
 }
