@@ -28,11 +28,12 @@ fn to_json(seq: u64, time_us: i64, e: &Entry) -> Value {
             qty,
             price,
             deadline,
+            validate,
         } => {
             json!({"seq": seq, "at": at, "record": "intent", "req_id": req_id, "method": m.as_str(),
             "cl_ord_id": opt(cl_ord_id.as_ref()), "order_id": opt(order_id.as_ref()), "symbol_id": symbol.0,
             "side": opt(side.as_ref()), "qty": opt(qty.as_ref()), "price": opt(price.as_ref()),
-            "deadline": opt(deadline.as_ref())})
+            "deadline": opt(deadline.as_ref()), "validate": validate})
         }
         Entry::Ack {
             req_id,
@@ -76,9 +77,14 @@ fn to_words(v: &Value) -> String {
     let head = format!("{:>8} {}", g("seq"), g("at"));
     match v["record"].as_str().unwrap_or("") {
         "intent" => format!(
-            "{head} intent   #{} {} {} {} @ {} (cl_ord_id {}, order {})",
+            "{head} intent   #{} {}{} {} {} @ {} (cl_ord_id {}, order {})",
             g("req_id"),
             g("method"),
+            if v["validate"] == true {
+                " (validate only)"
+            } else {
+                ""
+            },
             g("side"),
             g("qty"),
             g("price"),

@@ -156,6 +156,7 @@ fn journal_appends_allocate_nothing() {
         qty: Some(dec!(0.1)),
         price: Some(dec!(65000)),
         deadline: Some(Timestamp(1_735_689_605_000_000)),
+        validate: false,
     };
     for i in 0..100 {
         j.append(&fill, i, 0).unwrap();

@@ -381,6 +381,7 @@ fn journal_prints_a_journal_in_words_and_json() {
             qty: Some(rust_decimal_macros::dec!(0.10)),
             price: Some(rust_decimal_macros::dec!(64000.0)),
             deadline: None,
+            validate: false,
         },
         1_735_689_600_000_000,
         0,

@@ -1325,6 +1325,7 @@ fn adds_in_flight_at_a_crash_are_looked_up_never_resent_and_live_client_ids_stay
         qty: Some(dec!(0.1)),
         price: Some(dec!(63000)),
         deadline: Some(Timestamp(now.0 + deadline)),
+        validate: false,
     };
     j.append(&Entry::Start { instance: 2 }, now.0, 0).unwrap();
     j.append(&intent(1, "hit-1", 5_000_000), now.0, 0).unwrap();

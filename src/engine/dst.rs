@@ -115,9 +115,13 @@ pub(crate) enum Fault {
     /// Another client on the same key spends the REST call counter (calls are refused with
     /// `EAPI:Rate limit exceeded` until it decays), and the connection drops.
     RestRateLimit,
+    /// The process dies (SIGKILL) and starts again from its journal up to 3 s later: its
+    /// rings, its session, the cold thread's calls in progress and every frame on its way to
+    /// it are gone; what it had written reaches the exchange, which trades on meanwhile.
+    Crash,
 }
 
-const FAULTS: [Fault; 19] = [
+const FAULTS: [Fault; 20] = [
     Fault::DropToClient,
     Fault::DropToExchange,
     Fault::DuplicateToClient,
@@ -137,6 +141,7 @@ const FAULTS: [Fault; 19] = [
     Fault::UnknownEnum,
     Fault::CloseAfterHandshake,
     Fault::RestRateLimit,
+    Fault::Crash,
 ];
 
 /// The strategy: records what it is told.
@@ -261,7 +266,108 @@ pub(crate) struct World {
     /// `DST_GREP`: frames (both ways) and REST calls containing this go into the trace.
     grep: Option<String>,
     pub counts: BTreeMap<Fault, u64>,
+    /// The engine's configuration (a restart after a crash boots with it again).
+    cfg: EngineConfig,
+    /// The journal's directory (this world's own, removed with it).
+    journal_dir: std::path::PathBuf,
+    /// Crashed: the process starts again then (its session seed drawn by the fault).
+    down_until: Option<(u64, u64)>,
 }
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // `DST_KEEP_JOURNAL=1` keeps it (`kraken-exec journal DIR` prints it).
+        if std::env::var("DST_KEEP_JOURNAL").is_ok() {
+            eprintln!("journal kept in {}", self.journal_dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.journal_dir);
+        }
+    }
+}
+
+/// What a process of the engine holds: all of it lost in a crash but what its journal wrote.
+struct Engine {
+    trader: Trader,
+    session: Session,
+    cmd_rx: rtrb::Consumer<Issued>,
+    large_rx: rtrb::Consumer<LargeCommand>,
+    ev_tx: rtrb::Producer<Event>,
+    cold: super::cold::Cold,
+}
+
+/// Starts a process of the engine at `now`, from its journal, as [`super::start`] does.
+fn boot(
+    cfg: &EngineConfig,
+    shared: &Arc<kraken_sim::Shared>,
+    stats: &Arc<EngineStats>,
+    session_seed: u64,
+    now: u64,
+) -> Engine {
+    let symbols = SymbolTable::from_names(cfg.symbols.iter().map(String::as_str));
+    let stop = Arc::new(AtomicBool::new(false));
+    let abort = Arc::new(AtomicBool::new(false));
+    let (cmd_tx, cmd_rx) = rtrb::RingBuffer::new(cfg.ring_capacity);
+    let (large_tx, large_rx) = rtrb::RingBuffer::new(64);
+    // A small event ring, so a stalled strategy fills it.
+    let (ev_tx, ev_rx) = rtrb::RingBuffer::new(32);
+    let rest_shared = shared.clone();
+    let http = Http::Memory(Box::new(move |method, path, headers, body| {
+        let headers: HashMap<String, String> = headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+            .collect();
+        let (status, reply) = kraken_sim::server::route(&rest_shared, method, path, &headers, body);
+        if status == kraken_sim::server::RESET {
+            return Err("connection reset".into());
+        }
+        Ok(reply.into_bytes())
+    }));
+    let cold = super::cold_for(cfg, http, stop.clone(), stats.clone());
+    let (journal, recovery) = match &cfg.journal {
+        Some(j) => {
+            let (journal, replay) =
+                crate::journal::Journal::open(j.clone(), &cfg.credentials.key, &cfg.symbols)
+                    .expect("the journal opens");
+            (Some(journal), Some(replay.recover()))
+        }
+        None => (None, None),
+    };
+    let wall = crate::time::Timestamp(WALL0_US + (now / 1_000) as i64);
+    let mut session = Session::new(
+        super::session_config(cfg, session_seed),
+        symbols.clone(),
+        stats.clone(),
+        now,
+        wall,
+    );
+    if let Some(r) = &recovery {
+        super::recover_session(&mut session, r);
+    }
+    let mut trader = Trader::new(
+        journal,
+        cfg,
+        symbols,
+        cmd_tx,
+        large_tx,
+        ev_rx,
+        stats.clone(),
+        stop,
+        abort,
+        Vec::new(),
+    );
+    super::recover_trader(&mut trader, recovery.as_ref(), wall);
+    Engine {
+        trader,
+        session,
+        cmd_rx,
+        large_rx,
+        ev_tx,
+        cold,
+    }
+}
+
+/// Worlds made so far in this process (each journal directory is its own).
+static WORLDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// One planned fault: when, what, and its own random draw (how many frames, how long).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -409,47 +515,25 @@ impl World {
             .expect("BTC/USD at the simulator");
         let ref_price = shared.ex().pairs[btc_pair].ref_price;
 
-        let symbols = SymbolTable::from_names(cfg.symbols.iter().map(String::as_str));
+        let journal_dir = std::env::temp_dir().join(format!(
+            "kxj-dst-{}-{}-{seed}",
+            std::process::id(),
+            WORLDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&journal_dir);
+        cfg.journal = Some(crate::journal::JournalConfig {
+            segment_bytes: 1 << 20,
+            ..crate::journal::JournalConfig::new(&journal_dir)
+        });
         let stats = Arc::new(EngineStats::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let abort = Arc::new(AtomicBool::new(false));
-        let (cmd_tx, cmd_rx) = rtrb::RingBuffer::new(cfg.ring_capacity);
-        let (large_tx, large_rx) = rtrb::RingBuffer::new(64);
-        // A small event ring, so a stalled strategy fills it.
-        let (ev_tx, ev_rx) = rtrb::RingBuffer::new(32);
-        let rest_shared = shared.clone();
-        let http = Http::Memory(Box::new(move |method, path, headers, body| {
-            let headers: HashMap<String, String> = headers
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
-                .collect();
-            let (status, reply) =
-                kraken_sim::server::route(&rest_shared, method, path, &headers, body);
-            if status == kraken_sim::server::RESET {
-                return Err("connection reset".into());
-            }
-            Ok(reply.into_bytes())
-        }));
-        let cold = super::cold_for(&cfg, http, stop.clone(), stats.clone());
-        let session = Session::new(
-            super::session_config(&cfg, rng.next()),
-            symbols.clone(),
-            stats.clone(),
-            0,
-            crate::time::Timestamp(WALL0_US),
-        );
-        let trader = Trader::new(
-            None,
-            &cfg,
-            symbols,
-            cmd_tx,
-            large_tx,
-            ev_rx,
-            stats.clone(),
-            stop,
-            abort,
-            Vec::new(),
-        );
+        let Engine {
+            trader,
+            session,
+            cmd_rx,
+            large_rx,
+            ev_tx,
+            cold,
+        } = boot(&cfg, &shared, &stats, rng.next(), 0);
         let btc = trader.symbol("BTC/USD").expect("interned");
         let plan = plan.unwrap_or_else(|| Plan::draw(seed, faults));
         let mut plan = plan.0;
@@ -498,7 +582,45 @@ impl World {
             ring_full: 0,
             grep: std::env::var("DST_GREP").ok(),
             counts: BTreeMap::new(),
+            cfg,
+            journal_dir,
+            down_until: None,
         }
+    }
+
+    /// The process starts again from its journal (after a crash).
+    fn reboot(&mut self, session_seed: u64) {
+        let e = boot(&self.cfg, &self.shared, &self.stats, session_seed, self.now);
+        self.trader = e.trader;
+        self.session = e.session;
+        self.cmd_rx = e.cmd_rx;
+        self.large_rx = e.large_rx;
+        self.ev_tx = e.ev_tx;
+        self.cold = e.cold;
+        self.cold_loop = ColdLoop::default();
+        self.cold_replies.clear();
+        self.cold_busy_until = self.now;
+        self.cold_wake = None;
+        self.stalled = false;
+        self.strategy_stall_until = 0;
+        self.rec.ready = false;
+        self.note(|| "process started again from its journal".into());
+    }
+
+    /// The process dies: what it wrote reaches the exchange; what was on its way to it, the
+    /// cold thread's call in progress, its rings and its session are gone.
+    fn crash(&mut self) {
+        if let Some(conn) = self.conn {
+            let now = self.now;
+            let mut frames = Vec::new();
+            while let Some(req) = self.to_exchange.q.pop_front() {
+                self.shared
+                    .serve_frame(conn, &req.1, ex_ns(now), &mut frames);
+            }
+        }
+        self.close_link("the process died");
+        self.to_client.q.clear();
+        self.cold_replies.clear();
     }
 
     fn grep_note(&mut self, what: &str, frame: &str) {
@@ -643,7 +765,14 @@ impl World {
                 }
             }
             self.restore_due();
-            if self.now < ACTIVE && self.now >= self.next_action {
+            if let Some((at, seed)) = self.down_until
+                && self.now >= at
+            {
+                self.down_until = None;
+                self.reboot(seed);
+            }
+            let down = self.down_until.is_some();
+            if !down && self.now < ACTIVE && self.now >= self.next_action {
                 self.act();
                 self.next_action = self.now + self.rng.between(5 * MS, 400 * MS);
             }
@@ -653,14 +782,16 @@ impl World {
                 self.shared.ex().tick(ex_ns(self.now), walk);
                 self.next_market = self.now + 200 * MS;
             }
-            self.pump();
-            if self.now >= self.strategy_stall_until {
-                self.trader.poll(&mut self.rec);
-                for l in std::mem::take(&mut self.rec.log) {
-                    self.note(|| l);
+            if !down {
+                self.pump();
+                if self.now >= self.strategy_stall_until {
+                    self.trader.poll(&mut self.rec);
+                    for l in std::mem::take(&mut self.rec.log) {
+                        self.note(|| l);
+                    }
                 }
+                self.pump();
             }
-            self.pump();
             // When something can happen next (a frame the strategy's full ring holds back
             // waits for its poll; the cold thread's work waits for its current call).
             let cold_next = if self.cold_busy_until > self.now {
@@ -671,9 +802,10 @@ impl World {
             let next = [
                 (!self.stalled).then(|| self.to_client.next_at()).flatten(),
                 self.to_exchange.next_at(),
-                self.session.poll_timeout(),
+                (!down).then(|| self.session.poll_timeout()).flatten(),
                 self.cold_replies.front().map(|&(t, _)| t),
-                cold_next,
+                (!down).then_some(cold_next).flatten(),
+                self.down_until.map(|(t, _)| t),
                 Some(self.next_market),
                 (self.now < ACTIVE).then_some(self.next_action),
                 self.plan.last().map(|p| p.at),
@@ -889,6 +1021,12 @@ impl World {
             }
             Fault::UnknownEnum => sim(&format!("unknown-enum:{}", pick(1, 5))),
             Fault::CloseAfterHandshake => self.close_after_handshake += pick(1, 4) as u32,
+            Fault::Crash => {
+                if self.down_until.is_none() {
+                    self.crash();
+                    self.down_until = Some((now + pick(0, 3 * S), x));
+                }
+            }
             Fault::RestRateLimit => {
                 // Spent by another client on the key, just as this one needs REST: the
                 // connection drops, so a token (and the switch, the lookups) must wait.
@@ -1157,8 +1295,13 @@ impl World {
             return Err(format!("the dead man's switch cancelled {}", o.id));
         }
         // The engine keeps to Kraken's REST call counter: refused only when another client
-        // on the key spent it (the RestRateLimit fault), never by its own calls.
-        if ex.rest_rate_limited > 0 && !self.counts.contains_key(&Fault::RestRateLimit) {
+        // on the key spent it (the RestRateLimit fault), never by its own calls. A process
+        // started after a crash cannot know what the dead one spent (the counter is the
+        // exchange's, per key): it may be refused then, and waits as for another client's.
+        if ex.rest_rate_limited > 0
+            && !self.counts.contains_key(&Fault::RestRateLimit)
+            && !self.counts.contains_key(&Fault::Crash)
+        {
             return Err(format!(
                 "{} REST calls refused by the REST call counter",
                 ex.rest_rate_limited
@@ -1201,6 +1344,14 @@ impl World {
                     .and_then(|c| self.trader.order_status(&OrderRef::ClOrdId(c)))
                     .filter(|m| m.order_id.is_none_or(|m| m == id))
             });
+            // An order that closed before a crash is in no later process's tracker (its
+            // fills, delivered then, are checked above, and its position below); its client
+            // id, reused since, names another order there.
+            let crashed = self.counts.contains_key(&Fault::Crash);
+            let by_id = self.trader.order_status(&OrderRef::Id(id)).is_some();
+            if !by_id && crashed && matches!(o.status, "filled" | "canceled" | "expired") {
+                continue;
+            }
             let Some(m) = m else {
                 if std::env::var("DST_DUMP").is_ok() {
                     for t in self.trader.tracker().orders() {

@@ -312,6 +312,39 @@ fn session_config(cfg: &EngineConfig, seed: u64) -> session::SessionConfig {
     }
 }
 
+/// What the journal of earlier processes leaves this one's session: fills made while no
+/// process listened are read from the trade history since its last fill.
+pub(crate) fn recover_session(session: &mut session::Session, r: &crate::journal::Recovery) {
+    match (r.last_fill, r.last_record) {
+        (Some(fill), _) => session.recover_fills_since(fill, true),
+        (None, Some(record)) => session.recover_fills_since(record, false),
+        (None, None) => {}
+    }
+    if r.in_flight > 0 {
+        tracing::warn!(
+            requests = r.in_flight,
+            "journal: requests were in flight when the last process stopped; their orders are looked up"
+        );
+    }
+}
+
+/// What an earlier process delivered and left live, taken in by this one's trader before the
+/// strategy first polls; then this process's start is marked in the journal. Fills from before
+/// the records (the journal's first, or `now` without one) are history: a snapshot replays
+/// Kraken's last 50, however old. (The exchange's clock against ours: they agree to within the
+/// offset, milliseconds.)
+pub(crate) fn recover_trader(
+    trader: &mut Trader,
+    r: Option<&crate::journal::Recovery>,
+    now: crate::time::Timestamp,
+) {
+    if let Some(r) = r {
+        trader.restore(r);
+    }
+    trader.journal_start();
+    trader.set_history_before(r.and_then(|r| r.first_record).unwrap_or(now));
+}
+
 /// Starts the engine: the cold thread, the I/O thread, and returns the strategy's [`Trader`].
 ///
 /// A round trip against the embedded simulator (over TLS, certificates verified):
@@ -395,19 +428,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
     );
     let recovery = replay.as_ref().map(crate::journal::Replay::recover);
     if let Some(r) = &recovery {
-        // Whatever the earlier process did not hear: fills since its last one on record
-        // (or since its last record, when it had none), from the trade history.
-        match (r.last_fill, r.last_record) {
-            (Some(fill), _) => session.recover_fills_since(fill, true),
-            (None, Some(record)) => session.recover_fills_since(record, false),
-            (None, None) => {}
-        }
-        if r.in_flight > 0 {
-            tracing::warn!(
-                requests = r.in_flight,
-                "journal: requests were in flight when the last process stopped; their orders are looked up"
-            );
-        }
+        recover_session(&mut session, r);
     }
     let io_cfg = io::IoConfig {
         url,
@@ -452,20 +473,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         abort,
         vec![io_handle, cold_handle],
     );
-    // What an earlier run delivered and left live (before any event of this run is read: the
-    // strategy polls only once `start` returns). Fills from before the records (the first
-    // record of the journal, or this start without one) are history: a snapshot replays
-    // Kraken's last 50, however old. (The exchange's clock against ours: they agree to
-    // within the offset, milliseconds.)
-    if let Some(r) = &recovery {
-        trader.restore(r);
-    }
-    trader.journal_start();
-    trader.set_history_before(
-        recovery
-            .as_ref()
-            .and_then(|r| r.first_record)
-            .unwrap_or_else(clock::wall),
-    );
+    // Before any event of this run is read: the strategy polls only once `start` returns.
+    recover_trader(&mut trader, recovery.as_ref(), clock::wall());
     Ok(trader)
 }

@@ -891,6 +891,29 @@ impl Trader {
         let pending = &mut self.pending;
         self.tracker
             .submit_batch(req_id, &batch, now, &mut |e| pending.push_back(e));
+        // On record an intent per order (under the batch's request), so that a crash before
+        // its answer leaves each of them to be looked up.
+        if let Some(j) = &mut self.journal {
+            let (t, n) = (wall().0, now_ns());
+            for o in &batch.orders {
+                j.record(
+                    &crate::journal::Entry::Intent {
+                        req_id,
+                        method: Method::BatchAdd,
+                        cl_ord_id: o.tag.cl_ord_id(),
+                        order_id: None,
+                        symbol: batch.symbol,
+                        side: Some(o.side),
+                        qty: Some(o.base_qty()),
+                        price: o.limit_price,
+                        deadline: batch.deadline,
+                        validate: batch.validate,
+                    },
+                    t,
+                    n,
+                );
+            }
+        }
         let _ = self.large_tx.push(LargeCommand::BatchAdd(batch));
         let method = Method::BatchAdd;
         self.push(Command::Large { req_id, method }, now_ns())?;
@@ -1484,6 +1507,7 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             qty,
             price,
             deadline,
+            validate: false,
         };
     Some(match *cmd {
         Command::Add { req_id, order } => {
@@ -1491,18 +1515,20 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
                 ClientTag::ClOrdId(c) => Some(c),
                 _ => None,
             };
-            intent(
+            Entry::Intent {
                 req_id,
-                Method::AddOrder,
-                (None, cl),
-                order.symbol,
-                Some(order.side),
-                Some(match order.qty {
+                method: Method::AddOrder,
+                cl_ord_id: cl,
+                order_id: None,
+                symbol: order.symbol,
+                side: Some(order.side),
+                qty: Some(match order.qty {
                     crate::order::Quantity::Base(q) | crate::order::Quantity::Quote(q) => q,
                 }),
-                order.limit_price,
-                order.deadline,
-            )
+                price: order.limit_price,
+                deadline: order.deadline,
+                validate: order.validate,
+            }
         }
         Command::Amend { req_id, amend } => intent(
             req_id,
@@ -1557,6 +1583,11 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             None,
             None,
         ),
+        // A batch's orders are on record one by one (see `batch_add`).
+        Command::Large {
+            method: Method::BatchAdd,
+            ..
+        } => return None,
         Command::Large { req_id, method } => intent(
             req_id,
             method,
@@ -1586,15 +1617,21 @@ mod tests {
     use super::*;
 
     /// A request sent through the large ring is journaled under its own method (it used to be
-    /// recorded as a `batch_add` whatever it was).
+    /// recorded as a `batch_add` whatever it was); a `batch_add` is journaled order by order
+    /// by `batch_add` itself, not as one request here.
     #[test]
     fn large_requests_are_journaled_under_their_own_method() {
-        for method in [Method::CancelOrder, Method::BatchAdd, Method::BatchCancel] {
+        for method in [Method::CancelOrder, Method::BatchCancel] {
             let e = intent_of(&Command::Large { req_id: 9, method });
             assert!(
                 matches!(e, Some(crate::journal::Entry::Intent { req_id: 9, method: m, .. }) if m == method),
                 "{method:?}: {e:?}"
             );
         }
+        let batch = Command::Large {
+            req_id: 9,
+            method: Method::BatchAdd,
+        };
+        assert_eq!(intent_of(&batch), None);
     }
 }

@@ -529,6 +529,7 @@ mod tests {
                 qty: Some(dec!(0.00012345)),
                 price: Some(dec!(65000.1)),
                 deadline: Some(Timestamp(1_735_689_605_000_000)),
+                validate: false,
             },
             Entry::Intent {
                 req_id: 2,
@@ -540,6 +541,7 @@ mod tests {
                 qty: None,
                 price: None,
                 deadline: None,
+                validate: true,
             },
             Entry::Ack {
                 req_id: 1 << 52,

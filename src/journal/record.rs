@@ -64,6 +64,8 @@ pub enum Entry {
         /// The `deadline` the request carried: the exchange refuses it after that, so an
         /// intent left without an outcome by a crash is looked up in a window that ends there.
         deadline: Option<Timestamp>,
+        /// A validate-only add: it places nothing.
+        validate: bool,
     },
     /// The exchange accepted a request.
     Ack {
@@ -317,6 +319,7 @@ impl Entry {
                 qty,
                 price,
                 deadline,
+                validate,
             } => {
                 w.u64(req_id);
                 w.u8(index_of(&METHODS, &method));
@@ -327,6 +330,7 @@ impl Entry {
                 w.dec(qty);
                 w.dec(price);
                 w.opt_time(deadline);
+                w.u8(u8::from(validate));
                 K_INTENT
             }
             Entry::Ack {
@@ -428,6 +432,7 @@ impl Entry {
                 qty: r.dec(),
                 price: r.dec(),
                 deadline: r.opt_time(),
+                validate: r.u8() == 1,
             },
             K_ACK => Entry::Ack {
                 req_id: r.u64(),

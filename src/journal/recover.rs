@@ -64,8 +64,9 @@ struct Model {
     orders: HashMap<u32, RecoveredOrder>,
     by_id: HashMap<OrderId, u32>,
     by_cl: HashMap<ClOrdId, u32>,
-    /// This process's requests without an outcome yet: the add's order, if an add.
-    waiting: HashMap<u64, Option<u32>>,
+    /// This process's requests without an outcome yet: the orders they add (none for
+    /// requests that add none; each of a batch's).
+    waiting: HashMap<u64, Vec<u32>>,
 }
 
 impl Model {
@@ -119,10 +120,11 @@ impl Model {
     /// A process ended (a `Start` after it, or the journal's end): what it left in flight.
     fn end_process(&mut self) -> usize {
         let n = self.waiting.len();
-        for (_, k) in self.waiting.drain() {
-            if let Some(o) = k.and_then(|k| self.orders.get_mut(&k))
-                && o.status == OrderStatus::Pending
-            {
+        self.waiting.clear();
+        // An add still only local when its process ended may or may not have reached the
+        // exchange.
+        for o in self.orders.values_mut() {
+            if o.status == OrderStatus::Pending {
                 o.status = OrderStatus::Unknown;
             }
         }
@@ -152,9 +154,13 @@ impl Replay {
                     qty,
                     price,
                     deadline,
+                    validate,
                     ..
                 } => {
-                    let order = (method == Method::AddOrder).then(|| {
+                    // A validate-only add places nothing: it has an outcome, never an order.
+                    // A batch is journaled an intent per order, under the batch's request.
+                    let adds = matches!(method, Method::AddOrder | Method::BatchAdd);
+                    let order = (adds && !validate).then(|| {
                         m.insert(RecoveredOrder {
                             cl_ord_id,
                             order_id: None,
@@ -168,21 +174,41 @@ impl Replay {
                             since: Timestamp(at),
                         })
                     });
-                    m.waiting.insert(req_id, order);
+                    m.waiting.entry(req_id).or_default().extend(order);
                 }
                 Entry::Ack {
-                    req_id, order_id, ..
+                    req_id,
+                    order_id,
+                    cl_ord_id,
                 } => {
-                    if let Some(Some(k)) = m.waiting.remove(&req_id) {
+                    // The order of the request it answers: by client id (a batch's answer
+                    // names each), or the request's only one.
+                    let ks = m.waiting.get(&req_id).cloned().unwrap_or_default();
+                    let k = match cl_ord_id {
+                        Some(c) => ks
+                            .iter()
+                            .copied()
+                            .find(|k| m.orders.get(k).is_some_and(|o| o.cl_ord_id == Some(c))),
+                        None if ks.len() == 1 => ks.first().copied(),
+                        None => None,
+                    };
+                    if let Some(k) = k {
                         let pending = m
                             .orders
                             .get(&k)
                             .is_some_and(|o| o.status == OrderStatus::Pending);
                         m.update(k, order_id, pending.then_some(OrderStatus::PendingNew));
                     }
+                    if let Some(rest) = m.waiting.get_mut(&req_id) {
+                        rest.retain(|x| Some(*x) != k);
+                        if rest.is_empty() || k.is_none() {
+                            m.waiting.remove(&req_id);
+                        }
+                    }
                 }
                 Entry::Reject { req_id, .. } => {
-                    if let Some(Some(k)) = m.waiting.remove(&req_id) {
+                    // A refused batch places none of its orders.
+                    for k in m.waiting.remove(&req_id).unwrap_or_default() {
                         m.update(k, None, Some(OrderStatus::Rejected));
                     }
                 }
@@ -194,8 +220,8 @@ impl Replay {
                 } => match m.find(order_id, cl_ord_id) {
                     Some(k) => m.update(k, order_id, Some(status)),
                     // An order first heard of by its status (a replacement, one another
-                    // process placed): live ones are kept.
-                    None if status.is_active() => {
+                    // process placed): live ones the exchange named are kept.
+                    None if status.is_active() && order_id.is_some() => {
                         m.insert(RecoveredOrder {
                             cl_ord_id,
                             order_id,
@@ -254,6 +280,7 @@ mod tests {
             qty: Some(dec!(1)),
             price: Some(dec!(100)),
             deadline: Some(Timestamp(5_000)),
+            validate: false,
         }
     }
     fn ack(req_id: u64, id: &str) -> Entry {
@@ -327,6 +354,7 @@ mod tests {
                 qty: None,
                 price: None,
                 deadline: None,
+                validate: false,
             },
             // The second process: its request 1 is not the first one's.
             Entry::Start { instance: 2 },
@@ -375,6 +403,91 @@ mod tests {
             (rec.first_record, rec.last_record),
             (Some(Timestamp(1_000)), Some(Timestamp(1_000 + 18)))
         );
+    }
+
+    /// A validate-only add places nothing: accepted, it leaves no order (its client id is
+    /// not taken). (The crash fault of the deterministic simulation found it restored live.)
+    #[test]
+    fn a_validate_only_add_leaves_no_order() {
+        let mut v = add(1, "v");
+        if let Entry::Intent { validate, .. } = &mut v {
+            *validate = true;
+        }
+        let rec = replay(vec![
+            v,
+            Entry::Ack {
+                req_id: 1,
+                order_id: None,
+                cl_ord_id: Some(cl("v")),
+            },
+            add(2, "w"),
+        ]);
+        let rec = rec.recover();
+        assert_eq!(rec.orders.len(), 1);
+        assert_eq!(rec.orders[0].cl_ord_id, Some(cl("w")));
+    }
+
+    /// A batch is on record an intent per order under its one request: its answer names each
+    /// order by client id; a refused batch places none; a batch without an answer when its
+    /// process died leaves each of its orders to be looked up.
+    #[test]
+    fn a_batchs_orders_are_recovered_one_by_one() {
+        let batch = |req_id, c: &str| Entry::Intent {
+            req_id,
+            method: Method::BatchAdd,
+            cl_ord_id: Some(cl(c)),
+            order_id: None,
+            symbol: SymbolId(0),
+            side: Some(Side::Buy),
+            qty: Some(dec!(1)),
+            price: Some(dec!(100)),
+            deadline: Some(Timestamp(5_000)),
+            validate: false,
+        };
+        let rec = replay(vec![
+            batch(1, "a1"),
+            batch(1, "a2"),
+            Entry::Ack {
+                req_id: 1,
+                order_id: Some(oid("O-A2")),
+                cl_ord_id: Some(cl("a2")),
+            },
+            Entry::Ack {
+                req_id: 1,
+                order_id: Some(oid("O-A1")),
+                cl_ord_id: Some(cl("a1")),
+            },
+            batch(2, "b1"),
+            batch(2, "b2"),
+            Entry::Reject {
+                req_id: 2,
+                error: InlineStr::truncating("EOrder:Insufficient funds"),
+            },
+            batch(3, "c1"),
+            batch(3, "c2"),
+        ])
+        .recover();
+        let got: Vec<(&str, Option<OrderId>, OrderStatus)> = rec
+            .orders
+            .iter()
+            .map(|o| {
+                (
+                    o.cl_ord_id.as_ref().map_or("", ClOrdId::as_str),
+                    o.order_id,
+                    o.status,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a1", Some(oid("O-A1")), OrderStatus::PendingNew),
+                ("a2", Some(oid("O-A2")), OrderStatus::PendingNew),
+                ("c1", None, OrderStatus::Unknown),
+                ("c2", None, OrderStatus::Unknown),
+            ]
+        );
+        assert_eq!(rec.in_flight, 1);
     }
 
     /// A client id is free again once its order closed: a later order with it is its own.
