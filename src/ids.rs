@@ -55,6 +55,11 @@ impl<const N: usize> InlineStr<N> {
         Self { len: n as u8, buf }
     }
 
+    /// Its bytes (ASCII), without the check [`Self::as_str`] makes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+
     /// The string.
     pub fn as_str(&self) -> &str {
         // Invariant: only ASCII bytes are ever stored.
@@ -158,6 +163,11 @@ impl ClOrdId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
+    }
+
+    /// Its bytes, without the check [`Self::as_str`] makes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 
     /// The id's format; `None` for a wire id that matches none of them.

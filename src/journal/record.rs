@@ -217,8 +217,7 @@ impl W<'_> {
     }
     /// A string of at most `n` bytes: its length, then `n` bytes (the record was zeroed, so
     /// the padding is already there).
-    fn str(&mut self, s: Option<&str>, n: usize) {
-        let s = s.map(str::as_bytes);
+    fn str(&mut self, s: Option<&[u8]>, n: usize) {
         let len = s.map_or(0xFF, |s| s.len().min(n) as u8);
         self.u8(len);
         if let Some(s) = s {
@@ -323,8 +322,8 @@ impl Entry {
             } => {
                 w.u64(req_id);
                 w.u8(index_of(&METHODS, &method));
-                w.str(cl_ord_id.as_ref().map(ClOrdId::as_str), 36);
-                w.str(order_id.as_ref().map(InlineStr::as_str), 32);
+                w.str(cl_ord_id.as_ref().map(ClOrdId::as_bytes), 36);
+                w.str(order_id.as_ref().map(InlineStr::as_bytes), 32);
                 w.u16(symbol.0);
                 w.opt_u8(side.map(|s| index_of(Side::ALL, &s)));
                 w.dec(qty);
@@ -339,25 +338,25 @@ impl Entry {
                 cl_ord_id,
             } => {
                 w.u64(req_id);
-                w.str(order_id.as_ref().map(InlineStr::as_str), 32);
-                w.str(cl_ord_id.as_ref().map(ClOrdId::as_str), 36);
+                w.str(order_id.as_ref().map(InlineStr::as_bytes), 32);
+                w.str(cl_ord_id.as_ref().map(ClOrdId::as_bytes), 36);
                 K_ACK
             }
             Entry::Reject { req_id, error } => {
                 w.u64(req_id);
-                w.str(Some(error.as_str()), 64);
+                w.str(Some(error.as_bytes()), 64);
                 K_REJECT
             }
             Entry::Fill(f) => {
-                w.str(Some(f.exec_id.as_str()), 32);
-                w.str(Some(f.order_id.as_str()), 32);
-                w.str(f.cl_ord_id.as_ref().map(ClOrdId::as_str), 36);
+                w.str(Some(f.exec_id.as_bytes()), 32);
+                w.str(Some(f.order_id.as_bytes()), 32);
+                w.str(f.cl_ord_id.as_ref().map(ClOrdId::as_bytes), 36);
                 w.u16(f.symbol.0);
                 w.opt_u8(f.side.map(|s| index_of(Side::ALL, &s)));
                 w.dec(Some(f.qty));
                 w.dec(Some(f.price));
                 w.dec(f.fee);
-                w.str(Some(f.fee_asset.as_str()), 16);
+                w.str(Some(f.fee_asset.as_bytes()), 16);
                 w.opt_u8(f.liquidity.map(|l| index_of(Liquidity::ALL, &l)));
                 w.opt_time(f.timestamp);
                 K_FILL
@@ -368,8 +367,8 @@ impl Entry {
                 symbol,
                 status,
             } => {
-                w.str(order_id.as_ref().map(InlineStr::as_str), 32);
-                w.str(cl_ord_id.as_ref().map(ClOrdId::as_str), 36);
+                w.str(order_id.as_ref().map(InlineStr::as_bytes), 32);
+                w.str(cl_ord_id.as_ref().map(ClOrdId::as_bytes), 36);
                 w.u16(symbol.0);
                 w.u8(index_of(&STATUSES, &status));
                 K_STATUS
