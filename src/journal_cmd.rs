@@ -64,6 +64,13 @@ fn to_json(seq: u64, time_us: i64, e: &Entry) -> Value {
             "last_fill": last_fill.to_string()}),
         Entry::Start { instance } => json!({"seq": seq, "at": at, "record": "start",
             "instance": format!("{instance:016x}")}),
+        Entry::Position {
+            symbol,
+            position: p,
+        } => json!({"seq": seq, "at": at,
+            "record": "position", "symbol_id": symbol.0, "qty": p.qty.to_string(),
+            "avg_price": p.avg_price.to_string(), "realized_pnl": p.realized_pnl.to_string(),
+            "fees": p.fees.to_string(), "volume": p.volume.to_string()}),
     }
 }
 
@@ -121,6 +128,15 @@ fn to_words(v: &Value) -> String {
             g("last_fill")
         ),
         "start" => format!("{head} start    engine {} began appending", g("instance")),
+        "position" => format!(
+            "{head} position symbol {} holds {} at {} (realised {}, fees {}, volume {})",
+            g("symbol_id"),
+            g("qty"),
+            g("avg_price"),
+            g("realized_pnl"),
+            g("fees"),
+            g("volume")
+        ),
         other => format!("{head} {other}"),
     }
 }

@@ -1388,3 +1388,66 @@ fn adds_in_flight_at_a_crash_are_looked_up_never_resent_and_live_client_ids_stay
     t.shutdown();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A journal bounded to two small segments deletes its oldest as it goes: what they held is
+/// carried over at the start of each new one, so a restart still knows the position (every
+/// fill once), the order placed before the deleted segments (its client id still taken), and
+/// the fills the snapshot replays (none delivered again). (Before, the position held only the
+/// fills of the segments left, and the early order was forgotten.)
+#[test]
+fn a_bounded_journal_that_deleted_its_oldest_segments_still_recovers_the_state() {
+    use kraken_exec::journal::JournalConfig;
+    let dir = std::env::temp_dir().join(format!("kxj-bounded-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = sim(false);
+    let bounded = |c: &mut kraken_exec::engine::EngineConfig| {
+        c.journal = Some(JournalConfig {
+            segment_bytes: 128 * 256,
+            max_segments: 2,
+            ..JournalConfig::new(&dir)
+        });
+    };
+    let (mut t, mut rec) = start(&s, bounded);
+    let btc = t.symbol("BTC/USD").unwrap();
+    let early = cid("early-1");
+    t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(early))
+        .unwrap();
+    let c = cid("filled-often");
+    t.add_order(AddOrder::limit(btc, Side::Sell, dec!(2), dec!(66000)).cl_ord_id(c))
+        .unwrap();
+    assert!(until(&mut t, &mut rec, 5, |t, _| status(t, c)
+        == Some(OrderStatus::Open)
+        && status(t, early) == Some(OrderStatus::Open)));
+    // Enough fills for several segments (a fill and its status changes are ~3 records).
+    for i in 0..250 {
+        s.inject_aggressive_order("BTC/USD", true, dec!(0.01))
+            .unwrap();
+        assert!(
+            until(&mut t, &mut rec, 5, |_, r| r.fills.len() > i),
+            "fill {i}"
+        );
+    }
+    t.shutdown();
+    let mut segments: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    segments.sort();
+    assert_eq!(segments.len(), 2);
+    assert_ne!(segments[0], "00000000.kxj", "the oldest was deleted");
+    let ledger = s.ledger()["fills"].as_array().unwrap().clone();
+    assert_eq!(ledger.len(), 250);
+    let net: Decimal = ledger.iter().map(|f| -d(&f["qty"])).sum();
+    let (mut t, mut rec) = start(&s, bounded);
+    let _ = until(&mut t, &mut rec, 1, |_, _| false);
+    assert!(rec.fills.is_empty(), "none again: {:?}", rec.fills.len());
+    let pos = t.positions().find(|(sym, _)| *sym == btc).unwrap().1.qty;
+    assert_eq!(pos, net, "the position holds every fill once");
+    assert_eq!(status(&t, early), Some(OrderStatus::Open));
+    assert!(matches!(
+        t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(59000)).cl_ord_id(early)),
+        Err(TradeError::ClOrdIdInUse(_))
+    ));
+    t.shutdown();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

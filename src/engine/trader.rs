@@ -481,12 +481,78 @@ impl Trader {
         for f in &r.fills {
             self.tracker.restore_fill(f);
         }
+        for &(symbol, p) in &r.positions {
+            self.tracker.restore_position(symbol, p);
+        }
         let now = now_ns();
         for o in &r.orders {
             if let Some(target) = self.tracker.restore_order(o, now) {
                 self.restored_lookups.push(target);
             }
         }
+    }
+
+    /// When the journal began a new segment: carries over into it what the oldest segments
+    /// would take with them when the size bound deletes them: each live order (as an intent
+    /// of request 0, then its status), the last 50 fills, and each position. Everything the tracker holds was
+    /// journaled before this (a fill is recorded as it is applied), so recovery sets each
+    /// position to what is carried and adds the fills after it. Once per segment.
+    fn carry_if_rotated(&mut self) {
+        let Some(j) = &mut self.journal else {
+            return;
+        };
+        if !j.take_rotated() {
+            return;
+        }
+        use crate::journal::Entry;
+        let (t, n) = (wall().0, now_ns());
+        for o in self.tracker.active_orders() {
+            if o.cl_ord_id.is_some() {
+                j.record(
+                    &Entry::Intent {
+                        req_id: 0,
+                        method: Method::AddOrder,
+                        cl_ord_id: o.cl_ord_id,
+                        order_id: o.order_id,
+                        symbol: o.symbol,
+                        side: o.side,
+                        qty: Some(o.order_qty),
+                        price: o.limit_price,
+                        deadline: o.deadline,
+                        validate: false,
+                    },
+                    t,
+                    n,
+                );
+            }
+            if o.order_id.is_some() || o.cl_ord_id.is_some() {
+                j.record(
+                    &Entry::Status {
+                        order_id: o.order_id,
+                        cl_ord_id: o.cl_ord_id,
+                        symbol: o.symbol,
+                        status: o.status,
+                    },
+                    t,
+                    n,
+                );
+            }
+        }
+        // Kraken's snapshot replays the last 50 fills: those are carried again, so a journal
+        // whose older segments are gone still knows them (recovery applies them, then sets
+        // each position to what follows).
+        let last = self.tracker.history().len().saturating_sub(50);
+        for f in self.tracker.history().skip(last) {
+            if let Some(e) = crate::journal::entry_of(&TrackerEvent::Execution(*f)) {
+                j.record(&e, t, n);
+            }
+        }
+        for (symbol, &position) in self.tracker.positions() {
+            j.record(&Entry::Position { symbol, position }, t, n);
+        }
+        // A carry longer than a segment began another: not carried again on its account
+        // (segments are sized for many carries; see `JournalConfig::segment_bytes`).
+        j.take_rotated();
     }
 
     /// Marks in the journal that this process starts appending: request ids after it are
@@ -512,6 +578,7 @@ impl Trader {
         if let (Some(j), Some(e)) = (&mut self.journal, intent_of(&cmd)) {
             j.record(&e, wall().0, now_ns());
         }
+        self.carry_if_rotated();
         // Room was checked before charging; a failure here is a logic error, still typed.
         self.cmd_tx
             .push(Issued { cmd, at_ns })
@@ -1003,6 +1070,7 @@ impl Trader {
     pub fn poll<S: Strategy + ?Sized>(&mut self, strategy: &mut S) -> usize {
         let n = self.drain_events(strategy);
         self.release_paced(strategy);
+        self.carry_if_rotated();
         let now = now_ns();
         let tracker = &self.tracker;
         self.reconciler.due(now, |t| {

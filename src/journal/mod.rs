@@ -48,9 +48,13 @@ pub enum SyncPolicy {
 pub struct JournalConfig {
     /// The directory of the segments (created if missing).
     pub dir: PathBuf,
-    /// Bytes per segment (rounded down to whole records; at least two records).
+    /// Bytes per segment (rounded down to whole records; at least two records). Each segment
+    /// an engine writes begins with a carry of its state (the last 50 fills, a record per
+    /// pair, two per live order): size segments for many of those.
     pub segment_bytes: usize,
-    /// Segments kept; the oldest beyond this is deleted when a new one starts.
+    /// Segments kept; the oldest beyond this is deleted when a new one starts. What it held
+    /// is carried over at the start of every later segment (see [`Journal::take_rotated`]),
+    /// so a bounded journal still recovers positions, live orders and the last fills.
     pub max_segments: usize,
     /// When to force appends to disk.
     pub sync: SyncPolicy,
@@ -258,6 +262,8 @@ pub struct Journal {
     scratch: [u8; RECORD_LEN],
     /// Appends that failed ([`Journal::record`]).
     failures: u64,
+    /// A new segment began since [`Journal::take_rotated`] last looked.
+    rotated: bool,
 }
 
 impl std::fmt::Debug for Journal {
@@ -365,6 +371,7 @@ impl Journal {
                 synced_ns: 0,
                 scratch: [0; RECORD_LEN],
                 failures: 0,
+                rotated: false,
             },
             None => {
                 let n = existing.first().map_or(0, |(n, _)| *n);
@@ -381,6 +388,7 @@ impl Journal {
                     synced_ns: 0,
                     scratch: [0; RECORD_LEN],
                     failures: 0,
+                    rotated: false,
                 };
                 j.write_header();
                 j
@@ -451,6 +459,7 @@ impl Journal {
         self.map = map(&path, seg_len)?;
         self.segment = next;
         self.write_header();
+        self.rotated = true;
         let all = segments(&self.cfg.dir)?;
         if all.len() > self.cfg.max_segments {
             for (_, old) in &all[..all.len() - self.cfg.max_segments] {
@@ -466,6 +475,13 @@ impl Journal {
         if self.append(e, time_us, now_ns).is_err() {
             self.failures += 1;
         }
+    }
+
+    /// Whether a new segment began since the last call: its writer then carries over what
+    /// the oldest segments would take with them when the size bound deletes them (positions,
+    /// live orders), so that every suffix of segments recovers the same state.
+    pub fn take_rotated(&mut self) -> bool {
+        std::mem::take(&mut self.rotated)
     }
 
     /// Appends that [`Journal::record`] could not make.

@@ -103,6 +103,14 @@ pub enum Entry {
         /// The exchange time of the last fill applied.
         last_fill: Timestamp,
     },
+    /// A position as it stood when a segment began (carried over at each rotation, so a
+    /// journal whose oldest segments were deleted still knows it).
+    Position {
+        /// The pair.
+        symbol: SymbolId,
+        /// The position.
+        position: crate::orders::Position,
+    },
     /// An engine started appending: request ids before it belong to an earlier process.
     Start {
         /// The process's instance stamp (the high half of the client ids it names orders
@@ -157,6 +165,7 @@ const K_FILL: u8 = 5;
 const K_STATUS: u8 = 6;
 const K_CHECKPOINT: u8 = 7;
 const K_START: u8 = 8;
+const K_POSITION: u8 = 9;
 
 /// Magic number of a segment header ("KXJ1").
 pub const MAGIC: u32 = u32::from_le_bytes(*b"KXJ1");
@@ -385,6 +394,15 @@ impl Entry {
                 w.u64(instance);
                 K_START
             }
+            Entry::Position { symbol, position } => {
+                w.u16(symbol.0);
+                w.dec(Some(position.qty));
+                w.dec(Some(position.avg_price));
+                w.dec(Some(position.realized_pnl));
+                w.dec(Some(position.fees));
+                w.dec(Some(position.volume));
+                K_POSITION
+            }
         };
         out[4] = kind;
         let crc = crc32c::crc32c(&out[4..]);
@@ -470,6 +488,16 @@ impl Entry {
                 last_fill: Timestamp(r.u64() as i64),
             },
             K_START => Entry::Start { instance: r.u64() },
+            K_POSITION => Entry::Position {
+                symbol: SymbolId(r.u16()),
+                position: crate::orders::Position {
+                    qty: r.dec().ok_or(Bad::Malformed)?,
+                    avg_price: r.dec().ok_or(Bad::Malformed)?,
+                    realized_pnl: r.dec().ok_or(Bad::Malformed)?,
+                    fees: r.dec().ok_or(Bad::Malformed)?,
+                    volume: r.dec().ok_or(Bad::Malformed)?,
+                },
+            },
             _ => return Err(Bad::Malformed),
         };
         Ok((seq, time, entry))

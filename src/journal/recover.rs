@@ -56,6 +56,8 @@ pub struct Recovery {
     pub last_record: Option<Timestamp>,
     /// The exchange time of the newest journaled fill.
     pub last_fill: Option<Timestamp>,
+    /// Positions: the last carried over (a segment's start), plus the fills after it.
+    pub positions: Vec<(SymbolId, crate::orders::Position)>,
 }
 
 #[derive(Default)]
@@ -141,14 +143,21 @@ impl Replay {
             last_record: self.entries.last().map(|e| Timestamp(e.1)),
             ..Recovery::default()
         };
+        let mut positions: std::collections::BTreeMap<u16, crate::orders::Position> =
+            Default::default();
+        let mut seen = std::collections::HashSet::new();
         for &(_, at, ref e) in &self.entries {
             match *e {
                 Entry::Header(_) | Entry::Checkpoint { .. } => {}
+                Entry::Position { symbol, position } => {
+                    positions.insert(symbol.0, position);
+                }
                 Entry::Start { .. } => r.in_flight += m.end_process(),
                 Entry::Intent {
                     req_id,
                     method,
                     cl_ord_id,
+                    order_id,
                     symbol,
                     side,
                     qty,
@@ -160,10 +169,15 @@ impl Replay {
                     // A validate-only add places nothing: it has an outcome, never an order.
                     // A batch is journaled an intent per order, under the batch's request.
                     let adds = matches!(method, Method::AddOrder | Method::BatchAdd);
-                    let order = (adds && !validate).then(|| {
+                    // Request 0: an order carried over into a new segment (see
+                    // `Journal::take_rotated`), not a request; known already if its own
+                    // records are still here.
+                    let carried = req_id == 0;
+                    let known = carried && m.find(order_id, cl_ord_id).is_some();
+                    let order = (adds && !validate && !known).then(|| {
                         m.insert(RecoveredOrder {
                             cl_ord_id,
-                            order_id: None,
+                            order_id: order_id.filter(|_| carried),
                             symbol,
                             side,
                             qty,
@@ -174,7 +188,9 @@ impl Replay {
                             since: Timestamp(at),
                         })
                     });
-                    m.waiting.entry(req_id).or_default().extend(order);
+                    if !carried {
+                        m.waiting.entry(req_id).or_default().extend(order);
+                    }
                 }
                 Entry::Ack {
                     req_id,
@@ -238,10 +254,23 @@ impl Replay {
                     None => {}
                 },
                 Entry::Fill(f) => {
+                    // Carried over again at a segment's start (see `Journal::take_rotated`):
+                    // counted once.
+                    if !seen.insert(f.exec_id) {
+                        continue;
+                    }
                     if let Some(k) = m.find(Some(f.order_id), f.cl_ord_id)
                         && let Some(o) = m.orders.get_mut(&k)
                     {
                         o.filled = o.filled.checked_add(f.qty).unwrap_or(o.filled);
+                    }
+                    if let Some(side) = f.side {
+                        let _ = positions.entry(f.symbol.0).or_default().apply(
+                            side,
+                            f.qty,
+                            f.price,
+                            f.fee.unwrap_or_default(),
+                        );
                     }
                     r.last_fill = r.last_fill.max(f.timestamp);
                     r.fills.push(f);
@@ -252,6 +281,10 @@ impl Replay {
         let mut live: Vec<(u32, RecoveredOrder)> = m.orders.into_iter().collect();
         live.sort_unstable_by_key(|(k, _)| *k);
         r.orders = live.into_iter().map(|(_, o)| o).collect();
+        r.positions = positions
+            .into_iter()
+            .map(|(s, p)| (SymbolId(s), p))
+            .collect();
         r
     }
 }
@@ -488,6 +521,60 @@ mod tests {
             ]
         );
         assert_eq!(rec.in_flight, 1);
+    }
+
+    /// A segment's carry (each live order as request 0, the last fills again, each position) restores the same state whether the segments before it are still there or
+    /// not: fills carried again are counted once, positions are what was carried plus the
+    /// fills after.
+    #[test]
+    fn a_carry_recovers_the_same_state_with_or_without_what_came_before() {
+        let mut before = vec![
+            add(1, "live"),
+            ack(1, "O-LIVE"),
+            status("O-LIVE", OrderStatus::Open),
+            fill("T-1", "O-LIVE", dec!(0.25), 900),
+        ];
+        let mut p = crate::orders::Position::default();
+        p.apply(Side::Buy, dec!(0.25), dec!(100), dec!(0));
+        let carry = vec![
+            Entry::Intent {
+                req_id: 0,
+                method: Method::AddOrder,
+                cl_ord_id: Some(cl("live")),
+                order_id: Some(oid("O-LIVE")),
+                symbol: SymbolId(0),
+                side: Some(Side::Buy),
+                qty: Some(dec!(1)),
+                price: Some(dec!(100)),
+                deadline: None,
+                validate: false,
+            },
+            status("O-LIVE", OrderStatus::PartiallyFilled),
+            fill("T-1", "O-LIVE", dec!(0.25), 900),
+            Entry::Position {
+                symbol: SymbolId(0),
+                position: p,
+            },
+            fill("T-2", "O-LIVE", dec!(0.5), 950),
+        ];
+        before.extend(carry.clone());
+        for entries in [before, carry] {
+            let rec = replay(entries).recover();
+            assert_eq!(rec.fills.len(), 2);
+            assert_eq!(rec.positions.len(), 1);
+            assert_eq!(rec.positions[0].1.qty, dec!(0.75));
+            assert_eq!(rec.orders.len(), 1);
+            let o = rec.orders[0];
+            assert_eq!(
+                (o.order_id, o.status, o.filled),
+                (
+                    Some(oid("O-LIVE")),
+                    OrderStatus::PartiallyFilled,
+                    dec!(0.75)
+                )
+            );
+            assert_eq!(rec.in_flight, 0);
+        }
     }
 
     /// A client id is free again once its order closed: a later order with it is its own.

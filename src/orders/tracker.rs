@@ -1372,15 +1372,20 @@ impl OrderTracker {
     }
 
     /// A fill delivered by an earlier run (read back from its journal): its execution id is
-    /// known, so a snapshot replaying it is a duplicate, and its quantity is in the position.
-    /// No event: the strategy heard of it then. Not counted as a new fill.
+    /// known, so a snapshot replaying it is a duplicate (its quantity is in the position
+    /// [`Self::restore_position`] sets). No event: the strategy heard of it then. Not counted
+    /// as a new fill.
     pub fn restore_fill(&mut self, f: &crate::journal::FillEntry) {
-        if !self.dedup.insert(f.exec_id) {
-            return;
+        if self.dedup.insert(f.exec_id) {
+            self.stats.restored_fills += 1;
         }
-        self.stats.restored_fills += 1;
-        if let (Some(side), Some(p)) = (f.side, self.positions.get_mut(usize::from(f.symbol.0))) {
-            let _ = p.apply(side, f.qty, f.price, f.fee.unwrap_or_default());
+    }
+
+    /// A position as an earlier run left it (read back from its journal: carried over at its
+    /// segments' starts, plus its fills).
+    pub fn restore_position(&mut self, symbol: SymbolId, p: Position) {
+        if let Some(slot) = self.positions.get_mut(usize::from(symbol.0)) {
+            *slot = p;
         }
     }
 
