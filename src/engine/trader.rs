@@ -538,15 +538,11 @@ impl Trader {
                 );
             }
         }
-        // Kraken's snapshot replays the last 50 fills: those are carried again, so a journal
-        // whose older segments are gone still knows them (recovery applies them, then sets
-        // each position to what follows).
-        let last = self.tracker.history().len().saturating_sub(50);
-        for f in self.tracker.history().skip(last) {
-            if let Some(e) = crate::journal::entry_of(&TrackerEvent::Execution(*f)) {
-                j.record(&e, t, n);
-            }
-        }
+        // Kraken's snapshot replays the last 50 fills: those on record are carried again
+        // (this process's and those an earlier one recorded), so a journal whose older
+        // segments are gone still knows them (recovery counts each once, then sets each
+        // position to what follows).
+        j.carry_recent_fills(t, n);
         for (symbol, &position) in self.tracker.positions() {
             j.record(&Entry::Position { symbol, position }, t, n);
         }

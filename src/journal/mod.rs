@@ -264,7 +264,14 @@ pub struct Journal {
     failures: u64,
     /// A new segment began since [`Journal::take_rotated`] last looked.
     rotated: bool,
+    /// The last fills on record (a ring; `recent_at` is the oldest once full): what Kraken's
+    /// snapshot can replay, carried over into each new segment.
+    recent: arrayvec::ArrayVec<FillEntry, RECENT_FILLS>,
+    recent_at: usize,
 }
+
+/// Fills a segment's carry holds again: as many as Kraken's executions snapshot replays.
+pub const RECENT_FILLS: usize = 50;
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -372,6 +379,8 @@ impl Journal {
                 scratch: [0; RECORD_LEN],
                 failures: 0,
                 rotated: false,
+                recent: arrayvec::ArrayVec::new(),
+                recent_at: 0,
             },
             None => {
                 let n = existing.first().map_or(0, |(n, _)| *n);
@@ -389,6 +398,8 @@ impl Journal {
                     scratch: [0; RECORD_LEN],
                     failures: 0,
                     rotated: false,
+                    recent: arrayvec::ArrayVec::new(),
+                    recent_at: 0,
                 };
                 j.write_header();
                 j
@@ -396,6 +407,21 @@ impl Journal {
         };
         if j.pos == 0 {
             j.write_header();
+        }
+        // The last fills on record, each once (a carry holds fills again).
+        let mut seen = std::collections::HashSet::new();
+        let last: Vec<FillEntry> = replay
+            .entries
+            .iter()
+            .rev()
+            .filter_map(|(_, _, e)| match e {
+                Entry::Fill(f) if seen.insert(f.exec_id) => Some(*f),
+                _ => None,
+            })
+            .take(RECENT_FILLS)
+            .collect();
+        for f in last.iter().rev() {
+            j.remember(f);
         }
         Ok((j, replay))
     }
@@ -415,6 +441,13 @@ impl Journal {
     /// Appends a record at wall-clock `time_us`; `now_ns` (monotonic) paces a periodic sync.
     /// No allocation; no syscall unless the segment is full or the sync policy asks.
     pub fn append(&mut self, e: &Entry, time_us: i64, now_ns: u64) -> Result<u64, JournalError> {
+        if let Entry::Fill(f) = e {
+            self.remember(f);
+        }
+        self.append_entry(e, time_us, now_ns)
+    }
+
+    fn append_entry(&mut self, e: &Entry, time_us: i64, now_ns: u64) -> Result<u64, JournalError> {
         if self.pos + RECORD_LEN > self.map.len() {
             self.rotate()?;
         }
@@ -474,6 +507,32 @@ impl Journal {
     pub fn record(&mut self, e: &Entry, time_us: i64, now_ns: u64) {
         if self.append(e, time_us, now_ns).is_err() {
             self.failures += 1;
+        }
+    }
+
+    fn remember(&mut self, f: &FillEntry) {
+        if self.recent.is_full() {
+            self.recent[self.recent_at] = *f;
+            self.recent_at = (self.recent_at + 1) % RECENT_FILLS;
+        } else {
+            self.recent.push(*f);
+        }
+    }
+
+    /// Appends again the last fills on record (up to [`RECENT_FILLS`], oldest first): a
+    /// segment's carry, so that what Kraken's snapshot replays stays on record when the
+    /// segments that held them are deleted.
+    pub fn carry_recent_fills(&mut self, time_us: i64, now_ns: u64) {
+        let recent = self.recent.clone();
+        let (newer, older) = recent.split_at(self.recent_at.min(recent.len()));
+        for f in older.iter().chain(newer) {
+            // Not through `append`: they are remembered already.
+            if self
+                .append_entry(&Entry::Fill(*f), time_us, now_ns)
+                .is_err()
+            {
+                self.failures += 1;
+            }
         }
     }
 

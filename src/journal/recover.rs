@@ -72,10 +72,16 @@ struct Model {
 }
 
 impl Model {
+    /// The order a record names: by Kraken id; else by client id, but only an order with
+    /// no Kraken id yet when the record has one (a client id reused after its order closed
+    /// names the newer order, never the records of the older).
     fn find(&self, id: Option<OrderId>, cl: Option<ClOrdId>) -> Option<u32> {
-        id.and_then(|i| self.by_id.get(&i))
-            .or_else(|| cl.and_then(|c| self.by_cl.get(&c)))
-            .copied()
+        if let Some(k) = id.and_then(|i| self.by_id.get(&i)) {
+            return Some(*k);
+        }
+        let k = *cl.and_then(|c| self.by_cl.get(&c))?;
+        let o = self.orders.get(&k)?;
+        (id.is_none() || o.order_id.is_none()).then_some(k)
     }
 
     fn insert(&mut self, o: RecoveredOrder) -> u32 {
@@ -259,10 +265,11 @@ impl Replay {
                     if !seen.insert(f.exec_id) {
                         continue;
                     }
-                    if let Some(k) = m.find(Some(f.order_id), f.cl_ord_id)
-                        && let Some(o) = m.orders.get_mut(&k)
-                    {
-                        o.filled = o.filled.checked_add(f.qty).unwrap_or(o.filled);
+                    if let Some(k) = m.find(Some(f.order_id), f.cl_ord_id) {
+                        m.update(k, Some(f.order_id), None);
+                        if let Some(o) = m.orders.get_mut(&k) {
+                            o.filled = o.filled.checked_add(f.qty).unwrap_or(o.filled);
+                        }
                     }
                     if let Some(side) = f.side {
                         let _ = positions.entry(f.symbol.0).or_default().apply(

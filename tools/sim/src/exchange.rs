@@ -1142,7 +1142,9 @@ impl Exchange {
             return Ok(());
         }
         let v = self.rest_level(acct, now);
-        if v + cost > max {
+        // With a millionth of a call's tolerance: the decay is kept in floating point, and a
+        // counter a client brought exactly to the maximum must not read as over it.
+        if v + cost > max + 1e-6 {
             self.accounts[acct].rest_calls = (v, now);
             self.rest_rate_limited += 1;
             return Err("EAPI:Rate limit exceeded".into());
