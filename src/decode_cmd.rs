@@ -158,6 +158,21 @@ pub fn frame_json(d: &mut Decoder, frame: &[u8], t: &SymbolTable) -> Value {
             json!({"kind": "status", "system": s(st.system), "connection_id": st.connection_id.map(|c| c.to_string())})
         }
         Ok(Inbound::Heartbeat) => json!({"kind": "heartbeat"}),
+        Ok(Inbound::Book {
+            kind: k,
+            checksum,
+            timestamp,
+            ..
+        }) => {
+            let levels = |ls: &[kraken_exec::protocol::messages::BookLevel]| {
+                ls.iter()
+                    .map(|l| json!({"price": l.price.to_string(), "qty": l.qty.to_string()}))
+                    .collect::<Vec<_>>()
+            };
+            json!({"kind": "book", "type": kind(k), "bids": levels(d.book_bids()),
+                "asks": levels(d.book_asks()), "checksum": checksum,
+                "timestamp": timestamp.map(|t| t.to_string())})
+        }
     };
     compact(v)
 }

@@ -35,6 +35,7 @@ pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod journal;
+pub mod market;
 pub mod order;
 pub mod orders;
 pub mod protocol;

@@ -171,3 +171,60 @@ fn journal_appends_allocate_nothing() {
     drop(j);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A book frame decoded and applied, and Kraken's checksum computed, allocate nothing once the
+/// book and the decoder are built: a snapshot of 10 levels a side, then updates of one and of
+/// ten levels (inserts, changes and removals), each checksummed.
+#[test]
+fn book_frames_decode_apply_and_checksum_allocate_nothing() {
+    use kraken_exec::market::{Applied, Book};
+    let syms = SymbolTable::from_names(["BTC/USD"]);
+    let mut d = Decoder::new();
+    let mut book = Book::new(10);
+    let level = |p: u64, q: &str| format!(r#"{{"price":{}.{},"qty":{q}}}"#, p / 10, p % 10);
+    let bids: Vec<String> = (0..10).map(|i| level(650_000 - i, "0.50000000")).collect();
+    let asks: Vec<String> = (0..10).map(|i| level(650_001 + i, "0.25000000")).collect();
+    let snapshot = format!(
+        r#"{{"channel":"book","type":"snapshot","data":[{{"symbol":"BTC/USD","bids":[{}],"asks":[{}]}}]}}"#,
+        bids.join(","),
+        asks.join(",")
+    );
+    let Inbound::Book { kind, .. } = d.decode(snapshot.as_bytes(), &syms).unwrap() else {
+        panic!("book");
+    };
+    book.apply(kind, d.book_bids(), d.book_asks(), None);
+    // Updates, each with the checksum the book will have (computed on a copy first).
+    let mut frames = Vec::new();
+    let mut shadow = book.clone();
+    for i in 0..200u64 {
+        let n = if i % 2 == 0 { 1 } else { 10 };
+        let levels: Vec<String> = (0..n)
+            .map(|k| {
+                let p = 650_000 - (i * 7 + k) % 15;
+                level(p, if (i + k) % 3 == 0 { "0" } else { "1.25000000" })
+            })
+            .collect();
+        let body = format!(
+            r#"{{"channel":"book","type":"update","data":[{{"symbol":"BTC/USD","bids":[{}],"asks":[],"checksum":CS,"timestamp":"2024-10-03T02:46:57.050170Z"}}]}}"#,
+            levels.join(",")
+        );
+        let Inbound::Book { kind, .. } =
+            d.decode(body.replace("CS", "0").as_bytes(), &syms).unwrap()
+        else {
+            panic!("book");
+        };
+        shadow.apply(kind, d.book_bids(), d.book_asks(), None);
+        frames.push(body.replace("CS", &shadow.checksum().to_string()));
+    }
+    let before = allocs();
+    for f in &frames {
+        let Inbound::Book { kind, checksum, .. } = d.decode(f.as_bytes(), &syms).unwrap() else {
+            panic!("book");
+        };
+        assert_eq!(
+            book.apply(kind, d.book_bids(), d.book_asks(), checksum),
+            Applied::Ok
+        );
+    }
+    assert_eq!(allocs() - before, 0, "allocations in 200 book frames");
+}

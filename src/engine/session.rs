@@ -607,7 +607,8 @@ impl Session {
                 }
             }
             Inbound::Status(s) => self.emit(Event::Status(s)),
-            Inbound::Heartbeat => {}
+            // The private socket carries no market data (the public socket is not built yet).
+            Inbound::Heartbeat | Inbound::Book { .. } => {}
         }
     }
 

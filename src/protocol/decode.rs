@@ -31,6 +31,8 @@ pub struct Decoder {
     batch: Vec<BatchItem>,
     pairs: Vec<InstrumentPair>,
     assets: Vec<AssetInfo>,
+    bids: Vec<BookLevel>,
+    asks: Vec<BookLevel>,
 }
 
 impl Default for Decoder {
@@ -57,6 +59,8 @@ impl Decoder {
             batch: Vec::new(),
             pairs: Vec::new(),
             assets: Vec::new(),
+            bids: Vec::new(),
+            asks: Vec::new(),
         };
         d.reserve(4096, 64);
         d
@@ -70,6 +74,19 @@ impl Decoder {
         self.executions.reserve(items);
         self.balances.reserve(items);
         self.batch.reserve(16);
+        // A book snapshot holds up to 1,000 levels a side.
+        self.bids.reserve(1_000);
+        self.asks.reserve(1_000);
+    }
+
+    /// Bid levels of the last `book` frame, in the frame's order.
+    pub fn book_bids(&self) -> &[BookLevel] {
+        &self.bids
+    }
+
+    /// Ask levels of the last `book` frame, in the frame's order.
+    pub fn book_asks(&self) -> &[BookLevel] {
+        &self.asks
     }
 
     /// Reports of the last `executions` frame.
@@ -118,6 +135,8 @@ impl Decoder {
             batch,
             pairs,
             assets,
+            bids,
+            asks,
         } = self;
         input.clear();
         input.extend_from_slice(frame);
@@ -140,6 +159,8 @@ impl Decoder {
                     batch,
                     pairs,
                     assets,
+                    bids,
+                    asks,
                 };
                 top_level(&mut cur, symbols, &mut out)
             }
@@ -155,6 +176,8 @@ struct Outputs<'a> {
     batch: &'a mut Vec<BatchItem>,
     pairs: &'a mut Vec<InstrumentPair>,
     assets: &'a mut Vec<AssetInfo>,
+    bids: &'a mut Vec<BookLevel>,
+    asks: &'a mut Vec<BookLevel>,
 }
 
 /// Walks simd-json's tape. Strings on the tape point into `input` (simd-json unescapes in place,
@@ -624,6 +647,52 @@ fn top_level<'de>(
                 assets: out.assets.len(),
             })
         }
+        "book" => {
+            out.bids.clear();
+            out.asks.clear();
+            let (mut symbol, mut checksum, mut timestamp) = (SymbolId::UNKNOWN, None, None);
+            let mut pairs = 0u32;
+            if let Some(mut dc) = data {
+                let v = dc.next()?;
+                dc.array(v, "data", |c, e| {
+                    // One pair per frame (Kraken's way): levels of several could not be told
+                    // apart in the two lists.
+                    pairs += 1;
+                    if pairs > 1 {
+                        return Err(DecodeError::InvalidField("data"));
+                    }
+                    c.object(e, "data", |c, k, v| {
+                        match k {
+                            "symbol" => {
+                                symbol = symbols
+                                    .get(c.str(v, "symbol")?)
+                                    .unwrap_or(SymbolId::UNKNOWN)
+                            }
+                            "bids" => book_levels(c, v, "bids", out.bids)?,
+                            "asks" => book_levels(c, v, "asks", out.asks)?,
+                            "checksum" => {
+                                checksum = Some(
+                                    u32::try_from(c.u64(v, "checksum")?)
+                                        .map_err(|_| DecodeError::InvalidField("checksum"))?,
+                                )
+                            }
+                            "timestamp" => {
+                                timestamp =
+                                    c.lenient_time(v, "timestamp", &mut Unknowns::default())?
+                            }
+                            _ => c.skip(v)?,
+                        }
+                        Ok(())
+                    })
+                })?;
+            }
+            Ok(Inbound::Book {
+                kind: frame_kind(kind)?,
+                symbol,
+                checksum,
+                timestamp,
+            })
+        }
         "status" => {
             let mut st = Status::default();
             if let Some(mut dc) = data {
@@ -645,6 +714,38 @@ fn top_level<'de>(
         }
         _ => Err(DecodeError::UnknownMessage),
     }
+}
+
+/// A `bids` or `asks` array of `{"price":…,"qty":…}` into `out`, the digits as sent.
+fn book_levels<'de>(
+    c: &mut Cursor<'_, 'de>,
+    v: Val<'de>,
+    field: &'static str,
+    out: &mut Vec<BookLevel>,
+) -> R<()> {
+    c.array(v, field, |c, e| {
+        let mut l = BookLevel::default();
+        let (mut price, mut qty) = (false, false);
+        c.object(e, field, |c, k, v| {
+            match k {
+                "price" => {
+                    l.price = c.decimal(v, "price")?;
+                    price = true;
+                }
+                "qty" => {
+                    l.qty = c.decimal(v, "qty")?;
+                    qty = true;
+                }
+                _ => c.skip(v)?,
+            }
+            Ok(())
+        })?;
+        if !(price && qty) {
+            return Err(DecodeError::InvalidField(field));
+        }
+        out.push(l);
+        Ok(())
+    })
 }
 
 /// Counts a `warnings` array (advisory texts are not kept) and skips it.

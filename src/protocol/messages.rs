@@ -425,10 +425,32 @@ pub enum Inbound {
         /// Number of assets.
         assets: usize,
     },
+    /// A `book` frame (one pair's levels); levels in `Decoder::book_bids()`/`book_asks()`,
+    /// in the frame's order.
+    Book {
+        /// Snapshot or update.
+        kind: FrameKind,
+        /// The pair (`SymbolId::UNKNOWN` if not interned).
+        symbol: SymbolId,
+        /// Kraken's CRC32 of the top ten levels once the frame is applied.
+        checksum: Option<u32>,
+        /// Exchange time of an update.
+        timestamp: Option<Timestamp>,
+    },
     /// `status` channel.
     Status(Status),
     /// `heartbeat` channel.
     Heartbeat,
+}
+
+/// One price level of a `book` frame: its price and quantity with the frame's own digits
+/// (scale kept: Kraken's checksum is over them). A quantity of zero removes the level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BookLevel {
+    /// Price.
+    pub price: Decimal,
+    /// Quantity at that price.
+    pub qty: Decimal,
 }
 
 #[cfg(test)]

@@ -1,0 +1,304 @@
+//! One pair's order book from Kraken's `book` channel, sans-IO: a snapshot, then updates, each
+//! checked against Kraken's CRC32 of the top ten levels.
+//!
+//! Levels are kept best first in two vectors allocated once (for the subscribed depth and the
+//! levels one frame can add before it is truncated), with exact decimals: the digits each
+//! level arrived with, since the checksum is over them. Applying a frame and computing the
+//! checksum allocate nothing.
+//!
+//! Kraken's rules (docs.kraken.com, "Book checksum (WebSocket v2)"): apply every level of a
+//! frame, a quantity of zero removing its level; then truncate each side to the subscribed
+//! depth (Kraken sends no removal for levels that fall out of it); the checksum is the CRC32
+//! (IEEE) of the top ten asks, low to high, then the top ten bids, high to low, each level
+//! written as its price then its quantity with the decimal point and leading zeros removed.
+
+use rust_decimal::Decimal;
+
+use crate::protocol::messages::{BookLevel, FrameKind};
+use crate::types::Side;
+
+/// Levels Kraken sends in one checksummed view.
+pub const CHECKSUM_LEVELS: usize = 10;
+
+/// The depths Kraken's `book` channel offers.
+pub const DEPTHS: [usize; 5] = [10, 25, 100, 500, 1000];
+
+/// What applying a frame found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The book matches the frame's checksum (or the frame carried none).
+    Ok,
+    /// The book does not match: it is not to be trusted until a new snapshot.
+    Mismatch {
+        /// Kraken's checksum.
+        expected: u32,
+        /// Ours.
+        computed: u32,
+    },
+    /// An update before any snapshot: ignored.
+    NoSnapshot,
+}
+
+/// See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Book {
+    depth: usize,
+    /// Best (highest) first.
+    bids: Vec<BookLevel>,
+    /// Best (lowest) first.
+    asks: Vec<BookLevel>,
+    /// A snapshot was applied and nothing since mismatched.
+    valid: bool,
+}
+
+impl Book {
+    /// An empty book for a subscription of `depth` levels (one of [`DEPTHS`]; others are
+    /// kept as given, at least the ten the checksum covers).
+    pub fn new(depth: usize) -> Self {
+        let depth = depth.max(CHECKSUM_LEVELS);
+        // Room for a frame's new levels before it is truncated.
+        let room = depth * 2 + 64;
+        Self {
+            depth,
+            bids: Vec::with_capacity(room),
+            asks: Vec::with_capacity(room),
+            valid: false,
+        }
+    }
+
+    /// The subscribed depth.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Whether the book is in sync: a snapshot applied, no mismatch since.
+    pub fn is_valid(&self) -> bool {
+        self.valid
+    }
+
+    /// Bids, best (highest price) first.
+    pub fn bids(&self) -> &[BookLevel] {
+        &self.bids
+    }
+
+    /// Asks, best (lowest price) first.
+    pub fn asks(&self) -> &[BookLevel] {
+        &self.asks
+    }
+
+    /// The best bid.
+    pub fn best_bid(&self) -> Option<BookLevel> {
+        self.bids.first().copied()
+    }
+
+    /// The best ask.
+    pub fn best_ask(&self) -> Option<BookLevel> {
+        self.asks.first().copied()
+    }
+
+    /// The quantity resting at `price` on `side`.
+    pub fn qty_at(&self, side: Side, price: Decimal) -> Option<Decimal> {
+        let levels = match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        };
+        find(levels, side, price).ok().map(|i| levels[i].qty)
+    }
+
+    /// Forgets every level (a resubscription follows).
+    pub fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+        self.valid = false;
+    }
+
+    /// Applies a `book` frame's levels and checks the result against its checksum.
+    pub fn apply(
+        &mut self,
+        kind: FrameKind,
+        bids: &[BookLevel],
+        asks: &[BookLevel],
+        checksum: Option<u32>,
+    ) -> Applied {
+        match kind {
+            FrameKind::Snapshot => {
+                self.bids.clear();
+                self.asks.clear();
+                self.valid = true;
+            }
+            FrameKind::Update if !self.valid => return Applied::NoSnapshot,
+            FrameKind::Update => {}
+        }
+        for l in bids {
+            upsert(&mut self.bids, Side::Buy, *l, self.depth);
+        }
+        for l in asks {
+            upsert(&mut self.asks, Side::Sell, *l, self.depth);
+        }
+        self.bids.truncate(self.depth);
+        self.asks.truncate(self.depth);
+        match checksum {
+            Some(expected) => {
+                let computed = self.checksum();
+                if computed == expected {
+                    Applied::Ok
+                } else {
+                    self.valid = false;
+                    Applied::Mismatch { expected, computed }
+                }
+            }
+            None => Applied::Ok,
+        }
+    }
+
+    /// Kraken's checksum of the top ten levels (see the module documentation).
+    pub fn checksum(&self) -> u32 {
+        let mut h = crc32fast::Hasher::new();
+        let mut buf = [0u8; 40];
+        for l in self
+            .asks
+            .iter()
+            .take(CHECKSUM_LEVELS)
+            .chain(self.bids.iter().take(CHECKSUM_LEVELS))
+        {
+            h.update(digits(l.price, &mut buf));
+            h.update(digits(l.qty, &mut buf));
+        }
+        h.finalize()
+    }
+}
+
+/// A level's position on its side (best first), or where it would go.
+fn find(levels: &[BookLevel], side: Side, price: Decimal) -> Result<usize, usize> {
+    match side {
+        Side::Buy => levels.binary_search_by(|l| price.cmp(&l.price)),
+        Side::Sell => levels.binary_search_by(|l| l.price.cmp(&price)),
+    }
+}
+
+/// Sets, adds or (quantity zero) removes a level. Beyond its room the side is truncated to
+/// `depth` first, so it never grows past what it was given (no allocation).
+fn upsert(levels: &mut Vec<BookLevel>, side: Side, l: BookLevel, depth: usize) {
+    match find(levels, side, l.price) {
+        Ok(i) if l.qty.is_zero() => {
+            levels.remove(i);
+        }
+        Ok(i) => levels[i] = l,
+        Err(_) if l.qty.is_zero() => {}
+        Err(i) => {
+            if levels.len() == levels.capacity() {
+                levels.truncate(depth);
+                if i > levels.len() {
+                    // Worse than every level kept: beyond the depth.
+                    return;
+                }
+            }
+            levels.insert(i, l);
+        }
+    }
+}
+
+/// The decimal digits of `v`'s mantissa: its digits as sent with the point and leading zeros
+/// removed (`0.00100000` has mantissa 100000). Written into `buf`, no allocation.
+fn digits(v: Decimal, buf: &mut [u8; 40]) -> &[u8] {
+    let mut m = v.mantissa().unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 || i == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn l(price: &str, qty: &str) -> BookLevel {
+        BookLevel {
+            price: Decimal::from_str(price).unwrap(),
+            qty: Decimal::from_str(qty).unwrap(),
+        }
+    }
+
+    #[test]
+    fn digits_are_the_mantissa_as_sent() {
+        let mut b = [0u8; 40];
+        assert_eq!(
+            digits(Decimal::from_str("45285.2").unwrap(), &mut b),
+            b"452852"
+        );
+        assert_eq!(
+            digits(Decimal::from_str("0.00100000").unwrap(), &mut b),
+            b"100000"
+        );
+        assert_eq!(
+            digits(Decimal::from_str("9705.60000000").unwrap(), &mut b),
+            b"970560000000"
+        );
+        assert_eq!(digits(Decimal::from_str("0").unwrap(), &mut b), b"0");
+    }
+
+    /// Levels sort best first, a zero removes, each side is cut to the depth after a frame,
+    /// and an update before a snapshot is refused.
+    #[test]
+    fn levels_sort_remove_and_truncate_as_kraken_says() {
+        let mut b = Book::new(10);
+        assert_eq!(
+            b.apply(FrameKind::Update, &[l("1", "1")], &[], None),
+            Applied::NoSnapshot
+        );
+        let bids: Vec<BookLevel> = (0..10).map(|i| l(&format!("{}", 100 - i), "1")).collect();
+        let asks: Vec<BookLevel> = (0..10).map(|i| l(&format!("{}", 101 + i), "1")).collect();
+        assert_eq!(
+            b.apply(FrameKind::Snapshot, &bids, &asks, None),
+            Applied::Ok
+        );
+        // A better bid and a removal in one frame: the cut comes after the whole frame, so
+        // the worst level stays (Kraken's view of the top ten is the same).
+        b.apply(
+            FrameKind::Update,
+            &[l("100.5", "2"), l("95", "0")],
+            &[],
+            None,
+        );
+        assert_eq!(b.bids().len(), 10);
+        assert_eq!(b.best_bid(), Some(l("100.5", "2")));
+        assert_eq!(b.bids().last().unwrap().price, Decimal::from(91));
+        // A better bid alone pushes the worst out.
+        b.apply(FrameKind::Update, &[l("100.7", "1")], &[], None);
+        assert_eq!(b.bids().len(), 10);
+        assert_eq!(b.bids().last().unwrap().price, Decimal::from(92));
+        assert_eq!(b.qty_at(Side::Buy, Decimal::from(95)), None);
+        // An ask update changes a quantity in place, by value whatever its scale.
+        b.apply(FrameKind::Update, &[], &[l("101.0", "3.50")], None);
+        assert_eq!(
+            b.qty_at(Side::Sell, Decimal::from(101)),
+            Some(Decimal::from_str("3.50").unwrap())
+        );
+        assert_eq!(b.asks().len(), 10);
+    }
+
+    /// A mismatch is reported and the book is not trusted again until a snapshot.
+    #[test]
+    fn a_mismatch_invalidates_the_book_until_the_next_snapshot() {
+        let mut b = Book::new(10);
+        b.apply(FrameKind::Snapshot, &[l("1", "1")], &[l("2", "1")], None);
+        let right = b.checksum();
+        assert!(matches!(
+            b.apply(FrameKind::Update, &[l("1", "2")], &[], Some(right)),
+            Applied::Mismatch { expected, .. } if expected == right
+        ));
+        assert!(!b.is_valid());
+        assert_eq!(
+            b.apply(FrameKind::Update, &[l("1", "3")], &[], None),
+            Applied::NoSnapshot
+        );
+    }
+}
