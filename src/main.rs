@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use kraken_exec::SymbolTable;
 use kraken_exec::protocol::Decoder;
 
+mod book_cmd;
 mod config_file;
 mod decode_cmd;
 mod demo;
@@ -118,6 +119,18 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Replay the `book` frames of a capture of raw v2 frames (one per line, as received),
+    /// checking Kraken's checksum on each: `checksum ok` or `checksum MISMATCH` per frame; exit
+    /// 1 on any mismatch. The depth: `--depth` if given, else the capture's subscribe
+    /// acknowledgement, else 10 (Kraken's default).
+    Book {
+        /// The capture (`.jsonl`).
+        #[arg(long)]
+        replay: std::path::PathBuf,
+        /// The subscribed depth (overrides the capture's acknowledgement).
+        #[arg(long)]
+        depth: Option<usize>,
+    },
     /// Print a journal (the directory of `EngineConfig::journal`), one record per line: in
     /// words, or `--json`. Exit 2 if its tail is torn (the records before it are printed).
     Journal {
@@ -199,6 +212,7 @@ fn main() -> ExitCode {
             seed,
         })),
         Cmd::Journal { path, json } => journal_cmd::run(&path, json),
+        Cmd::Book { replay, depth } => book_cmd::replay(&replay, depth),
         Cmd::Decode { symbols } => {
             let table = SymbolTable::from_names(symbols.iter().map(String::as_str));
             let mut decoder = Decoder::new();

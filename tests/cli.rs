@@ -541,3 +541,59 @@ fn watch_in_a_new_process_does_not_report_old_fills_as_new() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `kraken-exec book --replay`: a capture as received (status, the subscribe acknowledgement,
+/// heartbeats, another channel) around Kraken's own book frames: `checksum ok` for each, exit
+/// 0; the same capture with one digit changed: `checksum MISMATCH`, exit 1.
+#[test]
+fn book_replay_checks_kraken_s_checksums_and_fails_on_a_mismatch() {
+    let captured = include_str!("fixtures/captured/book-algo-usd.jsonl");
+    let lines: Vec<&str> = captured.lines().collect();
+    // The acknowledgement and the heartbeat are written here in Kraken's documented shape;
+    // the status and book frames are the captured ones.
+    let ack = r#"{"method":"subscribe","result":{"channel":"book","depth":10,"snapshot":true,"symbol":"ALGO/USD"},"success":true,"time_in":"2024-10-03T02:46:56.900000Z","time_out":"2024-10-03T02:46:56.900100Z"}"#;
+    let capture = [
+        lines[0],
+        ack,
+        r#"{"channel":"heartbeat"}"#,
+        lines[1],
+        include_str!("fixtures/captured/executions-snapshot.jsonl")
+            .lines()
+            .next()
+            .unwrap(),
+        lines[2],
+    ]
+    .join("\n");
+    let dir = std::env::temp_dir().join(format!("kx-book-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |name: &str, text: &str| {
+        let f = dir.join(name);
+        std::fs::write(&f, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_kraken-exec"))
+            .args(["book", "--replay"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run("good.jsonl", &capture);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches("checksum ok").count(), 2, "{out}");
+    assert!(out.contains("0.12291 / 0.12307"), "top of book: {out}");
+    assert!(out.contains("2 checksums ok, 0 mismatched"), "{out}");
+    let (code, out) = run(
+        "bad.jsonl",
+        &capture.replace("6597.51731160", "6597.51731161"),
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("checksum MISMATCH (Kraken 1100635717"),
+        "{out}"
+    );
+    let (code, _) = run("none.jsonl", lines[0]);
+    assert_eq!(code, Some(2), "no book frame");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
