@@ -23,6 +23,46 @@ pub const CHECKSUM_LEVELS: usize = 10;
 /// The depths Kraken's `book` channel offers.
 pub const DEPTHS: [usize; 5] = [10, 25, 100, 500, 1000];
 
+/// A level of the book: its price and quantity as sent, and (kept with them, so a checksum
+/// renders only what changed) the digits Kraken's checksum takes of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Level {
+    /// Price.
+    pub price: Decimal,
+    /// Quantity.
+    pub qty: Decimal,
+    text: [u8; TEXT],
+    len: u8,
+}
+
+/// Room for a level's checksum digits: two mantissas of at most 29 digits each... in practice
+/// 19 (Kraken's prices and quantities fit a `u64` mantissa); longer ones are cut, which only
+/// makes their checksum mismatch.
+const TEXT: usize = 40;
+
+impl Level {
+    fn of(l: BookLevel) -> Self {
+        let mut lv = Level {
+            price: l.price,
+            qty: l.qty,
+            text: [0; TEXT],
+            len: 0,
+        };
+        let n = write_digits(l.price, &mut lv.text);
+        let m = write_digits(l.qty, &mut lv.text[n..]);
+        lv.len = (n + m) as u8;
+        lv
+    }
+
+    /// The level as the decoder gives it.
+    pub fn as_book_level(&self) -> BookLevel {
+        BookLevel {
+            price: self.price,
+            qty: self.qty,
+        }
+    }
+}
+
 /// What applying a frame found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
@@ -44,9 +84,9 @@ pub enum Applied {
 pub struct Book {
     depth: usize,
     /// Best (highest) first.
-    bids: Vec<BookLevel>,
+    bids: Vec<Level>,
     /// Best (lowest) first.
-    asks: Vec<BookLevel>,
+    asks: Vec<Level>,
     /// A snapshot was applied and nothing since mismatched.
     valid: bool,
 }
@@ -77,23 +117,23 @@ impl Book {
     }
 
     /// Bids, best (highest price) first.
-    pub fn bids(&self) -> &[BookLevel] {
+    pub fn bids(&self) -> &[Level] {
         &self.bids
     }
 
     /// Asks, best (lowest price) first.
-    pub fn asks(&self) -> &[BookLevel] {
+    pub fn asks(&self) -> &[Level] {
         &self.asks
     }
 
     /// The best bid.
     pub fn best_bid(&self) -> Option<BookLevel> {
-        self.bids.first().copied()
+        self.bids.first().map(Level::as_book_level)
     }
 
     /// The best ask.
     pub fn best_ask(&self) -> Option<BookLevel> {
-        self.asks.first().copied()
+        self.asks.first().map(Level::as_book_level)
     }
 
     /// The quantity resting at `price` on `side`.
@@ -151,25 +191,27 @@ impl Book {
         }
     }
 
-    /// Kraken's checksum of the top ten levels (see the module documentation).
+    /// Kraken's checksum of the top ten levels (see the module documentation): the digits each
+    /// level keeps, one after another, then one CRC32 over them.
     pub fn checksum(&self) -> u32 {
-        let mut h = crc32fast::Hasher::new();
-        let mut buf = [0u8; 40];
+        let mut buf = [0u8; 2 * CHECKSUM_LEVELS * TEXT];
+        let mut n = 0;
         for l in self
             .asks
             .iter()
             .take(CHECKSUM_LEVELS)
             .chain(self.bids.iter().take(CHECKSUM_LEVELS))
         {
-            h.update(digits(l.price, &mut buf));
-            h.update(digits(l.qty, &mut buf));
+            let len = usize::from(l.len);
+            buf[n..n + len].copy_from_slice(&l.text[..len]);
+            n += len;
         }
-        h.finalize()
+        crc32fast::hash(&buf[..n])
     }
 }
 
 /// A level's position on its side (best first), or where it would go.
-fn find(levels: &[BookLevel], side: Side, price: Decimal) -> Result<usize, usize> {
+fn find(levels: &[Level], side: Side, price: Decimal) -> Result<usize, usize> {
     match side {
         Side::Buy => levels.binary_search_by(|l| price.cmp(&l.price)),
         Side::Sell => levels.binary_search_by(|l| l.price.cmp(&price)),
@@ -178,12 +220,12 @@ fn find(levels: &[BookLevel], side: Side, price: Decimal) -> Result<usize, usize
 
 /// Sets, adds or (quantity zero) removes a level. Beyond its room the side is truncated to
 /// `depth` first, so it never grows past what it was given (no allocation).
-fn upsert(levels: &mut Vec<BookLevel>, side: Side, l: BookLevel, depth: usize) {
+fn upsert(levels: &mut Vec<Level>, side: Side, l: BookLevel, depth: usize) {
     match find(levels, side, l.price) {
         Ok(i) if l.qty.is_zero() => {
             levels.remove(i);
         }
-        Ok(i) => levels[i] = l,
+        Ok(i) => levels[i] = Level::of(l),
         Err(_) if l.qty.is_zero() => {}
         Err(i) => {
             if levels.len() == levels.capacity() {
@@ -193,25 +235,41 @@ fn upsert(levels: &mut Vec<BookLevel>, side: Side, l: BookLevel, depth: usize) {
                     return;
                 }
             }
-            levels.insert(i, l);
+            levels.insert(i, Level::of(l));
         }
     }
 }
 
-/// The decimal digits of `v`'s mantissa: its digits as sent with the point and leading zeros
-/// removed (`0.00100000` has mantissa 100000). Written into `buf`, no allocation.
-fn digits(v: Decimal, buf: &mut [u8; 40]) -> &[u8] {
-    let mut m = v.mantissa().unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 || i == 0 {
-            break;
+/// Writes the decimal digits of `v`'s mantissa (its digits as sent with the point and leading
+/// zeros removed: `0.00100000` has mantissa 100000) at the start of `out`; their count. Cut to
+/// `out`'s length. No allocation; a `u64` division per digit (Kraken's mantissas fit).
+fn write_digits(v: Decimal, out: &mut [u8]) -> usize {
+    let mut tmp = [0u8; 40];
+    let mut i = tmp.len();
+    let m = v.mantissa().unsigned_abs();
+    if let Ok(mut m) = u64::try_from(m) {
+        loop {
+            i -= 1;
+            tmp[i] = b'0' + (m % 10) as u8;
+            m /= 10;
+            if m == 0 {
+                break;
+            }
+        }
+    } else {
+        let mut m = m;
+        loop {
+            i -= 1;
+            tmp[i] = b'0' + (m % 10) as u8;
+            m /= 10;
+            if m == 0 || i == 0 {
+                break;
+            }
         }
     }
-    &buf[i..]
+    let n = (tmp.len() - i).min(out.len());
+    out[..n].copy_from_slice(&tmp[i..i + n]);
+    n
 }
 
 #[cfg(test)]
@@ -225,6 +283,11 @@ mod tests {
             price: Decimal::from_str(price).unwrap(),
             qty: Decimal::from_str(qty).unwrap(),
         }
+    }
+
+    fn digits(v: Decimal, b: &mut [u8; 40]) -> &[u8] {
+        let n = write_digits(v, b);
+        &b[..n]
     }
 
     #[test]
