@@ -77,3 +77,70 @@ fn a_changed_digit_is_a_mismatch() {
     let (r, _) = apply(&mut d, &mut book, &floaty, &syms);
     assert!(matches!(r, Applied::Mismatch { .. }), "{r:?}");
 }
+
+/// kraken-sim publishes `book` as Kraken does: a snapshot, then updates as its market walks,
+/// each with a checksum our book reproduces; after the `corrupt-book` fault the book
+/// mismatches, and a resubscription (a new snapshot) puts it right.
+#[test]
+fn the_simulator_s_book_keeps_kraken_s_checksums_and_its_fault_is_caught() {
+    use std::time::{Duration, Instant};
+    use tungstenite::{Message, stream::MaybeTlsStream};
+    let s = kraken_sim::Sim::start(kraken_sim::SimConfig {
+        walk_interval: Duration::from_millis(20),
+        ..kraken_sim::SimConfig::default()
+    })
+    .unwrap();
+    let (mut w, _) = tungstenite::connect(s.ws_url()).unwrap();
+    if let MaybeTlsStream::Plain(t) = w.get_ref() {
+        t.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+    }
+    let sub = |w: &mut tungstenite::WebSocket<MaybeTlsStream<std::net::TcpStream>>, m: &str| {
+        w.send(Message::text(format!(
+            r#"{{"method":"{m}","params":{{"channel":"book","symbol":["BTC/USD"],"depth":10}},"req_id":7}}"#
+        )))
+        .unwrap();
+    };
+    sub(&mut w, "subscribe");
+    let syms = SymbolTable::from_names(["BTC/USD"]);
+    let mut d = Decoder::new();
+    let mut book = Book::new(10);
+    let (mut ok, mut bad, mut snapshots) = (0, 0, 0);
+    let mut faulted = false;
+    let end = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < end && !(faulted && ok >= 40 && snapshots >= 2) {
+        let Ok(Message::Text(t)) = w.read() else {
+            continue;
+        };
+        let Ok(Inbound::Book { kind, checksum, .. }) = d.decode(t.as_bytes(), &syms) else {
+            continue;
+        };
+        if kind == kraken_exec::protocol::FrameKind::Snapshot {
+            snapshots += 1;
+        }
+        match book.apply(kind, d.book_bids(), d.book_asks(), checksum) {
+            Applied::Ok => ok += 1,
+            Applied::Mismatch { .. } => {
+                bad += 1;
+                // What the engine will do: start again from a snapshot.
+                sub(&mut w, "unsubscribe");
+                sub(&mut w, "subscribe");
+            }
+            Applied::NoSnapshot => {}
+        }
+        if ok == 20 && !faulted {
+            s.fault("corrupt-book:1").unwrap();
+            faulted = true;
+        }
+        let (b, a) = (book.best_bid(), book.best_ask());
+        if let (Some(b), Some(a)) = (b, a) {
+            assert!(b.price < a.price, "crossed: {} / {}", b.price, a.price);
+        }
+    }
+    assert!(ok >= 40, "{ok} frames matched");
+    assert_eq!(bad, 1, "the corrupted update, and only it, mismatched");
+    assert!(
+        snapshots >= 2 && book.is_valid(),
+        "resubscribed and in sync again"
+    );
+}

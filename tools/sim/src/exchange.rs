@@ -291,6 +291,9 @@ struct Sub {
 pub struct Faults {
     /// Drop the next executions frame of each subscription (a sequence gap).
     pub drop_exec_frames: u32,
+    /// The next N `book` updates carry one level a unit of its last digit off (their
+    /// checksum is the true book's): a client's book no longer matches.
+    pub corrupt_book: u32,
     /// REST answers `EService:Unavailable`.
     pub rest_unavailable: bool,
     /// REST answers `EService:Busy` (before executing, like `rest_unavailable`).
@@ -373,6 +376,10 @@ pub struct Exchange {
     outbox: HashMap<u64, Vec<String>>,
     conns: Vec<u64>,
     public_subs: Vec<u64>,
+    /// `book` subscriptions and what each was last sent.
+    pub(crate) book_subs: Vec<crate::book::BookSub>,
+    /// Draws the synthetic market's sizes.
+    pub(crate) book_seed: u64,
     pub status: &'static str,
     pub faults: Faults,
     /// Every order-entry request received, in order.
@@ -638,6 +645,8 @@ impl Exchange {
             outbox: HashMap::new(),
             conns: Vec::new(),
             public_subs: Vec::new(),
+            book_subs: Vec::new(),
+            book_seed: seed,
             status: "online",
             faults: Faults::default(),
             requests: Vec::new(),
@@ -796,7 +805,9 @@ impl Exchange {
 
     /// True if `conn` holds any subscription.
     pub fn has_subscription(&self, conn: u64) -> bool {
-        self.subs.iter().any(|s| s.conn == conn) || self.public_subs.contains(&conn)
+        self.subs.iter().any(|s| s.conn == conn)
+            || self.public_subs.contains(&conn)
+            || self.book_subs.iter().any(|s| s.conn == conn)
     }
 
     /// Records a public (instrument) subscription, for heartbeats.
@@ -810,6 +821,7 @@ impl Exchange {
     pub fn disconnect(&mut self, conn: u64) {
         self.subs.retain(|s| s.conn != conn);
         self.public_subs.retain(|&c| c != conn);
+        self.book_subs.retain(|s| s.conn != conn);
         self.conns.retain(|&c| c != conn);
         self.outbox.remove(&conn);
     }
@@ -832,7 +844,12 @@ impl Exchange {
 
     /// Connections with a subscription (for heartbeats).
     pub fn subscribed_conns(&self) -> Vec<u64> {
-        let mut v: Vec<u64> = self.subs.iter().map(|s| s.conn).collect();
+        let mut v: Vec<u64> = self
+            .subs
+            .iter()
+            .map(|s| s.conn)
+            .chain(self.book_subs.iter().map(|s| s.conn))
+            .collect();
         v.sort_unstable();
         v.dedup();
         v

@@ -8,6 +8,7 @@
 //! println!("ws: {}  rest: {}", sim.ws_url(), sim.rest_url());
 //! ```
 
+pub mod book;
 pub mod cli;
 pub mod exchange;
 pub mod server;

@@ -126,7 +126,7 @@ impl Shared {
     /// `rest-unavailable:on|off`, `rest-busy:on|off`, `rest-rate-limit`, `drop-acks:N`, `rest-lose-reply:N`, `rest-reset:N`,
     /// `rest-delay-ms:MS`, `req-id-double:on|off`, `refuse-exec-sub:N`, `ignore-exec-sub:N`,
     /// `no-query-permission:on|off`, `ack-after:PERCENT`, `dup-frames:PERCENT`,
-    /// `unknown-enum:N`,
+    /// `unknown-enum:N`, `corrupt-book:N`,
     /// `status:online|cancel_only|maintenance|post_only`, `non-json`, `clear`).
     pub fn fault(&self, spec: &str) -> Result<(), String> {
         let (name, arg) = spec.split_once(':').unwrap_or((spec, ""));
@@ -140,6 +140,7 @@ impl Shared {
             "stall" => self.net().stall_until = Some(Instant::now() + Duration::from_millis(n()?)),
             "delay-us" => self.net().delay_us = n()?,
             "drop-exec-frame" => self.ex().faults.drop_exec_frames += 1,
+            "corrupt-book" => self.ex().faults.corrupt_book += n()? as u32,
             "invalidate-tokens" => self.ex().invalidate_tokens(),
             "rest-unavailable" => self.ex().faults.rest_unavailable = arg != "off",
             "rest-busy" => self.ex().faults.rest_busy = arg != "off",
@@ -315,7 +316,11 @@ fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, drop_gen: u64, shar
             Err(e) if would_block(&e) => {}
             Err(_) => return,
         }
-        shared.ex().take_outbox(conn, &mut out);
+        {
+            let mut ex = shared.ex();
+            ex.publish_books(conn, shared.now());
+            ex.take_outbox(conn, &mut out);
+        }
         let generation = shared.non_json_gen.load(Ordering::Relaxed);
         if generation != non_json_seen {
             non_json_seen = generation;
@@ -488,6 +493,44 @@ pub fn handle(shared: &Shared, conn: u64, text: &str, now: Ns, out: &mut Vec<Str
                     Ok(
                         json!({"channel": "instrument", "snapshot": true, "warnings": ["tick_size is deprecated, use price_increment"]}),
                     )
+                }
+                ("book", sub) => {
+                    let depth = match params.get("depth") {
+                        None => Some(10),
+                        Some(d) => d
+                            .as_u64()
+                            .map(|d| d as usize)
+                            .filter(|d| crate::book::DEPTHS.contains(d)),
+                    };
+                    let symbols = strings(params, "symbol");
+                    match (depth, symbols) {
+                        (None, _) => Err("EGeneral:Invalid arguments:depth".into()),
+                        (_, Err(e)) => Err(e),
+                        (Some(depth), Ok(symbols)) => {
+                            let mut result = Err("EGeneral:Invalid arguments:symbol".into());
+                            for (i, sym) in symbols.iter().enumerate() {
+                                let Some(pi) = ex.pairs.iter().position(|p| &p.symbol == sym)
+                                else {
+                                    result = Err(format!("Currency pair not supported {sym}"));
+                                    break;
+                                };
+                                let ack = json!({"channel": "book", "depth": depth, "snapshot": true, "symbol": sym});
+                                if sub {
+                                    ex.subscribe_book(conn, pi, depth);
+                                } else {
+                                    ex.unsubscribe_book(conn, pi);
+                                }
+                                // Kraken answers each pair on its own; the first here, the
+                                // others queued.
+                                if i == 0 {
+                                    result = Ok(ack);
+                                } else {
+                                    out.push(envelope(&method, req_id, Ok(ack), now, now));
+                                }
+                            }
+                            result
+                        }
+                    }
                 }
                 ("executions" | "balances", false) => ex.unsubscribe(conn, channel),
                 ("instrument", false) => Ok(json!({"channel": "instrument"})),
