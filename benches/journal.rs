@@ -21,6 +21,7 @@ fn fill() -> Entry {
         fee_asset: AssetCode::new("USD").unwrap(),
         liquidity: None,
         timestamp: Some(Timestamp(1_735_689_600_123_456)),
+        historical: false,
     })
 }
 

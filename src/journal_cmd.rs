@@ -71,6 +71,8 @@ fn to_json(seq: u64, time_us: i64, e: &Entry) -> Value {
             "record": "position", "symbol_id": symbol.0, "qty": p.qty.to_string(),
             "avg_price": p.avg_price.to_string(), "realized_pnl": p.realized_pnl.to_string(),
             "fees": p.fees.to_string(), "volume": p.volume.to_string()}),
+        Entry::AtRisk { since } => json!({"seq": seq, "at": at, "record": "at_risk",
+            "since": opt(since.as_ref())}),
     }
 }
 
@@ -128,6 +130,10 @@ fn to_words(v: &Value) -> String {
             g("last_fill")
         ),
         "start" => format!("{head} start    engine {} began appending", g("instance")),
+        "at_risk" => format!(
+            "{head} at risk  fills since {} not yet read back",
+            g("since")
+        ),
         "position" => format!(
             "{head} position symbol {} holds {} at {} (realised {}, fees {}, volume {})",
             g("symbol_id"),

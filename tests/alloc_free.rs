@@ -145,6 +145,7 @@ fn journal_appends_allocate_nothing() {
         fee_asset: AssetCode::new("USD").unwrap(),
         liquidity: None,
         timestamp: Some(Timestamp(1_735_689_600_123_456)),
+        historical: false,
     });
     let intent = Entry::Intent {
         req_id: 7,

@@ -400,6 +400,7 @@ fn journal_prints_a_journal_in_words_and_json() {
             fee_asset: AssetCode::new("USD").unwrap(),
             liquidity: None,
             timestamp: Some(Timestamp(1_735_689_600_500_000)),
+            historical: false,
         }),
         1_735_689_600_600_000,
         0,

@@ -760,6 +760,7 @@ fn a_replayed_fill_on_record_of_an_order_no_longer_tracked_creates_nothing() {
         fee_asset: Default::default(),
         liquidity: None,
         timestamp: None,
+        historical: false,
     });
     h.feed(&replayed_trade(OID, "c1", "TX-ON-RECORD"));
     assert!(h.t.by_order_id(&OrderId::new(OID).unwrap()).is_none());

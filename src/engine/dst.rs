@@ -272,6 +272,8 @@ pub(crate) struct World {
     journal_dir: std::path::PathBuf,
     /// Crashed: the process starts again then (its session seed drawn by the fault).
     down_until: Option<(u64, u64)>,
+    /// When the process last died.
+    last_crash: Option<u64>,
 }
 
 impl Drop for World {
@@ -587,6 +589,7 @@ impl World {
             cfg,
             journal_dir,
             down_until: None,
+            last_crash: None,
         }
     }
 
@@ -1025,6 +1028,7 @@ impl World {
             Fault::CloseAfterHandshake => self.close_after_handshake += pick(1, 4) as u32,
             Fault::Crash => {
                 if self.down_until.is_none() {
+                    self.last_crash = Some(now);
                     self.crash();
                     self.down_until = Some((now + pick(0, 3 * S), x));
                 }
@@ -1349,9 +1353,19 @@ impl World {
             // An order that closed before a crash is in no later process's tracker (its
             // fills, delivered then, are checked above, and its position below); its client
             // id, reused since, names another order there.
-            let crashed = self.counts.contains_key(&Fault::Crash);
+            let closed_before_a_crash = self
+                .last_crash
+                .is_some_and(|c| o.closed_ns.is_some_and(|t| t <= ex_ns(c)));
             let by_id = self.trader.order_status(&OrderRef::Id(id)).is_some();
-            if !by_id && crashed && matches!(o.status, "filled" | "canceled" | "expired") {
+            // ... unless this process still holds an add under its client id waiting for its
+            // Kraken id: that must have found it.
+            let waiting = o
+                .cl_ord_id
+                .as_deref()
+                .and_then(|c| ClOrdId::new(c).ok())
+                .and_then(|c| self.trader.order_status(&OrderRef::ClOrdId(c)))
+                .is_some_and(|m| m.order_id.is_none() && m.status.is_active());
+            if !by_id && closed_before_a_crash && !waiting {
                 continue;
             }
             let Some(m) = m else {

@@ -320,6 +320,11 @@ pub(crate) fn recover_session(session: &mut session::Session, r: &crate::journal
         (None, Some(record)) => session.recover_fills_since(record, false),
         (None, None) => {}
     }
+    // A process that died during a recovery: from where that recovery started (the fills
+    // the snapshot replayed since are on record, the older ones may not be).
+    if let Some(since) = r.at_risk {
+        session.recover_fills_since_at_risk(since);
+    }
     if r.in_flight > 0 {
         tracing::warn!(
             requests = r.in_flight,

@@ -164,6 +164,13 @@ pub enum Event {
         /// The report.
         report: ExecutionReport,
     },
+    /// From when fills may be missing (a disconnect, a gap, a restart) until the trade
+    /// history has been read: the earliest such time, or `None` once read. Journaled, so a
+    /// process that dies before the read completes leaves it to the next.
+    FillsAtRisk {
+        /// Since when (exchange time); `None`: nothing at risk.
+        since: Option<crate::time::Timestamp>,
+    },
     /// A balance or ledger entry.
     Balance {
         /// The entry.

@@ -43,6 +43,9 @@ const MAX_QUIET_LOOKBACK_US: u64 = 3_600_000_000;
 /// Lookup windows, in the exchange's time (by the measured offset), are widened by this
 /// (µs); by `FILL_RECOVERY_MARGIN_US` before any measurement.
 const LOOKUP_MARGIN_US: i64 = 1_000_000;
+/// The longest `deadline` any process gives a request after sending it
+/// ([`crate::engine::order_deadline`] keeps it under a minute).
+const MAX_ORDER_DEADLINE_US: i64 = 60_000_000;
 /// Lookups with no submission time search the last 15 minutes (µs).
 const LOOKUP_LOOKBACK_US: i64 = 15 * 60 * 1_000_000;
 /// Pause before reading an incomplete trade history window again, doubling with each failure
@@ -183,6 +186,8 @@ pub(crate) struct Session {
     /// the trade history after it has been asked for.
     fills_at_risk_since: Option<Timestamp>,
     trades_fetch_pending: bool,
+    /// The window of the trade history read in flight (while `trades_fetch_pending`).
+    trades_inflight_since: Option<Timestamp>,
     /// Where an incomplete trade history read goes on: the window's fixed end, the offset.
     trades_resume: Option<(Timestamp, u64)>,
     trades_failures: u32,
@@ -242,6 +247,7 @@ impl Session {
             sub_retries: Vec::with_capacity(4),
             fills_at_risk_since: None,
             trades_fetch_pending: false,
+            trades_inflight_since: None,
             trades_resume: None,
             trades_failures: 0,
             dead_man_rest_pending: false,
@@ -669,6 +675,7 @@ impl Session {
                 error,
             } => {
                 self.trades_fetch_pending = false;
+                self.trades_inflight_since = None;
                 if complete {
                     self.trades_failures = 0;
                     self.trades_resume = None;
@@ -702,6 +709,10 @@ impl Session {
                     self.emit(Event::RecoveredFill { report });
                 }
                 self.fetch_trades_at_risk(now);
+                if complete && !self.trades_fetch_pending && self.fills_at_risk_since.is_none() {
+                    // After the fills it delivered: on record, nothing is at risk any more.
+                    self.emit(Event::FillsAtRisk { since: None });
+                }
             }
             ColdReply::Unknown { req_id } => self.unknown_outcome(req_id, false),
             ColdReply::DeadMan { timeout_secs, ok } => {
@@ -1120,9 +1131,23 @@ impl Session {
         self.restore_fills_at_risk(Timestamp(since.0 - margin));
     }
 
+    /// Fills at risk since `since` (as journaled by a process that died before reading them
+    /// back: a margin already in it).
+    pub(crate) fn recover_fills_since_at_risk(&mut self, since: Timestamp) {
+        self.restore_fills_at_risk(since);
+    }
+
     fn restore_fills_at_risk(&mut self, since: Timestamp) {
         let earliest = self.fills_at_risk_since.map_or(since, |s| s.min(since));
         self.fills_at_risk_since = Some(earliest);
+        // On record for a process started after this one dies: the earliest time still to be
+        // read, counting a read in flight.
+        let on_record = self
+            .trades_inflight_since
+            .map_or(earliest, |s| s.min(earliest));
+        self.emit(Event::FillsAtRisk {
+            since: Some(on_record),
+        });
     }
 
     /// Asks the cold thread for the trades of a window at risk, once subscribed again.
@@ -1136,6 +1161,7 @@ impl Session {
         if let Some(since) = self.fills_at_risk_since.take() {
             EngineStats::inc(&self.stats.reconciliations);
             self.trades_fetch_pending = true;
+            self.trades_inflight_since = Some(since);
             // Up to now (exchange time, with a margin): after that the stream is live again.
             let offset = self.exchange_offset_us.unwrap_or(0);
             let (end, ofs) = self.trades_resume.unwrap_or((
@@ -1183,11 +1209,12 @@ impl Session {
         let ex_now = self.wall_at(now) + offset;
         let (since, until) = if let (0, Some(d)) = (since_ns, deadline) {
             // Submitted before this process began (an intent read back from the journal):
-            // its deadline alone bounds it, at both ends (it carried at most one order
-            // deadline from its submission, and the exchange refuses it after that).
+            // its deadline alone bounds it, at both ends. It carried at most an order
+            // deadline from its submission (under 60 s whatever that process's settings
+            // were), and the exchange refuses it after that.
             (
-                d.0 - self.cfg.order_deadline_ns as i64 / 1_000 - margin,
-                d.0 + margin,
+                d.0.saturating_sub(MAX_ORDER_DEADLINE_US + margin),
+                d.0.saturating_add(margin),
             )
         } else if since_ns == 0 || since_ns > now {
             (ex_now - LOOKUP_LOOKBACK_US, ex_now + margin)

@@ -255,6 +255,8 @@ pub struct Trader {
     journal: Option<crate::journal::Journal>,
     /// Adds an earlier process left in flight (from its journal), looked up once connected.
     restored_lookups: Vec<OrderRef>,
+    /// Fills at risk since then, not yet read back (as last journaled; carried over).
+    at_risk: Option<crate::time::Timestamp>,
     cmd_tx: rtrb::Producer<Issued>,
     large_tx: rtrb::Producer<LargeCommand>,
     ev_rx: rtrb::Consumer<Event>,
@@ -358,6 +360,7 @@ impl Trader {
             reconciler: Reconciler::with_capacity(64),
             discoveries: Vec::with_capacity(8),
             restored_lookups: Vec::new(),
+            at_risk: None,
             refused: 0,
             instance: instance_stamp(),
             auto_ids: 0,
@@ -545,6 +548,15 @@ impl Trader {
         j.carry_recent_fills(t, n);
         for (symbol, &position) in self.tracker.positions() {
             j.record(&Entry::Position { symbol, position }, t, n);
+        }
+        if self.at_risk.is_some() {
+            j.record(
+                &Entry::AtRisk {
+                    since: self.at_risk,
+                },
+                t,
+                n,
+            );
         }
         // A carry longer than a segment began another: not carried again on its account
         // (segments are sized for many carries; see `JournalConfig::segment_bytes`).
@@ -1187,6 +1199,12 @@ impl Trader {
                     }
                     deliver(journal, s, &e);
                 });
+            }
+            Event::FillsAtRisk { since } => {
+                self.at_risk = since;
+                if let Some(j) = &mut self.journal {
+                    j.record(&crate::journal::Entry::AtRisk { since }, wall().0, now);
+                }
             }
             Event::Balance { entry, .. } => s.on_balance(&entry),
             Event::Status(st) => {

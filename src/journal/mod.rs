@@ -52,7 +52,7 @@ pub struct JournalConfig {
     /// an engine writes begins with a carry of its state (the last 50 fills, a record per
     /// pair, two per live order): size segments for many of those.
     pub segment_bytes: usize,
-    /// Segments kept; the oldest beyond this is deleted when a new one starts. What it held
+    /// Segments kept (at least two); the oldest beyond this is deleted when a new one starts. What it held
     /// is carried over at the start of every later segment (see [`Journal::take_rotated`]),
     /// so a bounded journal still recovers positions, live orders and the last fills.
     pub max_segments: usize,
@@ -142,6 +142,7 @@ pub(crate) fn entry_of(e: &crate::orders::TrackerEvent) -> Option<Entry> {
             fee_asset: f.fee.map(|x| x.asset).unwrap_or_default(),
             liquidity: f.liquidity,
             timestamp: f.timestamp,
+            historical: f.origin == crate::orders::FillOrigin::Historical,
         }),
         T::StatusChange(c) => Entry::Status {
             order_id: c.order_id,
@@ -494,8 +495,11 @@ impl Journal {
         self.write_header();
         self.rotated = true;
         let all = segments(&self.cfg.dir)?;
-        if all.len() > self.cfg.max_segments {
-            for (_, old) in &all[..all.len() - self.cfg.max_segments] {
+        // At least two: the newest begins with no carry until its writer adds it, so the one
+        // before (which has one) must stay until then.
+        let keep = self.cfg.max_segments.max(2);
+        if all.len() > keep {
+            for (_, old) in &all[..all.len() - keep] {
                 fs::remove_file(old).map_err(io(old))?;
             }
         }
@@ -657,6 +661,7 @@ mod tests {
                 fee_asset: crate::ids::AssetCode::new("USD").unwrap(),
                 liquidity: Some(Liquidity::Maker),
                 timestamp: Some(Timestamp(1_735_689_600_123_456)),
+                historical: true,
             }),
             Entry::Status {
                 order_id: Some(oid),

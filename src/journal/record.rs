@@ -111,6 +111,12 @@ pub enum Entry {
         /// The position.
         position: crate::orders::Position,
     },
+    /// From when fills may be missing and not yet read back from the trade history (`None`:
+    /// nothing at risk any more): a process that dies mid-recovery leaves it to the next.
+    AtRisk {
+        /// Since when (exchange time).
+        since: Option<Timestamp>,
+    },
     /// An engine started appending: request ids before it belong to an earlier process.
     Start {
         /// The process's instance stamp (the high half of the client ids it names orders
@@ -144,6 +150,9 @@ pub struct FillEntry {
     pub liquidity: Option<Liquidity>,
     /// Exchange time.
     pub timestamp: Option<Timestamp>,
+    /// Delivered as [`crate::orders::FillOrigin::Historical`]: from before the engine's
+    /// records, in no position.
+    pub historical: bool,
 }
 
 /// A record that could not be read: the end of the good part of the journal.
@@ -166,6 +175,7 @@ const K_STATUS: u8 = 6;
 const K_CHECKPOINT: u8 = 7;
 const K_START: u8 = 8;
 const K_POSITION: u8 = 9;
+const K_AT_RISK: u8 = 10;
 
 /// Magic number of a segment header ("KXJ1").
 pub const MAGIC: u32 = u32::from_le_bytes(*b"KXJ1");
@@ -368,6 +378,7 @@ impl Entry {
                 w.str(Some(f.fee_asset.as_bytes()), 16);
                 w.opt_u8(f.liquidity.map(|l| index_of(Liquidity::ALL, &l)));
                 w.opt_time(f.timestamp);
+                w.u8(u8::from(f.historical));
                 K_FILL
             }
             Entry::Status {
@@ -393,6 +404,10 @@ impl Entry {
             Entry::Start { instance } => {
                 w.u64(instance);
                 K_START
+            }
+            Entry::AtRisk { since } => {
+                w.opt_time(since);
+                K_AT_RISK
             }
             Entry::Position { symbol, position } => {
                 w.u16(symbol.0);
@@ -476,6 +491,7 @@ impl Entry {
                     .opt_u8()
                     .and_then(|i| Liquidity::ALL.get(usize::from(i)).copied()),
                 timestamp: r.opt_time(),
+                historical: r.u8() == 1,
             }),
             K_STATUS => Entry::Status {
                 order_id: r.str::<32>(32)?,
@@ -488,6 +504,9 @@ impl Entry {
                 last_fill: Timestamp(r.u64() as i64),
             },
             K_START => Entry::Start { instance: r.u64() },
+            K_AT_RISK => Entry::AtRisk {
+                since: r.opt_time(),
+            },
             K_POSITION => Entry::Position {
                 symbol: SymbolId(r.u16()),
                 position: crate::orders::Position {

@@ -58,6 +58,9 @@ pub struct Recovery {
     pub last_fill: Option<Timestamp>,
     /// Positions: the last carried over (a segment's start), plus the fills after it.
     pub positions: Vec<(SymbolId, crate::orders::Position)>,
+    /// Fills at risk since then and not yet read back when the journal ends (a process died
+    /// during a recovery): the next reads from there.
+    pub at_risk: Option<Timestamp>,
 }
 
 #[derive(Default)]
@@ -155,6 +158,7 @@ impl Replay {
         for &(_, at, ref e) in &self.entries {
             match *e {
                 Entry::Header(_) | Entry::Checkpoint { .. } => {}
+                Entry::AtRisk { since } => r.at_risk = since,
                 Entry::Position { symbol, position } => {
                     positions.insert(symbol.0, position);
                 }
@@ -265,6 +269,13 @@ impl Replay {
                     if !seen.insert(f.exec_id) {
                         continue;
                     }
+                    // From before the records (delivered as historical): known, in no
+                    // position.
+                    if f.historical {
+                        r.last_fill = r.last_fill.max(f.timestamp);
+                        r.fills.push(f);
+                        continue;
+                    }
                     if let Some(k) = m.find(Some(f.order_id), f.cl_ord_id) {
                         m.update(k, Some(f.order_id), None);
                         if let Some(o) = m.orders.get_mut(&k) {
@@ -351,6 +362,7 @@ mod tests {
             fee_asset: AssetCode::default(),
             liquidity: None,
             timestamp: Some(Timestamp(t)),
+            historical: false,
         })
     }
     fn replay(entries: Vec<Entry>) -> Replay {
@@ -582,6 +594,35 @@ mod tests {
             );
             assert_eq!(rec.in_flight, 0);
         }
+    }
+
+    /// A fill delivered as historical (from before the journal began) is known but in no
+    /// position; a recovery left unfinished by a crash (at risk, never cleared) is reported.
+    #[test]
+    fn historical_fills_stay_out_of_positions_and_an_unfinished_recovery_is_kept() {
+        let mut old = fill("T-OLD", "O-X", dec!(5), 100);
+        if let Entry::Fill(f) = &mut old {
+            f.historical = true;
+        }
+        let rec = replay(vec![
+            old,
+            fill("T-NEW", "O-Y", dec!(1), 200),
+            Entry::AtRisk {
+                since: Some(Timestamp(150)),
+            },
+        ])
+        .recover();
+        assert_eq!(rec.fills.len(), 2, "both known");
+        assert_eq!(rec.positions[0].1.qty, dec!(1), "only the new one counts");
+        assert_eq!(rec.at_risk, Some(Timestamp(150)));
+        let cleared = replay(vec![
+            Entry::AtRisk {
+                since: Some(Timestamp(150)),
+            },
+            Entry::AtRisk { since: None },
+        ])
+        .recover();
+        assert_eq!(cleared.at_risk, None);
     }
 
     /// A client id is free again once its order closed: a later order with it is its own.
