@@ -19,6 +19,13 @@ use rust_decimal_macros::dec;
 mod sim_engine;
 use sim_engine::*;
 
+/// An empty directory for a test's journal.
+fn journal_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kxj-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 /// Every fill the simulator recorded is in the engine's view exactly once, and every order's
 /// filled quantity and final status agree.
 fn reconcile(t: &Trader, rec: &Rec, s: &Sim) {
@@ -1081,8 +1088,7 @@ fn the_journal_records_requests_outcomes_and_fills_before_the_strategy_hears() {
             self.rec.on_ack(a);
         }
     }
-    let dir = std::env::temp_dir().join(format!("kxj-engine-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = journal_dir("engine");
     let s = sim(false);
     let j = JournalConfig::new(&dir);
     let (mut t, _) = start(&s, |c| c.journal = Some(j));
@@ -1160,8 +1166,7 @@ fn the_journal_records_requests_outcomes_and_fills_before_the_strategy_hears() {
 fn a_restart_from_the_journal_delivers_no_old_fill_again_and_loses_none_made_while_down() {
     use kraken_exec::journal::JournalConfig;
     use kraken_exec::orders::FillOrigin;
-    let dir = std::env::temp_dir().join(format!("kxj-restart-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = journal_dir("restart");
     let s = sim(false);
     let with_journal = |c: &mut kraken_exec::engine::EngineConfig| {
         c.journal = Some(JournalConfig::new(&dir));
@@ -1236,8 +1241,7 @@ fn a_restart_from_the_journal_delivers_no_old_fill_again_and_loses_none_made_whi
 fn a_restart_recovers_every_fill_made_while_down_not_only_the_snapshots_fifty() {
     use kraken_exec::journal::JournalConfig;
     use kraken_exec::orders::FillOrigin;
-    let dir = std::env::temp_dir().join(format!("kxj-history-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = journal_dir("history");
     let s = sim(false);
     let with_journal = |c: &mut kraken_exec::engine::EngineConfig| {
         c.journal = Some(JournalConfig::new(&dir));
@@ -1288,8 +1292,7 @@ fn adds_in_flight_at_a_crash_are_looked_up_never_resent_and_live_client_ids_stay
     use kraken_exec::journal::{Entry, Journal, JournalConfig};
     use kraken_exec::protocol::messages::Method;
     use kraken_exec::{SymbolId, Timestamp};
-    let dir = std::env::temp_dir().join(format!("kxj-inflight-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = journal_dir("inflight");
     let s = sim(false);
     let with_journal = |c: &mut kraken_exec::engine::EngineConfig| {
         c.journal = Some(JournalConfig::new(&dir));
@@ -1397,8 +1400,7 @@ fn adds_in_flight_at_a_crash_are_looked_up_never_resent_and_live_client_ids_stay
 #[test]
 fn a_bounded_journal_that_deleted_its_oldest_segments_still_recovers_the_state() {
     use kraken_exec::journal::JournalConfig;
-    let dir = std::env::temp_dir().join(format!("kxj-bounded-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = journal_dir("bounded");
     let s = sim(false);
     let bounded = |c: &mut kraken_exec::engine::EngineConfig| {
         c.journal = Some(JournalConfig {
