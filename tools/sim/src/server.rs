@@ -796,8 +796,7 @@ fn http_loop<S: Read + Write>(s: S, shared: &Shared) {
         if r.read_exact(&mut body).is_err() {
             return;
         }
-        let path = target.split('?').next().unwrap_or("").to_string();
-        let (status, reply) = route(shared, &method, &path, &headers, &body);
+        let (status, reply) = route(shared, &method, &target, &headers, &body);
         if status == RESET {
             return;
         }
@@ -906,6 +905,8 @@ pub fn route(
     body: &[u8],
 ) -> (&'static str, String) {
     let now = shared.now();
+    // A GET's parameters come in its query string.
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
     match (method, path) {
         ("GET", "/0/public/Time") => (
             "200 OK",
@@ -921,9 +922,32 @@ pub fn route(
         }
         ("GET", "/0/public/AssetPairs") => {
             let ex = shared.ex();
+            // `pair=` names pairs as a client knows them (altname `XBTUSD`, key `XXBTZUSD`,
+            // or wsname `XBT/USD`, comma-separated); the answer is keyed by Kraken's key
+            // whatever the name asked, as Kraken's is.
+            let wanted: Option<Vec<String>> = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("pair="))
+                .map(|v| v.split(',').map(|n| n.replace("%2F", "/")).collect());
+            let known = |p: &crate::exchange::Pair, n: &str| {
+                n == p.key || n == p.rest_name || n == p.rest_wsname() || n == p.symbol
+            };
+            if let Some(w) = &wanted
+                && w.iter().any(|n| !ex.pairs.iter().any(|p| known(p, n)))
+            {
+                return (
+                    "200 OK",
+                    json!({"error": ["EQuery:Unknown asset pair"]}).to_string(),
+                );
+            }
             let m: Map<String, Value> = ex
                 .pairs
                 .iter()
+                .filter(|p| {
+                    wanted
+                        .as_ref()
+                        .is_none_or(|w| w.iter().any(|n| known(p, n)))
+                })
                 .map(|p| (p.key.clone(), json!({"altname": p.rest_name, "wsname": p.rest_wsname(), "base": rest_asset(&p.base), "quote": rest_asset(&p.quote),
                     "pair_decimals": p.price_precision, "lot_decimals": p.qty_precision, "ordermin": p.qty_min.to_string(),
                     "costmin": p.cost_min.to_string(), "tick_size": p.price_increment.to_string(), "status": "online"})))

@@ -648,3 +648,35 @@ fn a_seeded_history_is_replayed_by_the_first_snapshot() {
     let history = private(&s, "TradesHistory", 2_000_000_000, "", None);
     assert_eq!(history["result"]["count"], 60, "{history}");
 }
+
+/// `AssetPairs?pair=` answers the pairs asked, however named (altname, Kraken's key, wsname,
+/// several at once), keyed by Kraken's key as Kraken does; a pair it does not list is
+/// `EQuery:Unknown asset pair`. (Third-party book clients look the pair up this way.)
+#[test]
+fn asset_pairs_answers_the_pair_asked_keyed_by_kraken_s_key() {
+    let s = sim();
+    for q in ["XBTUSD", "XXBTZUSD", "XBT%2FUSD"] {
+        let v = http(
+            &s,
+            "GET",
+            &format!("/0/public/AssetPairs?pair={q}"),
+            &[],
+            "",
+        );
+        let keys: Vec<&String> = v["result"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["XXBTZUSD"], "{q}: {v}");
+        assert_eq!(v["result"]["XXBTZUSD"]["altname"], "XBTUSD");
+    }
+    let v = http(
+        &s,
+        "GET",
+        "/0/public/AssetPairs?pair=XBTUSD,ETHUSD",
+        &[],
+        "",
+    );
+    assert_eq!(v["result"].as_object().unwrap().len(), 2, "{v}");
+    let v = http(&s, "GET", "/0/public/AssetPairs?pair=NOPE", &[], "");
+    assert_eq!(v["error"][0], "EQuery:Unknown asset pair");
+    let all = http(&s, "GET", "/0/public/AssetPairs", &[], "");
+    assert!(all["result"].as_object().unwrap().len() > 2);
+}
