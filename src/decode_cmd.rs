@@ -158,6 +158,23 @@ pub fn frame_json(d: &mut Decoder, frame: &[u8], t: &SymbolTable) -> Value {
             json!({"kind": "status", "system": s(st.system), "connection_id": st.connection_id.map(|c| c.to_string())})
         }
         Ok(Inbound::Heartbeat) => json!({"kind": "heartbeat"}),
+        Ok(Inbound::Trade { kind: k, .. }) => json!({
+            "kind": "trade", "type": kind(k),
+            "data": d.trades().iter().map(|t| json!({
+                "side": t.side.map(|x| x.as_str()), "price": t.price.to_string(),
+                "qty": t.qty.to_string(), "trade_id": t.trade_id,
+                "timestamp": t.timestamp.map(|x| x.to_string())})).collect::<Vec<_>>(),
+        }),
+        Ok(Inbound::Ticker { kind: k, .. }) => {
+            let o = |v: Option<rust_decimal::Decimal>| v.map(|v| v.to_string());
+            json!({
+                "kind": "ticker", "type": kind(k),
+                "data": d.tickers().iter().map(|t| json!({
+                    "bid": o(t.bid), "bid_qty": o(t.bid_qty), "ask": o(t.ask), "ask_qty": o(t.ask_qty),
+                    "last": o(t.last), "volume": o(t.volume), "vwap": o(t.vwap), "low": o(t.low),
+                    "high": o(t.high), "change": o(t.change), "change_pct": o(t.change_pct)})).collect::<Vec<_>>(),
+            })
+        }
         Ok(Inbound::Book {
             kind: k,
             checksum,

@@ -236,6 +236,13 @@ impl SymbolId {
     pub const UNKNOWN: SymbolId = SymbolId(u16::MAX);
 }
 
+/// [`SymbolId::UNKNOWN`]: a default never names a real symbol.
+impl Default for SymbolId {
+    fn default() -> Self {
+        Self::UNKNOWN
+    }
+}
+
 /// Symbol names, interned at start-up so commands and events carry a `u16`.
 ///
 /// Build it once (from configuration or the `instrument` channel) before trading; lookups never

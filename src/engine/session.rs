@@ -614,7 +614,10 @@ impl Session {
             }
             Inbound::Status(s) => self.emit(Event::Status(s)),
             // The private socket carries no market data (the public socket is not built yet).
-            Inbound::Heartbeat | Inbound::Book { .. } => {}
+            Inbound::Heartbeat
+            | Inbound::Book { .. }
+            | Inbound::Trade { .. }
+            | Inbound::Ticker { .. } => {}
         }
     }
 

@@ -33,6 +33,8 @@ pub struct Decoder {
     assets: Vec<AssetInfo>,
     bids: Vec<BookLevel>,
     asks: Vec<BookLevel>,
+    trades: Vec<PublicTrade>,
+    tickers: Vec<Ticker>,
 }
 
 impl Default for Decoder {
@@ -61,6 +63,8 @@ impl Decoder {
             assets: Vec::new(),
             bids: Vec::new(),
             asks: Vec::new(),
+            trades: Vec::new(),
+            tickers: Vec::new(),
         };
         d.reserve(4096, 64);
         d
@@ -77,6 +81,18 @@ impl Decoder {
         // A book snapshot holds up to 1,000 levels a side.
         self.bids.reserve(1_000);
         self.asks.reserve(1_000);
+        self.trades.reserve(items);
+        self.tickers.reserve(16);
+    }
+
+    /// Trades of the last `trade` frame, oldest first.
+    pub fn trades(&self) -> &[PublicTrade] {
+        &self.trades
+    }
+
+    /// Entries of the last `ticker` frame.
+    pub fn tickers(&self) -> &[Ticker] {
+        &self.tickers
     }
 
     /// Bid levels of the last `book` frame, in the frame's order.
@@ -137,6 +153,8 @@ impl Decoder {
             assets,
             bids,
             asks,
+            trades,
+            tickers,
         } = self;
         input.clear();
         input.extend_from_slice(frame);
@@ -161,6 +179,8 @@ impl Decoder {
                     assets,
                     bids,
                     asks,
+                    trades,
+                    tickers,
                 };
                 top_level(&mut cur, symbols, &mut out)
             }
@@ -178,6 +198,8 @@ struct Outputs<'a> {
     assets: &'a mut Vec<AssetInfo>,
     bids: &'a mut Vec<BookLevel>,
     asks: &'a mut Vec<BookLevel>,
+    trades: &'a mut Vec<PublicTrade>,
+    tickers: &'a mut Vec<Ticker>,
 }
 
 /// Walks simd-json's tape. Strings on the tape point into `input` (simd-json unescapes in place,
@@ -691,6 +713,83 @@ fn top_level<'de>(
                 symbol,
                 checksum,
                 timestamp,
+            })
+        }
+        "trade" => {
+            out.trades.clear();
+            if let Some(mut dc) = data {
+                let v = dc.next()?;
+                dc.array(v, "data", |c, e| {
+                    let mut t = PublicTrade::default();
+                    let u = &mut Unknowns::default();
+                    c.object(e, "data", |c, k, v| {
+                        match k {
+                            "symbol" => {
+                                t.symbol = symbols
+                                    .get(c.str(v, "symbol")?)
+                                    .unwrap_or(SymbolId::UNKNOWN)
+                            }
+                            "side" => t.side = c.lenient(v, "side", Side::from_wire, u)?,
+                            "price" => t.price = c.decimal(v, "price")?,
+                            "qty" => t.qty = c.decimal(v, "qty")?,
+                            "ord_type" => {
+                                t.ord_type = c.lenient(v, "ord_type", OrderType::from_wire, u)?
+                            }
+                            "trade_id" => t.trade_id = Some(c.u64(v, "trade_id")?),
+                            "timestamp" => t.timestamp = c.lenient_time(v, "timestamp", u)?,
+                            _ => c.skip(v)?,
+                        }
+                        Ok(())
+                    })?;
+                    out.trades.push(t);
+                    Ok(())
+                })?;
+            }
+            Ok(Inbound::Trade {
+                kind: frame_kind(kind)?,
+                len: out.trades.len(),
+            })
+        }
+        "ticker" => {
+            out.tickers.clear();
+            if let Some(mut dc) = data {
+                let v = dc.next()?;
+                dc.array(v, "data", |c, e| {
+                    let mut t = Ticker::default();
+                    c.object(e, "data", |c, k, v| {
+                        let d = |c: &Cursor<'_, 'de>, f| c.decimal(v, f).map(Some);
+                        match k {
+                            "symbol" => {
+                                t.symbol = symbols
+                                    .get(c.str(v, "symbol")?)
+                                    .unwrap_or(SymbolId::UNKNOWN)
+                            }
+                            "bid" => t.bid = d(c, "bid")?,
+                            "bid_qty" => t.bid_qty = d(c, "bid_qty")?,
+                            "ask" => t.ask = d(c, "ask")?,
+                            "ask_qty" => t.ask_qty = d(c, "ask_qty")?,
+                            "last" => t.last = d(c, "last")?,
+                            "volume" => t.volume = d(c, "volume")?,
+                            "vwap" => t.vwap = d(c, "vwap")?,
+                            "low" => t.low = d(c, "low")?,
+                            "high" => t.high = d(c, "high")?,
+                            "change" => t.change = d(c, "change")?,
+                            "change_pct" => t.change_pct = d(c, "change_pct")?,
+                            "timestamp" => {
+                                t.timestamp =
+                                    c.lenient_time(v, "timestamp", &mut Unknowns::default())?
+                            }
+                            _ => c.skip(v)?,
+                        }
+                        Ok(())
+                    })?;
+                    out.tickers.push(t);
+                    Ok(())
+                })?;
+            }
+            Ok(Inbound::Ticker {
+                kind: frame_kind(kind)?,
+                len: out.tickers.len(),
             })
         }
         "status" => {

@@ -437,10 +437,74 @@ pub enum Inbound {
         /// Exchange time of an update.
         timestamp: Option<Timestamp>,
     },
+    /// A `trade` frame (the public tape); trades in `Decoder::trades()`, oldest first.
+    Trade {
+        /// Snapshot (the last trades) or update.
+        kind: FrameKind,
+        /// Number of trades.
+        len: usize,
+    },
+    /// A `ticker` frame; one entry per pair in `Decoder::tickers()`.
+    Ticker {
+        /// Snapshot or update.
+        kind: FrameKind,
+        /// Number of entries.
+        len: usize,
+    },
     /// `status` channel.
     Status(Status),
     /// `heartbeat` channel.
     Heartbeat,
+}
+
+/// A trade of the public tape (`trade` channel).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PublicTrade {
+    /// The pair (`SymbolId::UNKNOWN` if not interned).
+    pub symbol: SymbolId,
+    /// The taker's side.
+    pub side: Option<Side>,
+    /// Price.
+    pub price: Decimal,
+    /// Quantity.
+    pub qty: Decimal,
+    /// The taker's order type.
+    pub ord_type: Option<OrderType>,
+    /// Kraken's trade id (sequential per pair).
+    pub trade_id: Option<u64>,
+    /// Exchange time.
+    pub timestamp: Option<Timestamp>,
+}
+
+/// A pair's level 1 data (`ticker` channel): the best bid and offer and the day's trading.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ticker {
+    /// The pair (`SymbolId::UNKNOWN` if not interned).
+    pub symbol: SymbolId,
+    /// Best bid.
+    pub bid: Option<Decimal>,
+    /// Quantity at the best bid.
+    pub bid_qty: Option<Decimal>,
+    /// Best ask.
+    pub ask: Option<Decimal>,
+    /// Quantity at the best ask.
+    pub ask_qty: Option<Decimal>,
+    /// Last trade's price.
+    pub last: Option<Decimal>,
+    /// 24 h volume (base).
+    pub volume: Option<Decimal>,
+    /// 24 h volume-weighted average price.
+    pub vwap: Option<Decimal>,
+    /// 24 h low.
+    pub low: Option<Decimal>,
+    /// 24 h high.
+    pub high: Option<Decimal>,
+    /// 24 h change.
+    pub change: Option<Decimal>,
+    /// 24 h change, %.
+    pub change_pct: Option<Decimal>,
+    /// Exchange time, where sent.
+    pub timestamp: Option<Timestamp>,
 }
 
 /// One price level of a `book` frame: its price and quantity with the frame's own digits

@@ -1,7 +1,8 @@
-//! Kraken's book checksum on frames captured from Kraken itself, through the real decoder and
-//! the real book: the digits as sent (trailing zeros included) must give Kraken's CRC32.
+//! Market data on frames captured from Kraken and from kraken-sim: the book and Kraken's checksum
+//! through the real decoder and the real book (the digits as sent, trailing zeros included,
+//! must give Kraken's CRC32), and `trade` and `ticker` decoded exactly.
 //!
-//! Source of the frames: `tests/fixtures/captured/book-algo-usd.jsonl`, from the README of
+//! Source of the captured frames: `tests/fixtures/captured/book-algo-usd.jsonl`, from the README of
 //! github.com/WillySeahh/gsrTest (`readMe.md` @ 5f84e1cd), which prints the first frames its
 //! client received from `wss://ws.kraken.com/v2` for ALGO/USD on 2024-10-03: a snapshot of
 //! ten levels a side, then an update, each with Kraken's checksum (see the fixtures' README).
@@ -143,4 +144,58 @@ fn the_simulator_s_book_keeps_kraken_s_checksums_and_its_fault_is_caught() {
         snapshots >= 2 && book.is_valid(),
         "resubscribed and in sync again"
     );
+}
+
+/// `trade` and `ticker` frames (in the shape Kraken's documentation gives them) decode into
+/// typed entries with every figure exact, digits as sent.
+#[test]
+fn trade_and_ticker_frames_decode_exactly() {
+    use kraken_exec::Side;
+    let syms = SymbolTable::from_names(["MATIC/USD", "ALGO/USD"]);
+    let mut d = Decoder::new();
+    let trade = r#"{"channel":"trade","type":"update","data":[{"symbol":"MATIC/USD","side":"sell","price":0.5117,"qty":40.00000000,"ord_type":"market","trade_id":4665906,"timestamp":"2023-09-25T07:49:37.708706Z"},{"symbol":"MATIC/USD","side":"buy","price":0.5118,"qty":1.5,"ord_type":"limit","trade_id":4665907,"timestamp":"2023-09-25T07:49:37.708706Z"}]}"#;
+    let Ok(Inbound::Trade { len: 2, .. }) = d.decode(trade.as_bytes(), &syms) else {
+        panic!("two trades");
+    };
+    let t = d.trades()[0];
+    assert_eq!(t.symbol, syms.get("MATIC/USD").unwrap());
+    assert_eq!((t.side, t.trade_id), (Some(Side::Sell), Some(4665906)));
+    assert_eq!(
+        (t.price.to_string(), t.qty.to_string()),
+        ("0.5117".into(), "40.00000000".into())
+    );
+    assert_eq!(
+        t.timestamp.unwrap().to_string(),
+        "2023-09-25T07:49:37.708706Z"
+    );
+    assert_eq!(d.trades()[1].side, Some(Side::Buy));
+    let ticker = r#"{"channel":"ticker","type":"snapshot","data":[{"symbol":"ALGO/USD","bid":0.10025,"bid_qty":740.0,"ask":0.10035,"ask_qty":740.0,"last":0.10035,"volume":997038.98383185,"vwap":0.10148,"low":0.09979,"high":0.10285,"change":-0.00017,"change_pct":-0.17}]}"#;
+    let Ok(Inbound::Ticker { len: 1, .. }) = d.decode(ticker.as_bytes(), &syms) else {
+        panic!("a ticker");
+    };
+    let k = d.tickers()[0];
+    assert_eq!(k.symbol, syms.get("ALGO/USD").unwrap());
+    let s = |v: Option<rust_decimal::Decimal>| v.unwrap().to_string();
+    assert_eq!(
+        [
+            s(k.bid),
+            s(k.bid_qty),
+            s(k.ask),
+            s(k.volume),
+            s(k.change),
+            s(k.change_pct)
+        ],
+        [
+            "0.10025",
+            "740.0",
+            "0.10035",
+            "997038.98383185",
+            "-0.00017",
+            "-0.17"
+        ]
+    );
+    // A pair not interned is named UNKNOWN, never another pair.
+    let other = ticker.replace("ALGO/USD", "DOGE/USD");
+    d.decode(other.as_bytes(), &syms).unwrap();
+    assert_eq!(d.tickers()[0].symbol, kraken_exec::SymbolId::UNKNOWN);
 }
