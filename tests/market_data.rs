@@ -199,3 +199,104 @@ fn trade_and_ticker_frames_decode_exactly() {
     d.decode(other.as_bytes(), &syms).unwrap();
     assert_eq!(d.tickers()[0].symbol, kraken_exec::SymbolId::UNKNOWN);
 }
+
+/// kraken-sim's public tape: a `trade` snapshot then updates as its market trades with itself
+/// (trade ids in sequence per pair), our own fills on it with their figures, and `ticker`
+/// updates with a bid below the ask; all decoded by the engine's decoder.
+#[test]
+fn the_simulator_s_tape_and_ticker_move_and_carry_our_fills() {
+    use std::time::{Duration, Instant};
+    use tungstenite::{Message, stream::MaybeTlsStream};
+    let s = kraken_sim::Sim::start(kraken_sim::SimConfig {
+        walk_interval: Duration::from_millis(20),
+        ..kraken_sim::SimConfig::default()
+    })
+    .unwrap();
+    let (mut w, _) = tungstenite::connect(s.ws_url()).unwrap();
+    if let MaybeTlsStream::Plain(t) = w.get_ref() {
+        t.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+    }
+    for ch in ["trade", "ticker"] {
+        w.send(Message::text(format!(
+            r#"{{"method":"subscribe","params":{{"channel":"{ch}","symbol":["BTC/USD"]}},"req_id":1}}"#
+        )))
+        .unwrap();
+    }
+    let syms = SymbolTable::from_names(["BTC/USD"]);
+    let mut d = Decoder::new();
+    let (mut trades, mut tickers, mut snapshots) = (Vec::new(), 0, 0);
+    let mut injected = false;
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end && !(trades.len() >= 20 && tickers >= 5 && injected) {
+        if trades.len() >= 10 && !injected {
+            // A resting sell of ours, then a counterparty takes part of it.
+            s.with_exchange(|e| {
+                let n = kraken_sim::exchange::NewOrder {
+                    symbol: "BTC/USD".into(),
+                    buy: false,
+                    order_type: "limit".into(),
+                    qty: Some(rust_decimal_macros::dec!(0.5)),
+                    limit_price: Some(e.pairs[0].ref_price + rust_decimal_macros::dec!(50)),
+                    tif: "gtc".into(),
+                    ..Default::default()
+                };
+                e.add_order(0, &n, s.now()).unwrap();
+            });
+            s.inject_aggressive_order("BTC/USD", true, rust_decimal_macros::dec!(0.5))
+                .unwrap();
+            injected = true;
+        }
+        let Ok(Message::Text(t)) = w.read() else {
+            continue;
+        };
+        match d.decode(t.as_bytes(), &syms) {
+            Ok(Inbound::Trade { kind, .. }) => {
+                if kind == kraken_exec::protocol::FrameKind::Snapshot {
+                    snapshots += 1;
+                }
+                trades.extend_from_slice(d.trades());
+            }
+            Ok(Inbound::Ticker { .. }) => {
+                let k = d.tickers()[0];
+                assert!(k.bid.unwrap() < k.ask.unwrap(), "{k:?}");
+                assert!(k.last.is_some() && k.volume.is_some());
+                tickers += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(snapshots >= 1, "a trade snapshot");
+    assert!(trades.len() >= 20, "{} trades", trades.len());
+    let ids: Vec<u64> = trades.iter().map(|t| t.trade_id.unwrap()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "ids in sequence: {ids:?}"
+    );
+    // The market stops; what it traded meanwhile is read off the tape too.
+    s.with_exchange(|e| e.market_flow = false);
+    let quiet = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < quiet {
+        if let Ok(Message::Text(t)) = w.read()
+            && let Ok(Inbound::Trade { .. }) = d.decode(t.as_bytes(), &syms)
+        {
+            trades.extend_from_slice(d.trades());
+        }
+    }
+    // Each fill of our resting sell (the injected taker's, and the market flow's) is on the
+    // tape with its figures, as the taker's buy.
+    let ours = s.ledger()["fills"].as_array().unwrap().clone();
+    assert!(!ours.is_empty());
+    let dec =
+        |v: &serde_json::Value| -> rust_decimal::Decimal { v.as_str().unwrap().parse().unwrap() };
+    for f in &ours {
+        let (q, px) = (dec(&f["qty"]), dec(&f["price"]));
+        assert!(
+            trades
+                .iter()
+                .any(|t| t.qty == q && t.price == px && t.side == Some(kraken_exec::Side::Buy)),
+            "our fill {q} @ {px} is on the tape as the taker's buy"
+        );
+    }
+    assert!(tickers >= 5);
+}

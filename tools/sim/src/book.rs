@@ -214,7 +214,7 @@ fn diff(old: &[Level], new: &[Level], depth: usize, bids: bool) -> Vec<Level> {
 }
 
 /// `v` with exactly `dp` decimals, as text.
-fn num(v: Decimal, dp: u32) -> String {
+pub(crate) fn num(v: Decimal, dp: u32) -> String {
     let mut v = v.round_dp(dp);
     v.rescale(dp);
     v.to_string()

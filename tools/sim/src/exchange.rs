@@ -380,6 +380,10 @@ pub struct Exchange {
     pub(crate) book_subs: Vec<crate::book::BookSub>,
     /// Draws the synthetic market's sizes.
     pub(crate) book_seed: u64,
+    /// The public tape (`trade`, `ticker`), its last number, and its subscriptions.
+    pub(crate) tape: Vec<crate::tape::TapeTrade>,
+    pub(crate) tape_seq: u64,
+    pub(crate) tape_subs: Vec<crate::tape::TapeSub>,
     pub status: &'static str,
     pub faults: Faults,
     /// Every order-entry request received, in order.
@@ -647,6 +651,9 @@ impl Exchange {
             public_subs: Vec::new(),
             book_subs: Vec::new(),
             book_seed: seed,
+            tape: Vec::new(),
+            tape_seq: 0,
+            tape_subs: Vec::new(),
             status: "online",
             faults: Faults::default(),
             requests: Vec::new(),
@@ -808,6 +815,7 @@ impl Exchange {
         self.subs.iter().any(|s| s.conn == conn)
             || self.public_subs.contains(&conn)
             || self.book_subs.iter().any(|s| s.conn == conn)
+            || self.tape_subs.iter().any(|s| s.conn == conn)
     }
 
     /// Records a public (instrument) subscription, for heartbeats.
@@ -822,6 +830,7 @@ impl Exchange {
         self.subs.retain(|s| s.conn != conn);
         self.public_subs.retain(|&c| c != conn);
         self.book_subs.retain(|s| s.conn != conn);
+        self.tape_subs.retain(|s| s.conn != conn);
         self.conns.retain(|&c| c != conn);
         self.outbox.remove(&conn);
     }
@@ -849,6 +858,7 @@ impl Exchange {
             .iter()
             .map(|s| s.conn)
             .chain(self.book_subs.iter().map(|s| s.conn))
+            .chain(self.tape_subs.iter().map(|s| s.conn))
             .collect();
         v.sort_unstable();
         v.dedup();
@@ -1548,6 +1558,13 @@ impl Exchange {
         let complete = o.filled >= o.qty;
         self.sync_open(idx);
         let data = self.trade_json(&self.orders[idx], &f);
+        // On the public tape: the taker's side (the counterparty's when ours rested).
+        let (pair, taker_buy, taker_type) = if f.maker {
+            (self.orders[idx].pair, !buy, "market")
+        } else {
+            (self.orders[idx].pair, buy, "limit")
+        };
+        self.tape_trade(pair, taker_buy, f.price, f.qty, taker_type, now);
         self.fills.push(f);
         self.broadcast(acct, "executions", Value::Array(vec![data]));
         // Balances: two ledger entries per trade, sharing the trade id as ref_id.
@@ -2012,6 +2029,7 @@ impl Exchange {
                 if next > Decimal::ZERO {
                     self.set_reference_price(pi, next, now);
                 }
+                self.synthetic_trade(pi, now);
                 // Counterparty flow: sometimes an aggressive order trades the best resting order.
                 if self.rand().is_multiple_of(4) {
                     let buy = self.rand().is_multiple_of(2);

@@ -12,6 +12,7 @@ pub mod book;
 pub mod cli;
 pub mod exchange;
 pub mod server;
+pub mod tape;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

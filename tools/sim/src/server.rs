@@ -319,6 +319,7 @@ fn ws_loop<S: Read + Write>(mut ws: WebSocket<S>, conn: u64, drop_gen: u64, shar
         {
             let mut ex = shared.ex();
             ex.publish_books(conn, shared.now());
+            ex.publish_tape(conn);
             ex.take_outbox(conn, &mut out);
         }
         let generation = shared.non_json_gen.load(Ordering::Relaxed);
@@ -522,6 +523,38 @@ pub fn handle(shared: &Shared, conn: u64, text: &str, now: Ns, out: &mut Vec<Str
                                 }
                                 // Kraken answers each pair on its own; the first here, the
                                 // others queued.
+                                if i == 0 {
+                                    result = Ok(ack);
+                                } else {
+                                    out.push(envelope(&method, req_id, Ok(ack), now, now));
+                                }
+                            }
+                            result
+                        }
+                    }
+                }
+                ("trade" | "ticker", sub) => {
+                    let ticker = channel == "ticker";
+                    match strings(params, "symbol") {
+                        Err(e) => Err(e),
+                        Ok(symbols) => {
+                            let mut result = Err("EGeneral:Invalid arguments:symbol".into());
+                            for (i, sym) in symbols.iter().enumerate() {
+                                let Some(pi) = ex.pairs.iter().position(|p| &p.symbol == sym)
+                                else {
+                                    result = Err(format!("Currency pair not supported {sym}"));
+                                    break;
+                                };
+                                let ack = if ticker {
+                                    json!({"channel": channel, "event_trigger": "trades", "snapshot": true, "symbol": sym})
+                                } else {
+                                    json!({"channel": channel, "snapshot": true, "symbol": sym})
+                                };
+                                if sub {
+                                    ex.subscribe_tape(conn, pi, ticker);
+                                } else {
+                                    ex.unsubscribe_tape(conn, pi, ticker);
+                                }
                                 if i == 0 {
                                     result = Ok(ack);
                                 } else {
