@@ -38,6 +38,7 @@ pub struct Args {
     /// (a sequence gap), `drop-acks:N` (executed, ack lost), `refuse-exec-sub:N`,
     /// `ignore-exec-sub:N`, `invalidate-tokens`, `req-id-double:on|off`, `ack-after:PERCENT`
     /// (acks after their executions, seeded), `dup-frames:PERCENT`, `unknown-enum:N`,
+    /// `corrupt-book:N` (a `book` update a unit off its checksum),
     /// `status:online|cancel_only|maintenance|post_only`. REST: `rest-unavailable:on|off`,
     /// `rest-busy:on|off` (`EService:Busy`, before executing),
     /// `rest-lose-reply:N` (executed, then a 502 HTML page), `rest-reset:N` (executed, then
