@@ -824,3 +824,146 @@ fn a_restored_unknown_add_keeps_its_client_id_and_its_lookup_joins_the_replayed_
         "one record"
     );
 }
+
+/// What the strategy reads back (mutation testing, issue 10, found these unchecked here): the
+/// order a request in flight created, by its request id; the positions its fills made.
+#[test]
+fn a_request_s_order_and_the_positions_read_back() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    assert_eq!(
+        h.t.by_req_id(1).map(|o| o.cl_ord_id),
+        Some(Some(ClOrdId::new("c1").unwrap()))
+    );
+    assert!(h.t.by_req_id(2).is_none());
+    h.feed(&ack(1, OID));
+    h.feed(&trade(OID, "T1", "0.4", "99.9", "0.4", "partially_filled"));
+    let pos: Vec<_> = h.t.positions().filter(|(_, p)| !p.qty.is_zero()).collect();
+    assert_eq!(pos.len(), 1);
+    assert_eq!(
+        (pos[0].0, pos[0].1.qty),
+        (kraken_exec::SymbolId(0), dec!(0.4))
+    );
+}
+
+/// A client id names the order a local submission is waiting for: a snapshot's report of an
+/// older order that used the same id does not take it (mutation testing found the rule
+/// unchecked here).
+#[test]
+fn a_waiting_submission_keeps_its_client_id_against_an_older_order_s_report() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    let snap = r#"{"channel":"executions","type":"snapshot","data":[{"order_id":"OOLDER-ORDER-ID0001","cl_ord_id":"c1","exec_id":"TOLD1","exec_type":"trade","trade_id":9,"symbol":"BTC/USD","side":"buy","last_qty":1.0,"last_price":100.0,"liquidity_ind":"m","order_status":"filled","cum_qty":1.0,"order_qty":1.0,"timestamp":"2024-01-01T00:00:00Z","fees":[{"asset":"USD","qty":0.01}]}],"sequence":1}"#;
+    h.feed(snap);
+    let o = h.t.by_cl_ord_id(&ClOrdId::new("c1").unwrap()).unwrap();
+    assert_eq!((o.order_id, o.status), (None, OrderStatus::Pending));
+    // Its ack then names it; the older order keeps its own record.
+    h.feed(&ack(1, OID));
+    let o = h.t.by_cl_ord_id(&ClOrdId::new("c1").unwrap()).unwrap();
+    assert_eq!(o.order_id, Some(OrderId::new(OID).unwrap()));
+    assert!(
+        h.t.by_order_id(&OrderId::new("OOLDER-ORDER-ID0001").unwrap())
+            .is_some()
+    );
+}
+
+/// A live order keeps its client id against a closed older order's report (a snapshot's
+/// trade of it): the id names the live order until it closes.
+#[test]
+fn a_live_order_keeps_its_client_id_against_a_closed_order_s_report() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    h.feed(&pending_new(OID, "c1"));
+    // The live order's own report first, the older order's trade after it: nothing after
+    // gives the id back.
+    let snap = r#"{"channel":"executions","type":"snapshot","data":[{"order_id":"OK4GJX-KSTLS-7DZZO5","cl_ord_id":"c1","exec_type":"new","order_status":"new","symbol":"BTC/USD","side":"buy","order_qty":1.0,"limit_price":100.0,"order_type":"limit","timestamp":"2024-01-01T00:00:01Z"},{"order_id":"OOLDER-ORDER-ID0001","cl_ord_id":"c1","exec_id":"TOLD1","exec_type":"trade","trade_id":9,"symbol":"BTC/USD","side":"buy","last_qty":1.0,"last_price":100.0,"liquidity_ind":"m","order_status":"filled","cum_qty":1.0,"order_qty":1.0,"timestamp":"2024-01-01T00:00:00Z","fees":[{"asset":"USD","qty":0.01}]}],"sequence":2}"#;
+    h.feed(snap);
+    let o = h.t.by_cl_ord_id(&ClOrdId::new("c1").unwrap()).unwrap();
+    assert_eq!(o.order_id, Some(OrderId::new(OID).unwrap()));
+    assert!(o.status.is_active());
+}
+
+/// Each reason an order was not sent reads as its own text, all saying so (the text is the
+/// rejected order's `reason` the strategy and the CLI show).
+#[test]
+fn not_sent_reasons_read_as_their_own_words() {
+    use kraken_exec::orders::NotSentReason as R;
+    let all = [
+        R::Shutdown,
+        R::Expired,
+        R::NoRestPair,
+        R::PacingExpired,
+        R::CanceledWhileQueued,
+    ];
+    let texts: Vec<&str> = all.iter().map(|r| r.as_str()).collect();
+    assert!(
+        texts
+            .iter()
+            .all(|t| t.starts_with("not sent: ") && t.len() > 12)
+    );
+    let mut unique = texts.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), all.len(), "{texts:?}");
+}
+
+/// An order the tracker learns of from a report alone (a snapshot's trade of one it never
+/// tracked) is found by its client id.
+#[test]
+fn an_order_known_only_from_a_report_is_found_by_its_client_id() {
+    let mut h = Harness::new();
+    let snap = r#"{"channel":"executions","type":"snapshot","data":[{"order_id":"OOLDER-ORDER-ID0001","cl_ord_id":"cx","exec_id":"TOLD1","exec_type":"trade","trade_id":9,"symbol":"BTC/USD","side":"buy","last_qty":1.0,"last_price":100.0,"liquidity_ind":"m","order_status":"filled","cum_qty":1.0,"order_qty":1.0,"timestamp":"2024-01-01T00:00:00Z","fees":[{"asset":"USD","qty":0.01}]}],"sequence":1}"#;
+    h.feed(snap);
+    let o = h.t.by_cl_ord_id(&ClOrdId::new("cx").unwrap()).unwrap();
+    assert_eq!(
+        o.order_id,
+        Some(OrderId::new("OOLDER-ORDER-ID0001").unwrap())
+    );
+}
+
+/// The snapshot lists a submission's order before its ack arrives: the client id still names
+/// the submission (whose ack then joins the two into one record), not the snapshot's record.
+#[test]
+fn a_snapshot_listing_a_submission_before_its_ack_leaves_it_the_client_id() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    let snap = r#"{"channel":"executions","type":"snapshot","data":[{"order_id":"OK4GJX-KSTLS-7DZZO5","cl_ord_id":"c1","exec_type":"new","order_status":"new","symbol":"BTC/USD","side":"buy","order_qty":1.0,"limit_price":100.0,"order_type":"limit","timestamp":"2024-01-01T00:00:01Z"}],"sequence":1}"#;
+    h.feed(snap);
+    let c1 = ClOrdId::new("c1").unwrap();
+    let o = h.t.by_cl_ord_id(&c1).unwrap();
+    assert_eq!((o.order_id, o.req_id), (None, Some(1)));
+    h.feed(&ack(1, OID));
+    let o = h.t.by_cl_ord_id(&c1).unwrap();
+    assert_eq!(o.order_id, Some(OrderId::new(OID).unwrap()));
+    assert_eq!(h.t.orders().filter(|o| o.cl_ord_id == Some(c1)).count(), 1);
+}
+
+/// An add left in flight by a crash (restored `Unknown`, no Kraken id) keeps its client id
+/// when the snapshot lists its order open (not only when it replays a closed one's trade):
+/// its lookup, by that id, then joins the two.
+#[test]
+fn a_restored_unknown_add_keeps_its_client_id_when_its_order_is_listed_open() {
+    use kraken_exec::journal::RecoveredOrder;
+    let mut h = Harness::new();
+    let c1 = ClOrdId::new("c1").unwrap();
+    h.t.restore_order(
+        &RecoveredOrder {
+            cl_ord_id: Some(c1),
+            order_id: None,
+            symbol: kraken_exec::SymbolId(0),
+            side: Some(Side::Buy),
+            qty: Some(dec!(1.0)),
+            price: Some(dec!(100.0)),
+            filled: dec!(0),
+            status: OrderStatus::Unknown,
+            deadline: None,
+            since: kraken_exec::Timestamp(0),
+        },
+        0,
+    );
+    let snap = r#"{"channel":"executions","type":"snapshot","data":[{"order_id":"OK4GJX-KSTLS-7DZZO5","cl_ord_id":"c1","exec_type":"new","order_status":"new","symbol":"BTC/USD","side":"buy","order_qty":1.0,"limit_price":100.0,"order_type":"limit","timestamp":"2024-01-01T00:00:01Z"}],"sequence":1}"#;
+    h.feed(snap);
+    let o = h.t.by_cl_ord_id(&c1).unwrap();
+    assert_eq!((o.order_id, o.status), (None, OrderStatus::Unknown));
+}

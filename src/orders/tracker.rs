@@ -507,12 +507,22 @@ impl OrderTracker {
     }
 
     fn index(&mut self, slot: u32) {
+        self.index_id(slot);
+        self.index_cl(slot);
+    }
+
+    fn index_id(&mut self, slot: u32) {
+        if let Some(id) = self.get(slot).and_then(|o| o.order_id) {
+            self.by_order_id.insert(id, slot);
+        }
+    }
+
+    /// Whether the order's client id names it (see the rules below); decided with its status
+    /// known (a report's order is indexed by client id once its status is applied).
+    fn index_cl(&mut self, slot: u32) {
         let Some(o) = self.get(slot).copied() else {
             return;
         };
-        if let Some(id) = o.order_id {
-            self.by_order_id.insert(id, slot);
-        }
         if let Some(c) = o.cl_ord_id {
             // A local submission still waiting for its id is the newest order with this client
             // id: a report of an older order reusing it (a snapshot's) must not take its place.
@@ -1320,7 +1330,7 @@ impl OrderTracker {
         if let Some(p) = r.avg_price.filter(|p| !p.is_zero()) {
             o.avg_price = p;
         }
-        self.index(slot);
+        self.index_id(slot);
         if created {
             self.announce_new(slot, sink);
         }
@@ -1363,6 +1373,9 @@ impl OrderTracker {
         {
             o.reason = reason;
         }
+        // By client id once its status is known: a closed order's report never takes the id
+        // from a live order (a snapshot's trade of an older order that used it).
+        self.index_cl(slot);
     }
 
     /// Caught-up fills (snapshots, trade history) older than `t` are from before this
