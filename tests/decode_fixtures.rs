@@ -485,8 +485,9 @@ fn non_json_and_unknown_frames() {
     assert_eq!(decode(&mut d, ""), Err(DecodeError::NotJson));
     assert_eq!(decode(&mut d, "{\"channel\":"), Err(DecodeError::Malformed));
     assert_eq!(decode(&mut d, "[1,2]"), Err(DecodeError::UnknownMessage));
+    // A channel the engine does not read (`ticker` is read since the market data work).
     assert_eq!(
-        decode(&mut d, r#"{"channel":"ticker","data":[]}"#),
+        decode(&mut d, r#"{"channel":"ohlc","data":[]}"#),
         Err(DecodeError::UnknownMessage)
     );
     assert_eq!(
