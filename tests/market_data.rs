@@ -79,24 +79,34 @@ fn a_changed_digit_is_a_mismatch() {
     assert!(matches!(r, Applied::Mismatch { .. }), "{r:?}");
 }
 
+type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+/// A kraken-sim whose market walks every 20 ms, and a WebSocket to it reading with a short
+/// timeout.
+fn sim_and_socket() -> (kraken_sim::Sim, Ws) {
+    use std::time::Duration;
+    let s = kraken_sim::Sim::start(kraken_sim::SimConfig {
+        walk_interval: Duration::from_millis(20),
+        ..kraken_sim::SimConfig::default()
+    })
+    .unwrap();
+    let (w, _) = tungstenite::connect(s.ws_url()).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(t) = w.get_ref() {
+        t.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+    }
+    (s, w)
+}
+
 /// kraken-sim publishes `book` as Kraken does: a snapshot, then updates as its market walks,
 /// each with a checksum our book reproduces; after the `corrupt-book` fault the book
 /// mismatches, and a resubscription (a new snapshot) puts it right.
 #[test]
 fn the_simulator_s_book_keeps_kraken_s_checksums_and_its_fault_is_caught() {
     use std::time::{Duration, Instant};
-    use tungstenite::{Message, stream::MaybeTlsStream};
-    let s = kraken_sim::Sim::start(kraken_sim::SimConfig {
-        walk_interval: Duration::from_millis(20),
-        ..kraken_sim::SimConfig::default()
-    })
-    .unwrap();
-    let (mut w, _) = tungstenite::connect(s.ws_url()).unwrap();
-    if let MaybeTlsStream::Plain(t) = w.get_ref() {
-        t.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-    }
-    let sub = |w: &mut tungstenite::WebSocket<MaybeTlsStream<std::net::TcpStream>>, m: &str| {
+    use tungstenite::Message;
+    let (s, mut w) = sim_and_socket();
+    let sub = |w: &mut Ws, m: &str| {
         w.send(Message::text(format!(
             r#"{{"method":"{m}","params":{{"channel":"book","symbol":["BTC/USD"],"depth":10}},"req_id":7}}"#
         )))
@@ -206,17 +216,8 @@ fn trade_and_ticker_frames_decode_exactly() {
 #[test]
 fn the_simulator_s_tape_and_ticker_move_and_carry_our_fills() {
     use std::time::{Duration, Instant};
-    use tungstenite::{Message, stream::MaybeTlsStream};
-    let s = kraken_sim::Sim::start(kraken_sim::SimConfig {
-        walk_interval: Duration::from_millis(20),
-        ..kraken_sim::SimConfig::default()
-    })
-    .unwrap();
-    let (mut w, _) = tungstenite::connect(s.ws_url()).unwrap();
-    if let MaybeTlsStream::Plain(t) = w.get_ref() {
-        t.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-    }
+    use tungstenite::Message;
+    let (s, mut w) = sim_and_socket();
     for ch in ["trade", "ticker"] {
         w.send(Message::text(format!(
             r#"{{"method":"subscribe","params":{{"channel":"{ch}","symbol":["BTC/USD"]}},"req_id":1}}"#

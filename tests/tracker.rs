@@ -778,24 +778,9 @@ fn a_replayed_fill_on_record_of_an_order_no_longer_tracked_creates_nothing() {
 /// one stayed `Unknown` for good.)
 #[test]
 fn a_restored_unknown_add_keeps_its_client_id_and_its_lookup_joins_the_replayed_order() {
-    use kraken_exec::journal::RecoveredOrder;
     let mut h = Harness::new();
     let c1 = ClOrdId::new("c1").unwrap();
-    let target = h.t.restore_order(
-        &RecoveredOrder {
-            cl_ord_id: Some(c1),
-            order_id: None,
-            symbol: kraken_exec::SymbolId(0),
-            side: Some(Side::Buy),
-            qty: Some(dec!(1.0)),
-            price: Some(dec!(100.0)),
-            filled: dec!(0),
-            status: OrderStatus::Unknown,
-            deadline: None,
-            since: kraken_exec::Timestamp(0),
-        },
-        0,
-    );
+    let target = h.t.restore_order(&unknown_add(c1), 0);
     assert_eq!(target, Some(OrderRef::ClOrdId(c1)));
     h.feed(&replayed_trade(OID, "c1", "TX-1"));
     assert_eq!(h.fills().len(), 1, "the fill is delivered once");
@@ -823,6 +808,23 @@ fn a_restored_unknown_add_keeps_its_client_id_and_its_lookup_joins_the_replayed_
         1,
         "one record"
     );
+}
+
+/// An add an earlier process left in flight, as its journal gives it back: `Unknown`, no
+/// Kraken id.
+fn unknown_add(c: ClOrdId) -> kraken_exec::journal::RecoveredOrder {
+    kraken_exec::journal::RecoveredOrder {
+        cl_ord_id: Some(c),
+        order_id: None,
+        symbol: kraken_exec::SymbolId(0),
+        side: Some(Side::Buy),
+        qty: Some(dec!(1.0)),
+        price: Some(dec!(100.0)),
+        filled: dec!(0),
+        status: OrderStatus::Unknown,
+        deadline: None,
+        since: kraken_exec::Timestamp(0),
+    }
 }
 
 /// What the strategy reads back (mutation testing, issue 10, found these unchecked here): the
@@ -944,24 +946,9 @@ fn a_snapshot_listing_a_submission_before_its_ack_leaves_it_the_client_id() {
 /// its lookup, by that id, then joins the two.
 #[test]
 fn a_restored_unknown_add_keeps_its_client_id_when_its_order_is_listed_open() {
-    use kraken_exec::journal::RecoveredOrder;
     let mut h = Harness::new();
     let c1 = ClOrdId::new("c1").unwrap();
-    h.t.restore_order(
-        &RecoveredOrder {
-            cl_ord_id: Some(c1),
-            order_id: None,
-            symbol: kraken_exec::SymbolId(0),
-            side: Some(Side::Buy),
-            qty: Some(dec!(1.0)),
-            price: Some(dec!(100.0)),
-            filled: dec!(0),
-            status: OrderStatus::Unknown,
-            deadline: None,
-            since: kraken_exec::Timestamp(0),
-        },
-        0,
-    );
+    h.t.restore_order(&unknown_add(c1), 0);
     let snap = r#"{"channel":"executions","type":"snapshot","data":[{"order_id":"OK4GJX-KSTLS-7DZZO5","cl_ord_id":"c1","exec_type":"new","order_status":"new","symbol":"BTC/USD","side":"buy","order_qty":1.0,"limit_price":100.0,"order_type":"limit","timestamp":"2024-01-01T00:00:01Z"}],"sequence":1}"#;
     h.feed(snap);
     let o = h.t.by_cl_ord_id(&c1).unwrap();
