@@ -971,22 +971,15 @@ impl Trader {
         if let Some(j) = &mut self.journal {
             let (t, n) = (wall().0, now_ns());
             for o in &batch.orders {
-                j.record(
-                    &crate::journal::Entry::Intent {
-                        req_id,
-                        method: Method::BatchAdd,
-                        cl_ord_id: o.tag.cl_ord_id(),
-                        order_id: None,
-                        symbol: batch.symbol,
-                        side: Some(o.side),
-                        qty: Some(o.base_qty()),
-                        price: o.limit_price,
-                        deadline: batch.deadline,
-                        validate: batch.validate,
-                    },
-                    t,
-                    n,
+                let e = add_intent(
+                    req_id,
+                    Method::BatchAdd,
+                    o,
+                    batch.symbol,
+                    batch.deadline,
+                    batch.validate,
                 );
+                j.record(&e, t, n);
             }
         }
         let _ = self.large_tx.push(LargeCommand::BatchAdd(batch));
@@ -1570,6 +1563,31 @@ fn deliver<S: Strategy + ?Sized>(
     dispatch(s, e);
 }
 
+/// The journal's record of an add (alone, or one of a batch: its pair, `deadline` and
+/// `validate` are the batch's). Its quantity is the tracker's, in base units (zero for one given in the
+/// quote currency), so a recovered order reads as the live one did.
+fn add_intent(
+    req_id: u64,
+    method: Method,
+    o: &AddOrder,
+    symbol: SymbolId,
+    deadline: Option<crate::time::Timestamp>,
+    validate: bool,
+) -> crate::journal::Entry {
+    crate::journal::Entry::Intent {
+        req_id,
+        method,
+        cl_ord_id: o.tag.cl_ord_id(),
+        order_id: None,
+        symbol,
+        side: Some(o.side),
+        qty: Some(o.base_qty()),
+        price: o.limit_price,
+        deadline,
+        validate,
+    }
+}
+
 /// The journal's record of a request accepted from the strategy.
 fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
     use crate::journal::Entry;
@@ -1592,26 +1610,14 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             validate: false,
         };
     Some(match *cmd {
-        Command::Add { req_id, order } => {
-            let cl = match order.tag {
-                ClientTag::ClOrdId(c) => Some(c),
-                _ => None,
-            };
-            Entry::Intent {
-                req_id,
-                method: Method::AddOrder,
-                cl_ord_id: cl,
-                order_id: None,
-                symbol: order.symbol,
-                side: Some(order.side),
-                qty: Some(match order.qty {
-                    crate::order::Quantity::Base(q) | crate::order::Quantity::Quote(q) => q,
-                }),
-                price: order.limit_price,
-                deadline: order.deadline,
-                validate: order.validate,
-            }
-        }
+        Command::Add { req_id, order } => add_intent(
+            req_id,
+            Method::AddOrder,
+            &order,
+            order.symbol,
+            order.deadline,
+            order.validate,
+        ),
         Command::Amend { req_id, amend } => intent(
             req_id,
             Method::AmendOrder,
@@ -1697,6 +1703,30 @@ fn dispatch<S: Strategy + ?Sized>(s: &mut S, e: &TrackerEvent) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An add given in the quote currency is journaled with the tracker's base quantity
+    /// (zero), not its quote amount read as a quantity (which a restart then restored as the
+    /// order's size).
+    #[test]
+    fn a_quote_quantity_add_is_journaled_in_base_units() {
+        let order = AddOrder::market_buy_quote(SymbolId(0), rust_decimal_macros::dec!(100));
+        let e = intent_of(&Command::Add { req_id: 1, order });
+        assert!(
+            matches!(e, Some(crate::journal::Entry::Intent { qty: Some(q), .. }) if q.is_zero()),
+            "{e:?}"
+        );
+        let order = AddOrder::limit(
+            SymbolId(0),
+            Side::Buy,
+            rust_decimal_macros::dec!(0.5),
+            rust_decimal_macros::dec!(100),
+        );
+        let e = intent_of(&Command::Add { req_id: 2, order });
+        assert!(
+            matches!(e, Some(crate::journal::Entry::Intent { qty: Some(q), .. }) if q == rust_decimal_macros::dec!(0.5)),
+            "{e:?}"
+        );
+    }
 
     /// A request sent through the large ring is journaled under its own method (it used to be
     /// recorded as a `batch_add` whatever it was); a `batch_add` is journaled order by order
