@@ -823,7 +823,6 @@ fn unknown_add(c: ClOrdId) -> kraken_exec::journal::RecoveredOrder {
         filled: dec!(0),
         status: OrderStatus::Unknown,
         deadline: None,
-        since: kraken_exec::Timestamp(0),
     }
 }
 

@@ -37,8 +37,6 @@ pub struct RecoveredOrder {
     pub status: OrderStatus,
     /// The deadline its add carried: the exchange cannot have opened it later.
     pub deadline: Option<Timestamp>,
-    /// When it was first on record (journal time).
-    pub since: Timestamp,
 }
 
 /// See the module documentation.
@@ -155,7 +153,7 @@ impl Replay {
         let mut positions: std::collections::BTreeMap<u16, crate::orders::Position> =
             Default::default();
         let mut seen = std::collections::HashSet::new();
-        for &(_, at, ref e) in &self.entries {
+        for (_, _, e) in &self.entries {
             match *e {
                 Entry::Header(_) | Entry::Checkpoint { .. } => {}
                 Entry::AtRisk { since } => r.at_risk = since,
@@ -195,7 +193,6 @@ impl Replay {
                             filled: Decimal::ZERO,
                             status: OrderStatus::Pending,
                             deadline,
-                            since: Timestamp(at),
                         })
                     });
                     if !carried {
@@ -258,7 +255,6 @@ impl Replay {
                             filled: Decimal::ZERO,
                             status,
                             deadline: None,
-                            since: Timestamp(at),
                         });
                     }
                     None => {}
