@@ -474,7 +474,10 @@ impl Cold {
                     });
                 (Method::CancelAllOrdersAfter, r)
             }
-            Command::Large { .. } | Command::Lookup { .. } | Command::Discover { .. } => (
+            Command::Large { .. }
+            | Command::Lookup { .. }
+            | Command::Discover { .. }
+            | Command::Market(_) => (
                 Method::Other,
                 Err(RestError::Kraken(vec![
                     "EGeneral:Invalid arguments:not a REST order command".into(),

@@ -18,6 +18,8 @@ use crate::engine::msg::{Command, Event, Issued, LargeCommand};
 use crate::engine::session::{Session, Transmit};
 use crate::engine::stats::EngineStats;
 use crate::engine::transport::{Connection, WsUrl};
+use crate::market::MarketSession;
+use crate::market::session::MarketTransmit;
 
 /// How long a clean stop waits for the answers to requests in flight (at most the request
 /// timeout).
@@ -55,6 +57,25 @@ pub(crate) struct Io {
     tick_to_wire: Histogram<u64>,
     /// Frame readable → its events pushed to the strategy ring (read, TLS, WebSocket, decode).
     frame_to_ring: Histogram<u64>,
+    /// The public (market-data) socket, on this thread too.
+    market: Public,
+}
+
+/// The public socket: its session and connection.
+pub(crate) struct Public {
+    pub url: WsUrl,
+    pub session: MarketSession,
+    conn: Option<Connection>,
+}
+
+impl Public {
+    pub fn new(url: WsUrl, session: MarketSession) -> Self {
+        Self {
+            url,
+            session,
+            conn: None,
+        }
+    }
 }
 
 impl Io {
@@ -70,8 +91,10 @@ impl Io {
         stats: Arc<EngineStats>,
         stop: Arc<AtomicBool>,
         abort: Arc<AtomicBool>,
+        market: Public,
     ) -> Self {
         Self {
+            market,
             cfg,
             session,
             cmd_rx,
@@ -103,18 +126,28 @@ impl Io {
             if self.session.poll_connect(now) {
                 self.connect();
             }
+            if self.market.session.poll_connect(now) {
+                self.connect_market();
+            }
             busy |= self.drain_commands(false);
             if self.flush_events() {
                 busy |= self.read_frames();
+                busy |= self.read_market_frames();
             } else {
                 // Not reading is our choice, not the exchange's silence.
-                self.session.handle_reading_paused(now_ns());
+                let now = now_ns();
+                self.session.handle_reading_paused(now);
+                self.market.session.handle_reading_paused(now);
             }
             busy |= self.drain_cold();
             let now = now_ns();
             if self.session.poll_timeout().is_some_and(|t| t <= now) {
                 self.session.handle_timeout(now);
                 self.pump_out();
+            }
+            if self.market.session.poll_timeout().is_some_and(|t| t <= now) {
+                self.market.session.handle_timeout(now);
+                self.pump_market_out();
             }
             if !busy {
                 self.idle();
@@ -129,6 +162,8 @@ impl Io {
         }
         self.session.handle_shutdown(now_ns(), crash);
         self.pump_out();
+        self.market.session.handle_shutdown();
+        self.pump_market_out();
         // The cold thread answers what it still held (REST orders it will not send now) and
         // exits; its last replies are the strategy's to see.
         loop {
@@ -167,16 +202,25 @@ impl Io {
             IdleStrategy::Spin => std::hint::spin_loop(),
             IdleStrategy::Yield => std::thread::yield_now(),
             IdleStrategy::Block(d) => {
-                // Not past the session's next timer.
-                let d = match self.session.poll_timeout() {
-                    Some(t) => d.min(Duration::from_nanos(t.saturating_sub(now_ns()))),
-                    None => d,
-                };
-                match self.conn.as_mut() {
-                    Some(c) => {
+                // Not past either session's next timer.
+                let now = now_ns();
+                let d = [
+                    self.session.poll_timeout(),
+                    self.market.session.poll_timeout(),
+                ]
+                .into_iter()
+                .flatten()
+                .fold(d, |d, t| d.min(Duration::from_nanos(t.saturating_sub(now))));
+                // Each socket has its own poller: with both up, each is waited on for half.
+                match (self.conn.as_mut(), self.market.conn.as_mut()) {
+                    (Some(c), Some(m)) => {
+                        let _ = c.wait_readable(d / 2);
+                        let _ = m.wait_readable(d / 2);
+                    }
+                    (Some(c), None) | (None, Some(c)) => {
                         let _ = c.wait_readable(d);
                     }
-                    None => std::thread::sleep(d),
+                    (None, None) => std::thread::sleep(d),
                 }
             }
         }
@@ -241,9 +285,20 @@ impl Io {
     /// stops reading the socket until the strategy catches up, and everything else goes on:
     /// writes, pings, deadlines and the dead man's switch. True once none are held.
     fn flush_events(&mut self) -> bool {
-        while let Some(ev) = self.session.poll_event() {
+        // The private session's first, then the public one's: each socket's frames are
+        // handled (and their events flushed) one at a time, so this is their arrival order.
+        while let Some((ev, public)) = self
+            .session
+            .poll_event()
+            .map(|e| (e, false))
+            .or_else(|| self.market.session.poll_event().map(|e| (e, true)))
+        {
             if let Err(rtrb::PushError::Full(back)) = self.ev_tx.push(ev) {
-                self.session.unpoll_event(back);
+                if public {
+                    self.market.session.unpoll_event(back);
+                } else {
+                    self.session.unpoll_event(back);
+                }
                 if !self.stalled {
                     self.stalled = true;
                     EngineStats::inc(&self.stats.event_ring_stalls);
@@ -263,6 +318,11 @@ impl Io {
         while let Ok(Issued { cmd, at_ns }) = self.cmd_rx.pop() {
             any = true;
             let now = now_ns();
+            if let Command::Market(m) = cmd {
+                self.market.session.handle_command(now, m);
+                self.pump_market_out();
+                continue;
+            }
             let large = if let Command::Large { .. } = cmd {
                 self.large_rx.pop().ok()
             } else {
@@ -330,6 +390,90 @@ impl Io {
         }
         self.session.handle_disconnected(now_ns(), why);
         self.pump_out();
+    }
+
+    fn connect_market(&mut self) {
+        let m = &mut self.market;
+        match Connection::connect(&m.url, &self.cfg.tls, self.cfg.connect_timeout) {
+            Ok(c) => {
+                tracing::info!(url = %m.url.url, "public socket connected");
+                m.conn = Some(c);
+                m.session.handle_connected(now_ns());
+            }
+            Err(e) => m.session.handle_connect_failed(now_ns(), &e.to_string()),
+        }
+        self.pump_market_out();
+    }
+
+    /// Writes what the public session queued and closes its socket if it says so.
+    fn pump_market_out(&mut self) {
+        let m = &mut self.market;
+        loop {
+            match m.session.poll_transmit() {
+                Some(MarketTransmit::Text(frame)) => {
+                    let Some(c) = m.conn.as_mut() else {
+                        continue;
+                    };
+                    match c.send_text(frame) {
+                        Ok(()) => {}
+                        Err(tungstenite::Error::Io(e))
+                            if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => {
+                            if let Some(mut c) = m.conn.take() {
+                                c.shutdown();
+                            }
+                            m.session
+                                .handle_disconnected(now_ns(), &format!("write: {e}"));
+                        }
+                    }
+                }
+                Some(MarketTransmit::Close) => {
+                    if let Some(mut c) = m.conn.take() {
+                        c.shutdown();
+                    }
+                }
+                None => break,
+            }
+        }
+        self.flush_events();
+    }
+
+    fn read_market_frames(&mut self) -> bool {
+        let mut any = false;
+        loop {
+            let Some(c) = self.market.conn.as_mut() else {
+                return any;
+            };
+            let readable = now_ns();
+            let why = match c.ws.read() {
+                Ok(Message::Text(t)) => {
+                    any = true;
+                    self.market.session.handle_frame(readable, t.as_bytes());
+                    self.pump_market_out();
+                    if self.stalled {
+                        return any;
+                    }
+                    continue;
+                }
+                Ok(Message::Close(_)) => "closed by peer".to_string(),
+                Ok(_) => {
+                    any = true;
+                    self.market.session.handle_control_frame(readable);
+                    continue;
+                }
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let _ = c.ws.flush();
+                    return any;
+                }
+                Err(e) => format!("read: {e}"),
+            };
+            if let Some(mut c) = self.market.conn.take() {
+                c.shutdown();
+            }
+            self.market.session.handle_disconnected(now_ns(), &why);
+            self.pump_market_out();
+            return true;
+        }
     }
 
     fn drain_cold(&mut self) -> bool {

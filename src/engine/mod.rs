@@ -68,6 +68,9 @@ pub enum IdleStrategy {
 pub struct EngineConfig {
     /// WebSocket URL (`wss://ws-auth.kraken.com/v2`).
     pub ws_url: String,
+    /// Public WebSocket URL for market data (`wss://ws.kraken.com/v2`), on the same I/O
+    /// thread; connected only once something is subscribed.
+    pub public_ws_url: String,
     /// REST base URL (`https://api.kraken.com`).
     pub rest_url: String,
     /// API credentials.
@@ -148,6 +151,7 @@ impl EngineConfig {
     pub fn new(credentials: Credentials, symbols: &[&str]) -> Self {
         Self {
             ws_url: "wss://ws-auth.kraken.com/v2".into(),
+            public_ws_url: "wss://ws.kraken.com/v2".into(),
             rest_url: "https://api.kraken.com".into(),
             credentials,
             extra_ca_pem: None,
@@ -192,6 +196,8 @@ impl EngineConfig {
             symbols,
         );
         cfg.ws_url = sim.ws_url().into();
+        // The simulator serves public and private channels on one URL.
+        cfg.public_ws_url = sim.ws_url().into();
         cfg.rest_url = sim.rest_url().into();
         // The embedded simulator may run without TLS; it is on this machine.
         cfg.allow_insecure_local = sim.ca_pem().is_none();
@@ -312,6 +318,17 @@ fn session_config(cfg: &EngineConfig, seed: u64) -> session::SessionConfig {
     }
 }
 
+/// The public socket's session settings from `cfg` (the private socket's timeouts).
+fn market_config(cfg: &EngineConfig, seed: u64) -> crate::market::MarketConfig {
+    crate::market::MarketConfig {
+        watchdog_ns: cfg.watchdog.as_nanos() as u64,
+        request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
+        backoff_min_ns: cfg.backoff_min.as_nanos() as u64,
+        backoff_max_ns: cfg.backoff_max.as_nanos() as u64,
+        seed: seed.rotate_left(17),
+    }
+}
+
 /// What the journal of earlier processes leaves this one's session: fills made while no
 /// process listened are read from the trade history since its last fill.
 pub(crate) fn recover_session(session: &mut session::Session, r: &crate::journal::Recovery) {
@@ -381,6 +398,8 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
     }
     let url = transport::WsUrl::parse(&cfg.ws_url)?;
     check_secure(&cfg, &url)?;
+    let public_url = transport::WsUrl::parse(&cfg.public_ws_url)?;
+    check_secure(&cfg, &public_url)?;
     // Opened before anything starts: a journal of another account, or one that cannot be
     // written, stops the engine here.
     let journal = match &cfg.journal {
@@ -453,6 +472,15 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         stats.clone(),
         stop.clone(),
         abort.clone(),
+        io::Public::new(
+            public_url,
+            crate::market::MarketSession::new(
+                market_config(&cfg, clock::wall().0 as u64),
+                symbols.clone(),
+                stats.clone(),
+                clock::now_ns(),
+            ),
+        ),
     );
     let core = cfg.io_core;
     let io_handle = std::thread::Builder::new()

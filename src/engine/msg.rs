@@ -2,8 +2,13 @@
 //! none points to the heap.
 
 use crate::error::DecodeError;
+use crate::ids::SymbolId;
 use crate::order::{AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, EditOrder, OrderRef};
-use crate::protocol::messages::{BalanceEntry, BatchItem, ExecutionReport, Response, Status};
+use crate::protocol::encode::MarketChannel;
+use crate::protocol::messages::{
+    BalanceEntry, BatchItem, BookLevel, ExecutionReport, FrameKind, PublicTrade, Response, Status,
+    Ticker,
+};
 
 /// A request for the I/O thread. Large requests (multi-order cancels and batches) travel on a
 /// second ring, announced by [`Command::Large`], so this one stays small.
@@ -70,6 +75,8 @@ pub enum Command {
         /// The latest `deadline` (exchange time) the request can have carried.
         deadline: Option<crate::time::Timestamp>,
     },
+    /// Market data on the public socket.
+    Market(MarketCommand),
     /// The next [`LargeCommand`] on the large ring.
     Large {
         /// Request id.
@@ -77,6 +84,74 @@ pub enum Command {
         /// Which one it is (`CancelOrder` of several orders, `BatchAdd`, `BatchCancel`).
         method: crate::protocol::messages::Method,
     },
+}
+
+/// A market-data request, for the public socket's session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarketCommand {
+    /// Subscribe to a channel of a pair (a book at another depth replaces the one subscribed).
+    Subscribe {
+        /// The pair.
+        symbol: SymbolId,
+        /// The channel.
+        channel: MarketChannel,
+    },
+    /// Unsubscribe.
+    Unsubscribe {
+        /// The pair.
+        symbol: SymbolId,
+        /// The channel (a book's depth is not compared).
+        channel: MarketChannel,
+    },
+    /// The book was found wrong (checksum, or an update before any snapshot): subscribe
+    /// again for a new snapshot.
+    ResyncBook {
+        /// The pair.
+        symbol: SymbolId,
+    },
+}
+
+/// Levels one [`Event::Book`] carries; a frame with more comes in several.
+pub const BOOK_CHUNK: usize = 16;
+
+/// Part of a `book` frame (all of it, for the usual update of a level or two): its levels,
+/// bids then asks. The frame's first chunk has `first`, its last `last`; the frame is applied
+/// (and its checksum checked) once the last is in.
+#[derive(Clone, Copy, Debug)]
+pub struct BookChunk {
+    /// The pair.
+    pub symbol: SymbolId,
+    /// Snapshot or update.
+    pub kind: FrameKind,
+    /// The frame's first chunk.
+    pub first: bool,
+    /// The frame's last chunk.
+    pub last: bool,
+    /// Bids in `levels` (first).
+    pub n_bids: u8,
+    /// Asks in `levels` (after the bids).
+    pub n_asks: u8,
+    /// The levels.
+    pub levels: [BookLevel; BOOK_CHUNK],
+    /// Kraken's checksum of the book after the frame.
+    pub checksum: Option<u32>,
+    /// Exchange time of the frame.
+    pub timestamp: Option<crate::time::Timestamp>,
+    /// Monotonic ns when the I/O thread found its frame readable.
+    pub recv_ns: u64,
+}
+
+impl BookChunk {
+    /// The chunk's bids.
+    pub fn bids(&self) -> &[BookLevel] {
+        &self.levels[..self.n_bids as usize]
+    }
+
+    /// The chunk's asks.
+    pub fn asks(&self) -> &[BookLevel] {
+        let b = self.n_bids as usize;
+        &self.levels[b..b + self.n_asks as usize]
+    }
 }
 
 /// A [`Command`] as it crosses the command ring, with the strategy's clock reading when it was
@@ -221,6 +296,39 @@ pub enum Event {
     /// The event ring was full: the strategy had not polled for a while, so the engine held
     /// its events (none is lost) and paused reading the socket until it did.
     EventRingFull,
+    /// Part of a `book` frame of the public socket.
+    Book(BookChunk),
+    /// A trade of the public tape.
+    Trade {
+        /// The trade.
+        trade: PublicTrade,
+        /// From the subscription's snapshot (the last trades before it).
+        snapshot: bool,
+        /// Monotonic ns when the I/O thread found its frame readable.
+        recv_ns: u64,
+    },
+    /// A pair's ticker.
+    Ticker {
+        /// The ticker.
+        ticker: Ticker,
+        /// Monotonic ns when the I/O thread found its frame readable.
+        recv_ns: u64,
+    },
+    /// The public socket changed state (`Ready`: every market-data subscription is live).
+    /// Books are not to be trusted while it is down; a snapshot follows the reconnect.
+    MarketConnection(ConnectionState),
+    /// A market-data subscription was acknowledged (`error: None`) or refused; a refused one
+    /// is asked again a few times, then given up (`gave_up`).
+    MarketSubscription {
+        /// The pair.
+        symbol: SymbolId,
+        /// The channel.
+        channel: MarketChannel,
+        /// The exchange's error, or why it failed.
+        error: Option<crate::protocol::messages::Text>,
+        /// No more attempts will be made.
+        gave_up: bool,
+    },
     /// A looked-up order's state (reconciliation after an unknown outcome).
     Resolved {
         /// The order.

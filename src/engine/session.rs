@@ -415,6 +415,8 @@ impl Session {
                 self.lookup(now, target, since_ns, deadline);
                 return;
             }
+            // The public socket's (the driver hands them to its session).
+            Command::Market(_) => return,
             Command::Discover { since_ns, deadline } => {
                 EngineStats::inc(&self.stats.reconciliations);
                 let (since, until) = self.window(now, since_ns, deadline);
@@ -501,7 +503,7 @@ impl Session {
                 encode::batch_cancel(&mut self.out, b, token, req_id)
             }
             (Command::Large { .. }, None)
-            | (Command::Lookup { .. } | Command::Discover { .. }, _) => return,
+            | (Command::Lookup { .. } | Command::Discover { .. } | Command::Market(_), _) => return,
         }
         let deadline_ns = now + self.cfg.request_timeout_ns;
         self.in_flight.insert(

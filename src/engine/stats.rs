@@ -50,6 +50,18 @@ pub struct EngineStats {
     pub recovery_failures: AtomicU64,
     /// Times the event ring was full: the I/O thread held its events and stopped reading.
     pub event_ring_stalls: AtomicU64,
+    /// Text frames received on the public (market-data) socket.
+    pub market_frames_in: AtomicU64,
+    /// Public socket connections made.
+    pub market_connects: AtomicU64,
+    /// Public socket connections lost.
+    pub market_disconnects: AtomicU64,
+    /// `book` frames received.
+    pub book_frames: AtomicU64,
+    /// Books found wrong: a checksum mismatch, or an update with no snapshot before it.
+    pub book_mismatches: AtomicU64,
+    /// Book resubscriptions sent to rebuild a wrong book.
+    pub book_resyncs: AtomicU64,
     /// The exchange's clock minus ours, µs, as last measured (0 until then): deadlines are
     /// set in the exchange's time.
     pub exchange_offset_us: std::sync::atomic::AtomicI64,

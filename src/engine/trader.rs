@@ -14,12 +14,15 @@ use rust_decimal::Decimal;
 
 use crate::engine::clock::{now_ns, wall};
 use crate::engine::gate::Gate;
-use crate::engine::msg::{Command, ConnectionState, Event, Issued, LargeCommand, Route};
+use crate::engine::msg::{
+    Command, ConnectionState, Event, Issued, LargeCommand, MarketCommand, Route,
+};
 use crate::engine::reconciler::{Reconciler, Verdict};
 use crate::engine::stats::EngineStats;
 use crate::engine::{EngineConfig, latency_histogram};
 use crate::error::{DecodeError, KrakenErrorKind, OrderError};
 use crate::ids::{ClOrdId, SymbolId, SymbolTable};
+use crate::market::{Book, BookInvalid, BookOutcome, Books};
 use crate::order::{
     AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, ClientTag, EditOrder, OrderRef,
     OrderTarget,
@@ -28,7 +31,8 @@ use crate::orders::{
     Fill, NotSent, Order, OrderTracker, Position, RequestAck, RequestFailure, StatusChange,
     TrackerEvent, TrackerStats,
 };
-use crate::protocol::messages::{BalanceEntry, BatchItem, Method, Status};
+use crate::protocol::encode::MarketChannel;
+use crate::protocol::messages::{BalanceEntry, BatchItem, Method, PublicTrade, Status, Ticker};
 use crate::risk::{BreakerOpen, RateCounter, RateLimited, Transaction};
 use crate::types::{OrderStatus, OrderType, PairStatus, Side, SystemStatus};
 use crate::validate::Instrument;
@@ -68,6 +72,28 @@ pub trait Strategy {
     fn on_system_status(&mut self, status: &Status) {}
     /// A frame could not be decoded.
     fn on_decode_error(&mut self, error: DecodeError) {}
+    /// A book changed (a frame applied and matching Kraken's checksum); `book` is in sync.
+    /// Called once per frame, in arrival order with every other event.
+    fn on_book(&mut self, symbol: SymbolId, book: &Book) {}
+    /// A book is not to be trusted until its next snapshot (already asked for): it is not
+    /// handed out meanwhile ([`Trader::book`] says `None`).
+    fn on_book_invalid(&mut self, symbol: SymbolId, why: BookInvalid) {}
+    /// A trade of the public tape (`snapshot`: one of the last trades before subscribing).
+    fn on_trade(&mut self, trade: &PublicTrade, snapshot: bool) {}
+    /// A pair's ticker.
+    fn on_ticker(&mut self, ticker: &Ticker) {}
+    /// The public (market-data) socket changed state.
+    fn on_market_connection(&mut self, state: ConnectionState) {}
+    /// A market-data subscription was acknowledged (`error` is `None`) or refused (asked
+    /// again a few times, then given up: `gave_up`).
+    fn on_market_subscription(
+        &mut self,
+        symbol: SymbolId,
+        channel: MarketChannel,
+        error: Option<&str>,
+        gave_up: bool,
+    ) {
+    }
 }
 
 impl Strategy for () {}
@@ -296,6 +322,12 @@ pub struct Trader {
     pacing_stats: PacingStats,
     /// How long released adds waited, ns.
     pacing_wait: Histogram<u64>,
+    /// Books of the pairs subscribed, kept from the public socket's frames.
+    books: Books,
+    /// The public socket's state as last reported.
+    market_connection: ConnectionState,
+    /// `book` frame readable on the I/O thread → its `on_book` call, ns.
+    book_to_strategy: Histogram<u64>,
 }
 
 /// An add waiting in the pacing queue.
@@ -376,6 +408,9 @@ impl Trader {
             order_deadline_us: crate::engine::order_deadline(cfg.request_timeout).as_micros()
                 as i64,
             request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
+            books: Books::new(),
+            market_connection: ConnectionState::Disconnected,
+            book_to_strategy: latency_histogram(),
         }
     }
 
@@ -406,6 +441,81 @@ impl Trader {
     /// Connection state as last reported.
     pub fn connection(&self) -> ConnectionState {
         self.connection
+    }
+
+    /// The public (market-data) socket's state as last reported.
+    pub fn market_connection(&self) -> ConnectionState {
+        self.market_connection
+    }
+
+    /// Subscribes to `symbol`'s book at `depth` levels a side (10, 25, 100, 500 or 1000; a
+    /// book at another depth is replaced). The public socket connects on the first
+    /// subscription. The book is read with [`book`](Self::book), and
+    /// [`Strategy::on_book`] hears of every change.
+    pub fn subscribe_book(&mut self, symbol: SymbolId, depth: usize) -> Result<(), TradeError> {
+        if !crate::market::book::DEPTHS.contains(&depth) {
+            return Err(TradeError::BadArgument("depth"));
+        }
+        let depth_u16 = depth as u16;
+        self.market(MarketCommand::Subscribe {
+            symbol,
+            channel: MarketChannel::Book { depth: depth_u16 },
+        })?;
+        self.books.track(symbol, depth);
+        Ok(())
+    }
+
+    /// Subscribes to `symbol`'s public trades ([`Strategy::on_trade`]).
+    pub fn subscribe_trades(&mut self, symbol: SymbolId) -> Result<(), TradeError> {
+        self.market(MarketCommand::Subscribe {
+            symbol,
+            channel: MarketChannel::Trade,
+        })
+    }
+
+    /// Subscribes to `symbol`'s ticker ([`Strategy::on_ticker`]).
+    pub fn subscribe_ticker(&mut self, symbol: SymbolId) -> Result<(), TradeError> {
+        self.market(MarketCommand::Subscribe {
+            symbol,
+            channel: MarketChannel::Ticker,
+        })
+    }
+
+    /// Ends a market-data subscription (a book's depth is not compared).
+    pub fn unsubscribe(
+        &mut self,
+        symbol: SymbolId,
+        channel: MarketChannel,
+    ) -> Result<(), TradeError> {
+        self.market(MarketCommand::Unsubscribe { symbol, channel })?;
+        if let MarketChannel::Book { .. } = channel {
+            self.books.untrack(symbol);
+        }
+        Ok(())
+    }
+
+    /// `symbol`'s book, if subscribed and in sync (a snapshot applied, every frame since
+    /// matching Kraken's checksum, the public socket up). Read on the strategy's thread: no
+    /// lock, no copy.
+    pub fn book(&self, symbol: SymbolId) -> Option<&Book> {
+        self.books.get(symbol)
+    }
+
+    fn market(&mut self, cmd: MarketCommand) -> Result<(), TradeError> {
+        let (MarketCommand::Subscribe { symbol, .. }
+        | MarketCommand::Unsubscribe { symbol, .. }
+        | MarketCommand::ResyncBook { symbol }) = cmd;
+        if usize::from(symbol.0) >= self.symbols.len() {
+            return self.refuse(TradeError::UnknownSymbol);
+        }
+        let issued = Issued {
+            cmd: Command::Market(cmd),
+            at_ns: 0,
+        };
+        if self.cmd_tx.push(issued).is_err() {
+            return self.refuse(TradeError::Backpressure);
+        }
+        Ok(())
     }
 
     fn refuse<T>(&mut self, e: TradeError) -> Result<T, TradeError> {
@@ -1102,6 +1212,13 @@ impl Trader {
                 break;
             }
         }
+        while let Some(symbol) = self.books.take_resync() {
+            let cmd = Command::Market(MarketCommand::ResyncBook { symbol });
+            if self.cmd_tx.push(Issued { cmd, at_ns: 0 }).is_err() {
+                self.books.untake_resync(symbol);
+                break;
+            }
+        }
         while let Some(&(since_ns, deadline)) = self.discoveries.first() {
             let cmd = Command::Discover { since_ns, deadline };
             if self.cmd_tx.push(Issued { cmd, at_ns: 0 }).is_err() {
@@ -1200,6 +1317,49 @@ impl Trader {
                 }
             }
             Event::Balance { entry, .. } => s.on_balance(&entry),
+            Event::Book(c) => match self.books.on_chunk(&c) {
+                BookOutcome::Nothing => {}
+                BookOutcome::Changed => {
+                    if let Some(book) = self.books.get(c.symbol) {
+                        let _ = self
+                            .book_to_strategy
+                            .record(now.saturating_sub(c.recv_ns).max(1));
+                        s.on_book(c.symbol, book);
+                    }
+                }
+                BookOutcome::Invalid(why) => {
+                    EngineStats::inc(&self.stats.book_mismatches);
+                    tracing::warn!(
+                        symbol = self.symbols.name(c.symbol),
+                        ?why,
+                        "book out of sync: resubscribing"
+                    );
+                    s.on_book_invalid(c.symbol, why);
+                }
+            },
+            Event::Trade {
+                trade, snapshot, ..
+            } => s.on_trade(&trade, snapshot),
+            Event::Ticker { ticker, .. } => s.on_ticker(&ticker),
+            Event::MarketConnection(c) => {
+                self.market_connection = c;
+                if c == ConnectionState::Disconnected {
+                    self.books
+                        .on_disconnected(|sym| s.on_book_invalid(sym, BookInvalid::Disconnected));
+                }
+                s.on_market_connection(c);
+            }
+            Event::MarketSubscription {
+                symbol,
+                channel,
+                error,
+                gave_up,
+            } => s.on_market_subscription(
+                symbol,
+                channel,
+                error.as_ref().map(|e| e.as_str()),
+                gave_up,
+            ),
             Event::Status(st) => {
                 self.gate.on_status(st.system);
                 s.on_system_status(&st);
@@ -1686,7 +1846,7 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             None,
             None,
         ),
-        Command::Lookup { .. } | Command::Discover { .. } => return None,
+        Command::Lookup { .. } | Command::Discover { .. } | Command::Market(_) => return None,
     })
 }
 

@@ -2,5 +2,9 @@
 //! pair, checked against Kraken's checksum on every frame.
 
 pub mod book;
+pub mod books;
+pub mod session;
 
 pub use book::{Applied, Book};
+pub use books::{BookInvalid, BookOutcome, Books};
+pub use session::{MarketConfig, MarketSession};

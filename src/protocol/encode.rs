@@ -400,6 +400,64 @@ pub fn unsubscribe(out: &mut Vec<u8>, s: &Subscription, token: Option<&str>, req
     subscription(out, "unsubscribe", s, token, req_id);
 }
 
+/// A public market-data channel of one pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MarketChannel {
+    /// `book` at this depth (10, 25, 100, 500 or 1000).
+    Book {
+        /// Levels a side.
+        depth: u16,
+    },
+    /// `trade` (the public tape).
+    Trade,
+    /// `ticker` (level 1, on every trade).
+    Ticker,
+}
+
+impl MarketChannel {
+    /// The channel name.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            MarketChannel::Book { .. } => "book",
+            MarketChannel::Trade => "trade",
+            MarketChannel::Ticker => "ticker",
+        }
+    }
+}
+
+/// `subscribe` (or `unsubscribe`) to a public channel of one pair, with a snapshot.
+pub fn market_subscription(
+    out: &mut Vec<u8>,
+    subscribe: bool,
+    channel: MarketChannel,
+    symbol: &str,
+    req_id: u64,
+) {
+    let mut o = begin(
+        out,
+        if subscribe {
+            "subscribe"
+        } else {
+            "unsubscribe"
+        },
+    );
+    o.str("channel", channel.name());
+    {
+        let v = o.key("symbol");
+        v.push(b'[');
+        write::json_str(v, symbol);
+        v.push(b']');
+    }
+    if let MarketChannel::Book { depth } = channel {
+        o.int("depth", depth);
+    }
+    if subscribe {
+        o.bool("snapshot", true);
+    }
+    o.close();
+    end(out, req_id);
+}
+
 /// Application-level `ping` (no params: Kraken rejects them).
 pub fn ping(out: &mut Vec<u8>, req_id: u64) {
     out.clear();
