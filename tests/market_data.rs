@@ -301,3 +301,91 @@ fn the_simulator_s_tape_and_ticker_move_and_carry_our_fills() {
     }
     assert!(tickers >= 5);
 }
+
+/// The engine end to end: its public socket subscribes the simulator's book, trades and
+/// ticker; every book handed to the strategy matches Kraken's checksum and is not crossed; a
+/// corrupted update is caught, reported, never handed out, and the book rebuilt from a new
+/// snapshot.
+#[test]
+fn the_engine_s_book_is_checked_withheld_when_wrong_and_rebuilt() {
+    use kraken_exec::engine::{self, ConnectionState, EngineConfig, Strategy};
+    use kraken_exec::market::BookInvalid;
+    use kraken_exec::protocol::{PublicTrade, Ticker};
+    use std::time::{Duration, Instant};
+
+    #[derive(Default)]
+    struct S {
+        books: u32,
+        books_after_invalid: u32,
+        invalid: Vec<BookInvalid>,
+        trades: u32,
+        tickers: u32,
+        market_ready: bool,
+    }
+    impl Strategy for S {
+        fn on_book(&mut self, _: kraken_exec::SymbolId, book: &Book) {
+            assert!(book.is_valid());
+            if let (Some(b), Some(a)) = (book.best_bid(), book.best_ask()) {
+                assert!(b.price < a.price, "crossed: {} / {}", b.price, a.price);
+            }
+            self.books += 1;
+            if !self.invalid.is_empty() {
+                self.books_after_invalid += 1;
+            }
+        }
+        fn on_book_invalid(&mut self, _: kraken_exec::SymbolId, why: BookInvalid) {
+            self.invalid.push(why);
+        }
+        fn on_trade(&mut self, t: &PublicTrade, _: bool) {
+            assert!(t.price > rust_decimal::Decimal::ZERO && t.qty > rust_decimal::Decimal::ZERO);
+            self.trades += 1;
+        }
+        fn on_ticker(&mut self, _: &Ticker) {
+            self.tickers += 1;
+        }
+        fn on_market_connection(&mut self, s: ConnectionState) {
+            self.market_ready |= s == ConnectionState::Ready;
+        }
+    }
+
+    let sim = kraken_sim::Sim::start(kraken_sim::SimConfig {
+        walk_interval: Duration::from_millis(20),
+        ..kraken_sim::SimConfig::default()
+    })
+    .unwrap();
+    let mut trader = engine::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    let mut s = S::default();
+    assert!(trader.wait_ready(&mut s, Duration::from_secs(10)));
+    let btc = trader.symbol("BTC/USD").unwrap();
+    assert!(trader.subscribe_book(btc, 7).is_err(), "a depth Kraken does not offer");
+    trader.subscribe_book(btc, 10).unwrap();
+    trader.subscribe_trades(btc).unwrap();
+    trader.subscribe_ticker(btc).unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut faulted = false;
+    while Instant::now() < end && !(s.books_after_invalid >= 10 && s.trades > 0 && s.tickers > 0) {
+        trader.poll(&mut s);
+        if s.books >= 10 && !faulted {
+            sim.fault("corrupt-book:1").unwrap();
+            faulted = true;
+        }
+        if !s.invalid.is_empty() && s.books_after_invalid == 0 {
+            assert!(trader.book(btc).is_none(), "a wrong book is not handed out");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(s.market_ready, "every subscription acknowledged");
+    assert!(s.books >= 10, "{} books", s.books);
+    assert!(
+        matches!(s.invalid.as_slice(), [BookInvalid::ChecksumMismatch { .. }]),
+        "the corrupted update, and only it: {:?}",
+        s.invalid
+    );
+    assert!(s.books_after_invalid >= 10, "rebuilt from a new snapshot");
+    assert!(trader.book(btc).is_some_and(|b| b.is_valid() && b.bids().len() == 10));
+    assert!(s.trades > 0 && s.tickers > 0, "{} trades, {} tickers", s.trades, s.tickers);
+    let st = trader.statistics().market;
+    assert_eq!((st.book_mismatches, st.book_resyncs, st.connects), (1, 1, 1), "{st:?}");
+    assert!(st.book_frames >= 20 && st.book_to_strategy.count > 0, "{st:?}");
+    trader.shutdown();
+}

@@ -31,7 +31,7 @@ use std::time::Duration;
 pub use msg::{Command, ConnectionState, Event, Issued, LargeCommand, Route};
 pub use stats::EngineStats;
 pub use trader::{
-    LatencyReport, LatencySummary, PacingStats, ShutdownReport, Statistics, Strategy, TradeError,
+    LatencyReport, LatencySummary, MarketStats, PacingStats, ShutdownReport, Statistics, Strategy, TradeError,
     Trader,
 };
 

@@ -172,6 +172,8 @@ pub struct Statistics {
     pub recovery_failures: u64,
     /// The pacing queue (all zero unless [`EngineConfig::pacing`] is set).
     pub pacing: PacingStats,
+    /// The public (market-data) socket.
+    pub market: MarketStats,
     /// The exchange's clock minus ours, µs (plus a one-way trip), from the receive times on
     /// the engine's own requests: deadlines and lookup windows are set in the exchange's time.
     pub exchange_offset_us: i64,
@@ -328,6 +330,25 @@ pub struct Trader {
     market_connection: ConnectionState,
     /// `book` frame readable on the I/O thread → its `on_book` call, ns.
     book_to_strategy: Histogram<u64>,
+}
+
+/// Counters of the public socket and its books.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct MarketStats {
+    /// Text frames received.
+    pub frames_in: u64,
+    /// Connections made.
+    pub connects: u64,
+    /// Connections lost.
+    pub disconnects: u64,
+    /// `book` frames received.
+    pub book_frames: u64,
+    /// Books found wrong (a checksum mismatch, or an update with no snapshot before it).
+    pub book_mismatches: u64,
+    /// Book resubscriptions sent to rebuild one.
+    pub book_resyncs: u64,
+    /// `book` frame readable on the I/O thread → `Strategy::on_book` called, ns.
+    pub book_to_strategy: LatencySummary,
 }
 
 /// An add waiting in the pacing queue.
@@ -1539,6 +1560,15 @@ impl Trader {
                 depth: self.paced.iter().map(|q| q.len() as u64).sum(),
                 wait: LatencySummary::of(&self.pacing_wait),
                 ..self.pacing_stats
+            },
+            market: MarketStats {
+                frames_in: EngineStats::get(&st.market_frames_in),
+                connects: EngineStats::get(&st.market_connects),
+                disconnects: EngineStats::get(&st.market_disconnects),
+                book_frames: EngineStats::get(&st.book_frames),
+                book_mismatches: EngineStats::get(&st.book_mismatches),
+                book_resyncs: EngineStats::get(&st.book_resyncs),
+                book_to_strategy: LatencySummary::of(&self.book_to_strategy),
             },
             exchange_offset_us: st.exchange_offset_us.load(Ordering::Relaxed),
             event_ring_stalls: EngineStats::get(&st.event_ring_stalls),

@@ -903,7 +903,7 @@ mod tests {
                 break;
             }
             let due = s.poll_timeout().unwrap();
-            assert!(due >= now + (100 * MS << n).min(10 * S), "backs off");
+            assert!(due >= now + ((100 * MS) << n).min(10 * S), "backs off");
             now = due;
             s.handle_timeout(now);
             let out = sent(&mut s);

@@ -8,5 +8,5 @@ pub mod rest;
 pub mod write;
 
 pub use decode::Decoder;
-pub use encode::Subscription;
+pub use encode::{MarketChannel, Subscription};
 pub use messages::*;
