@@ -176,12 +176,12 @@ fn journal_appends_allocate_nothing() {
 /// A book frame decoded and applied, and Kraken's checksum computed, allocate nothing once the
 /// book and the decoder are built: a snapshot of 10 levels a side, then updates of one and of
 /// ten levels (inserts, changes and removals), each checksummed.
-#[test]
-fn book_frames_decode_apply_and_checksum_allocate_nothing() {
-    use kraken_exec::market::{Applied, Book};
+/// A snapshot of 10 levels a side, then 200 updates of one and of ten levels (inserts,
+/// changes and removals), each with the checksum the book will have.
+fn book_frames() -> (String, Vec<String>) {
+    use kraken_exec::market::Book;
     let syms = SymbolTable::from_names(["BTC/USD"]);
     let mut d = Decoder::new();
-    let mut book = Book::new(10);
     let level = |p: u64, q: &str| format!(r#"{{"price":{}.{},"qty":{q}}}"#, p / 10, p % 10);
     let bids: Vec<String> = (0..10).map(|i| level(650_000 - i, "0.50000000")).collect();
     let asks: Vec<String> = (0..10).map(|i| level(650_001 + i, "0.25000000")).collect();
@@ -193,10 +193,9 @@ fn book_frames_decode_apply_and_checksum_allocate_nothing() {
     let Inbound::Book { kind, .. } = d.decode(snapshot.as_bytes(), &syms).unwrap() else {
         panic!("book");
     };
-    book.apply(kind, d.book_bids(), d.book_asks(), None);
-    // Updates, each with the checksum the book will have (computed on a copy first).
+    let mut shadow = Book::new(10);
+    shadow.apply(kind, d.book_bids(), d.book_asks(), None);
     let mut frames = Vec::new();
-    let mut shadow = book.clone();
     for i in 0..200u64 {
         let n = if i % 2 == 0 { 1 } else { 10 };
         let levels: Vec<String> = (0..n)
@@ -217,6 +216,20 @@ fn book_frames_decode_apply_and_checksum_allocate_nothing() {
         shadow.apply(kind, d.book_bids(), d.book_asks(), None);
         frames.push(body.replace("CS", &shadow.checksum().to_string()));
     }
+    (snapshot, frames)
+}
+
+#[test]
+fn book_frames_decode_apply_and_checksum_allocate_nothing() {
+    use kraken_exec::market::{Applied, Book};
+    let syms = SymbolTable::from_names(["BTC/USD"]);
+    let mut d = Decoder::new();
+    let mut book = Book::new(10);
+    let (snapshot, frames) = book_frames();
+    let Inbound::Book { kind, .. } = d.decode(snapshot.as_bytes(), &syms).unwrap() else {
+        panic!("book");
+    };
+    book.apply(kind, d.book_bids(), d.book_asks(), None);
     let before = allocs();
     for f in &frames {
         let Inbound::Book { kind, checksum, .. } = d.decode(f.as_bytes(), &syms).unwrap() else {
@@ -228,4 +241,58 @@ fn book_frames_decode_apply_and_checksum_allocate_nothing() {
         );
     }
     assert_eq!(allocs() - before, 0, "allocations in 200 book frames");
+}
+
+/// The engine's path of a book frame, wire to strategy, allocates nothing: the public
+/// socket's session decodes it into chunks (I/O thread), the strategy side's books gather and
+/// apply them and check the checksum.
+#[test]
+fn the_public_session_and_the_books_allocate_nothing_per_frame() {
+    use kraken_exec::engine::EngineStats;
+    use kraken_exec::engine::msg::{Event, MarketCommand};
+    use kraken_exec::market::{BookOutcome, Books, MarketConfig, MarketSession};
+    use kraken_exec::protocol::MarketChannel;
+    let btc = kraken_exec::SymbolId(0);
+    let cfg = MarketConfig {
+        watchdog_ns: 10_000_000_000,
+        request_timeout_ns: 5_000_000_000,
+        backoff_min_ns: 100_000_000,
+        backoff_max_ns: 10_000_000_000,
+        seed: 1,
+    };
+    let syms = SymbolTable::from_names(["BTC/USD"]);
+    let mut s = MarketSession::new(cfg, syms, std::sync::Arc::new(EngineStats::default()), 0);
+    s.handle_command(
+        0,
+        MarketCommand::Subscribe {
+            symbol: btc,
+            channel: MarketChannel::Book { depth: 10 },
+        },
+    );
+    assert!(s.poll_connect(0));
+    s.handle_connected(1);
+    while s.poll_transmit().is_some() {}
+    let mut books = Books::new();
+    books.track(btc, 10);
+    let (snapshot, frames) = book_frames();
+    let mut run = |s: &mut MarketSession, books: &mut Books, f: &str, now: u64| {
+        s.handle_frame(now, f.as_bytes());
+        let mut changed = 0;
+        while let Some(ev) = s.poll_event() {
+            if let Event::Book(c) = ev
+                && books.on_chunk(&c) == BookOutcome::Changed
+            {
+                changed += 1;
+            }
+        }
+        changed
+    };
+    assert_eq!(run(&mut s, &mut books, &snapshot, 2), 1);
+    let before = allocs();
+    let mut changed = 0;
+    for (i, f) in frames.iter().enumerate() {
+        changed += run(&mut s, &mut books, f, 3 + i as u64);
+    }
+    assert_eq!(allocs() - before, 0, "allocations in 200 book frames");
+    assert_eq!(changed, 200, "every frame applied and checked");
 }

@@ -357,7 +357,10 @@ fn the_engine_s_book_is_checked_withheld_when_wrong_and_rebuilt() {
     let mut s = S::default();
     assert!(trader.wait_ready(&mut s, Duration::from_secs(10)));
     let btc = trader.symbol("BTC/USD").unwrap();
-    assert!(trader.subscribe_book(btc, 7).is_err(), "a depth Kraken does not offer");
+    assert!(
+        trader.subscribe_book(btc, 7).is_err(),
+        "a depth Kraken does not offer"
+    );
     trader.subscribe_book(btc, 10).unwrap();
     trader.subscribe_trades(btc).unwrap();
     trader.subscribe_ticker(btc).unwrap();
@@ -382,10 +385,26 @@ fn the_engine_s_book_is_checked_withheld_when_wrong_and_rebuilt() {
         s.invalid
     );
     assert!(s.books_after_invalid >= 10, "rebuilt from a new snapshot");
-    assert!(trader.book(btc).is_some_and(|b| b.is_valid() && b.bids().len() == 10));
-    assert!(s.trades > 0 && s.tickers > 0, "{} trades, {} tickers", s.trades, s.tickers);
+    assert!(
+        trader
+            .book(btc)
+            .is_some_and(|b| b.is_valid() && b.bids().len() == 10)
+    );
+    assert!(
+        s.trades > 0 && s.tickers > 0,
+        "{} trades, {} tickers",
+        s.trades,
+        s.tickers
+    );
     let st = trader.statistics().market;
-    assert_eq!((st.book_mismatches, st.book_resyncs, st.connects), (1, 1, 1), "{st:?}");
-    assert!(st.book_frames >= 20 && st.book_to_strategy.count > 0, "{st:?}");
+    assert_eq!(
+        (st.book_mismatches, st.book_resyncs, st.connects),
+        (1, 1, 1),
+        "{st:?}"
+    );
+    assert!(
+        st.book_frames >= 20 && st.book_to_strategy.count > 0,
+        "{st:?}"
+    );
     trader.shutdown();
 }

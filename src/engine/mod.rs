@@ -31,8 +31,8 @@ use std::time::Duration;
 pub use msg::{Command, ConnectionState, Event, Issued, LargeCommand, Route};
 pub use stats::EngineStats;
 pub use trader::{
-    LatencyReport, LatencySummary, MarketStats, PacingStats, ShutdownReport, Statistics, Strategy, TradeError,
-    Trader,
+    LatencyReport, LatencySummary, MarketStats, PacingStats, ShutdownReport, Statistics, Strategy,
+    TradeError, Trader,
 };
 
 use crate::ids::SymbolTable;
