@@ -195,6 +195,20 @@ pub fn run(args: DemoArgs) -> u8 {
         return 1;
     }
     let btc = t.symbol("BTC/USD").expect("configured");
+    // The market maker quotes off the engine's own book (public socket, checksummed).
+    if let Err(e) = t.subscribe_book(btc, 10) {
+        eprintln!("kraken-exec demo: book: {e}");
+        return 1;
+    }
+    let waiting = Instant::now();
+    while t.book(btc).is_none() {
+        if waiting.elapsed() > Duration::from_secs(10) {
+            eprintln!("kraken-exec demo: no book from the public socket");
+            return 1;
+        }
+        t.poll(&mut book);
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let tick = t
         .instrument(btc)
         .map_or(Decimal::new(1, 1), |i| i.price_increment);
@@ -213,20 +227,28 @@ pub fn run(args: DemoArgs) -> u8 {
     let mut last_line = Instant::now();
     let mut last_orders = 0;
     let mut faults_done = 0u32;
-    let mid = |sim: &Sim| sim.with_exchange(|e| e.pairs[0].ref_price);
+    // Best bid and ask of the engine's book, while it is in sync.
+    let top = |t: &Trader| {
+        let b = t.book(btc)?;
+        Some((b.best_bid()?.price, b.best_ask()?.price))
+    };
+    let mut last_mid = Decimal::ZERO;
     while start.elapsed() < args.duration {
         t.poll(&mut book);
-        if t.connection() == ConnectionState::Ready {
-            q.step(&mut t, mid(&sim));
+        if t.connection() == ConnectionState::Ready
+            && let Some((bid, ask)) = top(&t)
+        {
+            last_mid = (bid + ask) / Decimal::TWO;
+            q.step(&mut t, last_mid);
         }
         if args.faults {
             let secs = start.elapsed().as_secs();
             if secs >= 4 + 4 * u64::from(faults_done) && faults_done < 4 {
                 faults_done += 1;
-                let f = if faults_done == 2 {
-                    "invalidate-tokens"
-                } else {
-                    "drop-now"
+                let f = match faults_done {
+                    2 => "invalidate-tokens",
+                    3 => "corrupt-book:1",
+                    _ => "drop-now",
                 };
                 let _ = sim.fault(f);
                 println!("\n  ! injected fault: {f}");
@@ -236,14 +258,15 @@ pub fn run(args: DemoArgs) -> u8 {
             let s = t.statistics();
             let orders = s.websocket_orders + s.rest_fallback_orders;
             print!(
-                "\r  {:>4.1}s  {:>4} req/s  fills {:>4}  open {:>2}  ack p50 {:>7.1} µs p99 {:>8.1} µs  {:?}        ",
+                "\r  {:>4.1}s  {:>4} req/s  fills {:>4}  open {:>2}  ack p50 {:>7.1} µs p99 {:>8.1} µs  {:?}  book {}        ",
                 start.elapsed().as_secs_f64(),
                 orders - last_orders,
                 book.fills,
                 t.active_orders().count(),
                 us(s.ack_p50_ns),
                 us(s.ack_p99_ns),
-                t.connection()
+                t.connection(),
+                top(&t).map_or("resyncing".to_string(), |(b, a)| format!("{b} / {a}"))
             );
             let _ = std::io::stdout().flush();
             last_orders = orders;
@@ -270,7 +293,12 @@ pub fn run(args: DemoArgs) -> u8 {
         std::thread::sleep(Duration::from_millis(10));
     }
     t.poll(&mut book);
-    let ok = summary(&t, &book, &sim, mid(&sim));
+    let ok = summary(
+        &t,
+        &book,
+        &sim,
+        top(&t).map_or(last_mid, |(b, a)| (b + a) / Decimal::TWO),
+    );
     t.shutdown();
     if ok { 0 } else { 1 }
 }
@@ -304,6 +332,16 @@ fn summary(t: &Trader, book: &Book, sim: &Sim, mark: Decimal) -> bool {
         s.sequence_gaps,
         s.tokens_fetched,
         s.dead_man_refreshes
+    );
+    let m = s.market;
+    println!(
+        "  market   book frames {}  checksum mismatches {}  resyncs {}  public connects {}  frame -> on_book (the demo polls every 20 ms) p50 {:.1} µs p99 {:.1}",
+        m.book_frames,
+        m.book_mismatches,
+        m.book_resyncs,
+        m.connects,
+        us(m.book_to_strategy.p50),
+        us(m.book_to_strategy.p99)
     );
     println!(
         "  safety   breaker open {} (trips {})  refused locally {}  unknown outcomes {}  lookups {}  decode errors {}",
