@@ -119,17 +119,34 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Replay the `book` frames of a capture of raw v2 frames (one per line, as received),
-    /// checking Kraken's checksum on each: `checksum ok` or `checksum MISMATCH` per frame; exit
-    /// 1 on any mismatch. The depth: `--depth` if given, else the capture's subscribe
-    /// acknowledgement, else 10 (Kraken's default).
+    /// A pair's order book: live from the public WebSocket (`--symbol`, no credentials; a
+    /// ladder per checksummed update), or replayed from a capture of raw v2 frames (`--replay`,
+    /// one per line, as received), printing `checksum ok` or `checksum MISMATCH` per frame.
+    /// The depth: `--depth` if given, else (replay) the capture's subscribe acknowledgement,
+    /// else 10 (Kraken's default). Exit 1 on a replayed mismatch, or if the live book cannot
+    /// be had (connection or subscription refused).
     Book {
         /// The capture (`.jsonl`).
+        #[arg(long, conflicts_with = "symbol", required_unless_present = "symbol")]
+        replay: Option<std::path::PathBuf>,
+        /// The pair to show live (`BTC/USD`).
         #[arg(long)]
-        replay: std::path::PathBuf,
-        /// The subscribed depth (overrides the capture's acknowledgement).
+        symbol: Option<String>,
+        /// The subscribed depth (10, 25, 100, 500 or 1000).
         #[arg(long)]
         depth: Option<usize>,
+        /// Public WebSocket URL (`ws://` only to this machine).
+        #[arg(long, default_value = "wss://ws.kraken.com/v2")]
+        url: String,
+        /// Extra CA certificates (PEM) to trust, e.g. a simulator's.
+        #[arg(long)]
+        ca: Option<std::path::PathBuf>,
+        /// Levels a side to show.
+        #[arg(long, default_value_t = 5)]
+        levels: usize,
+        /// Stop after this many book updates (0: run until interrupted).
+        #[arg(long, default_value_t = 0)]
+        updates: u64,
     },
     /// Print a journal (the directory of `EngineConfig::journal`), one record per line: in
     /// words, or `--json`. Exit 2 if its tail is torn (the records before it are printed).
@@ -212,7 +229,26 @@ fn main() -> ExitCode {
             seed,
         })),
         Cmd::Journal { path, json } => journal_cmd::run(&path, json),
-        Cmd::Book { replay, depth } => book_cmd::replay(&replay, depth),
+        Cmd::Book {
+            replay,
+            symbol,
+            depth,
+            url,
+            ca,
+            levels,
+            updates,
+        } => match (replay, symbol) {
+            (Some(path), _) => book_cmd::replay(&path, depth),
+            (None, Some(symbol)) => book_cmd::live(&book_cmd::Live {
+                symbol,
+                depth: depth.unwrap_or(10),
+                url,
+                ca,
+                levels,
+                updates,
+            }),
+            (None, None) => ExitCode::from(2),
+        },
         Cmd::Decode { symbols } => {
             let table = SymbolTable::from_names(symbols.iter().map(String::as_str));
             let mut decoder = Decoder::new();

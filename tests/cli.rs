@@ -598,3 +598,66 @@ fn book_replay_checks_kraken_s_checksums_and_fails_on_a_mismatch() {
     assert_eq!(code, Some(2), "no book frame");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `book --symbol`: a live book from a public socket (kraken-sim's), no credentials, through
+/// the engine's public session and checksummed books; it stops after `--updates`, and a pair
+/// the exchange refuses, or an exchange it cannot reach, ends it with 1.
+#[test]
+fn book_symbol_shows_a_live_checked_book_and_fails_clearly() {
+    let sim = kraken_sim::Sim::start(kraken_sim::SimConfig {
+        walk_interval: std::time::Duration::from_millis(20),
+        ..kraken_sim::SimConfig::default()
+    })
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kraken-exec"))
+            .arg("book")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&[
+        "--symbol",
+        "BTC/USD",
+        "--url",
+        sim.ws_url(),
+        "--updates",
+        "5",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    for l in &lines {
+        assert!(
+            l.contains("BTC/USD bid ") && l.ends_with("checksum ok"),
+            "{l}"
+        );
+    }
+    let (code, _, err) = run(&[
+        "--symbol",
+        "NOPE/USD",
+        "--url",
+        sim.ws_url(),
+        "--updates",
+        "1",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("subscription to NOPE/USD refused"), "{err}");
+    let (code, _, err) = run(&["--symbol", "BTC/USD", "--url", sim.ws_url(), "--depth", "7"]);
+    assert_eq!(code, Some(2), "{err}");
+    // Nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("ws://127.0.0.1:{port}/v2");
+    let (code, _, err) = run(&["--symbol", "BTC/USD", "--url", &url]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot connect"), "{err}");
+    let (code, _, err) = run(&["--symbol", "BTC/USD", "--url", "ws://example.com/v2"]);
+    assert_eq!(code, Some(2), "{err}");
+}

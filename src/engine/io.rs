@@ -18,8 +18,7 @@ use crate::engine::msg::{Command, Event, Issued, LargeCommand};
 use crate::engine::session::{Session, Transmit};
 use crate::engine::stats::EngineStats;
 use crate::engine::transport::{Connection, WsUrl};
-use crate::market::MarketSession;
-use crate::market::session::MarketTransmit;
+use crate::market::feed::{Feed, Read};
 
 /// How long a clean stop waits for the answers to requests in flight (at most the request
 /// timeout).
@@ -58,24 +57,7 @@ pub(crate) struct Io {
     /// Frame readable → its events pushed to the strategy ring (read, TLS, WebSocket, decode).
     frame_to_ring: Histogram<u64>,
     /// The public (market-data) socket, on this thread too.
-    market: Public,
-}
-
-/// The public socket: its session and connection.
-pub(crate) struct Public {
-    pub url: WsUrl,
-    pub session: MarketSession,
-    conn: Option<Connection>,
-}
-
-impl Public {
-    pub fn new(url: WsUrl, session: MarketSession) -> Self {
-        Self {
-            url,
-            session,
-            conn: None,
-        }
-    }
+    market: Feed,
 }
 
 impl Io {
@@ -91,7 +73,7 @@ impl Io {
         stats: Arc<EngineStats>,
         stop: Arc<AtomicBool>,
         abort: Arc<AtomicBool>,
-        market: Public,
+        market: Feed,
     ) -> Self {
         Self {
             market,
@@ -126,8 +108,8 @@ impl Io {
             if self.session.poll_connect(now) {
                 self.connect();
             }
-            if self.market.session.poll_connect(now) {
-                self.connect_market();
+            if self.market.poll_connect(now) {
+                self.flush_events();
             }
             busy |= self.drain_commands(false);
             if self.flush_events() {
@@ -145,10 +127,7 @@ impl Io {
                 self.session.handle_timeout(now);
                 self.pump_out();
             }
-            if self.market.session.poll_timeout().is_some_and(|t| t <= now) {
-                self.market.session.handle_timeout(now);
-                self.pump_market_out();
-            }
+            self.market.handle_timeout(now);
             if !busy {
                 self.idle();
             }
@@ -162,8 +141,7 @@ impl Io {
         }
         self.session.handle_shutdown(now_ns(), crash);
         self.pump_out();
-        self.market.session.handle_shutdown();
-        self.pump_market_out();
+        self.market.shutdown();
         // The cold thread answers what it still held (REST orders it will not send now) and
         // exits; its last replies are the strategy's to see.
         loop {
@@ -212,15 +190,15 @@ impl Io {
                 .flatten()
                 .fold(d, |d, t| d.min(Duration::from_nanos(t.saturating_sub(now))));
                 // Each socket has its own poller: with both up, each is waited on for half.
-                match (self.conn.as_mut(), self.market.conn.as_mut()) {
-                    (Some(c), Some(m)) => {
+                match (self.conn.as_mut(), self.market.is_connected()) {
+                    (Some(c), true) => {
                         let _ = c.wait_readable(d / 2);
-                        let _ = m.wait_readable(d / 2);
+                        self.market.wait(d / 2);
                     }
-                    (Some(c), None) | (None, Some(c)) => {
+                    (Some(c), false) => {
                         let _ = c.wait_readable(d);
                     }
-                    (None, None) => std::thread::sleep(d),
+                    (None, _) => self.market.wait(d),
                 }
             }
         }
@@ -320,7 +298,8 @@ impl Io {
             let now = now_ns();
             if let Command::Market(m) = cmd {
                 self.market.session.handle_command(now, m);
-                self.pump_market_out();
+                self.market.pump_out();
+                self.flush_events();
                 continue;
             }
             let large = if let Command::Large { .. } = cmd {
@@ -392,87 +371,24 @@ impl Io {
         self.pump_out();
     }
 
-    fn connect_market(&mut self) {
-        let m = &mut self.market;
-        match Connection::connect(&m.url, &self.cfg.tls, self.cfg.connect_timeout) {
-            Ok(c) => {
-                tracing::info!(url = %m.url.url, "public socket connected");
-                m.conn = Some(c);
-                m.session.handle_connected(now_ns());
-            }
-            Err(e) => m.session.handle_connect_failed(now_ns(), &e.to_string()),
-        }
-        self.pump_market_out();
-    }
-
-    /// Writes what the public session queued and closes its socket if it says so.
-    fn pump_market_out(&mut self) {
-        let m = &mut self.market;
-        loop {
-            match m.session.poll_transmit() {
-                Some(MarketTransmit::Text(frame)) => {
-                    let Some(c) = m.conn.as_mut() else {
-                        continue;
-                    };
-                    match c.send_text(frame) {
-                        Ok(()) => {}
-                        Err(tungstenite::Error::Io(e))
-                            if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(e) => {
-                            if let Some(mut c) = m.conn.take() {
-                                c.shutdown();
-                            }
-                            m.session
-                                .handle_disconnected(now_ns(), &format!("write: {e}"));
-                        }
-                    }
-                }
-                Some(MarketTransmit::Close) => {
-                    if let Some(mut c) = m.conn.take() {
-                        c.shutdown();
-                    }
-                }
-                None => break,
-            }
-        }
-        self.flush_events();
-    }
-
     fn read_market_frames(&mut self) -> bool {
         let mut any = false;
         loop {
-            let Some(c) = self.market.conn.as_mut() else {
-                return any;
-            };
-            let readable = now_ns();
-            let why = match c.ws.read() {
-                Ok(Message::Text(t)) => {
+            match self.market.read_one() {
+                Read::Frame => {
                     any = true;
-                    self.market.session.handle_frame(readable, t.as_bytes());
-                    self.pump_market_out();
-                    if self.stalled {
+                    if !self.flush_events() {
+                        // The ring filled up: the rest waits in the socket.
                         return any;
                     }
-                    continue;
                 }
-                Ok(Message::Close(_)) => "closed by peer".to_string(),
-                Ok(_) => {
-                    any = true;
-                    self.market.session.handle_control_frame(readable);
-                    continue;
+                Read::Control => any = true,
+                Read::Nothing => return any,
+                Read::Lost => {
+                    self.flush_events();
+                    return true;
                 }
-                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    let _ = c.ws.flush();
-                    return any;
-                }
-                Err(e) => format!("read: {e}"),
-            };
-            if let Some(mut c) = self.market.conn.take() {
-                c.shutdown();
             }
-            self.market.session.handle_disconnected(now_ns(), &why);
-            self.pump_market_out();
-            return true;
         }
     }
 

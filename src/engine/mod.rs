@@ -456,7 +456,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
     }
     let io_cfg = io::IoConfig {
         url,
-        tls,
+        tls: tls.clone(),
         idle: cfg.idle,
         connect_timeout: cfg.connect_timeout,
         request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
@@ -472,8 +472,10 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         stats.clone(),
         stop.clone(),
         abort.clone(),
-        io::Public::new(
+        crate::market::feed::Feed::new(
             public_url,
+            tls.clone(),
+            cfg.connect_timeout,
             crate::market::MarketSession::new(
                 market_config(&cfg, clock::wall().0 as u64),
                 symbols.clone(),

@@ -3,6 +3,7 @@
 
 pub mod book;
 pub mod books;
+pub mod feed;
 pub mod session;
 
 pub use book::{Applied, Book};

@@ -1,0 +1,164 @@
+//! The public socket's driver: a [`MarketSession`] and its WebSocket. It only moves bytes (the
+//! session decides); the engine's I/O thread runs one beside the private socket, and
+//! `kraken-exec book --symbol` runs one alone on its main thread.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use tungstenite::Message;
+
+use crate::engine::clock::now_ns;
+use crate::engine::transport::{Connection, WsUrl};
+use crate::market::session::{MarketSession, MarketTransmit};
+
+/// What one read found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// A text frame, handed to the session (its events wait there).
+    Frame,
+    /// A control frame (ping, pong).
+    Control,
+    /// Nothing to read now (or no socket).
+    Nothing,
+    /// The socket was lost (the session knows).
+    Lost,
+}
+
+/// See the module documentation.
+pub struct Feed {
+    url: WsUrl,
+    tls: Arc<ClientConfig>,
+    connect_timeout: Duration,
+    /// The session.
+    pub session: MarketSession,
+    conn: Option<Connection>,
+}
+
+impl Feed {
+    /// A driver for `session` over `url`; nothing is connected until the session asks.
+    pub fn new(
+        url: WsUrl,
+        tls: Arc<ClientConfig>,
+        connect_timeout: Duration,
+        session: MarketSession,
+    ) -> Self {
+        Self {
+            url,
+            tls,
+            connect_timeout,
+            session,
+            conn: None,
+        }
+    }
+
+    /// Whether the socket is up.
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// Connects if the session says to (blocking, at most the connect timeout), then writes
+    /// what it queued. True if an attempt was made.
+    pub fn poll_connect(&mut self, now: u64) -> bool {
+        if !self.session.poll_connect(now) {
+            return false;
+        }
+        match Connection::connect(&self.url, &self.tls, self.connect_timeout) {
+            Ok(c) => {
+                tracing::info!(url = %self.url.url, "public socket connected");
+                self.conn = Some(c);
+                self.session.handle_connected(now_ns());
+            }
+            Err(e) => self.session.handle_connect_failed(now_ns(), &e.to_string()),
+        }
+        self.pump_out();
+        true
+    }
+
+    /// Writes the frames the session queued; closes the socket if it says so.
+    pub fn pump_out(&mut self) {
+        loop {
+            match self.session.poll_transmit() {
+                Some(MarketTransmit::Text(frame)) => {
+                    let Some(c) = self.conn.as_mut() else {
+                        continue;
+                    };
+                    match c.send_text(frame) {
+                        Ok(()) => {}
+                        // Queued inside tungstenite; the next flush sends it.
+                        Err(tungstenite::Error::Io(e))
+                            if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => {
+                            self.drop_socket();
+                            self.session
+                                .handle_disconnected(now_ns(), &format!("write: {e}"));
+                        }
+                    }
+                }
+                Some(MarketTransmit::Close) => self.drop_socket(),
+                None => break,
+            }
+        }
+    }
+
+    /// Reads one frame, if one is there, and hands it to the session.
+    pub fn read_one(&mut self) -> Read {
+        let Some(c) = self.conn.as_mut() else {
+            return Read::Nothing;
+        };
+        // Wire-to-strategy starts here, before the read syscall, TLS and WebSocket decoding.
+        let readable = now_ns();
+        let why = match c.ws.read() {
+            Ok(Message::Text(t)) => {
+                self.session.handle_frame(readable, t.as_bytes());
+                self.pump_out();
+                return Read::Frame;
+            }
+            Ok(Message::Close(_)) => "closed by peer".to_string(),
+            Ok(_) => {
+                self.session.handle_control_frame(readable);
+                return Read::Control;
+            }
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Flush queued writes (e.g. pong replies tungstenite queued).
+                let _ = c.ws.flush();
+                return Read::Nothing;
+            }
+            Err(e) => format!("read: {e}"),
+        };
+        self.drop_socket();
+        self.session.handle_disconnected(now_ns(), &why);
+        self.pump_out();
+        Read::Lost
+    }
+
+    /// Runs the session's timers due at `now` and writes what they queued.
+    pub fn handle_timeout(&mut self, now: u64) {
+        if self.session.poll_timeout().is_some_and(|t| t <= now) {
+            self.session.handle_timeout(now);
+            self.pump_out();
+        }
+    }
+
+    /// Blocks until the socket is readable or `d` passes (sleeps if there is no socket).
+    pub fn wait(&mut self, d: Duration) {
+        match self.conn.as_mut() {
+            Some(c) => {
+                let _ = c.wait_readable(d);
+            }
+            None => std::thread::sleep(d),
+        }
+    }
+
+    /// A stop: the session closes the socket.
+    pub fn shutdown(&mut self) {
+        self.session.handle_shutdown();
+        self.pump_out();
+    }
+
+    fn drop_socket(&mut self) {
+        if let Some(mut c) = self.conn.take() {
+            c.shutdown();
+        }
+    }
+}
