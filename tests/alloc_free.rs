@@ -275,7 +275,7 @@ fn the_public_session_and_the_books_allocate_nothing_per_frame() {
     let mut books = Books::new();
     books.track(btc, 10);
     let (snapshot, frames) = book_frames();
-    let mut run = |s: &mut MarketSession, books: &mut Books, f: &str, now: u64| {
+    let run = |s: &mut MarketSession, books: &mut Books, f: &str, now: u64| {
         s.handle_frame(now, f.as_bytes());
         let mut changed = 0;
         while let Some(ev) = s.poll_event() {
