@@ -67,6 +67,7 @@ impl Server {
                 };
                 let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
                 cfg.ws_url = r.ws_url.clone();
+                cfg.public_ws_url = r.ws_url.clone();
                 cfg.rest_url = r.rest_url.clone();
                 // The reflector answers REST in plain HTTP on loopback.
                 cfg.allow_insecure_local = true;
@@ -259,4 +260,136 @@ pub fn paced(server: &Server, rate: u64, n: usize) -> (Histogram<u64>, Statistic
     let s = t.statistics();
     t.shutdown();
     (h, s)
+}
+
+/// A `book` frame of BTC/USD with these levels (prices with one decimal, quantities with
+/// eight, as Kraken writes them).
+fn book_frame(kind: &str, bids: &[(i64, i64)], asks: &[(i64, i64)], checksum: u32) -> String {
+    let side = |ls: &[(i64, i64)]| {
+        ls.iter()
+            .map(|&(p, q)| {
+                format!(
+                    r#"{{"price":{},"qty":{}}}"#,
+                    Decimal::new(p, 1),
+                    Decimal::new(q, 8)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        r#"{{"channel":"book","type":"{kind}","data":[{{"symbol":"BTC/USD","bids":[{}],"asks":[{}],"checksum":{checksum},"timestamp":"2026-12-02T10:00:00.000000Z"}}]}}"#,
+        side(bids),
+        side(asks)
+    )
+}
+
+/// A snapshot of ten levels a side and `n` one-level updates of the best bid (its quantity
+/// changing), each with the checksum the book has after it (computed with the engine's book,
+/// which the tests check against Kraken's own frames).
+fn book_frames(n: usize) -> (String, Vec<String>) {
+    use kraken_exec::market::Book;
+    use kraken_exec::protocol::{Decoder, Inbound};
+    let syms = kraken_exec::SymbolTable::from_names(["BTC/USD"]);
+    let mut d = Decoder::new();
+    let mut shadow = Book::new(10);
+    let mut apply = |f: &str| {
+        let Ok(Inbound::Book { kind, .. }) = d.decode(f.as_bytes(), &syms) else {
+            panic!("a book frame");
+        };
+        shadow.apply(kind, d.book_bids(), d.book_asks(), None);
+        shadow.checksum()
+    };
+    let bids: Vec<(i64, i64)> = (0..10).map(|i| (650_000 - i, 50_000_000)).collect();
+    let asks: Vec<(i64, i64)> = (0..10).map(|i| (650_001 + i, 25_000_000)).collect();
+    let cs = apply(&book_frame("snapshot", &bids, &asks, 0));
+    let snapshot = book_frame("snapshot", &bids, &asks, cs);
+    let updates = (0..n)
+        .map(|i| {
+            let lv = [(650_000, 50_000_000 + 1 + (i % 1000) as i64)];
+            let cs = apply(&book_frame("update", &lv, &[], 0));
+            book_frame("update", &lv, &[], cs)
+        })
+        .collect();
+    (snapshot, updates)
+}
+
+/// The strategy of a tick-to-trade run: every book update it is handed gets an order (a bid
+/// far below it), cancelled once open.
+#[derive(Default)]
+struct Reactor {
+    fire: bool,
+    open: Option<kraken_exec::OrderId>,
+}
+
+impl Strategy for Reactor {
+    fn on_book(&mut self, _: kraken_exec::SymbolId, _: &kraken_exec::market::Book) {
+        self.fire = true;
+    }
+    fn on_status_change(&mut self, c: &StatusChange) {
+        if c.to == OrderStatus::Open {
+            self.open = c.order_id;
+        }
+    }
+}
+
+/// Tick-to-trade against the reflector, wire to wire at the server: it writes a book update
+/// on the public socket, the engine checks it and hands it to the strategy, which calls
+/// `add_order`; the server times the update's write to the order's read. One at a time: the
+/// next update follows the cancel of the last order. Returns the samples (ns).
+pub fn tick_to_trade(server: &Server, n: usize, warmup: usize) -> Histogram<u64> {
+    let Server::Reflector(r) = server else {
+        panic!("tick-to-trade runs against the reflector");
+    };
+    let (snapshot, updates) = book_frames(n + warmup);
+    r.set_tick_to_trade(snapshot, updates, warmup);
+    let mut t = engine::start(server.config()).expect("engine");
+    pin(0);
+    let mut s = Reactor::default();
+    assert!(
+        t.wait_ready(&mut s, Duration::from_secs(10)),
+        "engine not ready"
+    );
+    let btc = t.symbol("BTC/USD").expect("symbol");
+    t.subscribe_book(btc, 10).expect("subscribe");
+    let mut i = 0u64;
+    let end = Instant::now() + Duration::from_secs(60 + n as u64 / 1000);
+    let samples = loop {
+        if t.poll(&mut s) == 0 && !s.fire && s.open.is_none() {
+            std::thread::yield_now();
+        }
+        if std::mem::take(&mut s.fire)
+            && let Some(bid) = t.book(btc).and_then(|b| b.best_bid())
+        {
+            i += 1;
+            let id = ClOrdId::with_counter("t", i).expect("id");
+            t.add_order(
+                AddOrder::limit(btc, Side::Buy, QTY, bid.price - Decimal::from(10_000))
+                    .cl_ord_id(id),
+            )
+            .expect("add_order");
+        }
+        if let Some(oid) = s.open.take() {
+            t.cancel_order(OrderRef::Id(oid)).expect("cancel_order");
+        }
+        if i as usize >= n + warmup
+            && let Some(v) = r.tick_to_trade(Duration::from_millis(1))
+        {
+            break v;
+        }
+        assert!(Instant::now() < end, "tick-to-trade run stalled at {i}");
+    };
+    let mut h = hist();
+    for v in samples {
+        let _ = h.record(v.max(1));
+    }
+    let st = t.statistics().market;
+    println!(
+        "  ({} book frames, {} checksum mismatches; book frame → on_book p50 {:.2} µs)",
+        st.book_frames,
+        st.book_mismatches,
+        st.book_to_strategy.p50 as f64 / 1e3
+    );
+    t.shutdown();
+    h
 }

@@ -62,6 +62,9 @@ enum Cmd {
     Engine,
     /// The same against kraken-sim (matching, rate counter, ledger).
     EngineSim,
+    /// Tick-to-trade, wire to wire at the server: a book update written → the add_order it
+    /// caused read (reflector), beside the TLS + WebSocket floor in the same run.
+    TickToTrade,
     /// add → ack with 1, 10, 100, 1000 orders resting (reflector).
     Scale,
     /// add → ack at fixed order rates, open loop (reflector).
@@ -474,6 +477,12 @@ fn main() {
         report_engine(tag, &r, &out);
         r
     };
+    let run_t2t = || {
+        let server = engine_runs::Server::reflector(cli.server_core);
+        let h = engine_runs::tick_to_trade(&server, cli.n, cli.warmup);
+        report("kraken_exec_tick_to_trade", &h, &out);
+        h
+    };
     let run_scale = |n: usize| {
         let server = engine_runs::Server::reflector(cli.server_core);
         for resting in [1usize, 10, 100, 1000] {
@@ -540,6 +549,18 @@ fn main() {
             );
         }
         Cmd::Scale => run_scale(cli.n),
+        Cmd::TickToTrade => {
+            let w = run_floor_wss();
+            let h = run_t2t();
+            for q in [0.5, 0.99, 0.999] {
+                let d = h.value_at_quantile(q) as f64 - w.value_at_quantile(q) as f64;
+                println!(
+                    "at p{}: tick-to-trade over the TLS+WS floor {:.2} µs",
+                    q * 100.0,
+                    d / 1e3
+                );
+            }
+        }
         Cmd::Peers => {
             let e = run_engine(
                 &engine_runs::Server::reflector(cli.server_core),

@@ -11,9 +11,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
@@ -29,6 +30,111 @@ pub struct Reflector {
     pub ca_pem: Option<String>,
     stop: Arc<AtomicBool>,
     ws_addr: SocketAddr,
+    ticks: Arc<Ticks>,
+}
+
+/// Tick-to-trade: `book` frames written on the connection that subscribes to `book`, one
+/// update at a time, each timed at this server from its write to the next `add_order` read
+/// (on any connection), wire to wire.
+struct Ticks {
+    epoch: Instant,
+    /// The snapshot, the updates, and how many updates are warm-up.
+    frames: Mutex<Option<(String, Vec<String>, usize)>>,
+    /// (add_order requests read, cancel_order requests read, when the last add was read).
+    progress: Mutex<(u64, u64, u64)>,
+    changed: Condvar,
+    /// The measured update → add times, ns, once every update is sent.
+    samples: Mutex<Option<Vec<u64>>>,
+    done: Condvar,
+}
+
+impl Ticks {
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    fn count(&self, add: bool, at: u64) {
+        let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        if add {
+            p.0 += 1;
+            p.2 = at;
+        } else {
+            p.1 += 1;
+        }
+        self.changed.notify_all();
+    }
+
+    /// Writes the snapshot, then each update once the order the last one caused is
+    /// cancelled; records when each update's add_order arrived.
+    fn feed<S: Read + Write>(&self, ws: &mut WebSocket<S>, stop: &AtomicBool) {
+        let Some((snapshot, updates, warmup)) =
+            self.frames.lock().unwrap_or_else(|e| e.into_inner()).take()
+        else {
+            return;
+        };
+        let mut samples = Vec::with_capacity(updates.len());
+        let wait = |f: &dyn Fn(&(u64, u64, u64)) -> bool| {
+            let p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+            let (p, _) = self
+                .changed
+                .wait_timeout_while(p, Duration::from_secs(5), |p| {
+                    !f(p) && !stop.load(Ordering::Relaxed)
+                })
+                .unwrap_or_else(|e| e.into_inner());
+            *p
+        };
+        // The snapshot causes an order too (the strategy reacts to every book it is
+        // handed): counted from after its cancel.
+        let (adds0, cancels0, _) = wait(&|_| true);
+        if ws.send(Message::text(snapshot)).is_err() {
+            return;
+        }
+        let p = wait(&|p| p.0 > adds0 && p.1 > cancels0);
+        let (adds0, cancels0) = (p.0, p.1);
+        for (i, u) in updates.into_iter().enumerate() {
+            let i = i as u64;
+            // The order the last update caused is cancelled: the engine is idle again.
+            let p = wait(&|p| p.1 >= cancels0 + i);
+            if p.1 < cancels0 + i {
+                break;
+            }
+            let t0 = self.now();
+            if ws.send(Message::text(u)).is_err() {
+                break;
+            }
+            let p = wait(&|p| p.0 > adds0 + i);
+            if p.0 <= adds0 + i {
+                break;
+            }
+            if i >= warmup as u64 {
+                samples.push(p.2.saturating_sub(t0));
+            }
+        }
+        *self.samples.lock().unwrap_or_else(|e| e.into_inner()) = Some(samples);
+        self.done.notify_all();
+    }
+}
+
+impl Reflector {
+    /// Sets up a tick-to-trade run: the next connection to subscribe to `book` is sent
+    /// `snapshot`, then each of `updates` in turn, each after the `cancel_order` for the order
+    /// the last one caused; the first `warmup` are not measured.
+    pub fn set_tick_to_trade(&self, snapshot: String, updates: Vec<String>, warmup: usize) {
+        *self.ticks.frames.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((snapshot, updates, warmup));
+    }
+
+    /// The tick-to-trade samples (update written → its add_order read, ns), once every update
+    /// was sent, or `None` after `timeout`.
+    pub fn tick_to_trade(&self, timeout: Duration) -> Option<Vec<u64>> {
+        let s = self.ticks.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut s, _) = self
+            .ticks
+            .done
+            .wait_timeout_while(s, timeout, |s| s.is_none())
+            .unwrap_or_else(|e| e.into_inner());
+        s.take()
+    }
 }
 
 /// Instruments the reflector lists.
@@ -61,8 +167,17 @@ impl Reflector {
             (None, None)
         };
         let order_seq = Arc::new(AtomicU64::new(1));
+        let ticks = Arc::new(Ticks {
+            epoch: Instant::now(),
+            frames: Mutex::new(None),
+            progress: Mutex::new((0, 0, 0)),
+            changed: Condvar::new(),
+            samples: Mutex::new(None),
+            done: Condvar::new(),
+        });
         {
             let stop = stop.clone();
+            let ticks = ticks.clone();
             thread::Builder::new()
                 .name("reflector-ws".into())
                 .spawn(move || {
@@ -74,9 +189,10 @@ impl Reflector {
                         let cfg = server_cfg.clone();
                         let seq = order_seq.clone();
                         let stop = stop.clone();
+                        let ticks = ticks.clone();
                         let _ = thread::Builder::new()
                             .name("reflector-conn".into())
-                            .spawn(move || serve_ws(s, cfg, spin, seq, stop));
+                            .spawn(move || serve_ws(s, cfg, spin, seq, stop, ticks));
                     }
                 })?;
         }
@@ -106,6 +222,7 @@ impl Reflector {
             ca_pem,
             stop,
             ws_addr,
+            ticks,
         })
     }
 }
@@ -185,10 +302,14 @@ const T: &str =
 struct Session {
     seq: u64,
     orders: Arc<AtomicU64>,
+    ticks: Arc<Ticks>,
+    /// This connection subscribed to `book`: it becomes the tick-to-trade feed.
+    book: bool,
 }
 
 impl Session {
-    fn answer(&mut self, msg: &str, out: &mut Vec<String>) {
+    /// Answers `msg`, read at `read_at` (the reflector's clock).
+    fn answer(&mut self, msg: &str, read_at: u64, out: &mut Vec<String>) {
         let method = field(msg, "method").unwrap_or("");
         let req = field(msg, "req_id")
             .map(|r| format!(r#""req_id":{r},"#))
@@ -205,9 +326,14 @@ impl Session {
                     out.push(format!(r#"{{"method":"subscribe",{req}"result":{{"channel":"instrument","snapshot":true}},"success":true,{T}}}"#));
                     out.push(format!(r#"{{"channel":"instrument","type":"snapshot","data":{{"assets":[],"pairs":{PAIRS}}}}}"#));
                 }
+                "book" => {
+                    out.push(format!(r#"{{"method":"subscribe",{req}"result":{{"channel":"book","depth":10,"snapshot":true,"symbol":"BTC/USD"}},"success":true,{T}}}"#));
+                    self.book = true;
+                }
                 ch => out.push(format!(r#"{{"method":"subscribe",{req}"result":{{"channel":"{ch}","snapshot":true}},"success":true,{T}}}"#)),
             },
             "add_order" => {
+                self.ticks.count(true, read_at);
                 let n = self.orders.fetch_add(1, Ordering::Relaxed);
                 let oid = format!("R{:05}-{:05}-{:06}", n / 100_000_000_000 % 100_000, n / 1_000_000 % 100_000, n % 1_000_000);
                 let cl = field(msg, "cl_ord_id").map(|c| format!(r#","cl_ord_id":"{c}""#)).unwrap_or_default();
@@ -223,6 +349,7 @@ impl Session {
                 out.push(format!(r#"{{"channel":"executions","type":"update","data":[{{"timestamp":"2026-11-24T00:00:00.000002Z","order_status":"new","exec_type":"new","order_userref":0,"order_id":"{oid}"}}],"sequence":{}}}"#, self.seq));
             }
             "cancel_order" => {
+                self.ticks.count(false, read_at);
                 let id = field(msg, "order_id").map(|s| s.trim_matches(['[', '"', ']'])).unwrap_or("");
                 out.push(format!(r#"{{"method":"cancel_order",{req}"result":{{"order_id":"{id}"}},"success":true,{T}}}"#));
                 if !id.is_empty() {
@@ -244,6 +371,7 @@ fn serve_ws(
     spin: bool,
     orders: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
+    ticks: Arc<Ticks>,
 ) {
     let _ = s.set_nodelay(true);
     match tls {
@@ -254,35 +382,50 @@ fn serve_ws(
             let stream = StreamOwned::new(conn, s);
             if let Ok(ws) = tungstenite::accept(stream) {
                 let _ = ws.get_ref().sock.set_nonblocking(spin);
-                run(ws, orders, stop);
+                run(ws, orders, stop, ticks);
             }
         }
         None => {
             if let Ok(ws) = tungstenite::accept(s) {
                 let _ = ws.get_ref().set_nonblocking(spin);
-                run(ws, orders, stop);
+                run(ws, orders, stop, ticks);
             }
         }
     }
 }
 
-fn run<S: Read + Write>(mut ws: WebSocket<S>, orders: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
-    let mut session = Session { seq: 0, orders };
+fn run<S: Read + Write>(
+    mut ws: WebSocket<S>,
+    orders: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    ticks: Arc<Ticks>,
+) {
+    let mut session = Session {
+        seq: 0,
+        orders,
+        ticks: ticks.clone(),
+        book: false,
+    };
     let mut out = Vec::new();
     // Heartbeats would need a timer; the engine's watchdog is fed by its own pings instead.
     while !stop.load(Ordering::Relaxed) {
         match ws.read() {
             Ok(Message::Text(t)) => {
-                session.answer(t.as_str(), &mut out);
+                let at = ticks.now();
+                session.answer(t.as_str(), at, &mut out);
                 for m in out.drain(..) {
                     if ws.send(Message::text(m)).is_err() {
                         return;
                     }
                 }
+                if std::mem::take(&mut session.book) {
+                    ticks.feed(&mut ws, &stop);
+                }
             }
             // kraken-async-rs, which trades against Kraken, sends its requests as binary frames.
             Ok(Message::Binary(b)) => {
-                session.answer(std::str::from_utf8(&b).unwrap_or(""), &mut out);
+                let at = ticks.now();
+                session.answer(std::str::from_utf8(&b).unwrap_or(""), at, &mut out);
                 for m in out.drain(..) {
                     if ws.send(Message::text(m)).is_err() {
                         return;
