@@ -406,5 +406,21 @@ fn the_engine_s_book_is_checked_withheld_when_wrong_and_rebuilt() {
         st.book_frames >= 20 && st.book_to_strategy.count > 0,
         "{st:?}"
     );
+
+    // The sockets are dropped: the book is withheld until the reconnect's snapshot.
+    let books = s.books;
+    sim.fault("drop-now").unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end && !(s.invalid.len() == 2 && s.books >= books + 10) {
+        trader.poll(&mut s);
+        if s.invalid.len() == 2 && s.books == books {
+            assert!(trader.book(btc).is_none(), "no book while the public socket is down");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(s.invalid.get(1), Some(&BookInvalid::Disconnected), "{:?}", s.invalid);
+    assert!(s.books >= books + 10, "rebuilt after the reconnect");
+    let st = trader.statistics().market;
+    assert_eq!((st.connects, st.disconnects, st.book_resyncs), (2, 1, 1), "{st:?}");
     trader.shutdown();
 }
