@@ -414,13 +414,25 @@ fn the_engine_s_book_is_checked_withheld_when_wrong_and_rebuilt() {
     while Instant::now() < end && !(s.invalid.len() == 2 && s.books >= books + 10) {
         trader.poll(&mut s);
         if s.invalid.len() == 2 && s.books == books {
-            assert!(trader.book(btc).is_none(), "no book while the public socket is down");
+            assert!(
+                trader.book(btc).is_none(),
+                "no book while the public socket is down"
+            );
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    assert_eq!(s.invalid.get(1), Some(&BookInvalid::Disconnected), "{:?}", s.invalid);
+    assert_eq!(
+        s.invalid.get(1),
+        Some(&BookInvalid::Disconnected),
+        "{:?}",
+        s.invalid
+    );
     assert!(s.books >= books + 10, "rebuilt after the reconnect");
     let st = trader.statistics().market;
-    assert_eq!((st.connects, st.disconnects, st.book_resyncs), (2, 1, 1), "{st:?}");
+    assert_eq!(
+        (st.connects, st.disconnects, st.book_resyncs),
+        (2, 1, 1),
+        "{st:?}"
+    );
     trader.shutdown();
 }

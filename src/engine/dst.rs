@@ -356,6 +356,7 @@ fn boot(
         stop,
         abort,
         Vec::new(),
+        None,
     );
     super::recover_trader(&mut trader, recovery.as_ref(), wall);
     Engine {

@@ -96,42 +96,59 @@ impl Io {
         }
     }
 
+    /// The I/O thread's loop: turns until told to stop, idling as configured when a turn
+    /// found nothing to do, then stops cleanly (or as a crash, if aborted).
     pub fn run(mut self) {
         self.pump_out();
         while !self.stop.load(Ordering::Relaxed) {
-            let mut busy = false;
-            let now = now_ns();
-            if now >= self.next_wall_ns {
-                self.next_wall_ns = now + WALL_REFRESH_NS;
-                self.session.handle_wall_clock(now, wall());
-            }
-            if self.session.poll_connect(now) {
-                self.connect();
-            }
-            if self.market.poll_connect(now) {
-                self.flush_events();
-            }
-            busy |= self.drain_commands(false);
-            if self.flush_events() {
-                busy |= self.read_frames();
-                busy |= self.read_market_frames();
-            } else {
-                // Not reading is our choice, not the exchange's silence.
-                let now = now_ns();
-                self.session.handle_reading_paused(now);
-                self.market.session.handle_reading_paused(now);
-            }
-            busy |= self.drain_cold();
-            let now = now_ns();
-            if self.session.poll_timeout().is_some_and(|t| t <= now) {
-                self.session.handle_timeout(now);
-                self.pump_out();
-            }
-            self.market.handle_timeout(now);
-            if !busy {
+            if !self.turn() {
                 self.idle();
             }
         }
+        self.finish(false);
+    }
+
+    /// One turn of the loop: connect if due, hand commands to the sessions, read both
+    /// sockets, take the cold thread's replies, run due timers. True if it did something.
+    /// The same-thread mode calls it from `Trader::poll`.
+    pub fn turn(&mut self) -> bool {
+        let mut busy = false;
+        let now = now_ns();
+        if now >= self.next_wall_ns {
+            self.next_wall_ns = now + WALL_REFRESH_NS;
+            self.session.handle_wall_clock(now, wall());
+        }
+        if self.session.poll_connect(now) {
+            self.connect();
+        }
+        if self.market.poll_connect(now) {
+            self.flush_events();
+        }
+        busy |= self.drain_commands(false);
+        if self.flush_events() {
+            busy |= self.read_frames();
+            busy |= self.read_market_frames();
+        } else {
+            // Not reading is our choice, not the exchange's silence.
+            let now = now_ns();
+            self.session.handle_reading_paused(now);
+            self.market.session.handle_reading_paused(now);
+        }
+        busy |= self.drain_cold();
+        let now = now_ns();
+        if self.session.poll_timeout().is_some_and(|t| t <= now) {
+            self.session.handle_timeout(now);
+            self.pump_out();
+        }
+        self.market.handle_timeout(now);
+        busy
+    }
+
+    /// The stop, once `stop` is set: clean (every accepted command sent or reported unsent,
+    /// the answers in flight awaited a little, the dead man's switch disarmed), or a crash if
+    /// `abort` is set. `inline`: on the strategy's own thread (same-thread mode), which drains
+    /// the ring itself afterwards, so this does not wait for room in it.
+    pub fn finish(&mut self, inline: bool) {
         let crash = self.abort.load(Ordering::Relaxed);
         if crash {
             // A simulated crash: the socket just goes away, the dead man's switch stays armed.
@@ -155,7 +172,7 @@ impl Io {
             }
         }
         // The strategy side drains the ring while stopping: every held event reaches it.
-        while !self.flush_events() && !self.abort.load(Ordering::Relaxed) {
+        while !inline && !self.flush_events() && !self.abort.load(Ordering::Relaxed) {
             std::thread::yield_now();
         }
         self.publish_latency();
@@ -218,7 +235,7 @@ impl Io {
 
     /// Writes what the session queued, closes the socket if it says so, hands REST work to
     /// the cold thread and events to the strategy. True if a frame was written.
-    fn pump_out(&mut self) -> bool {
+    pub fn pump_out(&mut self) -> bool {
         let mut wrote = false;
         loop {
             match self.session.poll_transmit() {
@@ -262,7 +279,7 @@ impl Io {
     /// When the ring is full (the strategy stopped polling) they wait in the session, the loop
     /// stops reading the socket until the strategy catches up, and everything else goes on:
     /// writes, pings, deadlines and the dead man's switch. True once none are held.
-    fn flush_events(&mut self) -> bool {
+    pub fn flush_events(&mut self) -> bool {
         // The private session's first, then the public one's: each socket's frames are
         // handled (and their events flushed) one at a time, so this is their arrival order.
         while let Some((ev, public)) = self
@@ -291,7 +308,7 @@ impl Io {
     }
 
     /// Hands what the strategy queued to the session.
-    fn drain_commands(&mut self, closing: bool) -> bool {
+    pub fn drain_commands(&mut self, closing: bool) -> bool {
         let mut any = false;
         while let Ok(Issued { cmd, at_ns }) = self.cmd_rx.pop() {
             any = true;

@@ -63,6 +63,23 @@ pub enum IdleStrategy {
     Block(Duration),
 }
 
+/// Which thread moves the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threading {
+    /// A dedicated I/O thread (pinned with `io_core`, idling as `idle` says) drives both
+    /// sockets; the strategy's calls cross SPSC rings. For a machine with a core for the
+    /// strategy, one for the I/O thread, and room for the rest.
+    Dedicated,
+    /// No I/O thread: the strategy's thread drives both sockets itself, from
+    /// [`Trader::poll`] (a turn of the loop each call) and from every order call (the request
+    /// is written before it returns). For a machine with fewer free cores than busy threads
+    /// (a small VM, a laptop, two cores shared with the exchange's far end): nothing waits
+    /// for a core to be handed over. The strategy must call `poll` often (a busy loop, as it
+    /// would spin anyway); between calls nothing is read, and a reconnect blocks the call
+    /// that makes it (at most `connect_timeout`). The cold thread (tokens, REST) stays.
+    SameThread,
+}
+
 /// Engine configuration. [`EngineConfig::new`] gives Kraken's URLs and safe defaults.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -89,6 +106,8 @@ pub struct EngineConfig {
     pub io_core: Option<usize>,
     /// Idle strategy of the I/O thread.
     pub idle: IdleStrategy,
+    /// A dedicated I/O thread (the default) or the strategy's own thread.
+    pub threading: Threading,
     /// Account tier (the executions ack's `maxratecount` recalibrates it).
     pub tier: Tier,
     /// Consecutive failures that open the circuit breaker.
@@ -159,6 +178,7 @@ impl EngineConfig {
             rest_pairs: Vec::new(),
             io_core: None,
             idle: IdleStrategy::Spin,
+            threading: Threading::Dedicated,
             tier: Tier::Starter,
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(60),
@@ -484,29 +504,32 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
             ),
         ),
     );
-    let core = cfg.io_core;
-    let io_handle = std::thread::Builder::new()
-        .name("kraken-io".into())
-        .spawn(move || {
-            if let Some(id) = core {
-                // Build the CoreId directly: get_core_ids() would see only an inherited mask.
-                if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
-                    tracing::warn!(core = id, "could not pin the I/O thread");
-                }
-            }
-            io.run();
-        })?;
+    let (handles, inline) = match cfg.threading {
+        Threading::Dedicated => {
+            let core = cfg.io_core;
+            let io_handle =
+                std::thread::Builder::new()
+                    .name("kraken-io".into())
+                    .spawn(move || {
+                        if let Some(id) = core {
+                            // Build the CoreId directly: get_core_ids() would see only an
+                            // inherited mask.
+                            if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
+                                tracing::warn!(core = id, "could not pin the I/O thread");
+                            }
+                        }
+                        io.run();
+                    })?;
+            (vec![io_handle, cold_handle], None)
+        }
+        Threading::SameThread => {
+            let mut io = Box::new(io);
+            io.pump_out();
+            (vec![cold_handle], Some(io))
+        }
+    };
     let mut trader = Trader::new(
-        journal,
-        &cfg,
-        symbols,
-        cmd_tx,
-        large_tx,
-        ev_rx,
-        stats,
-        stop,
-        abort,
-        vec![io_handle, cold_handle],
+        journal, &cfg, symbols, cmd_tx, large_tx, ev_rx, stats, stop, abort, handles, inline,
     );
     // Before any event of this run is read: the strategy polls only once `start` returns.
     recover_trader(&mut trader, recovery.as_ref(), clock::wall());

@@ -326,6 +326,8 @@ pub struct Trader {
     pacing_wait: Histogram<u64>,
     /// Books of the pairs subscribed, kept from the public socket's frames.
     books: Books,
+    /// Same-thread mode: the I/O loop, turned by this thread (see `Threading::SameThread`).
+    inline: Option<Box<crate::engine::io::Io>>,
     /// The public socket's state as last reported.
     market_connection: ConnectionState,
     /// `book` frame readable on the I/O thread → its `on_book` call, ns.
@@ -385,6 +387,7 @@ impl Trader {
         stop: Arc<AtomicBool>,
         abort: Arc<AtomicBool>,
         handles: Vec<JoinHandle<()>>,
+        inline: Option<Box<crate::engine::io::Io>>,
     ) -> Self {
         let n = symbols.len();
         Self {
@@ -430,6 +433,7 @@ impl Trader {
                 as i64,
             request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
             books: Books::new(),
+            inline,
             market_connection: ConnectionState::Disconnected,
             book_to_strategy: latency_histogram(),
         }
@@ -721,7 +725,12 @@ impl Trader {
         // Room was checked before charging; a failure here is a logic error, still typed.
         self.cmd_tx
             .push(Issued { cmd, at_ns })
-            .map_err(|_| TradeError::Backpressure)
+            .map_err(|_| TradeError::Backpressure)?;
+        if let Some(io) = self.inline.as_mut() {
+            // Same-thread mode: on the wire before the call returns.
+            io.drain_commands(false);
+        }
+        Ok(())
     }
 
     /// A client order id for an order the strategy did not tag, so that an unknown outcome can
@@ -1200,6 +1209,9 @@ impl Trader {
     /// Drains the event ring: applies every event to the tracker and calls the strategy.
     /// Returns the number of events processed.
     pub fn poll<S: Strategy + ?Sized>(&mut self, strategy: &mut S) -> usize {
+        if let Some(io) = self.inline.as_mut() {
+            io.turn();
+        }
         let n = self.drain_events(strategy);
         self.release_paced(strategy);
         self.carry_if_rotated();
@@ -1645,6 +1657,14 @@ impl Trader {
             not_sent: Vec::new(),
         };
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(mut io) = self.inline.take() {
+            // Same-thread mode: the stop runs here; the events it leaves are drained as the
+            // ring makes room.
+            io.finish(true);
+            while !io.flush_events() {
+                self.drain_events(&mut c);
+            }
+        }
         // Keep draining while the threads finish: the I/O thread never drops an event, so it
         // waits for room in the ring.
         while self.handles.iter().any(|h| !h.is_finished()) {
@@ -1696,6 +1716,10 @@ impl Trader {
 
     fn stop_threads(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(mut io) = self.inline.take() {
+            // Dropped without `shutdown`: the stop is run here (a crash's if unwinding).
+            io.finish(true);
+        }
         for h in self.handles.drain(..) {
             let _ = h.join();
         }
