@@ -58,6 +58,8 @@ pub(crate) struct Io {
     frame_to_ring: Histogram<u64>,
     /// The public (market-data) socket, on this thread too.
     market: Feed,
+    /// Turned by the strategy's thread (same-thread mode): a turn returns after a frame.
+    pub inline: bool,
 }
 
 impl Io {
@@ -77,6 +79,7 @@ impl Io {
     ) -> Self {
         Self {
             market,
+            inline: false,
             cfg,
             session,
             cmd_rx,
@@ -127,7 +130,9 @@ impl Io {
         busy |= self.drain_commands(false);
         if self.flush_events() {
             busy |= self.read_frames();
-            busy |= self.read_market_frames();
+            if !(self.inline && busy) {
+                busy |= self.read_market_frames();
+            }
         } else {
             // Not reading is our choice, not the exchange's silence.
             let now = now_ns();
@@ -373,8 +378,9 @@ impl Io {
                     return true;
                 }
             }
-            if self.stalled {
+            if self.stalled || (self.inline && any) {
                 // The ring filled up: leave the rest in the socket until the strategy polls.
+                // Or the strategy is this thread: it hears of the frame first.
                 return any;
             }
         }
@@ -394,8 +400,9 @@ impl Io {
             match self.market.read_one() {
                 Read::Frame => {
                     any = true;
-                    if !self.flush_events() {
-                        // The ring filled up: the rest waits in the socket.
+                    if !self.flush_events() || self.inline {
+                        // The ring filled up: the rest waits in the socket. Or the strategy
+                        // is this thread: it hears of the frame first.
                         return any;
                     }
                 }

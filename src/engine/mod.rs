@@ -524,6 +524,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         }
         Threading::SameThread => {
             let mut io = Box::new(io);
+            io.inline = true;
             io.pump_out();
             (vec![cold_handle], Some(io))
         }

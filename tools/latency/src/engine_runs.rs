@@ -16,6 +16,19 @@ use rust_decimal::Decimal;
 
 use crate::{hist, pin};
 
+/// `--same-thread`: engines run with `Threading::SameThread`, the strategy's thread (which
+/// then drives the sockets) pinned to core 1, where the I/O thread would have been.
+pub static SAME_THREAD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn same_thread() -> bool {
+    SAME_THREAD.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The strategy thread's core: 0, or 1 in same-thread mode (it is the I/O thread too).
+fn strategy_core() -> usize {
+    usize::from(same_thread())
+}
+
 /// The server an engine run talks to.
 pub enum Server {
     /// Canned answers: the client's own cost.
@@ -88,6 +101,9 @@ impl Server {
         }
         cfg.idle = IdleStrategy::Spin;
         cfg.io_core = Some(1);
+        if same_thread() {
+            cfg.threading = kraken_exec::engine::Threading::SameThread;
+        }
         cfg.subscribe_balances = false;
         cfg.ring_capacity = 4096;
         cfg
@@ -140,7 +156,7 @@ const QTY: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 /// An engine on `server`, ready, with this (strategy) thread on core 0.
 fn start(server: &Server) -> (engine::Trader, Acks, kraken_exec::SymbolId) {
     let mut t = engine::start(server.config()).expect("engine");
-    pin(0);
+    pin(strategy_core());
     let mut acks = Acks::default();
     assert!(
         t.wait_ready(&mut acks, Duration::from_secs(10)),
@@ -344,7 +360,7 @@ pub fn tick_to_trade(server: &Server, n: usize, warmup: usize) -> Histogram<u64>
     let (snapshot, updates) = book_frames(n + warmup);
     r.set_tick_to_trade(snapshot, updates, warmup);
     let mut t = engine::start(server.config()).expect("engine");
-    pin(0);
+    pin(strategy_core());
     let mut s = Reactor::default();
     assert!(
         t.wait_ready(&mut s, Duration::from_secs(10)),

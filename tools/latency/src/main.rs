@@ -49,6 +49,10 @@ struct Cli {
     /// thread, so the strategy has core 0 alone and wire-to-strategy is clean.
     #[arg(long, global = true, default_value_t = 0)]
     server_core: usize,
+    /// Engines in same-thread mode: the strategy's thread drives the sockets, pinned to core
+    /// 1 (no I/O thread).
+    #[arg(long, global = true)]
+    same_thread: bool,
 }
 
 #[derive(Subcommand)]
@@ -458,6 +462,7 @@ fn main() {
         cli.warmup = 500;
     }
     let out = cli.out.clone();
+    engine_runs::SAME_THREAD.store(cli.same_thread, std::sync::atomic::Ordering::Relaxed);
     println!(
         "round trips on loopback, {} measured after {} warm-up; client pinned, server blocking",
         cli.n, cli.warmup
