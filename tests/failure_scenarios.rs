@@ -718,10 +718,13 @@ fn queued_processing_paces_adds_over_the_rate_counter() {
     for i in 0..62u64 {
         t.add_order(ioc(i)).expect("queued, not refused");
     }
-    assert_eq!(t.statistics().pacing.depth, 3, "59 sent, 3 waiting");
+    // 59 sent and 3 waiting, or one more sent if this thread was descheduled long enough
+    // between two adds for the counter to decay a thousandth (a loaded machine).
+    let waiting = t.statistics().pacing.depth;
+    assert!((2..=3).contains(&waiting), "{waiting} waiting");
     // Cancelling a waiting add: immediate, local.
     t.cancel_order(OrderRef::ClOrdId(id(61))).unwrap();
-    assert_eq!(t.statistics().pacing.depth, 2);
+    assert_eq!(t.statistics().pacing.depth, waiting - 1);
     // An unfilled IOC is cancelled by the exchange.
     let done = |t: &engine::Trader| {
         (0..62u64)
@@ -739,8 +742,8 @@ fn queued_processing_paces_adds_over_the_rate_counter() {
     assert_eq!(status(&t, id(61)), Some(OrderStatus::Canceled));
     assert!(requests_naming(&s, "pq-61").is_empty(), "never sent");
     let st = t.statistics().pacing;
-    assert_eq!((st.queued, st.expired, st.depth), (3, 0, 0));
-    assert_eq!(st.wait.count, 2);
+    assert_eq!((st.queued, st.expired, st.depth), (waiting, 0, 0));
+    assert_eq!(st.wait.count, waiting - 1);
     assert!(
         st.wait.max >= 500_000_000,
         "they waited for the decay: {:?}",
@@ -762,18 +765,22 @@ fn queued_processing_paces_adds_over_the_rate_counter() {
             max_depth: 8,
         });
     });
-    for i in 0..60u64 {
+    for i in 0..61u64 {
         t.add_order(ioc(i)).unwrap();
     }
     let late = t.statistics().pacing;
-    assert_eq!(late.depth, 1);
+    assert!((1..=2).contains(&late.depth), "{late:?}");
     assert!(until(&mut t, &mut rec, 5, |_, r| r
         .not_sent
         .iter()
         .any(|n| n.reason == NotSentReason::PacingExpired)));
-    assert_eq!(status(&t, id(59)), Some(OrderStatus::Rejected));
-    assert_eq!(t.statistics().pacing.expired, 1);
-    assert!(requests_naming(&s, "pq-59").is_empty());
+    assert!(until(&mut t, &mut rec, 5, |t, _| t
+        .statistics()
+        .pacing
+        .expired
+        == late.depth));
+    assert_eq!(status(&t, id(60)), Some(OrderStatus::Rejected));
+    assert!(requests_naming(&s, "pq-60").is_empty());
     t.shutdown();
 }
 
