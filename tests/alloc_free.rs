@@ -271,7 +271,17 @@ fn the_public_session_and_the_books_allocate_nothing_per_frame() {
     );
     assert!(s.poll_connect(0));
     s.handle_connected(1);
-    while s.poll_transmit().is_some() {}
+    let mut sub = String::new();
+    while let Some(kraken_exec::market::session::MarketTransmit::Text(f)) = s.poll_transmit() {
+        sub = String::from_utf8(f.to_vec()).unwrap();
+    }
+    // Acknowledged, as Kraken does before the snapshot.
+    let id: serde_json::Value = serde_json::from_str(&sub).unwrap();
+    let ack = format!(
+        r#"{{"method":"subscribe","req_id":{},"result":{{"channel":"book","depth":10,"snapshot":true,"symbol":"BTC/USD"}},"success":true,"time_in":"2026-12-02T10:00:00.000000Z","time_out":"2026-12-02T10:00:00.000001Z"}}"#,
+        id["req_id"]
+    );
+    s.handle_frame(1, ack.as_bytes());
     let mut books = Books::new();
     books.track(btc, 10);
     let (snapshot, frames) = book_frames();

@@ -129,10 +129,9 @@ impl Io {
         }
         busy |= self.drain_commands(false);
         if self.flush_events() {
+            // Both sockets each turn (in same-thread mode a frame from each at most).
             busy |= self.read_frames();
-            if !(self.inline && busy) {
-                busy |= self.read_market_frames();
-            }
+            busy |= self.read_market_frames();
         } else {
             // Not reading is our choice, not the exchange's silence.
             let now = now_ns();

@@ -481,6 +481,10 @@ impl Trader {
         if !crate::market::book::DEPTHS.contains(&depth) {
             return Err(TradeError::BadArgument("depth"));
         }
+        if self.books.depth(symbol) == Some(depth) {
+            // Subscribed already: the book (and its subscription) stay as they are.
+            return Ok(());
+        }
         let depth_u16 = depth as u16;
         self.market(MarketCommand::Subscribe {
             symbol,

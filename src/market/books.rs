@@ -55,6 +55,8 @@ pub struct Books {
     resyncs: Vec<SymbolId>,
     /// Books found wrong.
     invalid: u64,
+    /// The pair whose frame is being gathered (its first chunk taken in).
+    gathering: Option<SymbolId>,
 }
 
 impl Books {
@@ -96,6 +98,14 @@ impl Books {
             .filter(|b| b.is_valid())
     }
 
+    /// The depth of `symbol`'s book, if tracked (in sync or not).
+    pub fn depth(&self, symbol: SymbolId) -> Option<usize> {
+        self.books
+            .get(usize::from(symbol.0))
+            .and_then(Option::as_ref)
+            .map(|t| t.book.depth())
+    }
+
     /// Books found wrong so far.
     pub fn invalid_count(&self) -> u64 {
         self.invalid
@@ -104,17 +114,24 @@ impl Books {
     /// Takes in a chunk of a `book` frame; the frame is applied with its last chunk.
     pub fn on_chunk(&mut self, c: &BookChunk) -> BookOutcome {
         let Some(Some(t)) = self.books.get_mut(usize::from(c.symbol.0)) else {
+            self.gathering = None;
             return BookOutcome::Nothing;
         };
         if c.first {
             self.bids.clear();
             self.asks.clear();
+            self.gathering = Some(c.symbol);
+        } else if self.gathering != Some(c.symbol) {
+            // The rest of a frame whose start was not taken in (tracked since): dropped
+            // whole, never applied with another frame's levels.
+            return BookOutcome::Nothing;
         }
         self.bids.extend_from_slice(c.bids());
         self.asks.extend_from_slice(c.asks());
         if !c.last {
             return BookOutcome::Nothing;
         }
+        self.gathering = None;
         let why = match t.book.apply(c.kind, &self.bids, &self.asks, c.checksum) {
             Applied::Ok => {
                 if c.kind == FrameKind::Snapshot {
@@ -310,6 +327,18 @@ mod tests {
         // it ignored.
         assert_eq!(feed(&mut b, &up), BookOutcome::Nothing);
         assert_eq!(b.take_resync(), None);
+        // A frame whose first chunk came before its pair was tracked is dropped whole.
+        let mut late = Books::new();
+        let many: Vec<_> = (0..20).map(|i| lv(100 - i, 1)).collect();
+        let cs = chunks(FrameKind::Snapshot, &many, &[], sum(&many, &[]));
+        late.track(SymbolId(3), 10);
+        late.on_chunk(&BookChunk {
+            symbol: SymbolId(3),
+            ..cs[0]
+        });
+        late.track(BTC, 10);
+        assert_eq!(late.on_chunk(&cs[1]), BookOutcome::Nothing);
+        assert!(late.get(BTC).is_none());
         // An untracked pair's chunks do nothing.
         let mut other = chunks(FrameKind::Snapshot, &bids, &asks, 0);
         other[0].symbol = SymbolId(3);

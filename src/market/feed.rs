@@ -1,6 +1,8 @@
 //! The public socket's driver: a [`MarketSession`] and its WebSocket. It only moves bytes (the
 //! session decides); the engine's I/O thread runs one beside the private socket, and
-//! `kraken-exec book --symbol` runs one alone on its main thread.
+//! `kraken-exec book --symbol` runs one alone on its main thread. Connecting blocks, so it is
+//! done on a thread of its own and the socket handed over: the private socket's orders and
+//! fills never wait for the public one's handshake.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,9 @@ pub enum Read {
     Lost,
 }
 
+/// A connection attempt's outcome, from the thread that made it.
+type Attempt = std::sync::mpsc::Receiver<Result<Connection, String>>;
+
 /// See the module documentation.
 pub struct Feed {
     url: WsUrl,
@@ -33,6 +38,9 @@ pub struct Feed {
     /// The session.
     pub session: MarketSession,
     conn: Option<Connection>,
+    /// A connection being made on its own thread: the handshake (DNS, TCP, TLS, WebSocket)
+    /// blocks, and the private socket on this thread must not wait for it.
+    attempt: Option<Attempt>,
 }
 
 impl Feed {
@@ -49,6 +57,7 @@ impl Feed {
             connect_timeout,
             session,
             conn: None,
+            attempt: None,
         }
     }
 
@@ -57,22 +66,50 @@ impl Feed {
         self.conn.is_some()
     }
 
-    /// Connects if the session says to (blocking, at most the connect timeout), then writes
-    /// what it queued. True if an attempt was made.
+    /// Starts a connection if the session says to (on a short-lived thread of its own: cold),
+    /// and takes in the outcome of one started earlier, writing what the session then queued.
+    /// True if an attempt ended.
     pub fn poll_connect(&mut self, now: u64) -> bool {
+        if let Some(rx) = &self.attempt {
+            let outcome = match rx.try_recv() {
+                Ok(r) => r,
+                Err(std::sync::mpsc::TryRecvError::Empty) => return false,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    Err("the connecting thread died".to_string())
+                }
+            };
+            self.attempt = None;
+            match outcome {
+                Ok(c) => {
+                    tracing::info!(url = %self.url.url, "public socket connected");
+                    self.conn = Some(c);
+                    self.session.handle_connected(now_ns());
+                }
+                Err(e) => self.session.handle_connect_failed(now_ns(), &e),
+            }
+            self.pump_out();
+            return true;
+        }
         if !self.session.poll_connect(now) {
             return false;
         }
-        match Connection::connect(&self.url, &self.tls, self.connect_timeout) {
-            Ok(c) => {
-                tracing::info!(url = %self.url.url, "public socket connected");
-                self.conn = Some(c);
-                self.session.handle_connected(now_ns());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (url, tls, timeout) = (self.url.clone(), self.tls.clone(), self.connect_timeout);
+        let spawned = std::thread::Builder::new()
+            .name("kraken-connect".into())
+            .spawn(move || {
+                let _ =
+                    tx.send(Connection::connect(&url, &tls, timeout).map_err(|e| e.to_string()));
+            });
+        match spawned {
+            Ok(_) => self.attempt = Some(rx),
+            Err(e) => {
+                self.session
+                    .handle_connect_failed(now_ns(), &format!("spawn: {e}"));
+                self.pump_out();
             }
-            Err(e) => self.session.handle_connect_failed(now_ns(), &e.to_string()),
         }
-        self.pump_out();
-        true
+        false
     }
 
     /// Writes the frames the session queued; closes the socket if it says so.
@@ -150,8 +187,10 @@ impl Feed {
         }
     }
 
-    /// A stop: the session closes the socket.
+    /// A stop: the session closes the socket (an attempt still under way is abandoned; its
+    /// thread ends with its timeout).
     pub fn shutdown(&mut self) {
+        self.attempt = None;
         self.session.handle_shutdown();
         self.pump_out();
     }

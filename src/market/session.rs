@@ -30,6 +30,11 @@ use crate::protocol::messages::{BookLevel, FrameKind, Inbound, Text};
 
 /// A subscription refused or unanswered this many times in a row is given up.
 pub const MAX_SUB_FAILURES: u32 = 5;
+/// A book resubscribed this many times in a row (each within [`RESYNC_WINDOW_NS`] of the
+/// last) is given up: its frames keep failing their checksum, and asking again will not help.
+pub const MAX_RESYNCS: u32 = 10;
+/// Resyncs further apart than this are not "in a row".
+const RESYNC_WINDOW_NS: u64 = 60_000_000_000;
 /// A connection up this long resets the reconnect backoff.
 const STABLE_NS: u64 = 30_000_000_000;
 
@@ -68,6 +73,9 @@ struct Sub {
     failures: u32,
     /// When an `Idle` one is asked (again).
     retry_at: u64,
+    /// Book resyncs in a row, and when the last was asked.
+    resyncs: u32,
+    last_resync: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -271,6 +279,8 @@ impl MarketSession {
                     state: SubState::Idle,
                     failures: 0,
                     retry_at: now,
+                    resyncs: 0,
+                    last_resync: 0,
                 });
                 self.ready = false;
                 let i = self.subs.len() - 1;
@@ -280,6 +290,9 @@ impl MarketSession {
                 if let Some(i) = self.find(symbol, channel) {
                     self.send_unsubscribe(now, i);
                     self.subs.swap_remove(i);
+                    self.arm_deadline();
+                    self.arm_retry();
+                    self.check_ready();
                 }
             }
             MarketCommand::ResyncBook { symbol } => {
@@ -290,9 +303,37 @@ impl MarketSession {
                     // A reconnect subscribes anew, with a snapshot.
                     return;
                 }
+                // In a row: backing off, and given up after `MAX_RESYNCS`.
+                let s = &mut self.subs[i];
+                s.resyncs = if s.resyncs > 0 && now.saturating_sub(s.last_resync) < RESYNC_WINDOW_NS
+                {
+                    s.resyncs + 1
+                } else {
+                    1
+                };
+                s.last_resync = now;
+                let resyncs = s.resyncs;
                 EngineStats::inc(&self.stats.book_resyncs);
                 self.send_unsubscribe(now, i);
+                if resyncs > MAX_RESYNCS {
+                    let channel = self.subs[i].channel;
+                    self.subs[i].state = SubState::GaveUp;
+                    tracing::warn!(resyncs, "book keeps failing its checksum: given up");
+                    self.events.push_back(Event::MarketSubscription {
+                        symbol,
+                        channel,
+                        error: Some(Text::truncating("the book keeps failing its checksum")),
+                        gave_up: true,
+                    });
+                    self.arm_deadline();
+                    return;
+                }
                 self.subs[i].state = SubState::Idle;
+                self.subs[i].retry_at = if resyncs <= 1 {
+                    now
+                } else {
+                    now + self.backoff(resyncs - 1)
+                };
                 self.send_subscribe(now, i);
             }
         }
@@ -320,11 +361,14 @@ impl MarketSession {
                 checksum,
                 timestamp,
             } => {
-                if self
+                // Only while the subscription is acknowledged: before that, what arrives
+                // belongs to the one it replaced (another depth, or a resync's unsubscribe:
+                // Kraken answers in order, and the new snapshot follows the new ack).
+                // Unsubscribed pairs (frames in flight) and pairs not asked for are dropped.
+                if !self
                     .find(symbol, MarketChannel::Book { depth: 0 })
-                    .is_none()
+                    .is_some_and(|i| self.subs[i].state == SubState::Live)
                 {
-                    // Unsubscribed (frames in flight), or a pair we did not ask for.
                     return;
                 }
                 self.emit_book(now, symbol, kind, checksum, timestamp);
@@ -889,6 +933,58 @@ mod tests {
     }
 
     #[test]
+    fn resyncs_in_a_row_back_off_then_give_up_and_frames_wait_for_the_new_ack() {
+        let mut s = session();
+        let id = connected_with_book(&mut s);
+        ack(&mut s, 2 * MS, id, true);
+        let update = br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":1.5,"qty":1}],"asks":[],"checksum":1}]}"#;
+        let mut now = 3 * MS;
+        for n in 1..=MAX_RESYNCS {
+            events(&mut s);
+            s.handle_command(now, MarketCommand::ResyncBook { symbol: BTC });
+            let out = sent(&mut s);
+            assert!(out[0].contains("unsubscribe"));
+            let sub = if n == 1 {
+                assert_eq!(out.len(), 2, "the first at once");
+                out[1].clone()
+            } else {
+                assert_eq!(out.len(), 1, "then after a backoff");
+                let earliest = now + ((100 * MS) << (n - 1)).min(10 * S);
+                let mut sub = None;
+                for _ in 0..20 {
+                    now = s.poll_timeout().unwrap();
+                    s.handle_frame(now, br#"{"channel":"heartbeat"}"#);
+                    s.handle_timeout(now);
+                    sub = sent(&mut s)
+                        .into_iter()
+                        .find(|f| f.contains(r#""method":"subscribe""#));
+                    if sub.is_some() {
+                        break;
+                    }
+                }
+                assert!(now >= earliest, "resync {n} not before its backoff");
+                sub.expect("subscribed again")
+            };
+            // The old subscription's frames, until the new ack, are dropped.
+            s.handle_frame(now, update);
+            assert!(!events(&mut s).iter().any(|e| matches!(e, Event::Book(_))));
+            let id = req_id(&sub);
+            ack(&mut s, now, id, true);
+            s.handle_frame(now, update);
+            assert!(events(&mut s).iter().any(|e| matches!(e, Event::Book(_))));
+            now += S;
+        }
+        s.handle_command(now, MarketCommand::ResyncBook { symbol: BTC });
+        assert!(
+            events(&mut s)
+                .iter()
+                .any(|e| matches!(e, Event::MarketSubscription { gave_up: true, .. }))
+        );
+        let out = sent(&mut s);
+        assert_eq!(out.len(), 1, "unsubscribed, not asked again: {out:?}");
+    }
+
+    #[test]
     fn a_refused_subscription_is_asked_again_after_a_backoff_then_given_up() {
         let mut s = session();
         let mut id = connected_with_book(&mut s);
@@ -910,8 +1006,13 @@ mod tests {
             assert_eq!(out.len(), 1, "asked again");
             id = req_id(&out[0]);
         }
-        // Given up: it is not asked again, however long.
-        s.handle_timeout(now + 60 * S);
+        // Given up: it is not asked again, however long the socket stays up.
+        for k in 1..=12 {
+            let t = now + k * 5 * S;
+            s.handle_frame(t, br#"{"channel":"heartbeat"}"#);
+            s.handle_timeout(t);
+        }
+        assert!(s.is_connected());
         let out = sent(&mut s);
         assert!(!out.iter().any(|f| f.contains("subscribe")), "{out:?}");
     }
