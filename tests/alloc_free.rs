@@ -272,7 +272,7 @@ fn the_public_session_and_the_books_allocate_nothing_per_frame() {
     assert!(s.poll_connect(0));
     s.handle_connected(1);
     let mut sub = String::new();
-    while let Some(kraken_exec::market::session::MarketTransmit::Text(f)) = s.poll_transmit() {
+    while let Some(kraken_exec::market::session::Transmit::Text(f)) = s.poll_transmit() {
         sub = String::from_utf8(f.to_vec()).unwrap();
     }
     // Acknowledged, as Kraken does before the snapshot.

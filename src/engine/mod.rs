@@ -17,6 +17,7 @@ mod dst;
 pub mod gate;
 mod io;
 pub mod msg;
+pub mod outbox;
 pub mod reconciler;
 mod session;
 pub mod stats;

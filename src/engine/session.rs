@@ -98,14 +98,8 @@ pub(crate) struct SessionConfig {
     pub seed: u64,
 }
 
-/// What the driver must do with the socket.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Transmit<'a> {
-    /// Write this text frame (UTF-8 JSON: our encoders write nothing else).
-    Text(&'a [u8]),
-    /// Close the socket (the session gave up on it; frames queued before were written).
-    Close,
-}
+pub(crate) use crate::engine::outbox::Transmit;
+use crate::engine::outbox::{Backoff, Outbox};
 
 #[derive(Clone, Copy, Debug)]
 struct InFlight {
@@ -150,7 +144,8 @@ pub(crate) struct Session {
     ready_since_ns: Option<u64>,
     /// Connection attempts since the last stable session.
     attempts: u32,
-    rng: u64,
+    /// Reconnect, token and subscription retry delays.
+    backoff: Backoff,
     /// A mapping from our clock to the wall clock: (monotonic ns, wall µs) read together.
     wall_anchor: (u64, i64),
 
@@ -195,10 +190,7 @@ pub(crate) struct Session {
     dead_man_rest_pending: bool,
 
     /// Frames to write: their bytes back to back, where each ends, and how far the driver took.
-    tx: Vec<u8>,
-    tx_ends: VecDeque<usize>,
-    tx_read: usize,
-    close_pending: bool,
+    tx: Outbox,
     /// Scratch for encoding one frame.
     out: Vec<u8>,
     events: VecDeque<Event>,
@@ -216,7 +208,7 @@ impl Session {
     ) -> Self {
         let mut decoder = Decoder::new();
         decoder.reserve(64 * 1024, 1024);
-        let rng = cfg.seed | 1;
+        let backoff = Backoff::new(cfg.backoff_min_ns, cfg.backoff_max_ns, cfg.seed);
         let mut s = Self {
             cfg,
             symbols,
@@ -228,7 +220,7 @@ impl Session {
             ever_ready: false,
             ready_since_ns: None,
             attempts: 0,
-            rng,
+            backoff,
             wall_anchor: (now, wall.0),
             token: None,
             token_pending: false,
@@ -251,10 +243,7 @@ impl Session {
             trades_resume: None,
             trades_failures: 0,
             dead_man_rest_pending: false,
-            tx: Vec::with_capacity(64 * 1024),
-            tx_ends: VecDeque::with_capacity(1024),
-            tx_read: 0,
-            close_pending: false,
+            tx: Outbox::with_capacity(64 * 1024, 1024),
             out: Vec::with_capacity(8192),
             events: VecDeque::with_capacity(4096),
             cold: VecDeque::with_capacity(64),
@@ -293,18 +282,11 @@ impl Session {
 
     /// The next frame to write, or the order to close the socket.
     pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
-        if let Some(end) = self.tx_ends.pop_front() {
-            let start = self.tx_read;
-            self.tx_read = end;
+        let t = self.tx.poll();
+        if let Some(Transmit::Text(_)) = t {
             EngineStats::inc(&self.stats.frames_out);
-            return Some(Transmit::Text(&self.tx[start..end]));
         }
-        self.tx.clear();
-        self.tx_read = 0;
-        if std::mem::take(&mut self.close_pending) {
-            return Some(Transmit::Close);
-        }
-        None
+        t
     }
 
     /// The next event for the strategy.
@@ -346,7 +328,7 @@ impl Session {
         // not get a connection every few hundred ms. A session that stayed up resets it (see
         // `lose_connection`).
         self.link = Link::Up;
-        self.close_pending = false;
+        self.tx.set_close(false);
         self.sub_failures = 0;
         self.sub_retries.clear();
         self.timers.clear(Timer::SubscriptionRetry);
@@ -364,7 +346,7 @@ impl Session {
     pub fn handle_connect_failed(&mut self, now: u64, why: &str) {
         tracing::warn!(error = why, attempt = self.attempts, "connect failed");
         self.link = Link::Down;
-        let delay = self.jitter(self.backoff(self.attempts));
+        let delay = self.backoff.delay(self.attempts);
         self.timers.set(Timer::Reconnect, now + delay);
     }
 
@@ -373,7 +355,7 @@ impl Session {
         if self.link != Link::Down {
             self.lose_connection(now, why);
             // The driver already dropped the socket.
-            self.close_pending = false;
+            self.tx.set_close(false);
         }
     }
 
@@ -640,7 +622,7 @@ impl Session {
                 tracing::warn!(error = %e, "token fetch failed");
                 // Backs off like connections do, not once a second forever.
                 self.token_failures += 1;
-                let delay = self.jitter(self.backoff(self.token_failures));
+                let delay = self.backoff.delay(self.token_failures);
                 self.timers.set(Timer::Reconnect, now + delay);
             }
             ColdReply::Response {
@@ -761,7 +743,7 @@ impl Session {
         if self.link != Link::Down {
             self.link = Link::Down;
             self.ready = false;
-            self.close_pending = true;
+            self.tx.set_close(true);
         }
         self.timers = Timers::default();
         self.cold.push_back(ColdRequest::Shutdown);
@@ -928,8 +910,7 @@ impl Session {
         if self.link != Link::Up {
             return;
         }
-        self.tx.extend_from_slice(&self.out);
-        self.tx_ends.push_back(self.tx.len());
+        self.tx.push(&self.out);
     }
 
     fn set_state(&mut self, s: ConnectionState) {
@@ -948,20 +929,6 @@ impl Session {
             self.cold.push_back(ColdRequest::Token);
             self.token_pending = true;
         }
-    }
-
-    fn jitter(&mut self, ns: u64) -> u64 {
-        // xorshift: the jitter needs no quality, only spread.
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        ns / 2 + self.rng % (ns / 2 + 1)
-    }
-
-    /// Reconnect delay after `failures` failures in a row: doubling from `backoff_min`, at
-    /// most `backoff_max` (jittered by the caller).
-    fn backoff(&self, failures: u32) -> u64 {
-        (self.cfg.backoff_min_ns << failures.min(16)).min(self.cfg.backoff_max_ns)
     }
 
     /// The wall clock (µs) at monotonic `t`, by the last reading of both.
@@ -994,7 +961,7 @@ impl Session {
             self.lose_connection(now, "subscriptions keep failing");
             return;
         }
-        let due = now + self.jitter(self.backoff(self.sub_failures));
+        let due = now + self.backoff.delay(self.sub_failures);
         if !self.sub_retries.iter().any(|(k, _)| *k == kind) {
             self.sub_retries.push((kind, due));
             self.timers.set_earliest(Timer::SubscriptionRetry, due);
@@ -1059,9 +1026,7 @@ impl Session {
         self.ready = false;
         // Frames not yet written die with the socket; the driver closes it.
         self.tx.clear();
-        self.tx_ends.clear();
-        self.tx_read = 0;
-        self.close_pending = true;
+        self.tx.set_close(true);
         // Kraken keeps counting down; re-armed on the next connection.
         self.stats.dead_man_armed.store(false, Ordering::Release);
         self.exec_seq = None;
@@ -1100,7 +1065,7 @@ impl Session {
             self.attempts = 0;
         }
         self.ready_since_ns = None;
-        let delay = self.jitter(self.backoff(self.attempts));
+        let delay = self.backoff.delay(self.attempts);
         self.timers.set(Timer::Reconnect, now + delay);
     }
 

@@ -12,7 +12,7 @@ use tungstenite::Message;
 
 use crate::engine::clock::now_ns;
 use crate::engine::transport::{Connection, WsUrl};
-use crate::market::session::{MarketSession, MarketTransmit};
+use crate::market::session::{MarketSession, Transmit};
 
 /// What one read found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +116,7 @@ impl Feed {
     pub fn pump_out(&mut self) {
         loop {
             match self.session.poll_transmit() {
-                Some(MarketTransmit::Text(frame)) => {
+                Some(Transmit::Text(frame)) => {
                     let Some(c) = self.conn.as_mut() else {
                         continue;
                     };
@@ -132,7 +132,7 @@ impl Feed {
                         }
                     }
                 }
-                Some(MarketTransmit::Close) => self.drop_socket(),
+                Some(Transmit::Close) => self.drop_socket(),
                 None => break,
             }
         }

@@ -20,6 +20,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::engine::msg::{BOOK_CHUNK, BookChunk, ConnectionState, Event, MarketCommand};
+pub use crate::engine::outbox::Transmit;
+use crate::engine::outbox::{Backoff, Outbox};
 use crate::engine::stats::EngineStats;
 use crate::engine::timers::{Timer, Timers};
 use crate::error::DecodeError;
@@ -95,7 +97,8 @@ pub struct MarketSession {
     link: Link,
     attempts: u32,
     up_since: u64,
-    rng: u64,
+    /// Reconnect and retry delays.
+    backoff: Backoff,
     subs: Vec<Sub>,
     next_id: u64,
     /// A ping's id and deadline.
@@ -103,21 +106,9 @@ pub struct MarketSession {
     last_frame_ns: u64,
     /// Every wanted subscription acknowledged on this connection (reported once).
     ready: bool,
-    tx: Vec<u8>,
-    tx_ends: VecDeque<usize>,
-    tx_read: usize,
-    close_pending: bool,
+    tx: Outbox,
     out: Vec<u8>,
     events: VecDeque<Event>,
-}
-
-/// What the driver must do with the public socket.
-#[derive(Debug, PartialEq, Eq)]
-pub enum MarketTransmit<'a> {
-    /// Write this text frame.
-    Text(&'a [u8]),
-    /// Close the socket.
-    Close,
 }
 
 impl MarketSession {
@@ -126,7 +117,7 @@ impl MarketSession {
         let mut decoder = Decoder::new();
         decoder.reserve(256 * 1024, 1024);
         Self {
-            rng: cfg.seed | 1,
+            backoff: Backoff::new(cfg.backoff_min_ns, cfg.backoff_max_ns, cfg.seed),
             cfg,
             symbols,
             stats,
@@ -140,10 +131,7 @@ impl MarketSession {
             ping: None,
             last_frame_ns: now,
             ready: false,
-            tx: Vec::with_capacity(16 * 1024),
-            tx_ends: VecDeque::with_capacity(256),
-            tx_read: 0,
-            close_pending: false,
+            tx: Outbox::with_capacity(16 * 1024, 256),
             out: Vec::with_capacity(1024),
             // A 1,000-level snapshot is 2,000 levels: 125 chunks a side.
             events: VecDeque::with_capacity(4096),
@@ -176,18 +164,8 @@ impl MarketSession {
     }
 
     /// The next frame to write, or the order to close the socket.
-    pub fn poll_transmit(&mut self) -> Option<MarketTransmit<'_>> {
-        if let Some(end) = self.tx_ends.pop_front() {
-            let start = self.tx_read;
-            self.tx_read = end;
-            return Some(MarketTransmit::Text(&self.tx[start..end]));
-        }
-        self.tx.clear();
-        self.tx_read = 0;
-        if std::mem::take(&mut self.close_pending) {
-            return Some(MarketTransmit::Close);
-        }
-        None
+    pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        self.tx.poll()
     }
 
     /// The next event for the strategy.
@@ -212,7 +190,7 @@ impl MarketSession {
         self.link = Link::Up;
         self.up_since = now;
         self.last_frame_ns = now;
-        self.close_pending = false;
+        self.tx.set_close(false);
         self.ready = false;
         self.ping = None;
         EngineStats::inc(&self.stats.market_connects);
@@ -239,7 +217,7 @@ impl MarketSession {
         self.link = Link::Down;
         self.events
             .push_back(Event::MarketConnection(ConnectionState::Disconnected));
-        let delay = self.jitter(self.backoff(self.attempts));
+        let delay = self.backoff.delay(self.attempts);
         self.timers.set(Timer::Reconnect, now + delay);
     }
 
@@ -247,7 +225,7 @@ impl MarketSession {
     pub fn handle_disconnected(&mut self, now: u64, why: &str) {
         if self.link != Link::Down {
             self.lose_connection(now, why);
-            self.close_pending = false;
+            self.tx.set_close(false);
         }
     }
 
@@ -332,7 +310,7 @@ impl MarketSession {
                 self.subs[i].retry_at = if resyncs <= 1 {
                     now
                 } else {
-                    now + self.backoff(resyncs - 1)
+                    now + self.backoff.base(resyncs - 1)
                 };
                 self.send_subscribe(now, i);
             }
@@ -497,7 +475,7 @@ impl MarketSession {
     pub fn handle_shutdown(&mut self) {
         if self.link != Link::Down {
             self.link = Link::Down;
-            self.close_pending = true;
+            self.tx.set_close(true);
         }
         self.timers = Timers::default();
     }
@@ -566,8 +544,7 @@ impl MarketSession {
             s.state = SubState::GaveUp;
         } else {
             s.state = SubState::Idle;
-            s.retry_at =
-                now + (self.cfg.backoff_min_ns << failures.min(16)).min(self.cfg.backoff_max_ns);
+            s.retry_at = now + self.backoff.base(failures);
         }
         self.events.push_back(Event::MarketSubscription {
             symbol,
@@ -675,8 +652,7 @@ impl MarketSession {
         if self.link != Link::Up {
             return;
         }
-        self.tx.extend_from_slice(&self.out);
-        self.tx_ends.push_back(self.tx.len());
+        self.tx.push(&self.out);
     }
 
     fn lose_connection(&mut self, now: u64, why: &str) {
@@ -688,9 +664,7 @@ impl MarketSession {
         self.ready = false;
         self.ping = None;
         self.tx.clear();
-        self.tx_ends.clear();
-        self.tx_read = 0;
-        self.close_pending = true;
+        self.tx.set_close(true);
         for s in &mut self.subs {
             if s.state != SubState::GaveUp {
                 s.state = SubState::Idle;
@@ -708,19 +682,8 @@ impl MarketSession {
         ] {
             self.timers.clear(t);
         }
-        let delay = self.jitter(self.backoff(self.attempts));
+        let delay = self.backoff.delay(self.attempts);
         self.timers.set(Timer::Reconnect, now + delay);
-    }
-
-    fn jitter(&mut self, ns: u64) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        ns / 2 + self.rng % (ns / 2 + 1)
-    }
-
-    fn backoff(&self, failures: u32) -> u64 {
-        (self.cfg.backoff_min_ns << failures.min(16)).min(self.cfg.backoff_max_ns)
     }
 }
 
@@ -750,8 +713,8 @@ mod tests {
         let mut v = Vec::new();
         while let Some(t) = s.poll_transmit() {
             match t {
-                MarketTransmit::Text(b) => v.push(String::from_utf8(b.to_vec()).unwrap()),
-                MarketTransmit::Close => v.push("CLOSE".into()),
+                Transmit::Text(b) => v.push(String::from_utf8(b.to_vec()).unwrap()),
+                Transmit::Close => v.push("CLOSE".into()),
             }
         }
         v
