@@ -15,9 +15,9 @@ use crate::engine::IdleStrategy;
 use crate::engine::clock::{now_ns, wall};
 use crate::engine::cold::{ColdReply, ColdRequest};
 use crate::engine::msg::{Command, Event, Issued, LargeCommand};
-use crate::engine::session::{Session, Transmit};
+use crate::engine::session::Session;
 use crate::engine::stats::EngineStats;
-use crate::engine::transport::{Connection, WsUrl};
+use crate::engine::transport::{self, Connection, Sent, WsUrl};
 use crate::market::feed::{Feed, Read};
 
 /// How long a clean stop waits for the answers to requests in flight (at most the request
@@ -241,35 +241,11 @@ impl Io {
     /// the cold thread and events to the strategy. True if a frame was written.
     pub fn pump_out(&mut self) -> bool {
         let mut wrote = false;
-        loop {
-            match self.session.poll_transmit() {
-                Some(Transmit::Text(frame)) => {
-                    let Some(c) = self.conn.as_mut() else {
-                        continue;
-                    };
-                    match c.send_text(frame) {
-                        Ok(()) => wrote = true,
-                        // Queued inside tungstenite; the next flush sends it.
-                        Err(tungstenite::Error::Io(e))
-                            if e.kind() == std::io::ErrorKind::WouldBlock =>
-                        {
-                            wrote = true;
-                        }
-                        Err(e) => {
-                            if let Some(mut c) = self.conn.take() {
-                                c.shutdown();
-                            }
-                            self.session
-                                .handle_disconnected(now_ns(), &format!("write: {e}"));
-                        }
-                    }
-                }
-                Some(Transmit::Close) => {
-                    if let Some(mut c) = self.conn.take() {
-                        c.shutdown();
-                    }
-                }
-                None => break,
+        while let Some(t) = self.session.poll_transmit() {
+            match transport::transmit(&mut self.conn, t) {
+                Sent::Wrote => wrote = true,
+                Sent::Nothing => {}
+                Sent::Lost(why) => self.session.handle_disconnected(now_ns(), &why),
             }
         }
         while let Some(req) = self.session.poll_cold() {

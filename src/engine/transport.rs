@@ -375,3 +375,48 @@ mod tests {
         ));
     }
 }
+
+/// What writing one of a session's transmits did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// The frame was handed to the socket (or queued in tungstenite for the next flush).
+    Wrote,
+    /// Nothing written: no socket, or the socket was closed as told.
+    Nothing,
+    /// The write failed: the socket is dropped; the session must hear why.
+    Lost(String),
+}
+
+/// Carries out one transmit of a session on `conn`: both sessions' drivers write this way.
+pub(crate) fn transmit(
+    conn: &mut Option<Connection>,
+    t: crate::engine::outbox::Transmit<'_>,
+) -> Sent {
+    use crate::engine::outbox::Transmit;
+    match t {
+        Transmit::Text(frame) => {
+            let Some(c) = conn.as_mut() else {
+                return Sent::Nothing;
+            };
+            match c.send_text(frame) {
+                Ok(()) => Sent::Wrote,
+                // Queued inside tungstenite; the next flush sends it.
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    Sent::Wrote
+                }
+                Err(e) => {
+                    if let Some(mut c) = conn.take() {
+                        c.shutdown();
+                    }
+                    Sent::Lost(format!("write: {e}"))
+                }
+            }
+        }
+        Transmit::Close => {
+            if let Some(mut c) = conn.take() {
+                c.shutdown();
+            }
+            Sent::Nothing
+        }
+    }
+}

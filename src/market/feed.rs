@@ -11,8 +11,8 @@ use rustls::ClientConfig;
 use tungstenite::Message;
 
 use crate::engine::clock::now_ns;
-use crate::engine::transport::{Connection, WsUrl};
-use crate::market::session::{MarketSession, Transmit};
+use crate::engine::transport::{self, Connection, Sent, WsUrl};
+use crate::market::session::MarketSession;
 
 /// What one read found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,26 +114,9 @@ impl Feed {
 
     /// Writes the frames the session queued; closes the socket if it says so.
     pub fn pump_out(&mut self) {
-        loop {
-            match self.session.poll_transmit() {
-                Some(Transmit::Text(frame)) => {
-                    let Some(c) = self.conn.as_mut() else {
-                        continue;
-                    };
-                    match c.send_text(frame) {
-                        Ok(()) => {}
-                        // Queued inside tungstenite; the next flush sends it.
-                        Err(tungstenite::Error::Io(e))
-                            if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(e) => {
-                            self.drop_socket();
-                            self.session
-                                .handle_disconnected(now_ns(), &format!("write: {e}"));
-                        }
-                    }
-                }
-                Some(Transmit::Close) => self.drop_socket(),
-                None => break,
+        while let Some(t) = self.session.poll_transmit() {
+            if let Sent::Lost(why) = transport::transmit(&mut self.conn, t) {
+                self.session.handle_disconnected(now_ns(), &why);
             }
         }
     }
