@@ -51,6 +51,15 @@ fn the_strategy_thread_drives_the_sockets_itself() {
     let btc = t.symbol("BTC/USD").unwrap();
     t.subscribe_book(btc, 10).unwrap();
 
+    let end = Instant::now() + Duration::from_secs(10);
+    while s.0 < 5 {
+        assert!(Instant::now() < end, "{} books", s.0);
+        t.poll(&mut s);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The simulator's counterparty flow would trade with the order: stopped.
+    sim.with_exchange(|e| e.market_flow = false);
+
     // The order is on the wire when `add_order` returns: the exchange logs it with no poll.
     let id = ClOrdId::new("same-1").unwrap();
     let logged = |sim: &kraken_sim::Sim| {
@@ -69,8 +78,8 @@ fn the_strategy_thread_drives_the_sockets_itself() {
     }
     let end = Instant::now() + Duration::from_secs(10);
     let status = |t: &engine::Trader| t.order_status(&OrderRef::ClOrdId(id)).map(|o| o.status);
-    while status(&t) != Some(OrderStatus::Open) || s.0 < 5 {
-        assert!(Instant::now() < end, "{:?}, {} books", status(&t), s.0);
+    while status(&t) != Some(OrderStatus::Open) {
+        assert!(Instant::now() < end, "{:?}", status(&t));
         t.poll(&mut s);
         std::thread::sleep(Duration::from_millis(1));
     }
