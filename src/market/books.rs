@@ -6,7 +6,7 @@
 use crate::engine::msg::BookChunk;
 use crate::ids::SymbolId;
 use crate::market::book::{Applied, Book};
-use crate::protocol::messages::{BookLevel, FrameKind};
+use crate::protocol::messages::BookLevel;
 
 /// Why a book is not to be trusted (until its next snapshot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,12 +133,9 @@ impl Books {
         }
         self.gathering = None;
         let why = match t.book.apply(c.kind, &self.bids, &self.asks, c.checksum) {
-            Applied::Ok => {
-                if c.kind == FrameKind::Snapshot {
-                    t.resync_pending = false;
-                }
-                return BookOutcome::Changed;
-            }
+            // (`resync_pending` is read only while the book is invalid, and every way to an
+            // invalid book sets it: a snapshot that puts the book right need not clear it.)
+            Applied::Ok => return BookOutcome::Changed,
             Applied::Mismatch { expected, computed } => {
                 BookInvalid::ChecksumMismatch { expected, computed }
             }
@@ -190,6 +187,7 @@ impl Books {
 mod tests {
     use super::*;
     use crate::engine::msg::BOOK_CHUNK;
+    use crate::protocol::messages::FrameKind;
     use rust_decimal::Decimal;
 
     const BTC: SymbolId = SymbolId(0);
@@ -339,6 +337,38 @@ mod tests {
         late.track(BTC, 10);
         assert_eq!(late.on_chunk(&cs[1]), BookOutcome::Nothing);
         assert!(late.get(BTC).is_none());
+        // Depth, resyncs given back, untracking, the count of books found wrong.
+        assert_eq!(b.depth(BTC), Some(10));
+        assert_eq!(b.depth(SymbolId(5)), None);
+        assert_eq!(b.invalid_count(), 1);
+        let bad = chunks(FrameKind::Update, &[lv(10, 2)], &[], 7);
+        b.on_disconnected(|_| {});
+        assert_eq!(
+            feed(
+                &mut b,
+                &chunks(FrameKind::Snapshot, &bids, &asks, sum(&bids, &asks))
+            ),
+            BookOutcome::Changed
+        );
+        assert!(matches!(feed(&mut b, &bad), BookOutcome::Invalid(_)));
+        assert_eq!(b.invalid_count(), 2);
+        assert_eq!(b.take_resync(), Some(BTC));
+        b.untake_resync(BTC);
+        assert_eq!(b.take_resync(), Some(BTC), "given back, taken again");
+        b.untake_resync(BTC);
+        b.untrack(BTC);
+        assert_eq!(
+            (b.take_resync(), b.depth(BTC)),
+            (None, None),
+            "untracked: no resync, no book"
+        );
+        assert_eq!(
+            feed(
+                &mut b,
+                &chunks(FrameKind::Snapshot, &bids, &asks, sum(&bids, &asks))
+            ),
+            BookOutcome::Nothing
+        );
         // An untracked pair's chunks do nothing.
         let mut other = chunks(FrameKind::Snapshot, &bids, &asks, 0);
         other[0].symbol = SymbolId(3);
