@@ -188,11 +188,8 @@ pub fn live(a: &Live) -> ExitCode {
     let symbols = SymbolTable::from_names([a.symbol.as_str()]);
     let sym = kraken_exec::SymbolId(0);
     let cfg = MarketConfig {
-        watchdog_ns: 10_000_000_000,
-        request_timeout_ns: 5_000_000_000,
-        backoff_min_ns: 200_000_000,
-        backoff_max_ns: 5_000_000_000,
         seed: now_ns(),
+        ..MarketConfig::default()
     };
     let session = MarketSession::new(
         cfg,

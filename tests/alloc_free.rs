@@ -253,13 +253,7 @@ fn the_public_session_and_the_books_allocate_nothing_per_frame() {
     use kraken_exec::market::{BookOutcome, Books, MarketConfig, MarketSession};
     use kraken_exec::protocol::MarketChannel;
     let btc = kraken_exec::SymbolId(0);
-    let cfg = MarketConfig {
-        watchdog_ns: 10_000_000_000,
-        request_timeout_ns: 5_000_000_000,
-        backoff_min_ns: 100_000_000,
-        backoff_max_ns: 10_000_000_000,
-        seed: 1,
-    };
+    let cfg = MarketConfig::default();
     let syms = SymbolTable::from_names(["BTC/USD"]);
     let mut s = MarketSession::new(cfg, syms, std::sync::Arc::new(EngineStats::default()), 0);
     s.handle_command(

@@ -55,6 +55,20 @@ pub struct MarketConfig {
     pub seed: u64,
 }
 
+impl Default for MarketConfig {
+    /// The engine's defaults: a 10 s watchdog (Kraken sends a heartbeat a second), 5 s for
+    /// an answer, reconnects backing off from 100 ms to 10 s.
+    fn default() -> Self {
+        Self {
+            watchdog_ns: 10_000_000_000,
+            request_timeout_ns: 5_000_000_000,
+            backoff_min_ns: 100_000_000,
+            backoff_max_ns: 10_000_000_000,
+            seed: 1,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SubState {
     /// Wanted, not asked on this connection yet (or waiting for its retry).
@@ -696,11 +710,8 @@ mod tests {
 
     fn session() -> MarketSession {
         let cfg = MarketConfig {
-            watchdog_ns: 10 * S,
-            request_timeout_ns: 5 * S,
-            backoff_min_ns: 100 * MS,
-            backoff_max_ns: 10 * S,
             seed: 7,
+            ..MarketConfig::default()
         };
         let syms = SymbolTable::from_names(["BTC/USD", "ETH/USD"]);
         MarketSession::new(cfg, syms, Arc::new(EngineStats::default()), 0)

@@ -393,6 +393,34 @@ fn envelope(
     Value::Object(m).to_string()
 }
 
+/// A public channel's subscribe or unsubscribe of each pair its `symbol` list names: `f` does
+/// it for one pair (its index, its name) and gives its ack. Kraken answers each pair on its
+/// own: the first ack is the reply, the others are queued after it; a pair it does not list
+/// ends the list with Kraken's error.
+fn each_pair(
+    ex: &mut Exchange,
+    params: &Map<String, Value>,
+    method: &str,
+    req_id: Option<&Value>,
+    now: Ns,
+    out: &mut Vec<String>,
+    mut f: impl FnMut(&mut Exchange, usize, &str) -> Value,
+) -> Result<Value, String> {
+    let mut result = Err("EGeneral:Invalid arguments:symbol".into());
+    for (i, sym) in strings(params, "symbol")?.iter().enumerate() {
+        let Some(pi) = ex.pairs.iter().position(|p| &p.symbol == sym) else {
+            return Err(format!("Currency pair not supported {sym}"));
+        };
+        let ack = f(ex, pi, sym);
+        if i == 0 {
+            result = Ok(ack);
+        } else {
+            out.push(envelope(method, req_id, Ok(ack), now, now));
+        }
+    }
+    result
+}
+
 fn strings(p: &Map<String, Value>, k: &str) -> Result<Vec<String>, String> {
     match p.get(k) {
         None => Ok(Vec::new()),
@@ -503,67 +531,34 @@ pub fn handle(shared: &Shared, conn: u64, text: &str, now: Ns, out: &mut Vec<Str
                             .map(|d| d as usize)
                             .filter(|d| crate::book::DEPTHS.contains(d)),
                     };
-                    let symbols = strings(params, "symbol");
-                    match (depth, symbols) {
-                        (None, _) => Err("EGeneral:Invalid arguments:depth".into()),
-                        (_, Err(e)) => Err(e),
-                        (Some(depth), Ok(symbols)) => {
-                            let mut result = Err("EGeneral:Invalid arguments:symbol".into());
-                            for (i, sym) in symbols.iter().enumerate() {
-                                let Some(pi) = ex.pairs.iter().position(|p| &p.symbol == sym)
-                                else {
-                                    result = Err(format!("Currency pair not supported {sym}"));
-                                    break;
-                                };
-                                let ack = json!({"channel": "book", "depth": depth, "snapshot": true, "symbol": sym});
+                    match depth {
+                        None => Err("EGeneral:Invalid arguments:depth".into()),
+                        Some(depth) => {
+                            each_pair(&mut ex, params, &method, req_id, now, out, |ex, pi, sym| {
                                 if sub {
                                     ex.subscribe_book(conn, pi, depth);
                                 } else {
                                     ex.unsubscribe_book(conn, pi);
                                 }
-                                // Kraken answers each pair on its own; the first here, the
-                                // others queued.
-                                if i == 0 {
-                                    result = Ok(ack);
-                                } else {
-                                    out.push(envelope(&method, req_id, Ok(ack), now, now));
-                                }
-                            }
-                            result
+                                json!({"channel": "book", "depth": depth, "snapshot": true, "symbol": sym})
+                            })
                         }
                     }
                 }
                 ("trade" | "ticker", sub) => {
                     let ticker = channel == "ticker";
-                    match strings(params, "symbol") {
-                        Err(e) => Err(e),
-                        Ok(symbols) => {
-                            let mut result = Err("EGeneral:Invalid arguments:symbol".into());
-                            for (i, sym) in symbols.iter().enumerate() {
-                                let Some(pi) = ex.pairs.iter().position(|p| &p.symbol == sym)
-                                else {
-                                    result = Err(format!("Currency pair not supported {sym}"));
-                                    break;
-                                };
-                                let ack = if ticker {
-                                    json!({"channel": channel, "event_trigger": "trades", "snapshot": true, "symbol": sym})
-                                } else {
-                                    json!({"channel": channel, "snapshot": true, "symbol": sym})
-                                };
-                                if sub {
-                                    ex.subscribe_tape(conn, pi, ticker);
-                                } else {
-                                    ex.unsubscribe_tape(conn, pi, ticker);
-                                }
-                                if i == 0 {
-                                    result = Ok(ack);
-                                } else {
-                                    out.push(envelope(&method, req_id, Ok(ack), now, now));
-                                }
-                            }
-                            result
+                    each_pair(&mut ex, params, &method, req_id, now, out, |ex, pi, sym| {
+                        if sub {
+                            ex.subscribe_tape(conn, pi, ticker);
+                        } else {
+                            ex.unsubscribe_tape(conn, pi, ticker);
                         }
-                    }
+                        if ticker {
+                            json!({"channel": channel, "event_trigger": "trades", "snapshot": true, "symbol": sym})
+                        } else {
+                            json!({"channel": channel, "snapshot": true, "symbol": sym})
+                        }
+                    })
                 }
                 ("executions" | "balances", false) => ex.unsubscribe(conn, channel),
                 ("instrument", false) => Ok(json!({"channel": "instrument"})),
