@@ -202,7 +202,7 @@ impl EngineConfig {
     }
 }
 
-#[cfg(feature = "demo")]
+#[cfg(feature = "simulator")]
 impl EngineConfig {
     /// A configuration for the embedded simulator: its URLs, credentials and CA, and an idle
     /// strategy that blocks instead of spinning (examples, tests; the demo picks its own).

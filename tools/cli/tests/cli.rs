@@ -548,7 +548,7 @@ fn watch_in_a_new_process_does_not_report_old_fills_as_new() {
 /// 0; the same capture with one digit changed: `checksum MISMATCH`, exit 1.
 #[test]
 fn book_replay_checks_kraken_s_checksums_and_fails_on_a_mismatch() {
-    let captured = include_str!("fixtures/captured/book-algo-usd.jsonl");
+    let captured = include_str!("../../../tests/fixtures/captured/book-algo-usd.jsonl");
     let lines: Vec<&str> = captured.lines().collect();
     // The acknowledgement and the heartbeat are written here in Kraken's documented shape;
     // the status and book frames are the captured ones.
@@ -558,7 +558,7 @@ fn book_replay_checks_kraken_s_checksums_and_fails_on_a_mismatch() {
         ack,
         r#"{"channel":"heartbeat"}"#,
         lines[1],
-        include_str!("fixtures/captured/executions-snapshot.jsonl")
+        include_str!("../../../tests/fixtures/captured/executions-snapshot.jsonl")
             .lines()
             .next()
             .unwrap(),
