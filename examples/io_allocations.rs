@@ -109,7 +109,7 @@ fn main() {
             .and_then(|o| o.order_id)
             .unwrap();
         let canceled = acks.1;
-        t.cancel_order(OrderRef::Id(oid)).unwrap();
+        t.cancel_order(OrderRef::OrderId(oid)).unwrap();
         while acks.1 == canceled && Instant::now() < end {
             t.poll(acks);
         }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use kraken_exec::engine::{self, EngineConfig, Strategy};
 use kraken_exec::orders::Fill;
 use kraken_exec::risk::Tier;
-use kraken_exec::{AddOrder, AmendOrder, ClOrdId, OrderRef, OrderTarget, Side};
+use kraken_exec::{AddOrder, AmendOrder, ClOrdId, OrderRef, Side};
 use kraken_sim::{Sim, SimConfig};
 use rust_decimal_macros::dec;
 
@@ -70,7 +70,7 @@ fn main() {
                     .order_status(&OrderRef::ClOrdId(id))
                     .is_some_and(|o| o.status.is_active());
                 if live {
-                    let _ = t.amend_order(AmendOrder::new(OrderTarget::ClOrdId(id)).price(px));
+                    let _ = t.amend_order(AmendOrder::new(OrderRef::ClOrdId(id)).price(px));
                 }
             }
             quoted = m;

@@ -151,6 +151,10 @@ pub enum Rule {
     /// Value outside the accepted range.
     #[error("is out of range")]
     OutOfRange,
+    /// A userref names every order carrying it; an amend names one order (by order id or
+    /// client order id).
+    #[error("names many orders; amend one by order_id or cl_ord_id")]
+    NamesManyOrders,
     /// An amend or edit that changes nothing.
     #[error("nothing to change")]
     NothingToChange,

@@ -48,7 +48,7 @@ pub use error::{ClOrdIdError, DecodeError, Field, KrakenErrorKind, OrderError, R
 pub use ids::{AssetCode, ClOrdId, ExecId, InlineStr, OrderId, SymbolId, SymbolTable};
 pub use order::{
     AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelAllAfter, CancelOrder, ClientTag,
-    Conditional, EditOrder, OrderRef, OrderTarget, Quantity, Request, Triggers,
+    Conditional, EditOrder, OrderRef, Quantity, Request, Triggers,
 };
 
 pub use orders::{OrderTracker, TrackerConfig, TrackerEvent};

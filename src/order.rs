@@ -335,20 +335,11 @@ impl AddOrder {
     }
 }
 
-/// Which order an amend or cancel is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OrderTarget {
-    /// By Kraken's order id.
-    OrderId(OrderId),
-    /// By client order id.
-    ClOrdId(ClOrdId),
-}
-
 /// `amend_order`: change in place, keeping the order id and queue priority where possible.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AmendOrder {
     /// The order.
-    pub target: OrderTarget,
+    pub target: OrderRef,
     /// New total quantity.
     pub order_qty: Option<Decimal>,
     /// New iceberg display quantity.
@@ -371,7 +362,7 @@ pub struct AmendOrder {
 
 impl AmendOrder {
     /// An amend of `target` that changes nothing yet; set the fields to change.
-    pub fn new(target: OrderTarget) -> Self {
+    pub fn new(target: OrderRef) -> Self {
         Self {
             target,
             order_qty: None,
@@ -450,23 +441,38 @@ impl EditOrder {
     }
 }
 
-/// One order named in a cancel.
+/// Which order a cancel, an amend or a lookup is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OrderRef {
-    /// Kraken order id.
-    Id(OrderId),
-    /// Client order id.
+    /// Kraken's order id.
+    OrderId(OrderId),
+    /// Our client order id.
     ClOrdId(ClOrdId),
-    /// Every order with this userref.
+    /// Every order with this userref (cancels only: an amend names one order, and is refused
+    /// with [`Rule::NamesManyOrders`](crate::error::Rule::NamesManyOrders)).
     UserRef(i32),
 }
 
-impl From<OrderTarget> for OrderRef {
-    fn from(t: OrderTarget) -> Self {
-        match t {
-            OrderTarget::OrderId(id) => OrderRef::Id(id),
-            OrderTarget::ClOrdId(c) => OrderRef::ClOrdId(c),
+impl OrderRef {
+    /// The order id or the client order id it names (neither for a userref).
+    pub fn ids(&self) -> (Option<OrderId>, Option<ClOrdId>) {
+        match *self {
+            OrderRef::OrderId(id) => (Some(id), None),
+            OrderRef::ClOrdId(c) => (None, Some(c)),
+            OrderRef::UserRef(_) => (None, None),
         }
+    }
+}
+
+impl From<OrderId> for OrderRef {
+    fn from(id: OrderId) -> Self {
+        OrderRef::OrderId(id)
+    }
+}
+
+impl From<ClOrdId> for OrderRef {
+    fn from(c: ClOrdId) -> Self {
+        OrderRef::ClOrdId(c)
     }
 }
 

@@ -234,6 +234,9 @@ impl AddOrder {
 impl AmendOrder {
     /// Shape rules, and instrument rules when `ins` is given.
     pub fn validate(&self, ins: Option<&Instrument>, now: Timestamp) -> Result<(), OrderError> {
+        if let OrderRef::UserRef(_) = self.target {
+            return err(Field::OrderUserref, Rule::NamesManyOrders);
+        }
         if self.order_qty.is_none()
             && self.display_qty.is_none()
             && self.limit_price.is_none()

@@ -69,7 +69,7 @@ fn strategy_thread_allocates_nothing_per_order() {
             .and_then(|o| o.order_id)
             .expect("acked");
         let canceled = acks.canceled;
-        t.cancel_order(OrderRef::Id(oid)).unwrap();
+        t.cancel_order(OrderRef::OrderId(oid)).unwrap();
         while acks.canceled == canceled && Instant::now() < deadline {
             if t.poll(acks) == 0 {
                 std::thread::sleep(Duration::from_micros(200));

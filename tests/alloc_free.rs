@@ -3,7 +3,7 @@
 
 use kraken_exec::protocol::{Decoder, Inbound, encode};
 use kraken_exec::{
-    AddOrder, AmendOrder, ClOrdId, OrderTarget, OrderTracker, Side, SymbolTable, TrackerConfig,
+    AddOrder, AmendOrder, ClOrdId, OrderRef, OrderTracker, Side, SymbolTable, TrackerConfig,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -80,8 +80,7 @@ fn steady_state_encode_decode_and_track_allocate_nothing() {
             .cl_ord_id(ClOrdId::with_counter("c", i).unwrap())
         })
         .collect();
-    let amend =
-        AmendOrder::new(OrderTarget::ClOrdId(ClOrdId::new("c1").unwrap())).price(dec!(101.5));
+    let amend = AmendOrder::new(OrderRef::ClOrdId(ClOrdId::new("c1").unwrap())).price(dec!(101.5));
 
     let mut run = |range: std::ops::Range<u64>,
                    dec: &mut Decoder,

@@ -4,8 +4,8 @@ use arrayvec::ArrayVec;
 use kraken_exec::protocol::{Subscription, encode};
 use kraken_exec::{
     AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, ClOrdId, Conditional, EditOrder,
-    FeePreference, OrderId, OrderRef, OrderTarget, OrderType, PriceType, Side, StpType,
-    SymbolTable, TimeInForce, Timestamp, Triggers,
+    FeePreference, OrderId, OrderRef, OrderType, PriceType, Side, StpType, SymbolTable,
+    TimeInForce, Timestamp, Triggers,
 };
 use rust_decimal_macros::dec;
 
@@ -109,7 +109,7 @@ fn amend_edit_cancel() {
     let sy = syms();
     let id = OrderId::new("OK4GJX-KSTLS-7DZZO5").unwrap();
     let mut b = Vec::new();
-    let mut a = AmendOrder::new(OrderTarget::OrderId(id))
+    let mut a = AmendOrder::new(OrderRef::OrderId(id))
         .price(dec!(26500.5))
         .qty(dec!(0.010));
     a.post_only = true;
@@ -118,7 +118,7 @@ fn amend_edit_cancel() {
         s(&b),
         r#"{"method":"amend_order","params":{"order_id":"OK4GJX-KSTLS-7DZZO5","order_qty":0.010,"limit_price":26500.5,"post_only":true,"token":"t"},"req_id":4}"#
     );
-    let a = AmendOrder::new(OrderTarget::ClOrdId(ClOrdId::new("bid-1").unwrap())).price(dec!(1));
+    let a = AmendOrder::new(OrderRef::ClOrdId(ClOrdId::new("bid-1").unwrap())).price(dec!(1));
     encode::amend_order(&mut b, &a, &sy, "t", 5);
     assert!(
         s(&b).starts_with(
@@ -135,7 +135,7 @@ fn amend_edit_cancel() {
         r#"{"method":"edit_order","params":{"order_id":"OK4GJX-KSTLS-7DZZO5","symbol":"BTC/USD","order_qty":2,"order_userref":7,"token":"t"},"req_id":6}"#
     );
 
-    let mut c = CancelOrder::one(OrderRef::Id(id));
+    let mut c = CancelOrder::one(OrderRef::OrderId(id));
     c.refs.push(OrderRef::UserRef(12));
     c.refs.push(OrderRef::ClOrdId(ClOrdId::new("x").unwrap()));
     c.refs.push(OrderRef::UserRef(-3));
@@ -187,8 +187,9 @@ fn batches() {
     let mut bc = BatchCancel::default();
     bc.refs.push(OrderRef::UserRef(1));
     bc.refs.push(OrderRef::UserRef(2));
-    bc.refs
-        .push(OrderRef::Id(OrderId::new("ORDERX-IDXXX-XXXXX3").unwrap()));
+    bc.refs.push(OrderRef::OrderId(
+        OrderId::new("ORDERX-IDXXX-XXXXX3").unwrap(),
+    ));
     encode::batch_cancel(&mut b, &bc, "t", 1234567890);
     assert_eq!(
         s(&b),

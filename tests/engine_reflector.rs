@@ -92,9 +92,9 @@ fn connects_over_tls_places_and_cancels() {
         .order_id
         .unwrap();
 
-    t.cancel_order(OrderRef::Id(oid)).unwrap();
+    t.cancel_order(OrderRef::OrderId(oid)).unwrap();
     assert!(poll_until(&mut t, &mut rec, |t| t
-        .order_status(&OrderRef::Id(oid))
+        .order_status(&OrderRef::OrderId(oid))
         .is_some_and(|o| o.status == OrderStatus::Canceled)));
     let seen: Vec<_> = rec
         .changes

@@ -8,8 +8,7 @@ use arrayvec::ArrayVec;
 use kraken_exec::engine::{ConnectionState, TradeError, Trader};
 use kraken_exec::risk::Tier;
 use kraken_exec::{
-    AddOrder, AmendOrder, BatchAdd, BatchCancel, ClOrdId, DecodeError, OrderRef, OrderStatus,
-    OrderTarget, Side,
+    AddOrder, AmendOrder, BatchAdd, BatchCancel, ClOrdId, DecodeError, OrderRef, OrderStatus, Side,
 };
 use kraken_sim::{Sim, SimConfig};
 use rust_decimal::Decimal;
@@ -63,7 +62,7 @@ fn reconcile(t: &Trader, rec: &Rec, s: &Sim) {
     let orders = ledger["orders"].as_array().unwrap();
     for o in orders {
         let id = kraken_exec::OrderId::new(o["order_id"].as_str().unwrap()).unwrap();
-        let mine = t.order_status(&OrderRef::Id(id)).or_else(|| {
+        let mine = t.order_status(&OrderRef::OrderId(id)).or_else(|| {
             o["cl_ord_id"]
                 .as_str()
                 .and_then(|c| t.order_status(&OrderRef::ClOrdId(cid(c))))
@@ -158,15 +157,15 @@ fn amend_keeps_the_id_cancel_cancel_all_and_batches() {
         .order_id
         .unwrap();
     t.amend_order(
-        AmendOrder::new(OrderTarget::OrderId(id))
+        AmendOrder::new(OrderRef::OrderId(id))
             .price(dec!(60100))
             .qty(dec!(0.6)),
     )
     .unwrap();
     assert!(until(&mut t, &mut rec, 5, |t, _| t
-        .order_status(&OrderRef::Id(id))
+        .order_status(&OrderRef::OrderId(id))
         .is_some_and(|o| o.amends == 1)));
-    let o = *t.order_status(&OrderRef::Id(id)).unwrap();
+    let o = *t.order_status(&OrderRef::OrderId(id)).unwrap();
     assert_eq!(
         (o.order_id, o.limit_price, o.order_qty, o.status),
         (Some(id), Some(dec!(60100)), dec!(0.6), OrderStatus::Open)
@@ -201,7 +200,7 @@ fn amend_keeps_the_id_cancel_cancel_all_and_batches() {
         .all(|c| status(t, *c) == Some(OrderStatus::Open))));
     let mut bc = BatchCancel::default();
     bc.refs.push(OrderRef::ClOrdId(ids[0]));
-    bc.refs.push(OrderRef::Id(
+    bc.refs.push(OrderRef::OrderId(
         t.order_status(&OrderRef::ClOrdId(ids[1]))
             .unwrap()
             .order_id

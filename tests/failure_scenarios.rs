@@ -224,7 +224,9 @@ fn a_rest_multi_order_cancel_cancels_every_order_past_a_failure() {
     assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("mc-a"))
         == Some(OrderStatus::Open)
         && status(t, cid("mc-b")) == Some(OrderStatus::Open)));
-    let mut c = CancelOrder::one(OrderRef::Id(OrderId::new("ONOPE0-AAAAA-BBBBBB").unwrap()));
+    let mut c = CancelOrder::one(OrderRef::OrderId(
+        OrderId::new("ONOPE0-AAAAA-BBBBBB").unwrap(),
+    ));
     c.refs.push(OrderRef::ClOrdId(cid("mc-a")));
     c.refs.push(OrderRef::ClOrdId(cid("mc-b")));
     let req = t.cancel_orders(c).unwrap();
@@ -618,7 +620,7 @@ fn editing_a_post_only_order_keeps_it_post_only() {
     assert_eq!(new["post_only"], true, "still post-only after the edit");
     assert_eq!(new["limit_price"], "60100");
     assert!(until(&mut t, &mut rec, 5, |t, _| t
-        .order_status(&OrderRef::Id(new_id))
+        .order_status(&OrderRef::OrderId(new_id))
         .is_some_and(
             |o| o.order_qty == dec!(0.1) && o.post_only == Some(true)
         )));

@@ -4,7 +4,7 @@ use arrayvec::ArrayVec;
 use kraken_exec::protocol::rest::{self, ApiSecret, RestError, RestOrderStatus};
 use kraken_exec::{
     AddOrder, AmendOrder, BatchAdd, BatchCancel, ClOrdId, EditOrder, KrakenErrorKind, OrderId,
-    OrderRef, OrderTarget, OrderType, PriceType, Side, SymbolId, TimeInForce, Triggers,
+    OrderRef, OrderType, PriceType, Side, SymbolId, TimeInForce, Triggers,
 };
 use rust_decimal_macros::dec;
 
@@ -83,7 +83,7 @@ fn other_bodies() {
     rest::amend_order_form(
         &mut b,
         5,
-        &AmendOrder::new(OrderTarget::OrderId(id))
+        &AmendOrder::new(OrderRef::OrderId(id))
             .price(dec!(101.5))
             .qty(dec!(2)),
     );
@@ -131,7 +131,7 @@ fn other_bodies() {
     assert_eq!(v["orders"][1]["price"], "3");
     assert_eq!(v["orders"][1]["userref"], "4");
     let mut bc = BatchCancel::default();
-    bc.refs.push(OrderRef::Id(id));
+    bc.refs.push(OrderRef::OrderId(id));
     bc.refs.push(OrderRef::UserRef(7));
     bc.refs.push(OrderRef::ClOrdId(ClOrdId::new("c9").unwrap()));
     rest::cancel_order_batch_json(&mut b, 13, &bc);

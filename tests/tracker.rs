@@ -261,7 +261,7 @@ fn amend_keeps_the_order() {
     h.t.submit_other(
         2,
         Method::AmendOrder,
-        Some(&OrderRef::Id(OrderId::new(OID).unwrap())),
+        Some(&OrderRef::OrderId(OrderId::new(OID).unwrap())),
     );
     h.feed(r#"{"method":"amend_order","req_id":2,"result":{"amend_id":"TTW6PD-RC36L-ZZSWNU","order_id":"OK4GJX-KSTLS-7DZZO5"},"success":true}"#);
     h.feed(&exec(4, &format!(r#""order_id":"{OID}","exec_type":"amended","order_status":"new","order_qty":2.0,"limit_price":101.5,"reason":"User requested","amended":true"#)));
@@ -275,7 +275,7 @@ fn amend_keeps_the_order() {
     h.t.submit_other(
         3,
         Method::AmendOrder,
-        Some(&OrderRef::Id(OrderId::new(OID).unwrap())),
+        Some(&OrderRef::OrderId(OrderId::new(OID).unwrap())),
     );
     h.take();
     h.feed(r#"{"method":"amend_order","req_id":3,"error":"EOrder:Invalid price","success":false}"#);

@@ -3,9 +3,8 @@
 use arrayvec::ArrayVec;
 use kraken_exec::{
     AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelAllAfter, CancelOrder, ClOrdId,
-    ClOrdIdError, Conditional, EditOrder, Field, Instrument, OrderId, OrderRef, OrderTarget,
-    OrderType, PairStatus, PriceType, Quantity, Rule, Side, SymbolId, TimeInForce, Timestamp,
-    Triggers,
+    ClOrdIdError, Conditional, EditOrder, Field, Instrument, OrderId, OrderRef, OrderType,
+    PairStatus, PriceType, Quantity, Rule, Side, SymbolId, TimeInForce, Timestamp, Triggers,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -369,12 +368,23 @@ fn instrument_rules() {
 #[test]
 fn amend_edit_cancel_rules() {
     let id = OrderId::new("OK4GJX-KSTLS-7DZZO5").unwrap();
-    let a = AmendOrder::new(OrderTarget::OrderId(id));
+    let a = AmendOrder::new(OrderRef::OrderId(id));
     assert_eq!(
         a.validate(None, NOW).unwrap_err().rule,
         Rule::NothingToChange
     );
     a.price(dec!(65000.1)).validate(Some(&btc()), NOW).unwrap();
+    // One reference type for cancels and amends; a userref names many orders, an amend one.
+    assert_eq!(
+        AmendOrder::new(OrderRef::UserRef(7))
+            .price(dec!(65000.1))
+            .validate(Some(&btc()), NOW)
+            .unwrap_err(),
+        kraken_exec::OrderError {
+            field: Field::OrderUserref,
+            rule: Rule::NamesManyOrders
+        }
+    );
     assert_eq!(
         a.price(dec!(65000.11))
             .validate(Some(&btc()), NOW)
@@ -421,9 +431,9 @@ fn amend_edit_cancel_rules() {
             got: 0
         }
     );
-    let mut c = CancelOrder::one(OrderRef::Id(id));
+    let mut c = CancelOrder::one(OrderRef::OrderId(id));
     c.validate().unwrap();
-    c.refs.push(OrderRef::Id(id));
+    c.refs.push(OrderRef::OrderId(id));
     assert_eq!(c.validate().unwrap_err().rule, Rule::Duplicate);
 
     CancelAllAfter { timeout_secs: 60 }.validate().unwrap();

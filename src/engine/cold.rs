@@ -15,7 +15,7 @@ use crate::engine::clock;
 use crate::engine::msg::{Command, LargeCommand};
 use crate::error::KrakenErrorKind;
 use crate::ids::{AssetCode, ExecId, OrderId, SymbolId};
-use crate::order::{OrderRef, OrderTarget};
+use crate::order::OrderRef;
 use crate::orders::NotSentReason;
 use crate::protocol::messages::{
     AckResult, BatchItem, ExecutionReport, Fee, Method, Response, Text,
@@ -355,7 +355,7 @@ impl Cold {
         let mut b = self.post("CancelOrder", false)?;
         rest::parse_count(&mut b)?;
         Ok(match target {
-            OrderRef::Id(id) => AckResult::Order {
+            OrderRef::OrderId(id) => AckResult::Order {
                 order_id: Some(*id),
                 cl_ord_id: None,
                 order_userref: None,
@@ -428,10 +428,7 @@ impl Cold {
                     .post("AmendOrder", false)
                     .and_then(|mut b| rest::parse_amend(&mut b))
                     .map(|id| {
-                        let (order_id, cl_ord_id) = match amend.target {
-                            OrderTarget::OrderId(o) => (Some(o), None),
-                            OrderTarget::ClOrdId(c) => (None, Some(c)),
-                        };
+                        let (order_id, cl_ord_id) = amend.target.ids();
                         AckResult::Amend {
                             amend_id: crate::ids::InlineStr::new(&id),
                             order_id,
@@ -718,7 +715,7 @@ impl Cold {
                 .filter(|o| o.opentm.is_none_or(|t| t >= since && t <= until))
             {
                 if let Some(id) = OrderId::new(&o.txid) {
-                    found.push(Lookup::of(OrderRef::Id(id), o));
+                    found.push(Lookup::of(OrderRef::OrderId(id), o));
                 }
             }
         };
@@ -765,7 +762,7 @@ impl Cold {
                 for (i, t) in targets.iter().enumerate() {
                     let hit = match t {
                         OrderRef::ClOrdId(c) => o.cl_ord_id.as_deref() == Some(c.as_str()),
-                        OrderRef::Id(id) => o.txid == id.as_str(),
+                        OrderRef::OrderId(id) => o.txid == id.as_str(),
                         OrderRef::UserRef(_) => false,
                     };
                     let newer = found[i].is_none()
@@ -876,7 +873,7 @@ impl Cold {
             .iter()
             .zip(&found)
             .filter_map(|(t, f)| match (t, f) {
-                (OrderRef::Id(id), None) => Some(id.as_str()),
+                (OrderRef::OrderId(id), None) => Some(id.as_str()),
                 _ => None,
             })
             .collect();
@@ -907,14 +904,14 @@ impl Cold {
         for (i, (f, decided)) in found.into_iter().zip(decided).enumerate() {
             let t = targets[i];
             let undecided = match t {
-                OrderRef::Id(_) => ids_failed,
+                OrderRef::OrderId(_) => ids_failed,
                 _ => failed || !decided,
             };
             match f {
                 Some(l) => out.push(l),
                 None if throttled && undecided => later.push(windows[i]),
                 // Not reached this round (a busy window): searched again, not "not found".
-                None if undecided && !failed && !matches!(t, OrderRef::Id(_)) => {
+                None if undecided && !failed && !matches!(t, OrderRef::OrderId(_)) => {
                     later.push(windows[i])
                 }
                 None => out.push(Lookup {
@@ -1439,7 +1436,7 @@ mod tests {
             req_id: 8,
             cmd: Command::CancelOne {
                 req_id: 8,
-                target: OrderRef::Id(crate::OrderId::new("OAAAAA-BBBBB-CCCCCC").expect("id")),
+                target: OrderRef::OrderId(crate::OrderId::new("OAAAAA-BBBBB-CCCCCC").expect("id")),
             },
             sent_ns: 10 * S,
             expires_ns: u64::MAX,

@@ -26,7 +26,7 @@ use super::session::{Session, Transmit};
 use super::stats::EngineStats;
 use super::{EngineConfig, Strategy, Trader};
 use crate::ids::{ClOrdId, SymbolId, SymbolTable};
-use crate::order::{AddOrder, AmendOrder, BatchAdd, BatchCancel, EditOrder, OrderRef, OrderTarget};
+use crate::order::{AddOrder, AmendOrder, BatchAdd, BatchCancel, EditOrder, OrderRef};
 use crate::orders::{Fill, NotSent, RequestAck, RequestFailure};
 use crate::protocol::rest::{ApiSecret, Credentials};
 use crate::types::{OrderStatus, Side};
@@ -1153,8 +1153,8 @@ impl World {
             51..=60 => match self.live_order() {
                 Some(o) => {
                     let target = match (o.order_id, o.cl_ord_id) {
-                        (Some(id), _) => OrderTarget::OrderId(id),
-                        (None, Some(c)) => OrderTarget::ClOrdId(c),
+                        (Some(id), _) => OrderRef::OrderId(id),
+                        (None, Some(c)) => OrderRef::ClOrdId(c),
                         _ => return,
                     };
                     let side = o.side.unwrap_or(Side::Buy);
@@ -1180,7 +1180,7 @@ impl World {
             65..=79 => match self.live_order() {
                 Some(o) => {
                     let target = match (o.order_id, o.cl_ord_id) {
-                        (Some(id), _) => OrderRef::Id(id),
+                        (Some(id), _) => OrderRef::OrderId(id),
                         (None, Some(c)) => OrderRef::ClOrdId(c),
                         _ => return,
                     };
@@ -1211,7 +1211,7 @@ impl World {
                 let mut bc = BatchCancel::default();
                 for o in live.iter().take(4) {
                     if let Some(id) = o.order_id {
-                        bc.refs.push(OrderRef::Id(id));
+                        bc.refs.push(OrderRef::OrderId(id));
                     }
                 }
                 if bc.refs.len() < 2 {
@@ -1344,20 +1344,23 @@ impl World {
         // Both sides agree on every order.
         for o in ex.orders.iter().filter(|o| o.account == 0) {
             let id = crate::ids::OrderId::new(&o.id).ok_or_else(|| format!("order id {}", o.id))?;
-            let m = self.trader.order_status(&OrderRef::Id(id)).or_else(|| {
-                o.cl_ord_id
-                    .as_deref()
-                    .and_then(|c| ClOrdId::new(c).ok())
-                    .and_then(|c| self.trader.order_status(&OrderRef::ClOrdId(c)))
-                    .filter(|m| m.order_id.is_none_or(|m| m == id))
-            });
+            let m = self
+                .trader
+                .order_status(&OrderRef::OrderId(id))
+                .or_else(|| {
+                    o.cl_ord_id
+                        .as_deref()
+                        .and_then(|c| ClOrdId::new(c).ok())
+                        .and_then(|c| self.trader.order_status(&OrderRef::ClOrdId(c)))
+                        .filter(|m| m.order_id.is_none_or(|m| m == id))
+                });
             // An order that closed before a crash is in no later process's tracker (its
             // fills, delivered then, are checked above, and its position below); its client
             // id, reused since, names another order there.
             let closed_before_a_crash = self
                 .last_crash
                 .is_some_and(|c| o.closed_ns.is_some_and(|t| t <= ex_ns(c)));
-            let by_id = self.trader.order_status(&OrderRef::Id(id)).is_some();
+            let by_id = self.trader.order_status(&OrderRef::OrderId(id)).is_some();
             // ... unless this process still holds an add under its client id waiting for its
             // Kraken id: that must have found it.
             let waiting = o
@@ -1658,11 +1661,19 @@ mod tests {
         let bogus = crate::ids::OrderId::new("OAAAAA-BBBBB-CCCCCC").unwrap();
         // A window that excludes both from ClosedOrders, so QueryOrders decides them.
         let t = crate::time::Timestamp(WALL0_US - 3_600_000_000);
-        let windows = [(OrderRef::Id(bogus), t, t), (OrderRef::Id(real), t, t)];
+        let windows = [
+            (OrderRef::OrderId(bogus), t, t),
+            (OrderRef::OrderId(real), t, t),
+        ];
         let (found, later) = w.cold.lookup_many(&windows);
         simulated::clear();
         assert!(later.is_empty());
-        let of = |id| found.iter().find(|l| l.target == OrderRef::Id(id)).unwrap();
+        let of = |id| {
+            found
+                .iter()
+                .find(|l| l.target == OrderRef::OrderId(id))
+                .unwrap()
+        };
         assert_eq!(of(bogus).status, None, "not there: decided");
         assert!(
             matches!(of(real).status, Some(s) if s != OrderStatus::Unknown),

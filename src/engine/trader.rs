@@ -25,7 +25,6 @@ use crate::ids::{ClOrdId, SymbolId, SymbolTable};
 use crate::market::{Book, BookInvalid, BookOutcome, Books};
 use crate::order::{
     AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, ClientTag, EditOrder, OrderRef,
-    OrderTarget,
 };
 use crate::orders::{
     Fill, NotSent, Order, OrderTracker, Position, RequestAck, RequestFailure, StatusChange,
@@ -904,7 +903,7 @@ impl Trader {
 
     fn target_order(&self, t: &OrderRef) -> Option<&Order> {
         match t {
-            OrderRef::Id(id) => self.tracker.by_order_id(id),
+            OrderRef::OrderId(id) => self.tracker.by_order_id(id),
             OrderRef::ClOrdId(c) => self.tracker.by_cl_ord_id(c),
             OrderRef::UserRef(_) => None,
         }
@@ -937,7 +936,7 @@ impl Trader {
     pub fn amend_order(&mut self, mut amend: AmendOrder) -> Result<u64, TradeError> {
         let now = now_ns();
         self.gate_new_order(now)?;
-        let target: OrderRef = amend.target.into();
+        let target = amend.target;
         let (age_ns, symbol) = self.age_and_symbol(&target, now);
         let ins = self.instrument(symbol).copied();
         if let Err(e) = amend.validate(ins.as_ref(), wall()) {
@@ -962,7 +961,7 @@ impl Trader {
             edit.reduce_only = edit.reduce_only.or(o.reduce_only);
         }
         self.gate_new_order(now)?;
-        let (age_ns, _) = self.age_and_symbol(&OrderRef::Id(edit.order_id), now);
+        let (age_ns, _) = self.age_and_symbol(&OrderRef::OrderId(edit.order_id), now);
         let ins = self.instrument(edit.symbol).copied();
         if let Err(e) = edit.validate(ins.as_ref(), wall()) {
             return self.refuse(e.into());
@@ -1223,7 +1222,7 @@ impl Trader {
         let tracker = &self.tracker;
         self.reconciler.due(now, |t| {
             let o = match t {
-                OrderRef::Id(id) => tracker.by_order_id(id),
+                OrderRef::OrderId(id) => tracker.by_order_id(id),
                 OrderRef::ClOrdId(c) => tracker.by_cl_ord_id(c),
                 OrderRef::UserRef(_) => None,
             };
@@ -1332,7 +1331,7 @@ impl Trader {
                 if !known {
                     // An order we no longer (or never) tracked: its record came from this fill
                     // alone; a lookup settles its status.
-                    self.reconciler.look_up(OrderRef::Id(report.order_id));
+                    self.reconciler.look_up(OrderRef::OrderId(report.order_id));
                 }
             }
             Event::SnapshotEnd => {
@@ -1342,7 +1341,7 @@ impl Trader {
                     if let TrackerEvent::StatusChange(c) = &e
                         && let (OrderStatus::Unknown, Some(id)) = (c.to, c.order_id)
                     {
-                        reconciler.look_up(OrderRef::Id(id));
+                        reconciler.look_up(OrderRef::OrderId(id));
                     }
                     deliver(journal, s, &e);
                 });
@@ -1469,11 +1468,11 @@ impl Trader {
                 filled,
             } => {
                 let known = match &target {
-                    OrderRef::Id(id) => self.tracker.by_order_id(id).is_some(),
+                    OrderRef::OrderId(id) => self.tracker.by_order_id(id).is_some(),
                     OrderRef::ClOrdId(c) => self.tracker.by_cl_ord_id(c).is_some(),
                     OrderRef::UserRef(_) => false,
                 };
-                if let (OrderRef::Id(id), Some(st), false) = (target, status, known)
+                if let (OrderRef::OrderId(id), Some(st), false) = (target, status, known)
                     && st != OrderStatus::Unknown
                 {
                     // Listed, not looked up: an order we had no record of.
@@ -1521,11 +1520,6 @@ impl Trader {
     /// An order by id, client id.
     pub fn order_status(&self, target: &OrderRef) -> Option<&Order> {
         self.target_order(target)
-    }
-
-    /// The order created by request `req_id` (while in flight) or by client id.
-    pub fn order_by_target(&self, t: &OrderTarget) -> Option<&Order> {
-        self.target_order(&(*t).into())
     }
 
     /// Orders that may still trade.
@@ -1747,7 +1741,7 @@ fn target_matches(target: &OrderRef, o: &AddOrder) -> bool {
     match target {
         OrderRef::ClOrdId(c) => o.tag.cl_ord_id() == Some(*c),
         OrderRef::UserRef(u) => o.tag == ClientTag::UserRef(*u),
-        OrderRef::Id(_) => false,
+        OrderRef::OrderId(_) => false,
     }
 }
 
@@ -1810,7 +1804,7 @@ fn add_intent(
 fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
     use crate::journal::Entry;
     let target = |t: &OrderRef| match t {
-        OrderRef::Id(id) => (Some(*id), None),
+        OrderRef::OrderId(id) => (Some(*id), None),
         OrderRef::ClOrdId(c) => (None, Some(*c)),
         OrderRef::UserRef(_) => (None, None),
     };
@@ -1839,10 +1833,7 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
         Command::Amend { req_id, amend } => intent(
             req_id,
             Method::AmendOrder,
-            match amend.target {
-                crate::order::OrderTarget::OrderId(id) => (Some(id), None),
-                crate::order::OrderTarget::ClOrdId(c) => (None, Some(c)),
-            },
+            amend.target.ids(),
             SymbolId::UNKNOWN,
             None,
             amend.order_qty,

@@ -708,7 +708,7 @@ impl OrderTracker {
 
     fn slot_of(&self, r: &OrderRef) -> Option<u32> {
         match r {
-            OrderRef::Id(id) => self.by_order_id.get(id).copied(),
+            OrderRef::OrderId(id) => self.by_order_id.get(id).copied(),
             OrderRef::ClOrdId(c) => self.by_cl_ord_id.get(c).copied(),
             OrderRef::UserRef(_) => None,
         }
@@ -1081,7 +1081,7 @@ impl OrderTracker {
         for o in fl.slots.iter().filter_map(|&s| self.get(s)) {
             // Kraken's id when known: exact, where a client id may have named older orders.
             let r = match (o.order_id, o.cl_ord_id) {
-                (Some(id), _) => OrderRef::Id(id),
+                (Some(id), _) => OrderRef::OrderId(id),
                 (None, Some(c)) => OrderRef::ClOrdId(c),
                 (None, None) => continue,
             };
@@ -1440,7 +1440,7 @@ impl OrderTracker {
             return None;
         }
         match (r.order_id, r.cl_ord_id) {
-            (Some(id), _) => Some(OrderRef::Id(id)),
+            (Some(id), _) => Some(OrderRef::OrderId(id)),
             (None, Some(c)) => Some(OrderRef::ClOrdId(c)),
             (None, None) => None,
         }

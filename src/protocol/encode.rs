@@ -7,7 +7,7 @@
 use crate::ids::SymbolTable;
 use crate::order::{
     AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, ClientTag, EditOrder, OrderRef,
-    OrderTarget, Quantity, Request, Triggers,
+    Quantity, Request, Triggers,
 };
 use crate::protocol::write::{self, ObjectWriter};
 use crate::time::{RFC3339_LEN, Timestamp};
@@ -150,10 +150,12 @@ pub fn add_order(out: &mut Vec<u8>, a: &AddOrder, symbols: &SymbolTable, token: 
     end(out, req_id);
 }
 
-fn target(o: &mut ObjectWriter<'_>, t: &OrderTarget) {
+fn target(o: &mut ObjectWriter<'_>, t: &OrderRef) {
     match t {
-        OrderTarget::OrderId(id) => o.str("order_id", id.as_str()),
-        OrderTarget::ClOrdId(c) => o.str("cl_ord_id", c.as_str()),
+        OrderRef::OrderId(id) => o.str("order_id", id.as_str()),
+        OrderRef::ClOrdId(c) => o.str("cl_ord_id", c.as_str()),
+        // Validation refuses it (an amend names one order); written as is, Kraken refuses it.
+        OrderRef::UserRef(u) => o.int("order_userref", *u),
     }
 }
 
@@ -243,7 +245,7 @@ fn ref_array(
 
 fn write_ref(r: &OrderRef, v: &mut Vec<u8>) {
     match r {
-        OrderRef::Id(id) => write::json_str(v, id.as_str()),
+        OrderRef::OrderId(id) => write::json_str(v, id.as_str()),
         OrderRef::ClOrdId(c) => write::json_str(v, c.as_str()),
         OrderRef::UserRef(u) => write::int(v, *u),
     }
@@ -257,7 +259,7 @@ pub fn cancel_order(out: &mut Vec<u8>, c: &CancelOrder, token: &str, req_id: u64
         &mut o,
         "order_id",
         refs,
-        |r| matches!(r, OrderRef::Id(_)),
+        |r| matches!(r, OrderRef::OrderId(_)),
         write_ref,
     );
     ref_array(

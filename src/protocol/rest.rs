@@ -17,8 +17,7 @@ use simd_json::prelude::*;
 
 use crate::error::KrakenErrorKind;
 use crate::order::{
-    AddOrder, AmendOrder, BatchAdd, BatchCancel, ClientTag, EditOrder, OrderRef, OrderTarget,
-    Quantity,
+    AddOrder, AmendOrder, BatchAdd, BatchCancel, ClientTag, EditOrder, OrderRef, Quantity,
 };
 use crate::protocol::write;
 use crate::time::{RFC3339_LEN, Timestamp};
@@ -326,8 +325,10 @@ pub fn add_order_batch_json(out: &mut Vec<u8>, nonce: u64, b: &BatchAdd, pair: &
 pub fn amend_order_form(out: &mut Vec<u8>, nonce: u64, a: &AmendOrder) {
     let mut f = Form::new(out, nonce);
     match &a.target {
-        OrderTarget::OrderId(id) => f.str("txid", id.as_str()),
-        OrderTarget::ClOrdId(c) => f.str("cl_ord_id", c.as_str()),
+        OrderRef::OrderId(id) => f.str("txid", id.as_str()),
+        OrderRef::ClOrdId(c) => f.str("cl_ord_id", c.as_str()),
+        // Validation refuses it (an amend names one order); written as is, Kraken refuses it.
+        OrderRef::UserRef(u) => f.int("userref", *u),
     };
     if let Some(q) = a.order_qty {
         f.dec("order_qty", q);
@@ -404,7 +405,7 @@ pub fn edit_order_form(out: &mut Vec<u8>, nonce: u64, e: &EditOrder, pair: &str)
 pub fn cancel_order_form(out: &mut Vec<u8>, nonce: u64, r: &OrderRef) {
     let mut f = Form::new(out, nonce);
     match r {
-        OrderRef::Id(id) => f.str("txid", id.as_str()),
+        OrderRef::OrderId(id) => f.str("txid", id.as_str()),
         OrderRef::ClOrdId(c) => f.str("cl_ord_id", c.as_str()),
         OrderRef::UserRef(u) => f.int("txid", *u),
     };
@@ -420,7 +421,7 @@ pub fn cancel_order_batch_json(out: &mut Vec<u8>, nonce: u64, b: &BatchCancel) {
         .refs
         .iter()
         .filter_map(|r| match r {
-            OrderRef::Id(id) => Some(id.as_str().to_string()),
+            OrderRef::OrderId(id) => Some(id.as_str().to_string()),
             OrderRef::UserRef(u) => Some(u.to_string()),
             OrderRef::ClOrdId(_) => None,
         })

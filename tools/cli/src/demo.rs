@@ -9,9 +9,7 @@ use arrayvec::ArrayVec;
 use kraken_exec::engine::{self, ConnectionState, EngineConfig, Strategy, Trader};
 use kraken_exec::orders::{Fill, StatusChange};
 use kraken_exec::risk::Tier;
-use kraken_exec::{
-    AddOrder, AmendOrder, BatchAdd, ClOrdId, OrderRef, OrderStatus, OrderTarget, Side, SymbolId,
-};
+use kraken_exec::{AddOrder, AmendOrder, BatchAdd, ClOrdId, OrderRef, OrderStatus, Side, SymbolId};
 use kraken_sim::{Sim, SimConfig};
 use rust_decimal::Decimal;
 
@@ -141,7 +139,7 @@ impl Quoter {
             // The market moved: amend in place (keeps the order ids).
             for (c, px) in [(self.bid, bid_px), (self.ask, ask_px)] {
                 if let Some(c) = c {
-                    let mut a = AmendOrder::new(OrderTarget::ClOrdId(c)).price(px);
+                    let mut a = AmendOrder::new(OrderRef::ClOrdId(c)).price(px);
                     a.post_only = true;
                     let _ = t.amend_order(a);
                 }
@@ -466,7 +464,7 @@ fn reconcile(
             .and_then(|c| ClOrdId::new(c).ok())
             .and_then(|c| t.order_status(&OrderRef::ClOrdId(c)))
             .filter(|m| m.order_id.is_none_or(|m| m == id));
-        let Some(m) = t.order_status(&OrderRef::Id(id)).or(by_cl) else {
+        let Some(m) = t.order_status(&OrderRef::OrderId(id)).or(by_cl) else {
             problems.push(format!("{id}: unknown to the engine"));
             continue;
         };

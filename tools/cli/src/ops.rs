@@ -7,7 +7,7 @@ use kraken_exec::engine::{self, ConnectionState, EngineConfig, IdleStrategy, Str
 use kraken_exec::orders::{Fill, FillOrigin, NotSent, RequestAck, RequestFailure, StatusChange};
 
 use crate::config_file::FileConfig;
-use kraken_exec::{AmendOrder, ClOrdId, OrderId, OrderRef, OrderStatus, OrderTarget};
+use kraken_exec::{AmendOrder, ClOrdId, OrderId, OrderRef, OrderStatus};
 use rust_decimal::Decimal;
 
 /// Where to connect. Each setting: the flag, else the environment (`KRAKEN_WS_URL`,
@@ -76,7 +76,7 @@ impl Report {
     /// A report of what concerns `target` only.
     fn on(target: &OrderRef) -> Self {
         match target {
-            OrderRef::Id(id) => Report::focused(None, Some(*id)),
+            OrderRef::OrderId(id) => Report::focused(None, Some(*id)),
             OrderRef::ClOrdId(c) => Report::focused(Some(*c), None),
             OrderRef::UserRef(_) => Report::default(),
         }
@@ -346,13 +346,13 @@ fn fresh_cl_ord_id() -> ClOrdId {
     ClOrdId::new(&format!("kx{v:016x}")).expect("18 ASCII characters are a valid cl_ord_id")
 }
 
-fn target(order_id: Option<String>, cl_ord_id: Option<String>) -> Result<OrderTarget, String> {
+fn target(order_id: Option<String>, cl_ord_id: Option<String>) -> Result<OrderRef, String> {
     match (order_id, cl_ord_id) {
         (Some(o), None) => OrderId::new(&o)
-            .map(OrderTarget::OrderId)
+            .map(OrderRef::OrderId)
             .ok_or_else(|| format!("bad order id `{o}`")),
         (None, Some(c)) => ClOrdId::new(&c)
-            .map(OrderTarget::ClOrdId)
+            .map(OrderRef::ClOrdId)
             .map_err(|e| format!("cl_ord_id: {e}")),
         _ => Err("give exactly one of --order-id and --cl-ord-id".into()),
     }
@@ -457,7 +457,7 @@ pub fn amend(
     let mut a = AmendOrder::new(target(order_id, cl_ord_id)?);
     a.limit_price = price;
     a.order_qty = qty;
-    let (mut t, mut r) = connect(c, Report::on(&a.target.into()))?;
+    let (mut t, mut r) = connect(c, Report::on(&a.target))?;
     let result = match t.amend_order(a) {
         Ok(req_id) => settle_request(&mut t, &mut r, req_id, "amend"),
         Err(e) => Err(format!("refused before the wire: {e}").into()),
@@ -471,7 +471,7 @@ pub fn cancel(
     order_id: Option<String>,
     cl_ord_id: Option<String>,
 ) -> Result<(), Failure> {
-    let target: OrderRef = target(order_id, cl_ord_id)?.into();
+    let target = target(order_id, cl_ord_id)?;
     let (mut t, mut r) = connect(c, Report::on(&target))?;
     let result = match t.cancel_order(target) {
         Ok(req_id) => settle_request(&mut t, &mut r, req_id, "cancel").inspect(|()| {

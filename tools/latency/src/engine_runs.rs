@@ -207,7 +207,8 @@ pub fn rtt(server: &Server, n: usize, warmup: usize, resting: usize) -> EngineRu
             .and_then(|o| o.order_id)
             .expect("an acked order has an id");
         let t2 = now_ns();
-        t.cancel_order(OrderRef::Id(oid)).expect("cancel_order");
+        t.cancel_order(OrderRef::OrderId(oid))
+            .expect("cancel_order");
         poll_until(&mut t, &mut acks, |a| a.canceled > before);
         if i >= warmup {
             let _ = add_h.record(t1 - t0);
@@ -269,7 +270,7 @@ pub fn paced(server: &Server, rate: u64, n: usize) -> (Histogram<u64>, Statistic
                 .order_status(&OrderRef::ClOrdId(id))
                 .and_then(|o| o.order_id)
             {
-                let _ = t.cancel_order(OrderRef::Id(oid));
+                let _ = t.cancel_order(OrderRef::OrderId(oid));
             }
         }
     }
@@ -386,7 +387,8 @@ pub fn tick_to_trade(server: &Server, n: usize, warmup: usize) -> Histogram<u64>
             .expect("add_order");
         }
         if let Some(oid) = s.open.take() {
-            t.cancel_order(OrderRef::Id(oid)).expect("cancel_order");
+            t.cancel_order(OrderRef::OrderId(oid))
+                .expect("cancel_order");
         }
         if i as usize >= n + warmup
             && let Some(v) = r.tick_to_trade(Duration::from_millis(1))

@@ -404,7 +404,7 @@ fn engine_throughput(n: u64) -> (f64, engine::Statistics) {
                 .order_status(&OrderRef::ClOrdId(id))
                 .and_then(|o| o.order_id)
             {
-                let _ = t.cancel_order(OrderRef::Id(oid));
+                let _ = t.cancel_order(OrderRef::OrderId(oid));
             }
         }
     }
