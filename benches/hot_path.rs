@@ -79,7 +79,7 @@ fn round_trip(c: &mut Criterion, name: &str, deadline: bool) {
         b.iter(|| {
             let slot = n % K;
 
-            let req_id = slot + 1;
+            let req_id = kraken_exec::RequestId(slot + 1);
             // A second apart: the rate counter decays between orders, as at a sustainable pace.
             let now = n * 1_000_000_000;
             n += 1;
@@ -106,7 +106,7 @@ fn round_trip(c: &mut Criterion, name: &str, deadline: bool) {
                 ..
             }) = cmd_rx.pop()
             {
-                encode::add_order(&mut out, &order, &syms, token, req_id);
+                encode::add_order(&mut out, &order, &syms, token, req_id.0);
                 black_box(out.len());
             }
             // The answers: decode, then the strategy applies them.
@@ -143,7 +143,9 @@ fn ring_hop(c: &mut Criterion) {
     });
     let _ = core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
     let msg = Issued {
-        cmd: Command::CancelAll { req_id: 7 },
+        cmd: Command::CancelAll {
+            req_id: kraken_exec::RequestId(7),
+        },
         at_ns: 1,
     };
     c.bench_function("rtrb_ping_pong_two_hops", |b| {

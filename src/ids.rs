@@ -243,6 +243,19 @@ impl Default for SymbolId {
     }
 }
 
+/// The engine's number for one request: returned by every [`Trader`](crate::engine::Trader)
+/// order call and carried by the answer to it ([`RequestAck`](crate::orders::RequestAck),
+/// [`RequestFailure`](crate::orders::RequestFailure), [`NotSent`](crate::orders::NotSent)). It
+/// is the request's `req_id` on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Symbol names, interned at start-up so commands and events carry a `u16`.
 ///
 /// Build it once (from configuration or the `instrument` channel) before trading; lookups never

@@ -45,7 +45,7 @@ pub mod types;
 pub mod validate;
 
 pub use error::{ClOrdIdError, DecodeError, Field, KrakenErrorKind, OrderError, Rule};
-pub use ids::{AssetCode, ClOrdId, ExecId, InlineStr, OrderId, SymbolId, SymbolTable};
+pub use ids::{AssetCode, ClOrdId, ExecId, InlineStr, OrderId, RequestId, SymbolId, SymbolTable};
 pub use order::{
     AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelAllAfter, CancelOrder, ClientTag,
     Conditional, EditOrder, OrderRef, Quantity, Request, Triggers,

@@ -3,7 +3,8 @@
 
 use kraken_exec::protocol::{Decoder, Inbound, encode};
 use kraken_exec::{
-    AddOrder, AmendOrder, ClOrdId, OrderRef, OrderTracker, Side, SymbolTable, TrackerConfig,
+    AddOrder, AmendOrder, ClOrdId, OrderRef, OrderTracker, RequestId, Side, SymbolTable,
+    TrackerConfig,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -90,7 +91,9 @@ fn steady_state_encode_decode_and_track_allocate_nothing() {
             let o = &orders[i as usize];
             o.check_shape(kraken_exec::Timestamp(0)).unwrap();
             encode::add_order(out, o, &syms, token, i + 1);
-            tracker.submit_add(i + 1, o, i, &mut |_| sink_count += 1);
+            tracker.submit_add(kraken_exec::RequestId(i + 1), o, i, &mut |_| {
+                sink_count += 1
+            });
             encode::amend_order(out, &amend, &syms, token, i + 1);
             for f in &all[i as usize] {
                 match dec.decode(f.as_bytes(), &syms).unwrap() {
@@ -147,7 +150,7 @@ fn journal_appends_allocate_nothing() {
         historical: false,
     });
     let intent = Entry::Intent {
-        req_id: 7,
+        req_id: RequestId(7),
         method: kraken_exec::protocol::messages::Method::AddOrder,
         cl_ord_id: Some(ClOrdId::new("mm-bid-000002").unwrap()),
         order_id: None,

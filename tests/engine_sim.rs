@@ -1330,9 +1330,18 @@ fn adds_in_flight_at_a_crash_are_looked_up_never_resent_and_live_client_ids_stay
         validate: false,
     };
     j.append(&Entry::Start { instance: 2 }, now.0, 0).unwrap();
-    j.append(&intent(1, "hit-1", 5_000_000), now.0, 0).unwrap();
-    j.append(&intent(2, "gone-1", -1_000_000), now.0, 0)
-        .unwrap();
+    j.append(
+        &intent(kraken_exec::RequestId(1), "hit-1", 5_000_000),
+        now.0,
+        0,
+    )
+    .unwrap();
+    j.append(
+        &intent(kraken_exec::RequestId(2), "gone-1", -1_000_000),
+        now.0,
+        0,
+    )
+    .unwrap();
     drop(j);
     s.with_exchange(|e| {
         let acct = e

@@ -5,7 +5,7 @@ use kraken_exec::orders::{Fill, StatusChange, TrackerEvent};
 use kraken_exec::protocol::{Decoder, Inbound, Method};
 use kraken_exec::{
     AddOrder, BatchAdd, ClOrdId, EditOrder, KrakenErrorKind, OrderId, OrderRef, OrderStatus,
-    OrderTracker, Side, SymbolTable, TrackerConfig,
+    OrderTracker, RequestId, Side, SymbolTable, TrackerConfig,
 };
 use rust_decimal_macros::dec;
 
@@ -55,7 +55,7 @@ impl Harness {
 
     fn submit(&mut self, req_id: u64, o: &AddOrder) {
         let Self { t, events, now, .. } = self;
-        t.submit_add(req_id, o, *now, &mut |e| events.push(e));
+        t.submit_add(RequestId(req_id), o, *now, &mut |e| events.push(e));
     }
 
     fn take(&mut self) -> Vec<TrackerEvent> {
@@ -235,7 +235,7 @@ fn executions_before_ack_without_client_id_merge_on_ack() {
     let o = h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
     assert_eq!(
         (o.status, o.filled_qty, o.req_id),
-        (OrderStatus::PartiallyFilled, dec!(0.5), Some(9))
+        (OrderStatus::PartiallyFilled, dec!(0.5), Some(RequestId(9)))
     );
 }
 
@@ -259,7 +259,7 @@ fn amend_keeps_the_order() {
     h.submit(1, &order());
     h.feed(&ack(1, OID));
     h.t.submit_other(
-        2,
+        RequestId(2),
         Method::AmendOrder,
         Some(&OrderRef::OrderId(OrderId::new(OID).unwrap())),
     );
@@ -273,7 +273,7 @@ fn amend_keeps_the_order() {
     assert_eq!(h.t.orders().count(), 1);
     // A failed amend is reported against the order and changes nothing.
     h.t.submit_other(
-        3,
+        RequestId(3),
         Method::AmendOrder,
         Some(&OrderRef::OrderId(OrderId::new(OID).unwrap())),
     );
@@ -292,7 +292,7 @@ fn fill_after_cancel_request() {
     h.submit(1, &order());
     h.feed(&ack(1, OID));
     let r = OrderRef::ClOrdId(ClOrdId::new("c1").unwrap());
-    h.t.submit_cancel(2, Method::CancelOrder, &[r], 1);
+    h.t.submit_cancel(RequestId(2), Method::CancelOrder, &[r], 1);
     assert!(
         h.t.by_order_id(&OrderId::new(OID).unwrap())
             .unwrap()
@@ -342,7 +342,7 @@ fn rejects_and_unknown_outcomes() {
     let o2 = AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0))
         .cl_ord_id(ClOrdId::new("c2").unwrap());
     h.submit(2, &o2);
-    h.t.on_timeout(2, 5_000, &mut |_| {});
+    h.t.on_timeout(RequestId(2), 5_000, &mut |_| {});
     let c2 = ClOrdId::new("c2").unwrap();
     assert_eq!(h.t.by_cl_ord_id(&c2).unwrap().status, OrderStatus::Unknown);
     assert_eq!(h.t.stats().unknown_outcomes, 1);
@@ -375,7 +375,7 @@ fn rejects_and_unknown_outcomes() {
         4,
         &AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0)).cl_ord_id(c4),
     );
-    h.t.on_timeout(4, 7_000, &mut |_| {});
+    h.t.on_timeout(RequestId(4), 7_000, &mut |_| {});
     h.t.resolve(&OrderRef::ClOrdId(c4), None, None, None, 8_000, &mut |_| {});
     assert_eq!(
         h.t.by_cl_ord_id(&c4).unwrap().status,
@@ -398,7 +398,7 @@ fn rejects_and_unknown_outcomes() {
         5,
         &AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0)).cl_ord_id(c5),
     );
-    h.t.on_timeout(5, 7_000, &mut |_| {});
+    h.t.on_timeout(RequestId(5), 7_000, &mut |_| {});
     let id5 = OrderId::new("OFOUND-00000-000005").unwrap();
     h.t.resolve(
         &OrderRef::ClOrdId(c5),
@@ -479,7 +479,7 @@ fn batch_add_and_edit() {
     };
     {
         let Harness { t, events, .. } = &mut h;
-        t.submit_batch(7, &b, 0, &mut |e| events.push(e));
+        t.submit_batch(RequestId(7), &b, 0, &mut |e| events.push(e));
     }
     h.feed(r#"{"method":"batch_add","req_id":7,"result":[{"order_id":"OB0000-00000-000001","order_userref":1},{"order_id":"OB0000-00000-000002","order_userref":2},{"order_userref":3,"error":"EOrder:Insufficient funds"}],"success":true}"#);
     let st = |id: &str| {
@@ -493,7 +493,7 @@ fn batch_add_and_edit() {
 
     let mut e = EditOrder::new(OrderId::new("OB0000-00000-000001").unwrap(), btc);
     e.limit_price = Some(dec!(99.5));
-    h.t.submit_edit(8, &e);
+    h.t.submit_edit(RequestId(8), &e);
     h.feed(r#"{"method":"edit_order","req_id":8,"result":{"order_id":"OB0000-00000-00000N","original_order_id":"OB0000-00000-000001"},"success":true}"#);
     let st = |h: &Harness, id: &str| {
         h.t.by_order_id(&OrderId::new(id).unwrap())
@@ -668,7 +668,7 @@ fn validate_only_adds_leave_no_active_order() {
     h.feed(r#"{"method":"add_order","req_id":9,"result":{"cl_ord_id":"val-1","order_id":""},"success":true}"#);
     let ev = h.take();
     assert!(
-        matches!(ev[..], [TrackerEvent::Accepted(a)] if a.req_id == 9 && a.order_id.is_none()),
+        matches!(ev[..], [TrackerEvent::Accepted(a)] if a.req_id == RequestId(9) && a.order_id.is_none()),
         "{ev:?}"
     );
     assert_eq!(h.t.active_orders().count(), 0);
@@ -687,13 +687,16 @@ fn requests_report_their_own_outcome_and_unsent_ones_are_settled() {
     h.feed(&ack(10, OID));
     let ev = h.take();
     assert!(
-        ev.iter().any(|e| matches!(e, TrackerEvent::Accepted(a) if a.req_id == 10 && a.order_id.map(|i| i.as_str() == OID) == Some(true))),
+        ev.iter().any(|e| matches!(e, TrackerEvent::Accepted(a) if a.req_id == RequestId(10) && a.order_id.map(|i| i.as_str() == OID) == Some(true))),
         "{ev:?}"
     );
-    assert_eq!(h.t.requests_in_flight().collect::<Vec<_>>(), [11]);
+    assert_eq!(
+        h.t.requests_in_flight().collect::<Vec<_>>(),
+        [RequestId(11)]
+    );
     let Harness { t, events, now, .. } = &mut h;
     t.not_sent(
-        11,
+        RequestId(11),
         kraken_exec::orders::NotSentReason::Shutdown,
         *now,
         &mut |e| events.push(e),
@@ -701,7 +704,7 @@ fn requests_report_their_own_outcome_and_unsent_ones_are_settled() {
     let ev = h.take();
     assert!(
         ev.iter()
-            .any(|e| matches!(e, TrackerEvent::NotSent(n) if n.req_id == 11))
+            .any(|e| matches!(e, TrackerEvent::NotSent(n) if n.req_id == RequestId(11)))
     );
     assert!(
         ev.iter()
@@ -724,7 +727,7 @@ fn a_late_ack_after_an_unknown_outcome_still_settles_the_order() {
     )
     .cl_ord_id(ClOrdId::new("late-1").unwrap());
     h.submit(12, &o);
-    h.t.on_timeout(12, 5_000, &mut |_| {});
+    h.t.on_timeout(RequestId(12), 5_000, &mut |_| {});
     h.feed(&ack(12, OID));
     assert_eq!(h.status(), OrderStatus::Open);
     assert_eq!(h.t.stats().unmatched_responses, 0);
@@ -833,10 +836,10 @@ fn a_request_s_order_and_the_positions_read_back() {
     let mut h = Harness::new();
     h.submit(1, &order());
     assert_eq!(
-        h.t.by_req_id(1).map(|o| o.cl_ord_id),
+        h.t.by_req_id(RequestId(1)).map(|o| o.cl_ord_id),
         Some(Some(ClOrdId::new("c1").unwrap()))
     );
-    assert!(h.t.by_req_id(2).is_none());
+    assert!(h.t.by_req_id(RequestId(2)).is_none());
     h.feed(&ack(1, OID));
     h.feed(&trade(OID, "T1", "0.4", "99.9", "0.4", "partially_filled"));
     let pos: Vec<_> = h.t.positions().filter(|(_, p)| !p.qty.is_zero()).collect();
@@ -933,7 +936,7 @@ fn a_snapshot_listing_a_submission_before_its_ack_leaves_it_the_client_id() {
     h.feed(snap);
     let c1 = ClOrdId::new("c1").unwrap();
     let o = h.t.by_cl_ord_id(&c1).unwrap();
-    assert_eq!((o.order_id, o.req_id), (None, Some(1)));
+    assert_eq!((o.order_id, o.req_id), (None, Some(RequestId(1))));
     h.feed(&ack(1, OID));
     let o = h.t.by_cl_ord_id(&c1).unwrap();
     assert_eq!(o.order_id, Some(OrderId::new(OID).unwrap()));

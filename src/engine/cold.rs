@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::engine::clock;
 use crate::engine::msg::{Command, LargeCommand};
 use crate::error::KrakenErrorKind;
-use crate::ids::{AssetCode, ExecId, OrderId, SymbolId};
+use crate::ids::{AssetCode, ExecId, OrderId, RequestId, SymbolId};
 use crate::order::OrderRef;
 use crate::orders::NotSentReason;
 use crate::protocol::messages::{
@@ -32,14 +32,14 @@ pub(crate) enum ColdRequest {
     Token,
     /// Send a small command over REST, unless `expires_ns` (monotonic) has passed by then.
     Order {
-        req_id: u64,
+        req_id: RequestId,
         cmd: Command,
         sent_ns: u64,
         expires_ns: u64,
     },
     /// Send a large command over REST, unless `expires_ns` has passed by then.
     Large {
-        req_id: u64,
+        req_id: RequestId,
         cmd: LargeCommand,
         sent_ns: u64,
         expires_ns: u64,
@@ -80,7 +80,7 @@ pub(crate) enum ColdReply {
     /// A REST order call got no answer Kraken wrote (transport failure, timeout, 5xx page,
     /// unreadable body): it may have executed. Looked up, never resent.
     Unknown {
-        req_id: u64,
+        req_id: RequestId,
     },
     /// The dead man's switch over REST: whether Kraken acknowledged it.
     DeadMan {
@@ -89,7 +89,7 @@ pub(crate) enum ColdReply {
     },
     /// A REST order the cold thread did not send.
     NotSent {
-        req_id: u64,
+        req_id: RequestId,
         reason: NotSentReason,
     },
     /// Lookups, in one batch.
@@ -211,10 +211,10 @@ pub(crate) enum RestOutcome {
 }
 
 impl RestOutcome {
-    fn of(method: Method, req_id: u64, r: Result<AckResult, RestError>) -> Self {
+    fn of(method: Method, req_id: RequestId, r: Result<AckResult, RestError>) -> Self {
         match r {
             Err(e) if !e.is_exchange_error() => {
-                tracing::warn!(req_id, error = %e, "REST order call: outcome unknown");
+                tracing::warn!(req_id = req_id.0, error = %e, "REST order call: outcome unknown");
                 RestOutcome::Unknown
             }
             r => RestOutcome::Answered(Cold::response(method, req_id, r), Vec::new()),
@@ -323,7 +323,7 @@ impl Cold {
         rest::parse_token(&mut body).map_err(|e| e.to_string())
     }
 
-    fn response(method: Method, req_id: u64, r: Result<AckResult, RestError>) -> Response {
+    fn response(method: Method, req_id: RequestId, r: Result<AckResult, RestError>) -> Response {
         let (success, result, error, error_kind) = match r {
             Ok(a) => (true, a, None, None),
             Err(e) => {
@@ -338,7 +338,7 @@ impl Cold {
         };
         Response {
             method,
-            req_id: Some(req_id),
+            req_id: Some(req_id.0),
             success,
             error,
             error_kind,
@@ -404,7 +404,7 @@ impl Cold {
 
     /// Executes a small command over REST; Kraken's answer comes in the shape of a WS
     /// response.
-    pub fn order(&mut self, req_id: u64, cmd: &Command) -> RestOutcome {
+    pub fn order(&mut self, req_id: RequestId, cmd: &Command) -> RestOutcome {
         let n = self.next_nonce();
         let (method, r) = match cmd {
             Command::Add { order, .. } => {
@@ -485,7 +485,7 @@ impl Cold {
     }
 
     /// Executes a large command over REST.
-    pub fn large(&mut self, req_id: u64, cmd: &LargeCommand) -> RestOutcome {
+    pub fn large(&mut self, req_id: RequestId, cmd: &LargeCommand) -> RestOutcome {
         match cmd {
             LargeCommand::Cancel(c) => {
                 // REST cancels one order per call: every order is asked, whatever happened to
@@ -1054,7 +1054,7 @@ fn stamp_large(
     .map(|()| cmd)
 }
 
-fn answered(req_id: u64, sent_ns: u64, o: RestOutcome) -> ColdReply {
+fn answered(req_id: RequestId, sent_ns: u64, o: RestOutcome) -> ColdReply {
     match o {
         RestOutcome::Answered(response, items) => ColdReply::Response {
             response,
@@ -1427,15 +1427,17 @@ mod tests {
             ofs: 0,
         });
         l.push(ColdRequest::Order {
-            req_id: 7,
-            cmd: Command::CancelAll { req_id: 7 },
+            req_id: RequestId(7),
+            cmd: Command::CancelAll {
+                req_id: RequestId(7),
+            },
             sent_ns: 10 * S,
             expires_ns: u64::MAX,
         });
         l.push(ColdRequest::Order {
-            req_id: 8,
+            req_id: RequestId(8),
             cmd: Command::CancelOne {
-                req_id: 8,
+                req_id: RequestId(8),
                 target: OrderRef::OrderId(crate::OrderId::new("OAAAAA-BBBBB-CCCCCC").expect("id")),
             },
             sent_ns: 10 * S,

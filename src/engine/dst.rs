@@ -25,7 +25,7 @@ use super::msg::{Command, ConnectionState, Event, Issued, LargeCommand};
 use super::session::{Session, Transmit};
 use super::stats::EngineStats;
 use super::{EngineConfig, Strategy, Trader};
-use crate::ids::{ClOrdId, SymbolId, SymbolTable};
+use crate::ids::{ClOrdId, RequestId, SymbolId, SymbolTable};
 use crate::order::{AddOrder, AmendOrder, BatchAdd, BatchCancel, EditOrder, OrderRef};
 use crate::orders::{Fill, NotSent, RequestAck, RequestFailure};
 use crate::protocol::rest::{ApiSecret, Credentials};
@@ -175,7 +175,7 @@ impl Strategy for Rec {
             r.method, r.order_id, r.cl_ord_id, r.error
         ));
     }
-    fn on_unknown_outcome(&mut self, req_id: u64) {
+    fn on_unknown_outcome(&mut self, req_id: RequestId) {
         self.unknown += 1;
         self.log.push(format!("unknown outcome of {req_id}"));
     }

@@ -2,7 +2,7 @@
 //! none points to the heap.
 
 use crate::error::DecodeError;
-use crate::ids::SymbolId;
+use crate::ids::{RequestId, SymbolId};
 use crate::order::{AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, EditOrder, OrderRef};
 use crate::protocol::encode::MarketChannel;
 use crate::protocol::messages::{
@@ -18,40 +18,40 @@ pub enum Command {
     /// `add_order`
     Add {
         /// Request id.
-        req_id: u64,
+        req_id: RequestId,
         /// The order.
         order: AddOrder,
     },
     /// `amend_order`
     Amend {
         /// Request id.
-        req_id: u64,
+        req_id: RequestId,
         /// The amend.
         amend: AmendOrder,
     },
     /// `edit_order`
     Edit {
         /// Request id.
-        req_id: u64,
+        req_id: RequestId,
         /// The edit.
         edit: EditOrder,
     },
     /// `cancel_order` of one order.
     CancelOne {
         /// Request id.
-        req_id: u64,
+        req_id: RequestId,
         /// The order.
         target: OrderRef,
     },
     /// `cancel_all`
     CancelAll {
         /// Request id.
-        req_id: u64,
+        req_id: RequestId,
     },
     /// `cancel_all_orders_after` (0 disarms).
     CancelAfter {
         /// Request id.
-        req_id: u64,
+        req_id: RequestId,
         /// Timeout.
         timeout_secs: u32,
     },
@@ -80,7 +80,7 @@ pub enum Command {
     /// The next [`LargeCommand`] on the large ring.
     Large {
         /// Request id.
-        req_id: u64,
+        req_id: RequestId,
         /// Which one it is (`CancelOrder` of several orders, `BatchAdd`, `BatchCancel`).
         method: crate::protocol::messages::Method,
     },
@@ -261,7 +261,7 @@ pub enum Event {
     /// unknown, being looked up.
     UnknownOutcome {
         /// The request.
-        req_id: u64,
+        req_id: RequestId,
         /// Its connection dropped (one incident, already counted) rather than a deadline
         /// passing on a live connection.
         disconnected: bool,
@@ -283,7 +283,7 @@ pub enum Event {
     /// waiting for REST fallback. The exchange cannot hold its orders.
     NotSent {
         /// The request.
-        req_id: u64,
+        req_id: RequestId,
         /// Why.
         reason: crate::orders::NotSentReason,
     },

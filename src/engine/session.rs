@@ -29,7 +29,7 @@ use crate::engine::msg::{Command, ConnectionState, Event, LargeCommand, Route};
 use crate::engine::stats::EngineStats;
 use crate::engine::timers::{Timer, Timers};
 use crate::error::{DecodeError, KrakenErrorKind};
-use crate::ids::SymbolTable;
+use crate::ids::{RequestId, SymbolTable};
 use crate::order::{CancelOrder, OrderRef, Request};
 use crate::orders::NotSentReason;
 use crate::protocol::messages::{AckResult, Channel, FrameKind, Inbound, Response};
@@ -156,8 +156,8 @@ pub(crate) struct Session {
     /// The strategy's requests in flight, and their deadlines in the order they were sent
     /// (every request gets the same timeout, so the front is the earliest; answered ones are
     /// skipped when they reach the front).
-    in_flight: HashMap<u64, InFlight, FxBuildHasher>,
-    deadlines: VecDeque<(u64, u64)>,
+    in_flight: HashMap<RequestId, InFlight, FxBuildHasher>,
+    deadlines: VecDeque<(u64, RequestId)>,
     /// Our own requests in flight, with their deadlines.
     internal: HashMap<u64, (Internal, u64), FxBuildHasher>,
     next_internal: u64,
@@ -450,39 +450,39 @@ impl Session {
                 Request::Add(order),
                 &self.symbols,
                 token,
-                req_id,
+                req_id.0,
             ),
             (Command::Amend { amend, .. }, _) => encode::request(
                 &mut self.out,
                 Request::Amend(amend),
                 &self.symbols,
                 token,
-                req_id,
+                req_id.0,
             ),
             (Command::Edit { edit, .. }, _) => encode::request(
                 &mut self.out,
                 Request::Edit(edit),
                 &self.symbols,
                 token,
-                req_id,
+                req_id.0,
             ),
             (Command::CancelOne { target, .. }, _) => {
                 let c = CancelOrder::one(*target);
-                encode::cancel_order(&mut self.out, &c, token, req_id)
+                encode::cancel_order(&mut self.out, &c, token, req_id.0)
             }
-            (Command::CancelAll { .. }, _) => encode::cancel_all(&mut self.out, token, req_id),
+            (Command::CancelAll { .. }, _) => encode::cancel_all(&mut self.out, token, req_id.0),
             (Command::CancelAfter { timeout_secs, .. }, _) => {
-                encode::cancel_all_orders_after(&mut self.out, *timeout_secs, token, req_id)
+                encode::cancel_all_orders_after(&mut self.out, *timeout_secs, token, req_id.0)
             }
             (Command::Large { .. }, Some(LargeCommand::Cancel(c))) => {
                 responses = c.refs.len() as u16;
-                encode::cancel_order(&mut self.out, c, token, req_id)
+                encode::cancel_order(&mut self.out, c, token, req_id.0)
             }
             (Command::Large { .. }, Some(LargeCommand::BatchAdd(b))) => {
-                encode::batch_add(&mut self.out, b, &self.symbols, token, req_id)
+                encode::batch_add(&mut self.out, b, &self.symbols, token, req_id.0)
             }
             (Command::Large { .. }, Some(LargeCommand::BatchCancel(b))) => {
-                encode::batch_cancel(&mut self.out, b, token, req_id)
+                encode::batch_cancel(&mut self.out, b, token, req_id.0)
             }
             (Command::Large { .. }, None)
             | (Command::Lookup { .. } | Command::Discover { .. } | Command::Market(_), _) => return,
@@ -529,7 +529,7 @@ impl Session {
                     return;
                 }
                 let invalid = r.error_kind == Some(KrakenErrorKind::InvalidSession);
-                self.on_response(now, id, r);
+                self.on_response(now, RequestId(id), r);
                 if invalid {
                     // The token died under a live connection: this request is answered;
                     // reconnect with a fresh one. The strategy sees the refusal and may retry
@@ -767,7 +767,7 @@ impl Session {
                         .is_some_and(|f| f.deadline_ns == deadline)
                     {
                         self.in_flight.remove(&id);
-                        tracing::warn!(req_id = id, "request timed out: outcome unknown");
+                        tracing::warn!(req_id = id.0, "request timed out: outcome unknown");
                         self.unknown_outcome(id, false);
                         expired = true;
                     }
@@ -1144,7 +1144,7 @@ impl Session {
 
     /// Reports a request's outcome as unknown; the strategy side looks its orders up. Never
     /// resent.
-    fn unknown_outcome(&mut self, req_id: u64, disconnected: bool) {
+    fn unknown_outcome(&mut self, req_id: RequestId, disconnected: bool) {
         EngineStats::inc(&self.stats.unknown_outcomes);
         self.emit(Event::UnknownOutcome {
             req_id,
@@ -1209,7 +1209,7 @@ impl Session {
     }
 
     /// A response to one of the strategy's requests.
-    fn on_response(&mut self, now: u64, id: u64, r: Response) {
+    fn on_response(&mut self, now: u64, id: RequestId, r: Response) {
         if r.error_kind == Some(KrakenErrorKind::DeadlineElapsed)
             && !self.internal.values().any(|(k, _)| *k == Internal::Ping)
         {

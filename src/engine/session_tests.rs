@@ -6,7 +6,7 @@ use rust_decimal_macros::dec;
 use serde_json::Value;
 
 use super::*;
-use crate::ids::SymbolId;
+use crate::ids::{RequestId, SymbolId};
 use crate::order::AddOrder;
 use crate::protocol::rest::WsToken;
 use crate::types::Side;
@@ -209,7 +209,10 @@ impl Fix {
         let order = AddOrder::limit(SymbolId(0), Side::Buy, dec!(1), dec!(100));
         self.s.handle_command(
             self.now,
-            Command::Add { req_id, order },
+            Command::Add {
+                req_id: RequestId(req_id),
+                order,
+            },
             None,
             self.now,
             false,
@@ -244,7 +247,7 @@ impl Fix {
                 Event::UnknownOutcome {
                     req_id,
                     disconnected,
-                } => Some((*req_id, *disconnected)),
+                } => Some((req_id.0, *disconnected)),
                 _ => None,
             })
             .collect()
@@ -389,7 +392,7 @@ fn a_lost_connection_makes_its_requests_unknown_at_once_in_the_order_sent() {
         .iter()
         .find_map(|c| match c {
             ColdRequest::Order {
-                req_id: 11,
+                req_id: RequestId(11),
                 expires_ns,
                 ..
             } => Some(*expires_ns),
@@ -674,7 +677,15 @@ fn an_acknowledged_request_with_no_executions_frame_after_it_resyncs_the_stream(
     let mut h = Fix::ready();
     h.add(1);
     h.ack("add_order", 1, r#"{"cl_ord_id":"v"}"#);
-    h.s.handle_command(h.now, Command::CancelAll { req_id: 2 }, None, h.now, false);
+    h.s.handle_command(
+        h.now,
+        Command::CancelAll {
+            req_id: RequestId(2),
+        },
+        None,
+        h.now,
+        false,
+    );
     h.pump();
     h.ack("cancel_all", 2, r#"{"count":0}"#);
     h.alive_until(h.now + 10 * S);
@@ -894,11 +905,16 @@ fn rest_answers_reach_the_strategy_as_the_socket_s_do() {
             sent_ns: 5,
         },
     );
-    f.s.handle_cold(f.now, ColdReply::Unknown { req_id: 8 });
+    f.s.handle_cold(
+        f.now,
+        ColdReply::Unknown {
+            req_id: RequestId(8),
+        },
+    );
     f.s.handle_cold(
         f.now,
         ColdReply::NotSent {
-            req_id: 9,
+            req_id: RequestId(9),
             reason: NotSentReason::Expired,
         },
     );

@@ -21,7 +21,7 @@ use crate::engine::reconciler::{Reconciler, Verdict};
 use crate::engine::stats::EngineStats;
 use crate::engine::{EngineConfig, latency_histogram};
 use crate::error::{DecodeError, KrakenErrorKind, OrderError};
-use crate::ids::{ClOrdId, SymbolId, SymbolTable};
+use crate::ids::{ClOrdId, RequestId, SymbolId, SymbolTable};
 use crate::market::{Book, BookInvalid, BookOutcome, Books};
 use crate::order::{
     AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, ClientTag, EditOrder, OrderRef,
@@ -64,7 +64,7 @@ pub trait Strategy {
     /// The connection changed state.
     fn on_connection(&mut self, state: ConnectionState) {}
     /// A request timed out; the engine is looking the order up.
-    fn on_unknown_outcome(&mut self, req_id: u64) {}
+    fn on_unknown_outcome(&mut self, req_id: RequestId) {}
     /// A balance or ledger entry.
     fn on_balance(&mut self, entry: &BalanceEntry) {}
     /// Exchange status.
@@ -267,10 +267,10 @@ pub struct ShutdownReport {
     pub events: Vec<TrackerEvent>,
     /// Requests accepted from the strategy that were never sent (their orders are settled as
     /// rejected, with the reason).
-    pub not_sent: Vec<u64>,
+    pub not_sent: Vec<RequestId>,
     /// Requests sent whose outcome was not seen before the engine stopped: they may have
     /// executed. Look them up (`kraken-exec orders`, REST) before trading on.
-    pub unanswered: Vec<u64>,
+    pub unanswered: Vec<RequestId>,
 }
 
 /// The strategy's handle on the engine.
@@ -355,7 +355,7 @@ pub struct MarketStats {
 /// An add waiting in the pacing queue.
 #[derive(Clone, Copy, Debug)]
 struct PacedAdd {
-    req_id: u64,
+    req_id: RequestId,
     order: AddOrder,
     since_ns: u64,
 }
@@ -551,8 +551,8 @@ impl Trader {
         Err(e)
     }
 
-    fn next_id(&mut self) -> u64 {
-        let id = self.next_req_id;
+    fn next_id(&mut self) -> RequestId {
+        let id = RequestId(self.next_req_id);
         self.next_req_id += 1;
         id
     }
@@ -651,7 +651,7 @@ impl Trader {
             if o.cl_ord_id.is_some() {
                 j.record(
                     &Entry::Intent {
-                        req_id: 0,
+                        req_id: RequestId(0),
                         method: Method::AddOrder,
                         cl_ord_id: o.cl_ord_id,
                         order_id: o.order_id,
@@ -768,7 +768,7 @@ impl Trader {
     /// Places an order. Returns its request id. An order without a client tag is given a
     /// client order id (see [`crate::order::AddOrder::cl_ord_id`]), so that its outcome can
     /// always be looked up.
-    pub fn add_order(&mut self, mut order: AddOrder) -> Result<u64, TradeError> {
+    pub fn add_order(&mut self, mut order: AddOrder) -> Result<RequestId, TradeError> {
         let now = now_ns();
         self.name_untagged(&mut order.tag);
         self.gate_new_order(now)?;
@@ -781,7 +781,7 @@ impl Trader {
     }
 
     /// Sends a checked and charged add.
-    fn send_add(&mut self, mut order: AddOrder, now: u64) -> Result<u64, TradeError> {
+    fn send_add(&mut self, mut order: AddOrder, now: u64) -> Result<RequestId, TradeError> {
         self.stamp_deadline(&mut order.deadline);
         let req_id = self.next_id();
         let pending = &mut self.pending;
@@ -793,7 +793,7 @@ impl Trader {
 
     /// Queued processing: the add goes now if the counter allows it and none waits before it
     /// on its pair; else it waits its turn (in order, within the configured bounds).
-    fn add_paced(&mut self, order: AddOrder, now: u64) -> Result<u64, TradeError> {
+    fn add_paced(&mut self, order: AddOrder, now: u64) -> Result<RequestId, TradeError> {
         let sym = usize::from(order.symbol.0);
         let waiting = self.paced.get(sym).is_some_and(|q| !q.is_empty());
         if !waiting {
@@ -804,11 +804,13 @@ impl Trader {
             }
         }
         let depth = self.pacing.map_or(0, |p| p.max_depth);
-        let Some(q) = self.paced.get_mut(sym).filter(|q| q.len() < depth) else {
+        if self.paced.get(sym).is_none_or(|q| q.len() >= depth) {
+            return self.refuse(TradeError::Backpressure);
+        }
+        let req_id = self.next_id();
+        let Some(q) = self.paced.get_mut(sym) else {
             return self.refuse(TradeError::Backpressure);
         };
-        let req_id = self.next_req_id;
-        self.next_req_id += 1;
         q.push_back(PacedAdd {
             req_id,
             order,
@@ -933,7 +935,7 @@ impl Trader {
     }
 
     /// Amends an order in place (keeps its id and priority).
-    pub fn amend_order(&mut self, mut amend: AmendOrder) -> Result<u64, TradeError> {
+    pub fn amend_order(&mut self, mut amend: AmendOrder) -> Result<RequestId, TradeError> {
         let now = now_ns();
         self.gate_new_order(now)?;
         let target = amend.target;
@@ -954,7 +956,7 @@ impl Trader {
     /// Edits an order (cancel-and-replace: a new order id). Kraken does not carry the order's
     /// flags to the replacement, so `post_only` and `reduce_only` left `None` are sent again
     /// as the order has them: editing a post-only order never makes it take liquidity.
-    pub fn edit_order(&mut self, mut edit: EditOrder) -> Result<u64, TradeError> {
+    pub fn edit_order(&mut self, mut edit: EditOrder) -> Result<RequestId, TradeError> {
         let now = now_ns();
         if let Some(o) = self.tracker.by_order_id(&edit.order_id) {
             edit.post_only = edit.post_only.or(o.post_only);
@@ -982,7 +984,7 @@ impl Trader {
     }
 
     /// Cancels one order.
-    pub fn cancel_order(&mut self, target: OrderRef) -> Result<u64, TradeError> {
+    pub fn cancel_order(&mut self, target: OrderRef) -> Result<RequestId, TradeError> {
         let now = now_ns();
         self.gate_cancel()?;
         if self.cancel_paced(|o| target_matches(&target, o), now) > 0 {
@@ -1011,7 +1013,7 @@ impl Trader {
     }
 
     /// Cancels several orders in one `cancel_order`.
-    pub fn cancel_orders(&mut self, c: CancelOrder) -> Result<u64, TradeError> {
+    pub fn cancel_orders(&mut self, c: CancelOrder) -> Result<RequestId, TradeError> {
         if let Err(e) = c.validate() {
             return self.refuse(e.into());
         }
@@ -1037,7 +1039,7 @@ impl Trader {
     }
 
     /// Cancels every open order.
-    pub fn cancel_all(&mut self) -> Result<u64, TradeError> {
+    pub fn cancel_all(&mut self) -> Result<RequestId, TradeError> {
         self.gate_cancel()?;
         // Adds still waiting in the pacing queue go too, before they could be sent.
         self.cancel_paced(|_| true, now_ns());
@@ -1049,7 +1051,7 @@ impl Trader {
 
     /// Arms (or with 0 disarms) Kraken's dead man's switch. The engine arms and refreshes it by
     /// itself when configured; this is for strategies that manage it.
-    pub fn cancel_all_after(&mut self, timeout_secs: u32) -> Result<u64, TradeError> {
+    pub fn cancel_all_after(&mut self, timeout_secs: u32) -> Result<RequestId, TradeError> {
         if let Err(e) = (crate::order::CancelAllAfter { timeout_secs }).validate() {
             return self.refuse(e.into());
         }
@@ -1069,7 +1071,7 @@ impl Trader {
 
     /// Places 2 to 15 orders on one symbol (untagged ones are named as by
     /// [`Trader::add_order`]).
-    pub fn batch_add(&mut self, mut batch: BatchAdd) -> Result<u64, TradeError> {
+    pub fn batch_add(&mut self, mut batch: BatchAdd) -> Result<RequestId, TradeError> {
         let now = now_ns();
         for o in batch.orders.iter_mut() {
             self.name_untagged(&mut o.tag);
@@ -1132,7 +1134,7 @@ impl Trader {
     }
 
     /// Cancels 2 to 50 orders.
-    pub fn batch_cancel(&mut self, batch: BatchCancel) -> Result<u64, TradeError> {
+    pub fn batch_cancel(&mut self, batch: BatchCancel) -> Result<RequestId, TradeError> {
         if let Err(e) = batch.validate() {
             return self.refuse(e.into());
         }
@@ -1169,7 +1171,7 @@ impl Trader {
         qty: &str,
         order_type: &str,
         price: Option<&str>,
-    ) -> Result<u64, TradeError> {
+    ) -> Result<RequestId, TradeError> {
         match self.parse_order(symbol, side, qty, order_type, price) {
             Ok(order) => self.add_order(order),
             Err(e) => self.refuse(e),
@@ -1296,7 +1298,7 @@ impl Trader {
                 if response.error_kind == Some(KrakenErrorKind::RateLimitExceeded) {
                     let sym = response
                         .req_id
-                        .and_then(|id| self.tracker.by_req_id(id))
+                        .and_then(|id| self.tracker.by_req_id(RequestId(id)))
                         .map(|o| o.symbol);
                     if let Some(sym) = sym {
                         self.rate.on_rate_limited(sym, now);
@@ -1627,10 +1629,13 @@ impl Trader {
 
     /// Stops the threads while applying their last events; returns the requests reported not
     /// sent and those still without an outcome.
-    fn stop_and_drain(&mut self, out: &mut dyn FnMut(&TrackerEvent)) -> (Vec<u64>, Vec<u64>) {
+    fn stop_and_drain(
+        &mut self,
+        out: &mut dyn FnMut(&TrackerEvent),
+    ) -> (Vec<RequestId>, Vec<RequestId>) {
         struct Collect<'a> {
             out: &'a mut dyn FnMut(&TrackerEvent),
-            not_sent: Vec<u64>,
+            not_sent: Vec<RequestId>,
         }
         impl Strategy for Collect<'_> {
             fn on_execution(&mut self, f: &Fill) {
@@ -1672,7 +1677,7 @@ impl Trader {
         }
         self.stop_threads();
         self.drain_events(&mut c);
-        let mut unanswered: Vec<u64> = self.tracker.requests_in_flight().collect();
+        let mut unanswered: Vec<RequestId> = self.tracker.requests_in_flight().collect();
         unanswered.sort_unstable();
         (c.not_sent, unanswered)
     }
@@ -1779,7 +1784,7 @@ fn deliver<S: Strategy + ?Sized>(
 /// `validate` are the batch's). Its quantity is the tracker's, in base units (zero for one given in the
 /// quote currency), so a recovered order reads as the live one did.
 fn add_intent(
-    req_id: u64,
+    req_id: RequestId,
     method: Method,
     o: &AddOrder,
     symbol: SymbolId,
@@ -1919,7 +1924,10 @@ mod tests {
     #[test]
     fn a_quote_quantity_add_is_journaled_in_base_units() {
         let order = AddOrder::market_buy_quote(SymbolId(0), rust_decimal_macros::dec!(100));
-        let e = intent_of(&Command::Add { req_id: 1, order });
+        let e = intent_of(&Command::Add {
+            req_id: RequestId(1),
+            order,
+        });
         assert!(
             matches!(e, Some(crate::journal::Entry::Intent { qty: Some(q), .. }) if q.is_zero()),
             "{e:?}"
@@ -1930,7 +1938,10 @@ mod tests {
             rust_decimal_macros::dec!(0.5),
             rust_decimal_macros::dec!(100),
         );
-        let e = intent_of(&Command::Add { req_id: 2, order });
+        let e = intent_of(&Command::Add {
+            req_id: RequestId(2),
+            order,
+        });
         assert!(
             matches!(e, Some(crate::journal::Entry::Intent { qty: Some(q), .. }) if q == rust_decimal_macros::dec!(0.5)),
             "{e:?}"
@@ -1943,14 +1954,17 @@ mod tests {
     #[test]
     fn large_requests_are_journaled_under_their_own_method() {
         for method in [Method::CancelOrder, Method::BatchCancel] {
-            let e = intent_of(&Command::Large { req_id: 9, method });
+            let e = intent_of(&Command::Large {
+                req_id: RequestId(9),
+                method,
+            });
             assert!(
-                matches!(e, Some(crate::journal::Entry::Intent { req_id: 9, method: m, .. }) if m == method),
+                matches!(e, Some(crate::journal::Entry::Intent { req_id: RequestId(9), method: m, .. }) if m == method),
                 "{method:?}: {e:?}"
             );
         }
         let batch = Command::Large {
-            req_id: 9,
+            req_id: RequestId(9),
             method: Method::BatchAdd,
         };
         assert_eq!(intent_of(&batch), None);

@@ -617,7 +617,7 @@ mod tests {
         let cl = ClOrdId::new("2c6be801-1f53-4f79-a0bb-4ea1c95dfae9").unwrap();
         vec![
             Entry::Intent {
-                req_id: 1 << 52,
+                req_id: crate::ids::RequestId(1 << 52),
                 method: Method::AddOrder,
                 cl_ord_id: Some(cl),
                 order_id: None,
@@ -629,7 +629,7 @@ mod tests {
                 validate: false,
             },
             Entry::Intent {
-                req_id: 2,
+                req_id: crate::ids::RequestId(2),
                 method: Method::CancelOrder,
                 cl_ord_id: None,
                 order_id: Some(oid),
@@ -641,12 +641,12 @@ mod tests {
                 validate: true,
             },
             Entry::Ack {
-                req_id: 1 << 52,
+                req_id: crate::ids::RequestId(1 << 52),
                 order_id: Some(oid),
                 cl_ord_id: Some(cl),
             },
             Entry::Reject {
-                req_id: 3,
+                req_id: crate::ids::RequestId(3),
                 error: crate::ids::InlineStr::truncating("EOrder:Insufficient funds"),
             },
             Entry::Fill(FillEntry {

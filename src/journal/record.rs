@@ -14,7 +14,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::ids::{AssetCode, ClOrdId, ExecId, InlineStr, OrderId, SymbolId};
+use crate::ids::{AssetCode, ClOrdId, ExecId, InlineStr, OrderId, RequestId, SymbolId};
 use crate::protocol::messages::Method;
 use crate::time::Timestamp;
 use crate::types::{Liquidity, OrderStatus, Side};
@@ -46,7 +46,7 @@ pub enum Entry {
     /// A request accepted from the strategy, before it goes out.
     Intent {
         /// Its request id.
-        req_id: u64,
+        req_id: RequestId,
         /// Its method.
         method: Method,
         /// The order's client id (adds, and requests naming an order by it).
@@ -70,7 +70,7 @@ pub enum Entry {
     /// The exchange accepted a request.
     Ack {
         /// The request.
-        req_id: u64,
+        req_id: RequestId,
         /// The order it placed or named.
         order_id: Option<OrderId>,
         /// Its client id.
@@ -79,7 +79,7 @@ pub enum Entry {
     /// The exchange refused a request.
     Reject {
         /// The request.
-        req_id: u64,
+        req_id: RequestId,
         /// Kraken's words (cut to 64 bytes).
         error: InlineStr<64>,
     },
@@ -339,7 +339,7 @@ impl Entry {
                 deadline,
                 validate,
             } => {
-                w.u64(req_id);
+                w.u64(req_id.0);
                 w.u8(index_of(&METHODS, &method));
                 w.str(cl_ord_id.as_ref().map(ClOrdId::as_bytes), 36);
                 w.str(order_id.as_ref().map(InlineStr::as_bytes), 32);
@@ -356,13 +356,13 @@ impl Entry {
                 order_id,
                 cl_ord_id,
             } => {
-                w.u64(req_id);
+                w.u64(req_id.0);
                 w.str(order_id.as_ref().map(InlineStr::as_bytes), 32);
                 w.str(cl_ord_id.as_ref().map(ClOrdId::as_bytes), 36);
                 K_ACK
             }
             Entry::Reject { req_id, error } => {
-                w.u64(req_id);
+                w.u64(req_id.0);
                 w.str(Some(error.as_bytes()), 64);
                 K_REJECT
             }
@@ -453,7 +453,7 @@ impl Entry {
                 })
             }
             K_INTENT => Entry::Intent {
-                req_id: r.u64(),
+                req_id: RequestId(r.u64()),
                 method: *METHODS.get(usize::from(r.u8())).ok_or(Bad::Malformed)?,
                 cl_ord_id: cl(r.str::<36>(36)?)?,
                 order_id: r.str::<32>(32)?,
@@ -467,12 +467,12 @@ impl Entry {
                 validate: r.u8() == 1,
             },
             K_ACK => Entry::Ack {
-                req_id: r.u64(),
+                req_id: RequestId(r.u64()),
                 order_id: r.str::<32>(32)?,
                 cl_ord_id: cl(r.str::<36>(36)?)?,
             },
             K_REJECT => Entry::Reject {
-                req_id: r.u64(),
+                req_id: RequestId(r.u64()),
                 error: r.str::<64>(64)?.unwrap_or_default(),
             },
             K_FILL => Entry::Fill(FillEntry {

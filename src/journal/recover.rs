@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 
 use super::{Entry, FillEntry, Replay};
-use crate::ids::{ClOrdId, OrderId, SymbolId};
+use crate::ids::{ClOrdId, OrderId, RequestId, SymbolId};
 use crate::protocol::messages::Method;
 use crate::time::Timestamp;
 use crate::types::{OrderStatus, Side};
@@ -69,7 +69,7 @@ struct Model {
     by_cl: HashMap<ClOrdId, u32>,
     /// This process's requests without an outcome yet: the orders they add (none for
     /// requests that add none; each of a batch's).
-    waiting: HashMap<u64, Vec<u32>>,
+    waiting: HashMap<RequestId, Vec<u32>>,
 }
 
 impl Model {
@@ -180,7 +180,7 @@ impl Replay {
                     // Request 0: an order carried over into a new segment (see
                     // `Journal::take_rotated`), not a request; known already if its own
                     // records are still here.
-                    let carried = req_id == 0;
+                    let carried = req_id == RequestId(0);
                     let known = carried && m.find(order_id, cl_ord_id).is_some();
                     let order = (adds && !validate && !known).then(|| {
                         m.insert(RecoveredOrder {
@@ -318,7 +318,7 @@ mod tests {
     }
     fn add(req_id: u64, c: &str) -> Entry {
         Entry::Intent {
-            req_id,
+            req_id: RequestId(req_id),
             method: Method::AddOrder,
             cl_ord_id: Some(cl(c)),
             order_id: None,
@@ -332,7 +332,7 @@ mod tests {
     }
     fn ack(req_id: u64, id: &str) -> Entry {
         Entry::Ack {
-            req_id,
+            req_id: RequestId(req_id),
             order_id: Some(oid(id)),
             cl_ord_id: None,
         }
@@ -388,12 +388,12 @@ mod tests {
             status("O-B", OrderStatus::Filled),
             add(3, "c"), // refused: never live
             Entry::Reject {
-                req_id: 3,
+                req_id: RequestId(3),
                 error: InlineStr::truncating("EOrder:Insufficient funds"),
             },
             add(4, "d"), // in flight when the first process died
             Entry::Intent {
-                req_id: 5,
+                req_id: RequestId(5),
                 method: Method::CancelOrder,
                 cl_ord_id: None,
                 order_id: Some(oid("O-A")),
@@ -464,7 +464,7 @@ mod tests {
         let rec = replay(vec![
             v,
             Entry::Ack {
-                req_id: 1,
+                req_id: RequestId(1),
                 order_id: None,
                 cl_ord_id: Some(cl("v")),
             },
@@ -493,26 +493,26 @@ mod tests {
             validate: false,
         };
         let rec = replay(vec![
-            batch(1, "a1"),
-            batch(1, "a2"),
+            batch(RequestId(1), "a1"),
+            batch(RequestId(1), "a2"),
             Entry::Ack {
-                req_id: 1,
+                req_id: RequestId(1),
                 order_id: Some(oid("O-A2")),
                 cl_ord_id: Some(cl("a2")),
             },
             Entry::Ack {
-                req_id: 1,
+                req_id: RequestId(1),
                 order_id: Some(oid("O-A1")),
                 cl_ord_id: Some(cl("a1")),
             },
-            batch(2, "b1"),
-            batch(2, "b2"),
+            batch(RequestId(2), "b1"),
+            batch(RequestId(2), "b2"),
             Entry::Reject {
-                req_id: 2,
+                req_id: RequestId(2),
                 error: InlineStr::truncating("EOrder:Insufficient funds"),
             },
-            batch(3, "c1"),
-            batch(3, "c2"),
+            batch(RequestId(3), "c1"),
+            batch(RequestId(3), "c2"),
         ])
         .recover();
         let got: Vec<(&str, Option<OrderId>, OrderStatus)> = rec
@@ -553,7 +553,7 @@ mod tests {
         p.apply(Side::Buy, dec!(0.25), dec!(100), dec!(0));
         let carry = vec![
             Entry::Intent {
-                req_id: 0,
+                req_id: RequestId(0),
                 method: Method::AddOrder,
                 cl_ord_id: Some(cl("live")),
                 order_id: Some(oid("O-LIVE")),

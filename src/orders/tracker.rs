@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use rustc_hash::FxBuildHasher;
 
 use crate::error::KrakenErrorKind;
-use crate::ids::{ClOrdId, ExecId, OrderId, SymbolId};
+use crate::ids::{ClOrdId, ExecId, OrderId, RequestId, SymbolId};
 use crate::order::{AddOrder, BatchAdd, ClientTag, EditOrder, OrderRef};
 use crate::orders::dedup::ExecIdSet;
 use crate::orders::position::Position;
@@ -101,7 +101,7 @@ pub struct Order {
     /// Times amended.
     pub amends: u32,
     /// Request that created it.
-    pub req_id: Option<u64>,
+    pub req_id: Option<RequestId>,
     /// Monotonic ns when first seen.
     pub created_ns: u64,
     /// Monotonic ns since which it has rested unchanged (placed or last amended): its age for
@@ -250,7 +250,7 @@ pub struct StatusChange {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestFailure {
     /// The request.
-    pub req_id: Option<u64>,
+    pub req_id: Option<RequestId>,
     /// Its method.
     pub method: Method,
     /// The order it concerned, if one.
@@ -267,7 +267,7 @@ pub struct RequestFailure {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestAck {
     /// The request.
-    pub req_id: u64,
+    pub req_id: RequestId,
     /// Its method.
     pub method: Method,
     /// The order it created or concerned, when the answer or the request names one (`None`
@@ -298,7 +298,7 @@ pub enum NotSentReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotSent {
     /// The request.
-    pub req_id: u64,
+    pub req_id: RequestId,
     /// Its method.
     pub method: Method,
     /// Why.
@@ -384,11 +384,11 @@ pub struct OrderTracker {
     free: Vec<u32>,
     by_order_id: FxMap<OrderId, u32>,
     by_cl_ord_id: FxMap<ClOrdId, u32>,
-    in_flight: FxMap<u64, InFlight>,
+    in_flight: FxMap<RequestId, InFlight>,
     /// Requests whose outcome became unknown, kept (the newest `max_in_flight`) so that a late
     /// answer still settles their orders instead of being dropped.
-    late: FxMap<u64, InFlight>,
-    late_order: VecDeque<u64>,
+    late: FxMap<RequestId, InFlight>,
+    late_order: VecDeque<RequestId>,
     completed: VecDeque<u32>,
     history: VecDeque<Fill>,
     dedup: ExecIdSet,
@@ -447,7 +447,7 @@ impl OrderTracker {
     }
 
     /// The order created by request `req_id`, while that request is in flight.
-    pub fn by_req_id(&self, req_id: u64) -> Option<&Order> {
+    pub fn by_req_id(&self, req_id: RequestId) -> Option<&Order> {
         self.in_flight
             .get(&req_id)
             .and_then(|f| f.slots.first())
@@ -618,7 +618,7 @@ impl OrderTracker {
         }
     }
 
-    fn new_order_from(&mut self, a: &AddOrder, req_id: u64, now: u64) -> u32 {
+    fn new_order_from(&mut self, a: &AddOrder, req_id: RequestId, now: u64) -> u32 {
         let mut o = Order::new(a.symbol, now);
         o.deadline = a.deadline;
         o.cl_ord_id = a.tag.cl_ord_id();
@@ -654,7 +654,7 @@ impl OrderTracker {
     /// Records an `add_order` about to be sent as `req_id`: a `Pending` order.
     pub fn submit_add(
         &mut self,
-        req_id: u64,
+        req_id: RequestId,
         a: &AddOrder,
         now: u64,
         sink: &mut impl FnMut(TrackerEvent),
@@ -680,7 +680,7 @@ impl OrderTracker {
     /// Records a `batch_add` about to be sent as `req_id`.
     pub fn submit_batch(
         &mut self,
-        req_id: u64,
+        req_id: RequestId,
         b: &BatchAdd,
         now: u64,
         sink: &mut impl FnMut(TrackerEvent),
@@ -718,7 +718,7 @@ impl OrderTracker {
     /// `responses` is how many acks Kraken sends for it (one per order for `cancel_order`).
     pub fn submit_cancel(
         &mut self,
-        req_id: u64,
+        req_id: RequestId,
         method: Method,
         refs: &[OrderRef],
         responses: u16,
@@ -746,7 +746,7 @@ impl OrderTracker {
 
     /// Records any other request (amend, cancel_all, cancel_all_orders_after) so its failure
     /// can be reported against the order it concerns.
-    pub fn submit_other(&mut self, req_id: u64, method: Method, order: Option<&OrderRef>) {
+    pub fn submit_other(&mut self, req_id: RequestId, method: Method, order: Option<&OrderRef>) {
         let mut slots = ArrayVec::new();
         if let Some(s) = order.and_then(|r| self.slot_of(r)) {
             slots.push(s);
@@ -762,7 +762,7 @@ impl OrderTracker {
     }
 
     /// Records an `edit_order` about to be sent.
-    pub fn submit_edit(&mut self, req_id: u64, e: &EditOrder) {
+    pub fn submit_edit(&mut self, req_id: RequestId, e: &EditOrder) {
         let mut slots = ArrayVec::new();
         if let Some(s) = self.by_order_id.get(&e.order_id).copied() {
             slots.push(s);
@@ -836,7 +836,7 @@ impl OrderTracker {
         now: u64,
         sink: &mut impl FnMut(TrackerEvent),
     ) {
-        let Some(req_id) = r.req_id else {
+        let Some(req_id) = r.req_id.map(RequestId) else {
             return;
         };
         let Some(mut fl) = self
@@ -954,7 +954,7 @@ impl OrderTracker {
 
     /// Requests sent (or accepted for sending) whose outcome has not been seen: no response,
     /// no timeout yet.
-    pub fn requests_in_flight(&self) -> impl Iterator<Item = u64> + '_ {
+    pub fn requests_in_flight(&self) -> impl Iterator<Item = RequestId> + '_ {
         self.in_flight.keys().copied()
     }
 
@@ -962,7 +962,7 @@ impl OrderTracker {
     /// settled as `Rejected` with `reason`.
     pub fn not_sent(
         &mut self,
-        req_id: u64,
+        req_id: RequestId,
         reason: NotSentReason,
         now: u64,
         sink: &mut impl FnMut(TrackerEvent),
@@ -1043,7 +1043,7 @@ impl OrderTracker {
 
     /// A request got no reply by its deadline: its orders become `Unknown` (to be resolved by
     /// lookup, never by resending).
-    pub fn on_timeout(&mut self, req_id: u64, now: u64, sink: &mut impl FnMut(TrackerEvent)) {
+    pub fn on_timeout(&mut self, req_id: RequestId, now: u64, sink: &mut impl FnMut(TrackerEvent)) {
         let Some(fl) = self.in_flight.remove(&req_id) else {
             return;
         };
@@ -1073,7 +1073,7 @@ impl OrderTracker {
 
     /// The orders request `req_id` concerns, as a lookup names them (client id first, since
     /// an order whose add has no answer has no Kraken id yet).
-    pub fn lookup_refs(&self, req_id: u64) -> ArrayVec<OrderRef, 15> {
+    pub fn lookup_refs(&self, req_id: RequestId) -> ArrayVec<OrderRef, 15> {
         let mut refs = ArrayVec::new();
         let Some(fl) = self.in_flight.get(&req_id) else {
             return refs;
@@ -1157,7 +1157,7 @@ impl OrderTracker {
     }
 
     /// The method of a request in flight.
-    pub fn method_of(&self, req_id: u64) -> Option<Method> {
+    pub fn method_of(&self, req_id: RequestId) -> Option<Method> {
         self.in_flight.get(&req_id).map(|f| f.method)
     }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 pub struct Rec {
     pub fills: Vec<Fill>,
     pub changes: Vec<StatusChange>,
-    pub unknown: Vec<u64>,
+    pub unknown: Vec<kraken_exec::RequestId>,
     pub decode_errors: Vec<DecodeError>,
     pub states: Vec<ConnectionState>,
     pub balances: usize,
@@ -32,7 +32,7 @@ impl Strategy for Rec {
     fn on_status_change(&mut self, c: &StatusChange) {
         self.changes.push(*c);
     }
-    fn on_unknown_outcome(&mut self, req_id: u64) {
+    fn on_unknown_outcome(&mut self, req_id: kraken_exec::RequestId) {
         self.unknown.push(req_id);
     }
     fn on_decode_error(&mut self, e: DecodeError) {

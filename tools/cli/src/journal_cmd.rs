@@ -30,7 +30,7 @@ fn to_json(seq: u64, time_us: i64, e: &Entry) -> Value {
             deadline,
             validate,
         } => {
-            json!({"seq": seq, "at": at, "record": "intent", "req_id": req_id, "method": m.as_str(),
+            json!({"seq": seq, "at": at, "record": "intent", "req_id": req_id.0, "method": m.as_str(),
             "cl_ord_id": opt(cl_ord_id.as_ref()), "order_id": opt(order_id.as_ref()), "symbol_id": symbol.0,
             "side": opt(side.as_ref()), "qty": opt(qty.as_ref()), "price": opt(price.as_ref()),
             "deadline": opt(deadline.as_ref()), "validate": validate})
@@ -39,10 +39,10 @@ fn to_json(seq: u64, time_us: i64, e: &Entry) -> Value {
             req_id,
             order_id,
             cl_ord_id,
-        } => json!({"seq": seq, "at": at, "record": "ack", "req_id": req_id,
+        } => json!({"seq": seq, "at": at, "record": "ack", "req_id": req_id.0,
             "order_id": opt(order_id.as_ref()), "cl_ord_id": opt(cl_ord_id.as_ref())}),
         Entry::Reject { req_id, error } => json!({"seq": seq, "at": at, "record": "reject",
-            "req_id": req_id, "error": error.as_str()}),
+            "req_id": req_id.0, "error": error.as_str()}),
         Entry::Fill(f) => {
             json!({"seq": seq, "at": at, "record": "fill", "exec_id": f.exec_id.as_str(),
             "order_id": f.order_id.as_str(), "cl_ord_id": opt(f.cl_ord_id.as_ref()), "symbol_id": f.symbol.0,

@@ -7,7 +7,7 @@ use kraken_exec::engine::{self, ConnectionState, EngineConfig, IdleStrategy, Str
 use kraken_exec::orders::{Fill, FillOrigin, NotSent, RequestAck, RequestFailure, StatusChange};
 
 use crate::config_file::FileConfig;
-use kraken_exec::{AmendOrder, ClOrdId, OrderId, OrderRef, OrderStatus};
+use kraken_exec::{AmendOrder, ClOrdId, OrderId, OrderRef, OrderStatus, RequestId};
 use rust_decimal::Decimal;
 
 /// Where to connect. Each setting: the flag, else the environment (`KRAKEN_WS_URL`,
@@ -52,7 +52,7 @@ struct Report {
     json: bool,
     acks: Vec<RequestAck>,
     rejects: Vec<RequestFailure>,
-    unknown: Vec<u64>,
+    unknown: Vec<RequestId>,
     not_sent: Vec<NotSent>,
 }
 
@@ -172,7 +172,7 @@ impl Strategy for Report {
     fn on_ack(&mut self, a: &RequestAck) {
         self.acks.push(*a);
     }
-    fn on_unknown_outcome(&mut self, req_id: u64) {
+    fn on_unknown_outcome(&mut self, req_id: RequestId) {
         self.unknown.push(req_id);
     }
     fn on_not_sent(&mut self, n: &NotSent) {
@@ -205,7 +205,7 @@ impl From<String> for Failure {
 
 /// Polls until request `req_id` has an outcome: accepted, refused (by the exchange or never
 /// sent), or unknown once its deadline passed. Nothing is matched by printed text.
-fn await_outcome(t: &mut Trader, r: &mut Report, req_id: u64, secs: u64) -> Outcome {
+fn await_outcome(t: &mut Trader, r: &mut Report, req_id: RequestId, secs: u64) -> Outcome {
     let end = Instant::now() + Duration::from_secs(secs);
     loop {
         t.poll(r);
@@ -432,7 +432,12 @@ pub fn place(
 const OUTCOME_SECS: u64 = 15;
 
 /// The outcome of a request that changes one order: success only on the exchange's ack.
-fn settle_request(t: &mut Trader, r: &mut Report, req_id: u64, what: &str) -> Result<(), Failure> {
+fn settle_request(
+    t: &mut Trader,
+    r: &mut Report,
+    req_id: RequestId,
+    what: &str,
+) -> Result<(), Failure> {
     match await_outcome(t, r, req_id, OUTCOME_SECS) {
         Outcome::Accepted(_) => {
             println!("{what}: accepted by the exchange");

@@ -372,7 +372,7 @@ fn journal_prints_a_journal_in_words_and_json() {
     let (mut j, _) = Journal::open(JournalConfig::new(&dir), "key", &["BTC/USD"]).unwrap();
     j.append(
         &Entry::Intent {
-            req_id: 5,
+            req_id: kraken_exec::RequestId(5),
             method: kraken_exec::protocol::messages::Method::AddOrder,
             cl_ord_id: Some(ClOrdId::new("j-1").unwrap()),
             order_id: None,
