@@ -87,7 +87,7 @@ fn main() {
     cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
     cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
     cfg.subscribe_balances = false;
-    cfg.dead_man_timeout_secs = 0;
+    cfg.dead_man_timeout = None;
     let mut t = engine::start(cfg).unwrap();
     let mut acks = Acks::default();
     assert!(t.wait_ready(&mut acks, Duration::from_secs(10)));

@@ -499,11 +499,31 @@ impl CancelOrder {
     }
 }
 
-/// `cancel_all_orders_after`: the dead man's switch. `0` disarms it.
+/// `cancel_all_orders_after`: the dead man's switch, as Kraken's wire has it (`0` disarms; see
+/// [`CancelAllAfter::of`] for the typed form).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CancelAllAfter {
-    /// Seconds, below 86400.
+    /// Seconds, below 86400; 0 disarms.
     pub timeout_secs: u32,
+}
+
+impl CancelAllAfter {
+    /// Arms the switch for `timeout` (whole seconds, 1 s to under a day), or disarms it
+    /// (`None`). A zero, fractional or too long timeout is refused.
+    pub fn of(timeout: Option<std::time::Duration>) -> Result<Self, crate::error::OrderError> {
+        let bad = crate::error::OrderError {
+            field: crate::error::Field::Timeout,
+            rule: crate::error::Rule::OutOfRange,
+        };
+        let timeout_secs = match timeout {
+            None => 0,
+            Some(d) if d.subsec_nanos() != 0 || d.as_secs() == 0 => return Err(bad),
+            Some(d) => u32::try_from(d.as_secs()).map_err(|_| bad)?,
+        };
+        let c = Self { timeout_secs };
+        c.validate()?;
+        Ok(c)
+    }
 }
 
 /// `batch_add`: 2 to 15 orders on one symbol.

@@ -122,7 +122,7 @@ fn connects_over_tls_places_and_cancels() {
     assert_eq!(s.websocket_orders, 2);
     assert_eq!(s.rest_fallback_orders, 0);
     assert_eq!(s.refused_locally, 1);
-    assert!(s.ack_count >= 2 && s.ack_p50_ns > 0);
+    assert!(s.ack.count >= 2 && s.ack.p50 > 0);
     assert!(
         s.dead_man_refreshes >= 1,
         "dead man's switch armed on connect"

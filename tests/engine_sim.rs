@@ -234,7 +234,7 @@ fn methods_received(s: &Sim, method: &str) -> usize {
 fn dead_mans_switch_is_refreshed_while_alive_and_fires_after_a_crash() {
     let s = sim(false);
     let (mut t, mut rec) = start_armed(&s, |c| {
-        c.dead_man_timeout_secs = 2;
+        c.dead_man_timeout = Some(Duration::from_secs(2));
         c.dead_man_refresh = Duration::from_millis(300);
     });
     let btc = t.symbol("BTC/USD").unwrap();
@@ -309,7 +309,7 @@ fn a_dropped_executions_frame_is_a_gap_recovered_without_a_disconnect() {
 #[test]
 fn clean_shutdown_disarms_the_switch() {
     let s = sim(false);
-    let (mut t, mut rec) = start(&s, |c| c.dead_man_timeout_secs = 60);
+    let (mut t, mut rec) = start(&s, |c| c.dead_man_timeout = Some(Duration::from_secs(60)));
     let btc = t.symbol("BTC/USD").unwrap();
     t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("dm-2")))
         .unwrap();

@@ -152,7 +152,7 @@ fn a_panicking_strategy_leaves_the_dead_mans_switch_armed() {
     }
     let s = sim(false);
     let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let (mut t, mut rec) = start(&s, |c| c.dead_man_timeout_secs = 60);
+        let (mut t, mut rec) = start(&s, |c| c.dead_man_timeout = Some(Duration::from_secs(60)));
         let btc = t.symbol("BTC/USD").unwrap();
         t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(60000)).cl_ord_id(cid("pn-1")))
             .unwrap();
@@ -282,7 +282,7 @@ fn a_strategy_that_stops_polling_does_not_stop_the_io_thread() {
     let s = sim(false);
     let (mut t, _) = start_armed(&s, |c| {
         c.ring_capacity = 16; // 64 events
-        c.dead_man_timeout_secs = 2;
+        c.dead_man_timeout = Some(Duration::from_secs(2));
         c.dead_man_refresh = Duration::from_millis(300);
         c.subscribe_balances = false;
     });
@@ -405,7 +405,7 @@ fn untagged_adds_and_batches_with_lost_acks_resolve_to_one_record_each() {
 fn the_dead_mans_switch_is_kept_over_rest_while_the_socket_is_down() {
     let s = sim(false);
     let (mut t, mut rec) = on_rest_fallback(&s, |c| {
-        c.dead_man_timeout_secs = 2;
+        c.dead_man_timeout = Some(Duration::from_secs(2));
         c.dead_man_refresh = Duration::from_millis(300);
     });
     let btc = t.symbol("BTC/USD").unwrap();

@@ -548,3 +548,27 @@ fn cl_ord_id_formats() {
     );
     assert_eq!(std::mem::size_of::<ClOrdId>(), 37);
 }
+
+#[test]
+fn the_dead_man_s_switch_takes_whole_seconds_under_a_day_or_none_to_disarm() {
+    use std::time::Duration;
+    let secs = |d| CancelAllAfter::of(d).map(|c| c.timeout_secs);
+    assert_eq!(secs(None), Ok(0));
+    assert_eq!(secs(Some(Duration::from_secs(60))), Ok(60));
+    assert_eq!(secs(Some(Duration::from_secs(86_399))), Ok(86_399));
+    for bad in [
+        Duration::ZERO,
+        Duration::from_millis(1_500),
+        Duration::from_secs(86_400),
+        Duration::from_secs(u64::MAX),
+    ] {
+        assert_eq!(
+            secs(Some(bad)).unwrap_err(),
+            kraken_exec::OrderError {
+                field: Field::Timeout,
+                rule: Rule::OutOfRange
+            },
+            "{bad:?}"
+        );
+    }
+}

@@ -115,8 +115,9 @@ pub struct EngineConfig {
     pub breaker_threshold: u32,
     /// How long the breaker stays open.
     pub breaker_cooldown: Duration,
-    /// Dead man's switch timeout (0 disables it).
-    pub dead_man_timeout_secs: u32,
+    /// Kraken's dead man's switch (`cancel_all_orders_after`): every order is cancelled if the
+    /// engine goes silent this long. Whole seconds, under a day; `None` leaves it off.
+    pub dead_man_timeout: Option<Duration>,
     /// How often the dead man's switch is refreshed.
     pub dead_man_refresh: Duration,
     /// Proactive token refresh interval (tokens are accepted for 15 minutes).
@@ -183,7 +184,7 @@ impl EngineConfig {
             tier: Tier::Starter,
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(60),
-            dead_man_timeout_secs: 60,
+            dead_man_timeout: Some(Duration::from_secs(60)),
             dead_man_refresh: Duration::from_secs(20),
             token_refresh: Duration::from_secs(13 * 60),
             request_timeout: Duration::from_secs(5),
@@ -329,7 +330,9 @@ fn session_config(cfg: &EngineConfig, seed: u64) -> session::SessionConfig {
         request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
         order_deadline_ns: order_deadline(cfg.request_timeout).as_nanos() as u64,
         watchdog_ns: cfg.watchdog.as_nanos() as u64,
-        dead_man_timeout_secs: cfg.dead_man_timeout_secs,
+        // Checked by `start`; the session keeps Kraken's wire form (0: off).
+        dead_man_timeout_secs: crate::order::CancelAllAfter::of(cfg.dead_man_timeout)
+            .map_or(0, |c| c.timeout_secs),
         dead_man_refresh_ns: cfg.dead_man_refresh.as_nanos() as u64,
         token_refresh_ns: cfg.token_refresh.as_nanos() as u64,
         backoff_min_ns: cfg.backoff_min.as_nanos() as u64,
@@ -416,6 +419,12 @@ pub(crate) fn recover_trader(
 pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
     if cfg.symbols.is_empty() {
         return Err(EngineError::Config("no symbols".into()));
+    }
+    if let Err(e) = crate::order::CancelAllAfter::of(cfg.dead_man_timeout) {
+        return Err(EngineError::Config(format!(
+            "dead_man_timeout {:?}: {}",
+            cfg.dead_man_timeout, e.rule
+        )));
     }
     let url = transport::WsUrl::parse(&cfg.ws_url)?;
     check_secure(&cfg, &url)?;

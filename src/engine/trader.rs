@@ -192,18 +192,8 @@ pub struct Statistics {
     pub breaker_open: bool,
     /// Breaker trips.
     pub breaker_trips: u64,
-    /// Acks measured.
-    pub ack_count: u64,
-    /// Ack latency percentiles (request written by the I/O thread → its ack read), ns.
-    pub ack_p50_ns: u64,
-    /// 90th percentile.
-    pub ack_p90_ns: u64,
-    /// 99th percentile.
-    pub ack_p99_ns: u64,
-    /// 99.9th percentile.
-    pub ack_p999_ns: u64,
-    /// Maximum.
-    pub ack_max_ns: u64,
+    /// Request written to the socket → its acknowledgement read, both on the I/O thread, ns.
+    pub ack: LatencySummary,
     /// Wire-to-strategy: an acknowledgement or execution frame found readable on the I/O
     /// thread → its event popped by [`Trader::poll`] (read, TLS, WebSocket, decode, ring), ns.
     pub wire_to_strategy: LatencySummary,
@@ -1049,12 +1039,15 @@ impl Trader {
         Ok(req_id)
     }
 
-    /// Arms (or with 0 disarms) Kraken's dead man's switch. The engine arms and refreshes it by
-    /// itself when configured; this is for strategies that manage it.
-    pub fn cancel_all_after(&mut self, timeout_secs: u32) -> Result<RequestId, TradeError> {
-        if let Err(e) = (crate::order::CancelAllAfter { timeout_secs }).validate() {
-            return self.refuse(e.into());
-        }
+    /// Arms Kraken's dead man's switch for `timeout` (whole seconds, under a day), or disarms
+    /// it (`None`). The engine arms and refreshes it by itself when
+    /// [`EngineConfig::dead_man_timeout`](crate::engine::EngineConfig::dead_man_timeout) is
+    /// set; this is for strategies that manage it.
+    pub fn cancel_all_after(&mut self, timeout: Option<Duration>) -> Result<RequestId, TradeError> {
+        let timeout_secs = match crate::order::CancelAllAfter::of(timeout) {
+            Ok(c) => c.timeout_secs,
+            Err(e) => return self.refuse(e.into()),
+        };
         self.gate_cancel()?;
         let req_id = self.next_id();
         self.tracker
@@ -1547,7 +1540,6 @@ impl Trader {
     /// Every counter.
     pub fn statistics(&self) -> Statistics {
         let st = &self.stats;
-        let h = &self.ack_latency;
         let now = now_ns();
         Statistics {
             tracker: self.tracker.stats(),
@@ -1590,12 +1582,7 @@ impl Trader {
             dead_man_armed: st.dead_man_armed.load(Ordering::Acquire),
             breaker_open: self.gate.breaker_open(now),
             breaker_trips: self.gate.breaker_trips(),
-            ack_count: h.len(),
-            ack_p50_ns: h.value_at_quantile(0.5),
-            ack_p90_ns: h.value_at_quantile(0.9),
-            ack_p99_ns: h.value_at_quantile(0.99),
-            ack_p999_ns: h.value_at_quantile(0.999),
-            ack_max_ns: h.max(),
+            ack: LatencySummary::of(&self.ack_latency),
             wire_to_strategy: LatencySummary::of(&self.wire_to_strategy),
         }
     }

@@ -120,7 +120,8 @@ impl FileConfig {
             cfg.breaker_cooldown = Duration::from_secs(s);
         }
         if let Some(d) = self.dead_man_timeout_secs {
-            cfg.dead_man_timeout_secs = d;
+            // The file keeps Kraken's form: 0 turns the switch off.
+            cfg.dead_man_timeout = (d > 0).then(|| Duration::from_secs(d.into()));
         }
         if let Some(s) = self.token_refresh_secs {
             cfg.token_refresh = Duration::from_secs(s);

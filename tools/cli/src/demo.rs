@@ -283,8 +283,8 @@ pub fn run(args: DemoArgs) -> u8 {
                 orders - last_orders,
                 book.fills,
                 t.active_orders().count(),
-                us(s.ack_p50_ns),
-                us(s.ack_p99_ns),
+                us(s.ack.p50),
+                us(s.ack.p99),
                 t.connection(),
                 top(&t).map_or("resyncing".to_string(), |(b, a)| format!("{b} / {a}"))
             );
@@ -373,12 +373,12 @@ fn summary(t: &Trader, book: &Book, sim: &Sim, mark: Decimal) -> bool {
     );
     println!(
         "  latency  ack (request written -> ack read, TLS loopback) p50 {:.1} µs  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  n {}",
-        us(s.ack_p50_ns),
-        us(s.ack_p90_ns),
-        us(s.ack_p99_ns),
-        us(s.ack_p999_ns),
-        us(s.ack_max_ns),
-        s.ack_count
+        us(s.ack.p50),
+        us(s.ack.p90),
+        us(s.ack.p99),
+        us(s.ack.p999),
+        us(s.ack.max),
+        s.ack.count
     );
     for (sym, p) in t.positions() {
         println!(

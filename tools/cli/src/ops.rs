@@ -292,7 +292,7 @@ fn connect(c: &Conn, mut r: Report) -> Result<(Trader, Report), String> {
         .map(kraken_exec::journal::JournalConfig::new);
     cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
     // A one-shot command must not leave Kraken's dead man's switch armed behind it.
-    cfg.dead_man_timeout_secs = 0;
+    cfg.dead_man_timeout = None;
     cfg.subscribe_balances = false;
     let url = cfg.ws_url.clone();
     let mut t = engine::start(cfg).map_err(|e| match e {
