@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kraken_exec::engine::{Command, Issued};
+use kraken_exec::internals::{Command, Issued};
 use kraken_exec::protocol::{Decoder, Inbound, encode};
 use kraken_exec::risk::{RateCounter, Tier, Transaction};
 use kraken_exec::{
@@ -206,11 +206,7 @@ fn ws_framing(c: &mut Criterion) {
     let mut out = Vec::with_capacity(1024);
     g.bench_function("kraken_exec_frame_into", |b| {
         b.iter(|| {
-            kraken_exec::engine::transport::frame_into(
-                &mut out,
-                black_box(text.as_bytes()),
-                [1, 2, 3, 4],
-            );
+            kraken_exec::internals::frame_into(&mut out, black_box(text.as_bytes()), [1, 2, 3, 4]);
             black_box(out.len());
         })
     });

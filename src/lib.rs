@@ -56,6 +56,21 @@ pub use time::Timestamp;
 pub use types::*;
 pub use validate::Instrument;
 
+/// The engine's internal types, for this repository's benches, command-line tool and latency
+/// harness only: not part of the API, no stability promise.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::engine::clock::now_ns;
+    pub use crate::engine::msg::{
+        BookChunk, Command, ConnectionState, Event, Issued, LargeCommand, MarketCommand,
+    };
+    pub use crate::engine::stats::EngineStats;
+    pub use crate::engine::transport::{WsUrl, client_tls_config, frame_into};
+    pub use crate::market::books::{BookOutcome, Books};
+    pub use crate::market::feed::{Feed, Read};
+    pub use crate::market::session::{MarketConfig, MarketSession, Transmit};
+}
+
 /// The README's example, compiled as a doctest (`no_run`: it needs Kraken and credentials) so
 /// it cannot rot.
 #[doc = include_str!("../README.md")]

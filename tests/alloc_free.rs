@@ -250,9 +250,9 @@ fn book_frames_decode_apply_and_checksum_allocate_nothing() {
 /// apply them and check the checksum.
 #[test]
 fn the_public_session_and_the_books_allocate_nothing_per_frame() {
-    use kraken_exec::engine::EngineStats;
-    use kraken_exec::engine::msg::{Event, MarketCommand};
-    use kraken_exec::market::{BookOutcome, Books, MarketConfig, MarketSession};
+    use kraken_exec::internals::EngineStats;
+    use kraken_exec::internals::{BookOutcome, Books, MarketConfig, MarketSession};
+    use kraken_exec::internals::{Event, MarketCommand};
     use kraken_exec::protocol::MarketChannel;
     let btc = kraken_exec::SymbolId(0);
     let cfg = MarketConfig::default();
@@ -268,7 +268,7 @@ fn the_public_session_and_the_books_allocate_nothing_per_frame() {
     assert!(s.poll_connect(0));
     s.handle_connected(1);
     let mut sub = String::new();
-    while let Some(kraken_exec::market::session::Transmit::Text(f)) = s.poll_transmit() {
+    while let Some(kraken_exec::internals::Transmit::Text(f)) = s.poll_transmit() {
         sub = String::from_utf8(f.to_vec()).unwrap();
     }
     // Acknowledged, as Kraken does before the snapshot.

@@ -10,31 +10,32 @@
 //!                               cold thread: token, REST fallback, lookups (ureq)
 //! ```
 
-pub mod clock;
+pub(crate) mod clock;
 mod cold;
 #[cfg(test)]
 mod dst;
-pub mod gate;
+pub(crate) mod gate;
 mod io;
-pub mod msg;
-pub mod outbox;
-pub mod reconciler;
-mod session;
-pub mod stats;
-pub mod timers;
+pub(crate) mod msg;
+pub(crate) mod outbox;
+pub(crate) mod reconciler;
+pub(crate) mod session;
+pub(crate) mod stats;
+pub(crate) mod timers;
 mod trader;
-pub mod transport;
+pub(crate) mod transport;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-pub use msg::{Command, ConnectionState, Event, Issued, LargeCommand, Route};
-pub use stats::EngineStats;
+pub use msg::ConnectionState;
+pub(crate) use stats::EngineStats;
 pub use trader::{
     LatencyReport, LatencySummary, MarketStats, PacingStats, ShutdownReport, Statistics, Strategy,
     TradeError, Trader,
 };
+pub use transport::TransportError;
 
 use crate::ids::SymbolTable;
 use crate::orders::TrackerConfig;

@@ -128,6 +128,7 @@ impl Reconciler {
     }
 
     /// Lookups queued or waiting to be asked again.
+    #[cfg(test)]
     pub fn pending(&self) -> usize {
         self.queue.len() + self.retries.len()
     }

@@ -2,10 +2,11 @@
 //! pair, checked against Kraken's checksum on every frame.
 
 pub mod book;
-pub mod books;
-pub mod feed;
-pub mod session;
+pub(crate) mod books;
+pub(crate) mod feed;
+pub(crate) mod session;
 
 pub use book::{Applied, Book};
-pub use books::{BookInvalid, BookOutcome, Books};
-pub use session::{MarketConfig, MarketSession};
+pub use books::BookInvalid;
+pub(crate) use books::{BookOutcome, Books};
+pub(crate) use session::{MarketConfig, MarketSession};

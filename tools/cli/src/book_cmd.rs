@@ -138,11 +138,11 @@ const CONNECT_ATTEMPTS: u32 = 3;
 /// cannot be had (the connection keeps failing, the subscription is refused); 2 on bad
 /// arguments.
 pub fn live(a: &Live) -> ExitCode {
-    use kraken_exec::engine::msg::{ConnectionState, Event, MarketCommand};
-    use kraken_exec::engine::transport::{WsUrl, client_tls_config};
-    use kraken_exec::engine::{EngineStats, clock::now_ns};
-    use kraken_exec::market::feed::{Feed, Read};
-    use kraken_exec::market::{BookOutcome, Books, MarketConfig, MarketSession};
+    use kraken_exec::internals::{BookOutcome, Books, MarketConfig, MarketSession};
+    use kraken_exec::internals::{ConnectionState, Event, MarketCommand};
+    use kraken_exec::internals::{EngineStats, now_ns};
+    use kraken_exec::internals::{Feed, Read};
+    use kraken_exec::internals::{WsUrl, client_tls_config};
     use kraken_exec::protocol::MarketChannel;
     use std::time::Duration;
 

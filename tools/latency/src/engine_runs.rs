@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use kraken_exec::engine::clock::now_ns;
 use kraken_exec::engine::{self, EngineConfig, IdleStrategy, LatencyReport, Statistics, Strategy};
+use kraken_exec::internals::now_ns;
 use kraken_exec::orders::StatusChange;
 use kraken_exec::protocol::rest::{ApiSecret, Credentials};
 use kraken_exec::{AddOrder, ClOrdId, OrderRef, OrderStatus, Side};
