@@ -51,10 +51,44 @@ pub use order::{
     Conditional, EditOrder, OrderRef, Quantity, Request, Triggers,
 };
 
+pub use engine::{EngineConfig, Strategy, Trader, start};
 pub use orders::{OrderTracker, TrackerConfig, TrackerEvent};
+pub use protocol::rest::{ApiSecret, Credentials};
 pub use time::Timestamp;
 pub use types::*;
 pub use validate::Instrument;
+
+/// What a first program needs, in one import: `use kraken_exec::prelude::*;`.
+///
+/// ```
+/// use kraken_exec::prelude::*;
+///
+/// struct Quiet;
+/// impl Strategy for Quiet {
+///     fn on_execution(&mut self, fill: &Fill) {
+///         let _ = (fill.qty, fill.price);
+///     }
+/// }
+/// let creds = Credentials::new("key", "c2VjcmV0").unwrap();
+/// let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
+/// cfg.threading = Threading::SameThread;
+/// let _order = |btc: SymbolId| AddOrder::limit(btc, Side::Buy, Decimal::ONE, Decimal::ONE_HUNDRED);
+/// ```
+pub mod prelude {
+    pub use crate::engine::{
+        self, ConnectionState, EngineConfig, IdleStrategy, Statistics, Strategy, Threading,
+        TradeError, Trader,
+    };
+    pub use crate::ids::{ClOrdId, OrderId, RequestId, SymbolId};
+    pub use crate::market::{Book, BookInvalid};
+    pub use crate::order::{AddOrder, AmendOrder, CancelOrder, EditOrder, OrderRef};
+    pub use crate::orders::{Fill, NotSent, Order, RequestAck, RequestFailure, StatusChange};
+    pub use crate::protocol::messages::{PublicTrade, Ticker};
+    pub use crate::protocol::rest::{ApiSecret, Credentials};
+    pub use crate::risk::Tier;
+    pub use crate::types::{OrderStatus, OrderType, Side, TimeInForce};
+    pub use rust_decimal::Decimal;
+}
 
 /// The engine's internal types, for this repository's benches, command-line tool and latency
 /// harness only: not part of the API, no stability promise.

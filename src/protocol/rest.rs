@@ -51,6 +51,23 @@ pub struct Credentials {
     pub secret: ApiSecret,
 }
 
+impl Credentials {
+    /// An API key and its secret as Kraken issues it (base64).
+    ///
+    /// ```
+    /// use kraken_exec::Credentials;
+    /// let creds = Credentials::new("my-key", "c2VjcmV0").unwrap();
+    /// assert_eq!(format!("{creds:?}"), r#"Credentials { key: "<redacted>", secret: ApiSecret(<redacted>) }"#);
+    /// assert!(Credentials::new("my-key", "not base64!").is_err());
+    /// ```
+    pub fn new(key: impl Into<String>, secret_base64: &str) -> Result<Self, RestError> {
+        Ok(Self {
+            key: key.into(),
+            secret: ApiSecret::from_base64(secret_base64)?,
+        })
+    }
+}
+
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
