@@ -54,10 +54,8 @@ fn round_trip(c: &mut Criterion, name: &str, deadline: bool) {
     let o = AddOrder::limit(btc, Side::Buy, dec!(0.0125), dec!(65000.1)).post_only();
     let mut rate = RateCounter::new(Tier::Pro, syms.len());
     rate.calibrate(1_000_000);
-    let cfg = TrackerConfig {
-        retention: 1000,
-        ..TrackerConfig::default()
-    };
+    let mut cfg = TrackerConfig::default();
+    cfg.retention = 1000;
     let mut tracker = OrderTracker::new(cfg, syms.len());
     let (mut cmd_tx, mut cmd_rx) = rtrb::RingBuffer::<Issued>::new(1024);
     let mut dec = Decoder::new();

@@ -35,11 +35,9 @@ fn bench(c: &mut Criterion) {
     // records), opened and populated outside the timing; a new one is started, untimed, when
     // the next sample would not fit. (Rotation costs a file, a map and its page faults once
     // per segment; it is not in this figure.)
-    let cfg = JournalConfig {
-        segment_bytes: 64 << 20,
-        max_segments: 2,
-        ..JournalConfig::new(&dir)
-    };
+    let mut cfg = JournalConfig::new(&dir);
+    cfg.segment_bytes = 64 << 20;
+    cfg.max_segments = 2;
     let per_segment = (64u64 << 20) / RECORD_LEN as u64 - 1;
     let fresh = || {
         let _ = std::fs::remove_dir_all(&dir);

@@ -145,5 +145,5 @@ fn main() {
         (a1 - a0) as f64 / n as f64,
         b1 - b0
     );
-    t.shutdown();
+    let _ = t.shutdown();
 }

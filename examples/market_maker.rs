@@ -92,5 +92,5 @@ fn main() {
             p.fees.round_dp(4)
         );
     }
-    t.shutdown();
+    let _ = t.shutdown();
 }

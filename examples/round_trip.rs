@@ -39,7 +39,7 @@ fn main() {
     wait(&mut trader, id, OrderStatus::Open);
     trader.cancel_order(OrderRef::ClOrdId(id)).unwrap();
     wait(&mut trader, id, OrderStatus::Canceled);
-    trader.shutdown();
+    let _ = trader.shutdown();
 }
 
 fn wait(t: &mut engine::Trader, id: ClOrdId, want: OrderStatus) {

@@ -39,5 +39,5 @@ fn main() {
     std::thread::sleep(Duration::from_millis(200));
     trader.poll(&mut ());
     println!("active orders: {}", trader.active_orders().count());
-    trader.shutdown();
+    let _ = trader.shutdown();
 }

@@ -7,6 +7,7 @@ use crate::types::{OrderType, PairStatus};
 
 /// Why a string is not a valid `cl_ord_id`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClOrdIdError {
     /// Empty string.
     #[error("cl_ord_id is empty")]
@@ -28,6 +29,7 @@ pub enum ClOrdIdError {
 /// The request field a refusal is about (Kraken v2 spelling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum Field {
     Symbol,
     OrderType,
@@ -93,6 +95,7 @@ impl std::fmt::Display for Field {
 
 /// The rule a refused field broke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Rule {
     /// Required by this order type.
     #[error("is required for {0} orders")]
@@ -188,6 +191,7 @@ impl OrderError {
 /// Why an inbound frame could not be decoded. The frame is counted and reported; the I/O loop
 /// goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// Text that is not JSON at all (e.g. `CloudFlare WebSocket proxy restarting`).
     #[error("frame is not JSON")]
@@ -209,6 +213,7 @@ pub enum DecodeError {
 /// Kraken error strings, classified by prefix (Kraken appends free text after the category).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum KrakenErrorKind {
     InvalidSession,
     TokenNotFound,

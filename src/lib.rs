@@ -29,7 +29,7 @@
 //!     other => panic!("{other:?}"),
 //! }
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod engine;
 pub mod error;

@@ -101,6 +101,8 @@ pub enum Quantity {
 
 /// `add_order`: every parameter Kraken v2 documents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a request does nothing until it is handed to the Trader"]
+#[non_exhaustive]
 pub struct AddOrder {
     /// Interned symbol.
     pub symbol: SymbolId,
@@ -337,6 +339,8 @@ impl AddOrder {
 
 /// `amend_order`: change in place, keeping the order id and queue priority where possible.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a request does nothing until it is handed to the Trader"]
+#[non_exhaustive]
 pub struct AmendOrder {
     /// The order.
     pub target: OrderRef,
@@ -392,6 +396,8 @@ impl AmendOrder {
 
 /// `edit_order`: legacy cancel-and-replace; the order gets a new id and loses its priority.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a request does nothing until it is handed to the Trader"]
+#[non_exhaustive]
 pub struct EditOrder {
     /// The order (edit does not accept `cl_ord_id`).
     pub order_id: OrderId,
@@ -485,6 +491,7 @@ pub const BATCH_CANCEL_RANGE: (usize, usize) = (2, 50);
 
 /// `cancel_order` of one or more orders.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[must_use = "a request does nothing until it is handed to the Trader"]
 pub struct CancelOrder {
     /// The orders.
     pub refs: ArrayVec<OrderRef, CANCEL_MAX>,
@@ -528,6 +535,7 @@ impl CancelAllAfter {
 
 /// `batch_add`: 2 to 15 orders on one symbol.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use = "a request does nothing until it is handed to the Trader"]
 pub struct BatchAdd {
     /// The shared symbol.
     pub symbol: SymbolId,
@@ -541,6 +549,7 @@ pub struct BatchAdd {
 
 /// `batch_cancel`: 2 to 50 orders.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[must_use = "a request does nothing until it is handed to the Trader"]
 pub struct BatchCancel {
     /// The orders.
     pub refs: ArrayVec<OrderRef, 50>,

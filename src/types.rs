@@ -203,6 +203,7 @@ wire_enum!(
 
 /// Our view of an order's lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OrderStatus {
     /// Sent (or about to be); nothing heard back yet.
     Pending,

@@ -103,5 +103,5 @@ fn strategy_thread_allocates_nothing_per_order() {
     assert_eq!((acks.open, acks.canceled), (1000, 1000));
     // The counter does count on this thread.
     counting::assert_counts();
-    t.shutdown();
+    let _ = t.shutdown();
 }

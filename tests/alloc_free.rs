@@ -57,10 +57,8 @@ fn steady_state_encode_decode_and_track_allocate_nothing() {
     let btc = syms.get("BTC/USD").unwrap();
     let mut dec = Decoder::new();
     // A small retention makes the measured phase recycle slots and map entries.
-    let cfg = TrackerConfig {
-        retention: 500,
-        ..TrackerConfig::default()
-    };
+    let mut cfg = TrackerConfig::default();
+    cfg.retention = 500;
     let mut tracker = OrderTracker::new(cfg, syms.len());
     let mut out = Vec::with_capacity(1024);
     let token = "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY";

@@ -186,7 +186,7 @@ fn crash_child() {
             st.tracker.restored_orders
         );
         println!("KX settled");
-        t.shutdown();
+        let _ = t.shutdown();
         return;
     }
     // Trade: every 20 ms a burst of a market buy, a market sell and a resting buy, keeping

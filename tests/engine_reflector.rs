@@ -127,5 +127,5 @@ fn connects_over_tls_places_and_cancels() {
         s.dead_man_refreshes >= 1,
         "dead man's switch armed on connect"
     );
-    t.shutdown();
+    let _ = t.shutdown();
 }

@@ -138,7 +138,7 @@ fn lifecycle_with_partial_fills_matches_the_ledger() {
         (1, 1, 2)
     );
     reconcile(&t, &rec, &s);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -222,7 +222,7 @@ fn amend_keeps_the_id_cancel_cancel_all_and_batches() {
     assert_eq!(st.tracker.orders_cancelled, 5);
     assert_eq!(st.rest_fallback_orders, 0);
     reconcile(&t, &rec, &s);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// How many requests of `method` the simulator received (its request log).
@@ -303,7 +303,7 @@ fn a_dropped_executions_frame_is_a_gap_recovered_without_a_disconnect() {
     let st = t.statistics();
     assert_eq!((st.sequence_gaps, st.disconnects), (1, 0));
     reconcile(&t, &rec, &s);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -315,7 +315,7 @@ fn clean_shutdown_disarms_the_switch() {
         .unwrap();
     assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("dm-2"))
         == Some(OrderStatus::Open)));
-    t.shutdown();
+    let _ = t.shutdown();
     // The disarm was written before the socket closed; the exchange has it once it has read
     // it (bounded polling of its state, not a guess of how long that takes).
     let end = Instant::now() + Duration::from_secs(5);
@@ -356,7 +356,7 @@ fn local_rate_limit_refuses_before_the_exchange_would() {
         rec.changes.iter().all(|c| c.to != OrderStatus::Rejected),
         "the exchange refused nothing"
     );
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// The add_order requests the simulator received for `cl_ord_id` (its request log).
@@ -393,7 +393,7 @@ fn a_request_stalled_past_its_deadline_is_unknown_then_refused_by_the_exchange()
         == Some(OrderStatus::Rejected)));
     assert!(s.ledger()["orders"].as_array().unwrap().is_empty());
     assert_eq!(adds_received(&s, "st-1"), 1, "sent once");
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -412,7 +412,7 @@ fn a_placed_order_whose_ack_is_lost_is_found_and_never_resent() {
     assert_eq!(s.ledger()["orders"][0]["status"], "new");
     assert_eq!(adds_received(&s, "al-1"), 1, "sent once");
     assert_eq!(t.tracker().orders().count(), 1, "one record");
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -453,7 +453,7 @@ fn requests_lost_with_the_connection_are_unknown_at_once_and_one_incident() {
         .iter()
         .all(|c| status(t, *c) == Some(OrderStatus::Rejected))));
     assert_eq!(s.ledger()["orders"].as_array().unwrap().len(), 0);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -486,7 +486,7 @@ fn lookups_that_fail_are_asked_again_without_settling_the_order() {
         "the engine kept to it"
     );
     assert_eq!(s.ledger()["orders"].as_array().unwrap().len(), 0);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -545,7 +545,7 @@ fn fills_beyond_the_snapshot_while_away_come_from_the_trade_history() {
         st.tracker.duplicate_fills >= 50,
         "the snapshot's 50 came twice"
     );
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -597,7 +597,7 @@ fn token_invalidation_falls_back_to_rest_then_recovers() {
     );
     assert!(st.tokens_fetched >= 2, "fresh token");
     reconcile(&t, &rec, &s);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -613,7 +613,7 @@ fn watchdog_reconnects_a_silent_connection() {
     assert!(until(&mut t, &mut rec, 10, |t, _| t.connection()
         == ConnectionState::Ready
         && t.statistics().connects >= 2));
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -649,7 +649,7 @@ fn string_facade_parses_or_refuses_clearly() {
         t.place_order("BTC/USD", "buy", "0.01", "limit", None),
         Err(TradeError::Invalid(_))
     ));
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -699,7 +699,7 @@ fn breaker_opens_on_consecutive_failures_and_resets() {
         .is_ok(),
         "breaker reset after the cool-down"
     );
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -730,7 +730,7 @@ fn dropped_connection_and_dropped_frame_lose_and_double_nothing() {
     );
     reconcile(&t, &rec, &s);
     assert_eq!(t.statistics().disconnects, 1);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -748,7 +748,7 @@ fn non_json_frame_is_counted_and_the_loop_survives() {
         == Some(OrderStatus::Open)));
     let st = t.statistics();
     assert_eq!((st.non_json_frames, st.connects), (1, 1));
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -875,7 +875,7 @@ fn soak_with_disconnects_reconciles_with_zero_differences() {
         "both routes carried orders: {st:?}"
     );
     assert!(st.tracker.fills > 0, "the market traded against us");
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// When the token a logged request carried was issued (the simulator's request log).
@@ -936,7 +936,7 @@ fn tokens_are_refreshed_and_outlive_their_15_minutes_only_while_held() {
         "tok-2 carried the fresh token"
     );
     assert_eq!(t.statistics().rest_fallback_orders, 0);
-    t.shutdown();
+    let _ = t.shutdown();
 
     // Proactive refresh: a new token every `token_refresh`, one at a time, and requests carry
     // the newest.
@@ -950,7 +950,7 @@ fn tokens_are_refreshed_and_outlive_their_15_minutes_only_while_held() {
     assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("tok-3"))
         == Some(OrderStatus::Open)));
     assert!(token_issued(&s, "tok-3") > kraken_sim::exchange::rfc3339(before));
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Polls until `f` (which may act on the trader) returns true, or `secs` pass.
@@ -1026,7 +1026,7 @@ fn a_maintenance_window_from_post_only_to_maintenance_and_back() {
         && r.fills.len() == 1));
     assert!(rec.states.contains(&ConnectionState::Disconnected));
     reconcile(&t, &rec, &s);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 #[test]
@@ -1058,7 +1058,7 @@ fn exchange_status_is_respected() {
             .is_ok()),
         "orders pass again once online"
     );
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// With a journal configured, every request the strategy made is on record as an intent,
@@ -1116,7 +1116,7 @@ fn the_journal_records_requests_outcomes_and_fills_before_the_strategy_hears() {
         t.poll(&mut st);
         std::thread::sleep(Duration::from_millis(2));
     }
-    t.shutdown();
+    let _ = t.shutdown();
     assert!(
         !st.found_first.is_empty() && st.found_first.iter().all(|&x| x),
         "each fill was on record before the strategy heard of it: {:?}",
@@ -1180,7 +1180,7 @@ fn a_restart_from_the_journal_delivers_no_old_fill_again_and_loses_none_made_whi
     assert!(until(&mut t, &mut rec, 5, |t, r| r.fills.len() == 1
         && status(t, cid("r-2")) == Some(OrderStatus::Open)));
     assert_eq!(rec.fills[0].origin, FillOrigin::Live);
-    t.shutdown();
+    let _ = t.shutdown();
     // While no process runs, the resting order fills (all of it).
     s.inject_aggressive_order("BTC/USD", false, dec!(1))
         .unwrap();
@@ -1212,7 +1212,7 @@ fn a_restart_from_the_journal_delivers_no_old_fill_again_and_loses_none_made_whi
     assert_eq!(t.statistics().tracker.restored_fills, 1);
     let pos = t.positions().find(|(sym, _)| *sym == btc).unwrap().1.qty;
     assert_eq!(pos, dec!(0.3), "both fills in the position, each once");
-    t.shutdown();
+    let _ = t.shutdown();
     // The same restart without a journal hears both fills again, from before its start: as
     // history, in neither its position nor its count of fills.
     let (mut t, mut rec) = start(&s, |_| {});
@@ -1229,7 +1229,7 @@ fn a_restart_from_the_journal_delivers_no_old_fill_again_and_loses_none_made_whi
         .find(|(sym, _)| *sym == btc)
         .map_or(dec!(0), |p| p.1.qty);
     assert_eq!(pos, dec!(0), "history is not in the position");
-    t.shutdown();
+    let _ = t.shutdown();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -1255,7 +1255,7 @@ fn a_restart_recovers_every_fill_made_while_down_not_only_the_snapshots_fifty() 
     s.inject_aggressive_order("BTC/USD", false, dec!(0.5))
         .unwrap();
     assert!(until(&mut t, &mut rec, 5, |_, r| r.fills.len() == 1));
-    t.shutdown();
+    let _ = t.shutdown();
     // While down: 55 more fills of the resting order.
     for _ in 0..55 {
         s.inject_aggressive_order("BTC/USD", false, dec!(0.01))
@@ -1278,7 +1278,7 @@ fn a_restart_recovers_every_fill_made_while_down_not_only_the_snapshots_fifty() 
     assert_eq!(pos, filled, "the position holds every fill once");
     let o = t.order_status(&OrderRef::ClOrdId(c)).unwrap();
     assert_eq!(o.filled_qty, filled);
-    t.shutdown();
+    let _ = t.shutdown();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -1304,7 +1304,7 @@ fn adds_in_flight_at_a_crash_are_looked_up_never_resent_and_live_client_ids_stay
         .unwrap();
     assert!(until(&mut t, &mut rec, 5, |t, _| status(t, live)
         == Some(OrderStatus::Open)));
-    t.shutdown();
+    let _ = t.shutdown();
     // The second records two adds and dies before either's answer: the first reached the
     // exchange (placed here as its request would have placed it), the second did not, and
     // its deadline has passed.
@@ -1396,7 +1396,7 @@ fn adds_in_flight_at_a_crash_are_looked_up_never_resent_and_live_client_ids_stay
         "nothing was sent again: {sent:?}"
     );
     reconcile(&t, &rec, &s);
-    t.shutdown();
+    let _ = t.shutdown();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -1411,11 +1411,10 @@ fn a_bounded_journal_that_deleted_its_oldest_segments_still_recovers_the_state()
     let dir = journal_dir("bounded");
     let s = sim(false);
     let bounded = |c: &mut kraken_exec::engine::EngineConfig| {
-        c.journal = Some(JournalConfig {
-            segment_bytes: 128 * 256,
-            max_segments: 2,
-            ..JournalConfig::new(&dir)
-        });
+        let mut j = JournalConfig::new(&dir);
+        j.segment_bytes = 128 * 256;
+        j.max_segments = 2;
+        c.journal = Some(j);
     };
     let (mut t, mut rec) = start(&s, bounded);
     let btc = t.symbol("BTC/USD").unwrap();
@@ -1437,7 +1436,7 @@ fn a_bounded_journal_that_deleted_its_oldest_segments_still_recovers_the_state()
             "fill {i}"
         );
     }
-    t.shutdown();
+    let _ = t.shutdown();
     let mut segments: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -1458,6 +1457,6 @@ fn a_bounded_journal_that_deleted_its_oldest_segments_still_recovers_the_state()
         t.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(59000)).cl_ord_id(early)),
         Err(TradeError::ClOrdIdInUse(_))
     ));
-    t.shutdown();
+    let _ = t.shutdown();
     std::fs::remove_dir_all(&dir).unwrap();
 }

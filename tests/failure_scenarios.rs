@@ -73,7 +73,7 @@ fn a_rest_order_whose_reply_is_lost_is_unknown_then_found_never_rejected() {
         );
         assert_eq!(ledger_status(&s, cl).as_deref(), Some("new"));
     }
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 5: REST fallback orders queued behind a slow call are dropped unsent once their
@@ -182,7 +182,7 @@ fn req_ids_survive_a_gateway_that_reads_them_as_doubles() {
     assert!(until(&mut t, &mut rec, 5, |t, _| status(t, cid("dbl-1"))
         == Some(OrderStatus::Open)
         && t.statistics().dead_man_armed));
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 21: plain ws:// and http:// are refused with credentials, unless the configuration
@@ -208,7 +208,7 @@ fn plain_urls_are_refused_unless_allowed_for_a_local_simulator() {
     cfg.allow_insecure_local = true;
     let mut t = engine::start(cfg).unwrap();
     assert!(t.wait_ready(&mut (), Duration::from_secs(10)));
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 14: a REST multi-order cancel asks for every order, whatever happened to the others.
@@ -236,7 +236,7 @@ fn a_rest_multi_order_cancel_cancels_every_order_past_a_failure() {
         .any(|f| f.req_id == Some(req))));
     assert_eq!(ledger_status(&s, "mc-a").as_deref(), Some("canceled"));
     assert_eq!(ledger_status(&s, "mc-b").as_deref(), Some("canceled"));
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 15: a validate-only add leaves no active order, and reports its own acceptance.
@@ -259,7 +259,7 @@ fn validate_only_leaves_no_order_behind() {
     t.poll(&mut rec);
     assert_eq!(t.active_orders().count(), 0);
     assert!(s.ledger()["orders"].as_array().unwrap().is_empty());
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 18: a strategy that stops polling fills the event ring; the I/O thread must go on
@@ -341,7 +341,7 @@ fn a_strategy_that_stops_polling_does_not_stop_the_io_thread() {
     );
     assert_eq!(slow.ring_full, 1, "told once");
     assert!(t.statistics().event_ring_stalls >= 1);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 6: requests the strategy did not tag (an add without cl_ord_id, a batch_add) are
@@ -396,7 +396,7 @@ fn untagged_adds_and_batches_with_lost_acks_resolve_to_one_record_each() {
         .filter(|m| m.contains("add"))
         .collect();
     assert_eq!(adds, ["add_order", "batch_add"], "each request sent once");
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 13: while the socket is down the dead man's switch is refreshed over REST, so it
@@ -424,7 +424,7 @@ fn the_dead_mans_switch_is_kept_over_rest_while_the_socket_is_down() {
     assert!(t.statistics().dead_man_refreshes >= before + 5);
     assert!(t.statistics().dead_man_armed);
     // A clean stop disarms it over REST too.
-    t.shutdown();
+    let _ = t.shutdown();
     s.advance(Duration::from_secs(10));
     assert_eq!(ledger_status(&s, "dmr-1").as_deref(), Some("new"));
 }
@@ -443,7 +443,7 @@ fn a_refused_or_unanswered_executions_subscription_is_asked_again() {
             1,
             "{fault}: on the same connection"
         );
-        t.shutdown();
+        let _ = t.shutdown();
     }
 }
 
@@ -472,7 +472,7 @@ fn a_spent_rest_call_counter_delays_the_reconnect_but_is_not_hammered() {
         "refused once, then it waited"
     );
     assert_eq!(s.ledger()["calls"]["GetWebSocketsToken"], 3);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// `EService:Busy` on a REST order (the socket down): an explicit answer that it was not
@@ -494,7 +494,7 @@ fn a_busy_answer_over_rest_is_a_rejection_and_places_nothing() {
     assert_eq!(status(&t, c), Some(OrderStatus::Rejected));
     assert!(!rec.unknown.contains(&req));
     assert_eq!(s.ledger()["orders"].as_array().unwrap().len(), 0);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 8: a server that accepts the connection and then closes it gets connections at a
@@ -516,7 +516,7 @@ fn a_server_that_accepts_then_closes_is_not_hammered() {
     let connects = t.statistics().connects;
     // Doubling from 100 ms (jittered down to half): at most 7 attempts fit in 3 s.
     assert!((2..=7).contains(&connects), "{connects} connections in 3 s");
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 20: on a busy account (thousands of orders closed in the window) a lookup that did
@@ -572,7 +572,7 @@ fn lookups_on_a_busy_account_never_call_a_placed_order_unplaced() {
         .collect();
     assert!(wrong.is_empty(), "{wrong:?}");
     assert_eq!(rec.unknown.len(), 30, "every reply was lost");
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 17: Kraken does not carry `post_only` across an edit, so the engine sends it again;
@@ -624,7 +624,7 @@ fn editing_a_post_only_order_keeps_it_post_only() {
         .is_some_and(
             |o| o.order_qty == dec!(0.1) && o.post_only == Some(true)
         )));
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 9: recovery that keeps failing (here a key without query permission) backs off
@@ -651,7 +651,7 @@ fn recovery_that_keeps_failing_backs_off_and_is_reported() {
     // Failures 1, 2, 3 at about 0, 2 and 6 s: three calls, not one every 2 s.
     assert_eq!(calls, 3);
     assert_eq!(t.statistics().recovery_failures, 1);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 16: Kraken's `balances` reports each asset's total across wallets; what trading can
@@ -685,7 +685,7 @@ fn balances_say_what_is_spendable_per_wallet() {
         .map(|w| (w.kind.as_str(), w.id.as_str()))
         .collect();
     assert_eq!(kinds, [("spot", "main"), ("earn", "flex")]);
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// Item 22: opt-in queued processing. Adds over the rate counter wait their turn per pair
@@ -756,7 +756,7 @@ fn queued_processing_paces_adds_over_the_rate_counter() {
         "the exchange refused nothing: {:?}",
         rec.rejects
     );
-    t.shutdown();
+    let _ = t.shutdown();
 
     // Waiting longer than max_wait: dropped unsent.
     let s = sim(false);
@@ -783,7 +783,7 @@ fn queued_processing_paces_adds_over_the_rate_counter() {
         == late.depth));
     assert_eq!(status(&t, id(60)), Some(OrderStatus::Rejected));
     assert!(requests_naming(&s, "pq-60").is_empty());
-    t.shutdown();
+    let _ = t.shutdown();
 }
 
 /// kraken-sim's ordering and duplication faults (issue 11) against the engine: acks after or
@@ -828,5 +828,5 @@ fn acks_in_any_order_duplicated_frames_and_new_words_lose_and_double_nothing() {
     assert!(st.unknown_values > 0, "{st:?}");
     assert_eq!(st.decode_errors, 0);
     assert_eq!(st.tracker.unknown_outcomes, 0);
-    t.shutdown();
+    let _ = t.shutdown();
 }

@@ -434,5 +434,5 @@ fn the_engine_s_book_is_checked_withheld_when_wrong_and_rebuilt() {
         (2, 1, 1),
         "{st:?}"
     );
-    trader.shutdown();
+    let _ = trader.shutdown();
 }

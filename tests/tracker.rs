@@ -521,13 +521,12 @@ fn batch_add_and_edit() {
 
 #[test]
 fn bounded_history_and_retention() {
-    let cfg = TrackerConfig {
-        history_limit: 3,
-        retention: 2,
-        capacity: 8,
-        dedup_capacity: 64,
-        max_in_flight: 8,
-    };
+    let mut cfg = TrackerConfig::default();
+    cfg.history_limit = 3;
+    cfg.retention = 2;
+    cfg.capacity = 8;
+    cfg.dedup_capacity = 64;
+    cfg.max_in_flight = 8;
     let mut h = Harness::with(cfg);
     for i in 0..5u64 {
         let oid = format!("OR0000-00000-00000{i}");

@@ -56,6 +56,7 @@ pub(crate) fn order_deadline(request_timeout: Duration) -> Duration {
 
 /// What the I/O thread does when there is nothing to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IdleStrategy {
     /// Busy-spin: lowest latency, burns a core (production, benchmarks).
     Spin,
@@ -67,6 +68,7 @@ pub enum IdleStrategy {
 
 /// Which thread moves the bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Threading {
     /// A dedicated I/O thread (pinned with `io_core`, idling as `idle` says) drives both
     /// sockets; the strategy's calls cross SPSC rings. For a machine with a core for the
@@ -84,6 +86,7 @@ pub enum Threading {
 
 /// Engine configuration. [`EngineConfig::new`] gives Kraken's URLs and safe defaults.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct EngineConfig {
     /// WebSocket URL (`wss://ws-auth.kraken.com/v2`).
     pub ws_url: String,
@@ -243,6 +246,7 @@ pub struct Pacing {
 
 /// Why the engine could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     /// Bad configuration.
     #[error("configuration: {0}")]

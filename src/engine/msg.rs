@@ -178,6 +178,7 @@ pub enum LargeCommand {
 
 /// Connection state, as reported to the strategy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConnectionState {
     /// Connecting (attempt number).
     Connecting(u32),

@@ -99,6 +99,7 @@ impl Strategy for () {}
 
 /// A request refused locally, before the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TradeError {
     /// The order breaks a shape or instrument rule.
     #[error("invalid order: {0}")]
@@ -132,6 +133,7 @@ pub enum TradeError {
 
 /// Everything counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Statistics {
     /// Tracker counters (orders submitted/filled/cancelled/rejected, executions, fills, ...).
     pub tracker: TrackerStats,
@@ -232,6 +234,7 @@ impl LatencySummary {
 
 /// The engine's latency histograms (ns), returned by [`Trader::shutdown`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct LatencyReport {
     /// Strategy call (`add_order`, `cancel_order`, ...) → command popped by the I/O thread.
     pub tick_to_pop: Histogram<u64>,
@@ -249,6 +252,8 @@ pub struct LatencyReport {
 
 /// What [`Trader::shutdown`] reports.
 #[derive(Debug)]
+#[must_use = "it lists the requests whose outcome is unknown: look them up before trading on"]
+#[non_exhaustive]
 pub struct ShutdownReport {
     /// The engine's latency histograms.
     pub latency: LatencyReport,
@@ -325,6 +330,7 @@ pub struct Trader {
 
 /// Counters of the public socket and its books.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct MarketStats {
     /// Text frames received.
     pub frames_in: u64,
@@ -352,6 +358,7 @@ struct PacedAdd {
 
 /// Counters of the pacing queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct PacingStats {
     /// Adds that had to wait.
     pub queued: u64,
@@ -1492,6 +1499,7 @@ impl Trader {
 
     /// Polls until the WebSocket is ready and every symbol has instrument rules, or `timeout`.
     /// Sleeps between polls, so it does not spin.
+    #[must_use = "false: the engine is not ready (not connected, or no instrument rules yet)"]
     pub fn wait_ready<S: Strategy + ?Sized>(
         &mut self,
         strategy: &mut S,

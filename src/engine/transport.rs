@@ -18,6 +18,7 @@ use tungstenite::{Message, WebSocket};
 
 /// Why a connection could not be made or was lost.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransportError {
     /// The URL is not `ws://` or `wss://host[:port]/path`.
     #[error("bad url: {0}")]

@@ -45,6 +45,7 @@ pub enum SyncPolicy {
 
 /// Where and how.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct JournalConfig {
     /// The directory of the segments (created if missing).
     pub dir: PathBuf,
@@ -74,6 +75,7 @@ impl JournalConfig {
 
 /// Why a journal could not be opened or written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum JournalError {
     /// The file system said no.
     #[error("journal {path}: {source}")]
@@ -106,6 +108,7 @@ pub enum JournalError {
 
 /// Where a journal's good part ended before its segment did.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TornTail {
     /// The segment.
     pub path: PathBuf,
@@ -119,6 +122,7 @@ pub struct TornTail {
 
 /// What an opened journal held.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Replay {
     /// Every good record, oldest first: (sequence, time µs, entry). Headers excluded.
     pub entries: Vec<(u64, i64, Entry)>,

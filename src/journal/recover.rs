@@ -41,6 +41,7 @@ pub struct RecoveredOrder {
 
 /// See the module documentation.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Recovery {
     /// Every journaled fill, oldest first.
     pub fills: Vec<FillEntry>,

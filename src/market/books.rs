@@ -10,6 +10,7 @@ use crate::protocol::messages::BookLevel;
 
 /// Why a book is not to be trusted (until its next snapshot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BookInvalid {
     /// The book after a frame does not match the frame's checksum.
     ChecksumMismatch {

@@ -27,6 +27,7 @@ type FxMap<K, V> = HashMap<K, V, FxBuildHasher>;
 
 /// Sizes and bounds of the tracker. Everything is allocated up front from these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TrackerConfig {
     /// Fills kept in the execution history.
     pub history_limit: usize,
@@ -54,6 +55,7 @@ impl Default for TrackerConfig {
 
 /// One order as we know it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Order {
     /// Kraken's id, once known.
     pub order_id: Option<OrderId>,
@@ -183,6 +185,7 @@ impl Order {
 
 /// A new, deduplicated fill.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Fill {
     /// The order.
     pub order_id: OrderId,
@@ -231,6 +234,7 @@ pub enum FillOrigin {
 
 /// An order changed status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StatusChange {
     /// Kraken's id, when known.
     pub order_id: Option<OrderId>,
@@ -248,6 +252,7 @@ pub struct StatusChange {
 
 /// A request the exchange refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RequestFailure {
     /// The request.
     pub req_id: Option<RequestId>,
@@ -265,6 +270,7 @@ pub struct RequestFailure {
 
 /// The exchange accepted a request (its last response arrived, successfully).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RequestAck {
     /// The request.
     pub req_id: RequestId,
@@ -279,6 +285,7 @@ pub struct RequestAck {
 
 /// Why an accepted request never left the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NotSentReason {
     /// The engine was shut down before it could send it.
     Shutdown,
@@ -296,6 +303,7 @@ pub enum NotSentReason {
 /// A request that never reached the exchange: its orders are settled as `Rejected` with the
 /// reason, since the exchange cannot hold them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NotSent {
     /// The request.
     pub req_id: RequestId,
@@ -320,6 +328,7 @@ impl NotSentReason {
 
 /// What the tracker reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TrackerEvent {
     /// A new fill.
     Execution(Fill),
@@ -335,6 +344,7 @@ pub enum TrackerEvent {
 
 /// Counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct TrackerStats {
     /// Orders sent.
     pub orders_submitted: u64,

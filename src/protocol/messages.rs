@@ -45,6 +45,7 @@ pub struct TriggerInfo {
 /// field is optional; join them to the order by `order_id`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub struct ExecutionReport {
     pub order_id: OrderId,
     /// `None` for an `exec_type` this version does not know (forward compatibility).
@@ -116,6 +117,7 @@ impl ExecutionReport {
 /// A `balances` element: a snapshot balance or a ledger update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub struct BalanceEntry {
     pub asset: AssetCode,
     /// Balance after the change (snapshot: the total across wallets, spot and earn: not what
@@ -205,6 +207,7 @@ pub struct AssetInfo {
 /// The method a response answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum Method {
     AddOrder,
     AmendOrder,
@@ -261,6 +264,7 @@ impl Method {
 /// A channel name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum Channel {
     Executions,
     Balances,
@@ -282,6 +286,7 @@ impl Channel {
 /// The `result` of a successful response, by method. Fields Kraken echoes only sometimes are
 /// optional.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum AckResult {
     /// No result (errors, pong).
     #[default]
@@ -338,6 +343,7 @@ pub enum AckResult {
 
 /// A response to a request (a method ack or error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Response {
     /// The method answered.
     pub method: Method,
@@ -374,6 +380,7 @@ pub struct BatchItem {
 
 /// `status` channel update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Status {
     /// Engine state.
     pub system: Option<SystemStatus>,
@@ -395,6 +402,7 @@ pub enum FrameKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 // Boxing the large variant would put a heap pointer on the event path; it stays inline.
 #[allow(clippy::large_enum_variant)]
+#[non_exhaustive]
 pub enum Inbound {
     /// A response to a request.
     Response(Response),
@@ -459,6 +467,7 @@ pub enum Inbound {
 
 /// A trade of the public tape (`trade` channel).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PublicTrade {
     /// The pair (`SymbolId::UNKNOWN` if not interned).
     pub symbol: SymbolId,
@@ -478,6 +487,7 @@ pub struct PublicTrade {
 
 /// A pair's level 1 data (`ticker` channel): the best bid and offer and the day's trading.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Ticker {
     /// The pair (`SymbolId::UNKNOWN` if not interned).
     pub symbol: SymbolId,

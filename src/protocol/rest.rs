@@ -91,6 +91,7 @@ pub fn sign(path: &str, nonce: u64, body: &[u8], secret: &ApiSecret) -> String {
 
 /// Errors of the REST layer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RestError {
     /// The secret is not valid base64.
     #[error("API secret is not valid base64")]

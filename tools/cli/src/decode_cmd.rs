@@ -118,6 +118,7 @@ fn ack(r: &AckResult, d: &Decoder) -> Value {
         AckResult::Subscription { channel, maxratecount, symbol } => {
             json!({"channel": format!("{channel:?}").to_lowercase(), "maxratecount": maxratecount, "symbol": symbol.map(|s| s.0)})
         }
+        _ => Value::Null,
     }
 }
 
@@ -190,6 +191,8 @@ pub fn frame_json(d: &mut Decoder, frame: &[u8], t: &SymbolTable) -> Value {
                 "asks": levels(d.book_asks()), "checksum": checksum,
                 "timestamp": timestamp.map(|t| t.to_string())})
         }
+        // A kind of frame this tool does not know yet.
+        Ok(_) => json!({"kind": "other"}),
     };
     compact(v)
 }

@@ -318,7 +318,7 @@ pub fn run(args: DemoArgs) -> u8 {
         &sim,
         top(&t).map_or(last_mid, |(b, a)| (b + a) / Decimal::TWO),
     );
-    t.shutdown();
+    let _ = t.shutdown();
     if ok { 0 } else { 1 }
 }
 

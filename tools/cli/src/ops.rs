@@ -302,7 +302,7 @@ fn connect(c: &Conn, mut r: Report) -> Result<(Trader, Report), String> {
         e => e.to_string(),
     })?;
     if !t.wait_ready(&mut r, Duration::from_secs(10)) {
-        t.shutdown();
+        let _ = t.shutdown();
         return Err(format!(
             "could not connect to {url} (check the URL, credentials and CA)"
         ));

@@ -275,7 +275,7 @@ pub fn paced(server: &Server, rate: u64, n: usize) -> (Histogram<u64>, Statistic
         }
     }
     let s = t.statistics();
-    t.shutdown();
+    let _ = t.shutdown();
     (h, s)
 }
 
@@ -408,6 +408,6 @@ pub fn tick_to_trade(server: &Server, n: usize, warmup: usize) -> Histogram<u64>
         st.book_mismatches,
         st.book_to_strategy.p50 as f64 / 1e3
     );
-    t.shutdown();
+    let _ = t.shutdown();
     h
 }

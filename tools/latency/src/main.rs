@@ -410,7 +410,7 @@ fn engine_throughput(n: u64) -> (f64, engine::Statistics) {
     }
     let rate = n as f64 / t0.elapsed().as_secs_f64();
     let s = t.statistics();
-    t.shutdown();
+    let _ = t.shutdown();
     (rate, s)
 }
 
