@@ -547,6 +547,18 @@ pub struct BatchAdd {
     pub validate: bool,
 }
 
+impl BatchAdd {
+    /// An empty batch on `symbol`; push 2 to 15 orders on it into `orders`.
+    pub fn new(symbol: SymbolId) -> Self {
+        Self {
+            symbol,
+            orders: ArrayVec::new(),
+            deadline: None,
+            validate: false,
+        }
+    }
+}
+
 /// `batch_cancel`: 2 to 50 orders.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 #[must_use = "a request does nothing until it is handed to the Trader"]

@@ -436,16 +436,81 @@ impl Trader {
     }
 
     /// The interned symbols.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// assert_eq!(trader.symbols().name(btc), "BTC/USD");
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn symbols(&self) -> &SymbolTable {
         &self.symbols
     }
 
     /// The id of `name`.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// let btc = trader.symbol("BTC/USD").expect("configured");
+    /// assert!(trader.symbol("DOGE/EUR").is_none()); // not in EngineConfig::symbols
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn symbol(&self, name: &str) -> Option<SymbolId> {
         self.symbols.get(name)
     }
 
     /// Trading rules of `symbol`, once the `instrument` channel delivered them.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// let rules = trader.instrument(btc).expect("the instrument channel delivered them");
+    /// assert!(rules.price_increment > Decimal::ZERO);
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn instrument(&self, symbol: SymbolId) -> Option<&Instrument> {
         self.instruments
             .get(usize::from(symbol.0))
@@ -453,6 +518,31 @@ impl Trader {
     }
 
     /// Sets trading rules by hand (they are otherwise loaded from the `instrument` channel).
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// let mut rules = trader.instrument(btc).unwrap().clone();
+    /// rules.qty_min = dec!(0.5);
+    /// trader.set_instrument(rules);
+    /// let small = AddOrder::limit(btc, Side::Buy, dec!(0.1), dec!(50000));
+    /// assert!(matches!(trader.add_order(small), Err(TradeError::Invalid(_))));
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn set_instrument(&mut self, ins: Instrument) {
         if let Some(slot) = self.instruments.get_mut(usize::from(ins.symbol.0)) {
             *slot = Some(ins);
@@ -460,11 +550,55 @@ impl Trader {
     }
 
     /// Connection state as last reported.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// assert_eq!(trader.connection(), ConnectionState::Ready); // orders go over the WebSocket
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn connection(&self) -> ConnectionState {
         self.connection
     }
 
     /// The public (market-data) socket's state as last reported.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: true, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// assert_eq!(trader.market_connection(), ConnectionState::Disconnected); // nothing subscribed
+    /// trader.subscribe_ticker(btc).unwrap();
+    /// until(&mut trader, |t| t.market_connection() == ConnectionState::Connected);
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn market_connection(&self) -> ConnectionState {
         self.market_connection
     }
@@ -473,6 +607,31 @@ impl Trader {
     /// book at another depth is replaced). The public socket connects on the first
     /// subscription. The book is read with [`book`](Self::book), and
     /// [`Strategy::on_book`] hears of every change.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: true, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// trader.subscribe_book(btc, 10).unwrap();
+    /// until(&mut trader, |t| t.book(btc).is_some());
+    /// let book = trader.book(btc).unwrap();
+    /// assert!(book.best_bid().unwrap().price < book.best_ask().unwrap().price);
+    /// assert!(matches!(trader.subscribe_book(btc, 7), Err(TradeError::BadArgument(_))));
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn subscribe_book(&mut self, symbol: SymbolId, depth: usize) -> Result<(), TradeError> {
         if !crate::market::book::DEPTHS.contains(&depth) {
             return Err(TradeError::BadArgument("depth"));
@@ -491,6 +650,40 @@ impl Trader {
     }
 
     /// Subscribes to `symbol`'s public trades ([`Strategy::on_trade`]).
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: true, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// struct Tape(usize);
+    /// impl Strategy for Tape {
+    ///     fn on_trade(&mut self, _trade: &PublicTrade, _snapshot: bool) {
+    ///         self.0 += 1;
+    ///     }
+    /// }
+    /// let mut tape = Tape(0);
+    /// trader.subscribe_trades(btc).unwrap();
+    /// # let end = Instant::now() + Duration::from_secs(10);
+    /// while tape.0 == 0 {
+    ///     trader.poll(&mut tape);
+    /// #   assert!(Instant::now() < end);
+    /// #   std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn subscribe_trades(&mut self, symbol: SymbolId) -> Result<(), TradeError> {
         self.market(MarketCommand::Subscribe {
             symbol,
@@ -499,6 +692,40 @@ impl Trader {
     }
 
     /// Subscribes to `symbol`'s ticker ([`Strategy::on_ticker`]).
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: true, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// struct Last(Option<Decimal>);
+    /// impl Strategy for Last {
+    ///     fn on_ticker(&mut self, t: &Ticker) {
+    ///         self.0 = t.last;
+    ///     }
+    /// }
+    /// let mut last = Last(None);
+    /// trader.subscribe_ticker(btc).unwrap();
+    /// # let end = Instant::now() + Duration::from_secs(10);
+    /// while last.0.is_none() {
+    ///     trader.poll(&mut last);
+    /// #   assert!(Instant::now() < end);
+    /// #   std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn subscribe_ticker(&mut self, symbol: SymbolId) -> Result<(), TradeError> {
         self.market(MarketCommand::Subscribe {
             symbol,
@@ -507,6 +734,31 @@ impl Trader {
     }
 
     /// Ends a market-data subscription (a book's depth is not compared).
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: true, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// use kraken_exec::protocol::MarketChannel;
+    /// trader.subscribe_book(btc, 10).unwrap();
+    /// until(&mut trader, |t| t.book(btc).is_some());
+    /// trader.unsubscribe(btc, MarketChannel::Book { depth: 10 }).unwrap();
+    /// assert!(trader.book(btc).is_none());
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn unsubscribe(
         &mut self,
         symbol: SymbolId,
@@ -522,6 +774,33 @@ impl Trader {
     /// `symbol`'s book, if subscribed and in sync (a snapshot applied, every frame since
     /// matching Kraken's checksum, the public socket up). Read on the strategy's thread: no
     /// lock, no copy.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: true, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// trader.subscribe_book(btc, 25).unwrap();
+    /// until(&mut trader, |t| t.book(btc).is_some());
+    /// if let Some(book) = trader.book(btc) {
+    ///     let (bid, ask) = (book.best_bid().unwrap(), book.best_ask().unwrap());
+    ///     let mid = (bid.price + ask.price) / Decimal::TWO;
+    ///     assert!(mid > Decimal::ZERO && book.bids().len() <= 25);
+    /// }
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn book(&self, symbol: SymbolId) -> Option<&Book> {
         self.books.get(symbol)
     }
@@ -765,6 +1044,34 @@ impl Trader {
     /// Places an order. Returns its request id. An order without a client tag is given a
     /// client order id (see [`crate::order::AddOrder::cl_ord_id`]), so that its outcome can
     /// always be looked up.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// let id = ClOrdId::new("mm-bid-1").unwrap();
+    /// let order = AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).post_only().cl_ord_id(id);
+    /// let req: RequestId = trader.add_order(order).unwrap();
+    /// until(&mut trader, |t| t.order_status(&id.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// assert_eq!(trader.order_status(&id.into()).unwrap().req_id, Some(req));
+    /// // Refused before the wire, with the reason:
+    /// let dust = AddOrder::limit(btc, Side::Buy, dec!(0), dec!(50000));
+    /// assert!(matches!(trader.add_order(dust), Err(TradeError::Invalid(_))));
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn add_order(&mut self, mut order: AddOrder) -> Result<RequestId, TradeError> {
         let now = now_ns();
         self.name_untagged(&mut order.tag);
@@ -932,6 +1239,31 @@ impl Trader {
     }
 
     /// Amends an order in place (keeps its id and priority).
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// # let bid = ClOrdId::new("bid-1").unwrap();
+    /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
+    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// trader.amend_order(AmendOrder::new(bid.into()).price(dec!(50100))).unwrap();
+    /// until(&mut trader, |t| t.order_status(&bid.into()).and_then(|o| o.limit_price) == Some(dec!(50100)));
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn amend_order(&mut self, mut amend: AmendOrder) -> Result<RequestId, TradeError> {
         let now = now_ns();
         self.gate_new_order(now)?;
@@ -953,6 +1285,34 @@ impl Trader {
     /// Edits an order (cancel-and-replace: a new order id). Kraken does not carry the order's
     /// flags to the replacement, so `post_only` and `reduce_only` left `None` are sent again
     /// as the order has them: editing a post-only order never makes it take liquidity.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// # let bid = ClOrdId::new("bid-1").unwrap();
+    /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
+    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// let order_id = trader.order_status(&bid.into()).unwrap().order_id.unwrap();
+    /// let mut edit = EditOrder::new(order_id, btc);
+    /// edit.order_qty = Some(dec!(0.02));
+    /// trader.edit_order(edit).unwrap();
+    /// until(&mut trader, |t| t.active_orders().any(|o| o.order_qty == dec!(0.02)));
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn edit_order(&mut self, mut edit: EditOrder) -> Result<RequestId, TradeError> {
         let now = now_ns();
         if let Some(o) = self.tracker.by_order_id(&edit.order_id) {
@@ -981,6 +1341,31 @@ impl Trader {
     }
 
     /// Cancels one order.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// # let bid = ClOrdId::new("bid-1").unwrap();
+    /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
+    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// trader.cancel_order(OrderRef::ClOrdId(bid)).unwrap();
+    /// until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Canceled));
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn cancel_order(&mut self, target: OrderRef) -> Result<RequestId, TradeError> {
         let now = now_ns();
         self.gate_cancel()?;
@@ -1010,6 +1395,33 @@ impl Trader {
     }
 
     /// Cancels several orders in one `cancel_order`.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// # let bid = ClOrdId::new("bid-1").unwrap();
+    /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
+    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// let mut both = CancelOrder::one(OrderRef::ClOrdId(bid));
+    /// both.refs.push(OrderRef::UserRef(42)); // and every order tagged 42
+    /// trader.cancel_orders(both).unwrap();
+    /// until(&mut trader, |t| t.active_orders().next().is_none());
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn cancel_orders(&mut self, c: CancelOrder) -> Result<RequestId, TradeError> {
         if let Err(e) = c.validate() {
             return self.refuse(e.into());
@@ -1036,6 +1448,31 @@ impl Trader {
     }
 
     /// Cancels every open order.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// # let bid = ClOrdId::new("bid-1").unwrap();
+    /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
+    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// trader.cancel_all().unwrap();
+    /// until(&mut trader, |t| t.active_orders().next().is_none());
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn cancel_all(&mut self) -> Result<RequestId, TradeError> {
         self.gate_cancel()?;
         // Adds still waiting in the pacing queue go too, before they could be sent.
@@ -1050,6 +1487,29 @@ impl Trader {
     /// it (`None`). The engine arms and refreshes it by itself when
     /// [`EngineConfig::dead_man_timeout`](crate::engine::EngineConfig::dead_man_timeout) is
     /// set; this is for strategies that manage it.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// trader.cancel_all_after(Some(Duration::from_secs(60))).unwrap();
+    /// trader.cancel_all_after(None).unwrap(); // disarmed
+    /// assert!(trader.cancel_all_after(Some(Duration::from_millis(1500))).is_err()); // whole seconds
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn cancel_all_after(&mut self, timeout: Option<Duration>) -> Result<RequestId, TradeError> {
         let timeout_secs = match crate::order::CancelAllAfter::of(timeout) {
             Ok(c) => c.timeout_secs,
@@ -1071,6 +1531,33 @@ impl Trader {
 
     /// Places 2 to 15 orders on one symbol (untagged ones are named as by
     /// [`Trader::add_order`]).
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// let mut batch = kraken_exec::BatchAdd::new(btc);
+    /// for (i, price) in [dec!(50000), dec!(49990)].into_iter().enumerate() {
+    ///     let id = ClOrdId::with_counter("ladder", i as u64).unwrap();
+    ///     batch.orders.push(AddOrder::limit(btc, Side::Buy, dec!(0.01), price).cl_ord_id(id));
+    /// }
+    /// trader.batch_add(batch).unwrap();
+    /// until(&mut trader, |t| t.active_orders().filter(|o| o.status == OrderStatus::Open).count() == 2);
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn batch_add(&mut self, mut batch: BatchAdd) -> Result<RequestId, TradeError> {
         let now = now_ns();
         for o in batch.orders.iter_mut() {
@@ -1134,6 +1621,35 @@ impl Trader {
     }
 
     /// Cancels 2 to 50 orders.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// let ids = [ClOrdId::new("a").unwrap(), ClOrdId::new("b").unwrap()];
+    /// for (id, price) in ids.iter().zip([dec!(50000), dec!(49990)]) {
+    ///     trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), price).cl_ord_id(*id)).unwrap();
+    /// }
+    /// until(&mut trader, |t| t.active_orders().filter(|o| o.status == OrderStatus::Open).count() == 2);
+    /// let mut batch = kraken_exec::BatchCancel::default();
+    /// batch.refs.extend(ids.map(OrderRef::ClOrdId));
+    /// trader.batch_cancel(batch).unwrap();
+    /// until(&mut trader, |t| t.active_orders().next().is_none());
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn batch_cancel(&mut self, batch: BatchCancel) -> Result<RequestId, TradeError> {
         if let Err(e) = batch.validate() {
             return self.refuse(e.into());
@@ -1164,6 +1680,31 @@ impl Trader {
 
     /// The string-level facade for existing bots:
     /// `place_order("BTC/USD", "buy", "0.01", "limit", Some("65000"))`.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// trader.place_order("BTC/USD", "buy", "0.01", "limit", Some("50000")).unwrap();
+    /// assert!(matches!(
+    ///     trader.place_order("BTC/USD", "buy", "lots", "limit", Some("50000")),
+    ///     Err(TradeError::BadArgument("qty"))
+    /// ));
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn place_order(
         &mut self,
         symbol: &str,
@@ -1179,6 +1720,29 @@ impl Trader {
     }
 
     /// Parses the facade's strings into an order (limit and market), with clear errors.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// let order = trader.parse_order("BTC/USD", "sell", "0.5", "market", None).unwrap();
+    /// assert_eq!(order.side, Side::Sell);
+    /// assert!(trader.parse_order("BTC/USD", "sell", "0.5", "limit", None).is_err()); // no price
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn parse_order(
         &self,
         symbol: &str,
@@ -1213,6 +1777,40 @@ impl Trader {
 
     /// Drains the event ring: applies every event to the tracker and calls the strategy.
     /// Returns the number of events processed.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// struct Fills(usize);
+    /// impl Strategy for Fills {
+    ///     fn on_execution(&mut self, _fill: &Fill) {
+    ///         self.0 += 1;
+    ///     }
+    /// }
+    /// let mut strategy = Fills(0);
+    /// trader.add_order(AddOrder::market(btc, Side::Buy, dec!(0.01))).unwrap();
+    /// # let end = Instant::now() + Duration::from_secs(10);
+    /// while strategy.0 == 0 {
+    ///     trader.poll(&mut strategy); // calls back on this thread; never blocks
+    /// #   assert!(Instant::now() < end);
+    /// #   std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn poll<S: Strategy + ?Sized>(&mut self, strategy: &mut S) -> usize {
         if let Some(io) = self.inline.as_mut() {
             io.turn();
@@ -1499,6 +2097,29 @@ impl Trader {
 
     /// Polls until the WebSocket is ready and every symbol has instrument rules, or `timeout`.
     /// Sleeps between polls, so it does not spin.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// // Connected, authenticated, and the rules of every symbol known:
+    /// assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// assert!(trader.instrument(btc).is_some());
+    /// # let _ = trader.shutdown();
+    /// ```
     #[must_use = "false: the engine is not ready (not connected, or no instrument rules yet)"]
     pub fn wait_ready<S: Strategy + ?Sized>(
         &mut self,
@@ -1521,31 +2142,182 @@ impl Trader {
     }
 
     /// An order by id, client id.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// # let bid = ClOrdId::new("bid-1").unwrap();
+    /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
+    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// let o = trader.order_status(&OrderRef::ClOrdId(bid)).unwrap();
+    /// assert_eq!((o.status, o.limit_price), (OrderStatus::Open, Some(dec!(50000))));
+    /// let by_id = trader.order_status(&OrderRef::OrderId(o.order_id.unwrap())).unwrap();
+    /// assert_eq!(by_id.cl_ord_id, Some(bid));
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn order_status(&self, target: &OrderRef) -> Option<&Order> {
         self.target_order(target)
     }
 
     /// Orders that may still trade.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// # let bid = ClOrdId::new("bid-1").unwrap();
+    /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
+    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// let open: Vec<_> = trader.active_orders().filter_map(|o| o.cl_ord_id).collect();
+    /// assert_eq!(open, [bid]);
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn active_orders(&self) -> impl Iterator<Item = &Order> {
         self.tracker.active_orders()
     }
 
     /// The last `limit` fills, newest first.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// trader.add_order(AddOrder::market(btc, Side::Buy, dec!(0.01))).unwrap();
+    /// until(&mut trader, |t| t.order_history(10).next().is_some());
+    /// let last = trader.order_history(1).next().unwrap();
+    /// assert_eq!(last.side, Some(Side::Buy));
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn order_history(&self, limit: usize) -> impl Iterator<Item = &Fill> {
         self.tracker.history().rev().take(limit)
     }
 
     /// Position per symbol.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// trader.add_order(AddOrder::market(btc, Side::Buy, dec!(0.01))).unwrap();
+    /// until(&mut trader, |t| t.positions().any(|(_, p)| p.qty == dec!(0.01)));
+    /// let (sym, p) = trader.positions().next().unwrap();
+    /// assert_eq!(sym, btc);
+    /// assert!(p.avg_price > Decimal::ZERO);
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn positions(&self) -> impl Iterator<Item = (SymbolId, &Position)> {
         self.tracker.positions()
     }
 
     /// The order tracker.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// # let bid = ClOrdId::new("bid-1").unwrap();
+    /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
+    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// assert_eq!(trader.tracker().stats().active_orders, 1);
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn tracker(&self) -> &OrderTracker {
         &self.tracker
     }
 
     /// Every counter.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// # let bid = ClOrdId::new("bid-1").unwrap();
+    /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
+    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// let s = trader.statistics();
+    /// assert!(s.connected && s.authenticated);
+    /// assert!(s.ack.count >= 1 && s.ack.p50 > 0); // ns
+    /// # let _ = trader.shutdown();
+    /// ```
     pub fn statistics(&self) -> Statistics {
         let st = &self.stats;
         let now = now_ns();
@@ -1600,6 +2372,31 @@ impl Trader {
     /// requests in flight are awaited briefly, the dead man's switch is disarmed, the threads
     /// joined. What arrived meanwhile (fills included) is in the report's `events`; use
     /// [`Trader::shutdown_with`] to have the strategy called instead.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000))).unwrap();
+    /// let report = trader.shutdown();
+    /// // Anything still unanswered may have executed: look it up before trading on.
+    /// for req in &report.unanswered {
+    ///     eprintln!("request {req} has no known outcome");
+    /// }
+    /// ```
     pub fn shutdown(mut self) -> ShutdownReport {
         let mut events = Vec::new();
         let (not_sent, unanswered) = self.stop_and_drain(&mut |e| events.push(*e));
@@ -1612,6 +2409,33 @@ impl Trader {
     }
 
     /// [`Trader::shutdown`], calling `strategy` for what arrives while stopping.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// struct Log;
+    /// impl Strategy for Log {
+    ///     fn on_execution(&mut self, fill: &Fill) {
+    ///         eprintln!("late fill {}", fill.exec_id.as_str());
+    ///     }
+    /// }
+    /// let report = trader.shutdown_with(&mut Log); // the last events go to the strategy
+    /// assert!(report.events.is_empty());
+    /// ```
     pub fn shutdown_with<S: Strategy + ?Sized>(mut self, strategy: &mut S) -> ShutdownReport {
         let (not_sent, unanswered) = self.stop_and_drain(&mut |e| dispatch(strategy, e));
         ShutdownReport {
@@ -1707,6 +2531,29 @@ impl Trader {
 
     /// Stops the engine as a crash would: the socket drops, nothing is disarmed, so Kraken's
     /// dead man's switch cancels the orders when it expires. For failure drills and tests.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::{Duration, Instant};
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// # #[allow(unused)]
+    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
+    /// #     let end = Instant::now() + Duration::from_secs(10);
+    /// #     while !done(t) {
+    /// #         assert!(Instant::now() < end, "timed out");
+    /// #         t.poll(&mut ());
+    /// #         std::thread::sleep(Duration::from_millis(1));
+    /// #     }
+    /// # }
+    /// # let bid = ClOrdId::new("bid-1").unwrap();
+    /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
+    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// trader.kill(); // no cancel, no goodbye: the dead man's switch cancels the order later
+    /// ```
     pub fn kill(mut self) {
         self.abort.store(true, Ordering::Relaxed);
         self.stop_threads();
