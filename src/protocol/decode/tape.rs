@@ -1,0 +1,361 @@
+//! Reading simd-json's tape: the cursor, typed field readers, and exact decimals from the
+//! frame's own digits.
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::FromPrimitive;
+use simd_json::{Node, StaticNode};
+
+use crate::error::DecodeError;
+use crate::ids::InlineStr;
+use crate::protocol::messages::*;
+use crate::time::Timestamp;
+
+use super::R;
+
+/// Walks simd-json's tape. Strings on the tape point into `input` (simd-json unescapes in place,
+/// at the string's own position), so a key's address gives its offset in the frame, and the
+/// digits of the number that follows it are read from the untouched original `src`.
+#[derive(Clone, Copy)]
+pub(super) struct Cursor<'t, 'de> {
+    pub(super) nodes: &'t [Node<'de>],
+    pub(super) src: &'t [u8],
+    /// Address and length of the buffer simd-json parsed (a copy of `src`).
+    pub(super) base: usize,
+    pub(super) base_len: usize,
+    pub(super) i: usize,
+}
+
+/// A value: its tape node and, for an object member, its key (which locates its text).
+#[derive(Clone, Copy)]
+pub(super) struct Val<'de> {
+    pub(super) node: Node<'de>,
+    pub(super) key: Option<&'de str>,
+}
+
+impl<'t, 'de> Cursor<'t, 'de> {
+    pub(super) fn next(&mut self) -> R<Val<'de>> {
+        let node = *self.nodes.get(self.i).ok_or(DecodeError::Malformed)?;
+        self.i += 1;
+        Ok(Val { node, key: None })
+    }
+
+    /// Where the value of member `key` starts in `src`: after the key's closing quote, the
+    /// colon and any whitespace.
+    pub(super) fn value_pos(&self, key: &str) -> Option<usize> {
+        let start = (key.as_ptr() as usize).checked_sub(self.base)?;
+        if start == 0 || start > self.base_len {
+            return None;
+        }
+        let end = start + key.len();
+        // Fast path: the original text equals the key (no escapes), so it ends at `end`.
+        let mut i = if self.src.get(start..end) == Some(key.as_bytes())
+            && self.src.get(end) == Some(&b'"')
+        {
+            end
+        } else {
+            self.scan_to_quote(start)?
+        };
+        i += 1;
+        while matches!(self.src.get(i)?, b' ' | b'\t' | b'\n' | b'\r' | b':') {
+            i += 1;
+        }
+        Some(i)
+    }
+
+    /// Scans the original text of a string (which may hold escapes) to its closing quote.
+    pub(super) fn scan_to_quote(&self, start: usize) -> Option<usize> {
+        let mut i = start;
+        loop {
+            match *self.src.get(i)? {
+                b'"' => break,
+                b'\\' => i += 2,
+                _ => i += 1,
+            }
+        }
+        Some(i)
+    }
+
+    /// Skips the children of `v` if it is a container.
+    pub(super) fn skip(&mut self, v: Val<'de>) -> R<()> {
+        if let Node::Object { count, .. } | Node::Array { count, .. } = v.node {
+            self.i += count;
+            if self.i > self.nodes.len() {
+                return Err(DecodeError::Malformed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Iterates the members of object `v`, calling `f(cursor, key, value)`; `f` must consume the
+    /// value's children (parse or [`Cursor::skip`]).
+    pub(super) fn object(
+        &mut self,
+        v: Val<'de>,
+        field: &'static str,
+        mut f: impl FnMut(&mut Self, &'de str, Val<'de>) -> R<()>,
+    ) -> R<()> {
+        let Node::Object { len, .. } = v.node else {
+            return Err(DecodeError::InvalidField(field));
+        };
+        for _ in 0..len {
+            let k = self.next()?;
+            let Node::String(key) = k.node else {
+                return Err(DecodeError::Malformed);
+            };
+            let mut val = self.next()?;
+            val.key = Some(key);
+            f(self, key, val)?;
+        }
+        Ok(())
+    }
+
+    /// Iterates the elements of array `v`.
+    pub(super) fn array(
+        &mut self,
+        v: Val<'de>,
+        field: &'static str,
+        mut f: impl FnMut(&mut Self, Val<'de>) -> R<()>,
+    ) -> R<()> {
+        let Node::Array { len, .. } = v.node else {
+            return Err(DecodeError::InvalidField(field));
+        };
+        for _ in 0..len {
+            let e = self.next()?;
+            f(self, e)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn str(&self, v: Val<'de>, field: &'static str) -> R<&'de str> {
+        match v.node {
+            Node::String(s) => Ok(s),
+            _ => Err(DecodeError::InvalidField(field)),
+        }
+    }
+
+    pub(super) fn decimal(&self, v: Val<'de>, field: &'static str) -> R<Decimal> {
+        match v.node {
+            Node::Static(StaticNode::I64(_) | StaticNode::U64(_) | StaticNode::F64(_)) => v
+                .key
+                .and_then(|k| self.value_pos(k))
+                .and_then(|p| parse_decimal(self.src, p))
+                .or_else(|| approx_decimal(v.node))
+                .ok_or(DecodeError::InvalidField(field)),
+            _ => Err(DecodeError::InvalidField(field)),
+        }
+    }
+
+    pub(super) fn u64(&self, v: Val<'de>, field: &'static str) -> R<u64> {
+        match v.node {
+            Node::Static(StaticNode::U64(n)) => Ok(n),
+            Node::Static(StaticNode::I64(n)) if n >= 0 => Ok(n as u64),
+            _ => Err(DecodeError::InvalidField(field)),
+        }
+    }
+
+    pub(super) fn i64(&self, v: Val<'de>, field: &'static str) -> R<i64> {
+        match v.node {
+            Node::Static(StaticNode::I64(n)) => Ok(n),
+            Node::Static(StaticNode::U64(n)) => {
+                i64::try_from(n).map_err(|_| DecodeError::InvalidField(field))
+            }
+            _ => Err(DecodeError::InvalidField(field)),
+        }
+    }
+
+    pub(super) fn bool(&self, v: Val<'de>, field: &'static str) -> R<bool> {
+        match v.node {
+            Node::Static(StaticNode::Bool(b)) => Ok(b),
+            _ => Err(DecodeError::InvalidField(field)),
+        }
+    }
+
+    pub(super) fn inline<const N: usize>(
+        &self,
+        v: Val<'de>,
+        field: &'static str,
+    ) -> R<InlineStr<N>> {
+        InlineStr::new(self.str(v, field)?).ok_or(DecodeError::InvalidField(field))
+    }
+
+    /// An enum word read leniently: a value this version does not know is `None`, with the
+    /// raw text kept in `unknown` (a whole frame is never lost to one new word).
+    pub(super) fn lenient<T>(
+        &self,
+        v: Val<'de>,
+        field: &'static str,
+        f: fn(&str) -> Option<T>,
+        unknown: &mut Unknowns,
+    ) -> R<Option<T>> {
+        let s = self.str(v, field)?;
+        Ok(f(s).or_else(|| {
+            unknown.note(field, s);
+            None
+        }))
+    }
+
+    /// A time read leniently (see [`Cursor::lenient`]).
+    pub(super) fn lenient_time(
+        &self,
+        v: Val<'de>,
+        field: &'static str,
+        unknown: &mut Unknowns,
+    ) -> R<Option<Timestamp>> {
+        self.lenient(v, field, Timestamp::parse_rfc3339, unknown)
+    }
+
+    /// An id in an ack: Kraken answers a validate-only request with an empty one, which names
+    /// no order.
+    pub(super) fn inline_id<const N: usize>(
+        &self,
+        v: Val<'de>,
+        field: &'static str,
+    ) -> R<Option<InlineStr<N>>> {
+        match self.str(v, field)? {
+            "" => Ok(None),
+            s => InlineStr::new(s)
+                .map(Some)
+                .ok_or(DecodeError::InvalidField(field)),
+        }
+    }
+
+    pub(super) fn wire<T>(
+        &self,
+        v: Val<'de>,
+        field: &'static str,
+        f: fn(&str) -> Option<T>,
+    ) -> R<T> {
+        f(self.str(v, field)?).ok_or(DecodeError::InvalidField(field))
+    }
+}
+
+/// Values a report held that this version does not know.
+#[derive(Default)]
+pub(super) struct Unknowns {
+    pub(super) first: Option<UnknownValue>,
+    pub(super) count: u8,
+}
+
+impl Unknowns {
+    pub(super) fn note(&mut self, field: &'static str, raw: &str) {
+        self.first.get_or_insert(UnknownValue {
+            field,
+            raw: Text::truncating(raw),
+        });
+        self.count = self.count.saturating_add(1);
+    }
+}
+
+pub(super) fn is_null(v: &Val<'_>) -> bool {
+    matches!(v.node, Node::Static(StaticNode::Null))
+}
+
+/// Parses the JSON number starting at `src[pos]` exactly: digits become the mantissa, the
+/// fraction length (minus any exponent) the scale. `None` if it does not fit a `Decimal`
+/// (more than 28 significant digits or an extreme exponent).
+pub(crate) fn parse_decimal(src: &[u8], pos: usize) -> Option<Decimal> {
+    let b = src.get(pos..)?;
+    let neg = b.first() == Some(&b'-');
+    let mut i = usize::from(neg);
+    // Digits accumulate in a u64 while they fit (19 digits: every price and quantity Kraken
+    // sends), then in a u128.
+    let mut m: u128;
+    let mut m64: u64 = 0;
+    let mut digits = 0u32;
+    let mut scale: i64 = 0;
+    let mut seen_point = false;
+    loop {
+        match b.get(i) {
+            Some(&c) if c.is_ascii_digit() => {
+                if digits < 19 {
+                    m64 = m64 * 10 + u64::from(c - b'0');
+                    if m64 != 0 {
+                        digits += 1;
+                    }
+                    scale += i64::from(seen_point);
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            Some(b'.') if !seen_point => {
+                seen_point = true;
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    m = u128::from(m64);
+    // Slow path: more than 19 significant digits.
+    let mut sig = digits;
+    loop {
+        match b.get(i) {
+            Some(&c) if c.is_ascii_digit() => {
+                m = m * 10 + u128::from(c - b'0');
+                sig += 1;
+                if sig > 28 {
+                    return None;
+                }
+                scale += i64::from(seen_point);
+                i += 1;
+            }
+            Some(b'.') if !seen_point => {
+                seen_point = true;
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    let int_start = usize::from(neg);
+    if i == int_start || (seen_point && i == int_start + 1) {
+        return None;
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        let eneg = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let mut e: i64 = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            e = (e * 10 + i64::from(c - b'0')).min(10_000);
+            i += 1;
+        }
+        scale += if eneg { e } else { -e };
+    }
+    while scale < 0 {
+        m = m.checked_mul(10)?;
+        scale += 1;
+    }
+    if scale > 28 || m >= 1u128 << 96 {
+        return None;
+    }
+    Some(Decimal::from_parts(
+        m as u32,
+        (m >> 32) as u32,
+        (m >> 64) as u32,
+        neg,
+        scale as u32,
+    ))
+}
+
+/// Fallback for numbers a `Decimal` cannot hold exactly: the nearest decimal of simd-json's
+/// parsed value (shortest round-trip digits).
+pub(super) fn approx_decimal(n: Node<'_>) -> Option<Decimal> {
+    match n {
+        Node::Static(StaticNode::F64(f)) => Decimal::from_f64(f),
+        Node::Static(StaticNode::I64(i)) => Some(Decimal::from(i)),
+        Node::Static(StaticNode::U64(u)) => Some(Decimal::from(u)),
+        _ => None,
+    }
+}
