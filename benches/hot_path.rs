@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kraken_exec::internals::{Command, Issued};
+use kraken_exec::internals::{Command, Issued, OrderCommand};
 use kraken_exec::protocol::{Decoder, Inbound, encode};
 use kraken_exec::risk::{RateCounter, Tier, Transaction};
 use kraken_exec::{
@@ -95,12 +95,12 @@ fn round_trip(c: &mut Criterion, name: &str, deadline: bool) {
             rate.try_charge(btc, Transaction::Add, now).unwrap();
             tracker.submit_add(req_id, &o, now, &mut |_| events += 1);
             let _ = cmd_tx.push(Issued {
-                cmd: Command::Add { req_id, order: o },
+                cmd: Command::Order(OrderCommand::Add { req_id, order: o }),
                 at_ns: now,
             });
             // I/O thread: pop, encode.
             if let Ok(Issued {
-                cmd: Command::Add { req_id, order },
+                cmd: Command::Order(OrderCommand::Add { req_id, order }),
                 ..
             }) = cmd_rx.pop()
             {
@@ -141,9 +141,9 @@ fn ring_hop(c: &mut Criterion) {
     });
     let _ = core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
     let msg = Issued {
-        cmd: Command::CancelAll {
+        cmd: Command::Order(OrderCommand::CancelAll {
             req_id: kraken_exec::RequestId(7),
-        },
+        }),
         at_ns: 1,
     };
     c.bench_function("rtrb_ping_pong_two_hops", |b| {

@@ -97,6 +97,7 @@ pub mod internals {
     pub use crate::engine::clock::now_ns;
     pub use crate::engine::msg::{
         BookChunk, Command, ConnectionState, Event, Issued, LargeCommand, MarketCommand,
+        OrderCommand,
     };
     pub use crate::engine::stats::EngineStats;
     pub use crate::engine::transport::{WsUrl, client_tls_config, frame_into};

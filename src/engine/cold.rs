@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::engine::clock;
-use crate::engine::msg::{Command, LargeCommand};
+use crate::engine::msg::{LargeCommand, OrderCommand};
 use crate::error::KrakenErrorKind;
 use crate::ids::{AssetCode, ExecId, OrderId, RequestId, SymbolId};
 use crate::order::OrderRef;
@@ -33,7 +33,7 @@ pub(crate) enum ColdRequest {
     /// Send a small command over REST, unless `expires_ns` (monotonic) has passed by then.
     Order {
         req_id: RequestId,
-        cmd: Command,
+        cmd: OrderCommand,
         sent_ns: u64,
         expires_ns: u64,
     },
@@ -404,10 +404,10 @@ impl Cold {
 
     /// Executes a small command over REST; Kraken's answer comes in the shape of a WS
     /// response.
-    pub fn order(&mut self, req_id: RequestId, cmd: &Command) -> RestOutcome {
+    pub fn order(&mut self, req_id: RequestId, cmd: &OrderCommand) -> RestOutcome {
         let n = self.next_nonce();
         let (method, r) = match cmd {
-            Command::Add { order, .. } => {
+            OrderCommand::Add { order, .. } => {
                 let Some(pair) = self.pair(order.symbol) else {
                     return RestOutcome::NotSent(NotSentReason::NoRestPair);
                 };
@@ -422,7 +422,7 @@ impl Cold {
                     });
                 (Method::AddOrder, r)
             }
-            Command::Amend { amend, .. } => {
+            OrderCommand::Amend { amend, .. } => {
                 rest::amend_order_form(&mut self.body, n, amend);
                 let r = self
                     .post("AmendOrder", false)
@@ -437,7 +437,7 @@ impl Cold {
                     });
                 (Method::AmendOrder, r)
             }
-            Command::Edit { edit, .. } => {
+            OrderCommand::Edit { edit, .. } => {
                 let Some(pair) = self.pair(edit.symbol) else {
                     return RestOutcome::NotSent(NotSentReason::NoRestPair);
                 };
@@ -451,8 +451,10 @@ impl Cold {
                     });
                 (Method::EditOrder, r)
             }
-            Command::CancelOne { target, .. } => (Method::CancelOrder, self.cancel_one(target)),
-            Command::CancelAll { .. } => {
+            OrderCommand::CancelOne { target, .. } => {
+                (Method::CancelOrder, self.cancel_one(target))
+            }
+            OrderCommand::CancelAll { .. } => {
                 rest::nonce_form(&mut self.body, n);
                 let r = self
                     .post("CancelAll", false)
@@ -460,7 +462,7 @@ impl Cold {
                     .map(AckResult::Count);
                 (Method::CancelAll, r)
             }
-            Command::CancelAfter { timeout_secs, .. } => {
+            OrderCommand::CancelAfter { timeout_secs, .. } => {
                 rest::cancel_all_after_form(&mut self.body, n, *timeout_secs);
                 let r = self
                     .post("CancelAllOrdersAfter", false)
@@ -471,10 +473,8 @@ impl Cold {
                     });
                 (Method::CancelAllOrdersAfter, r)
             }
-            Command::Large { .. }
-            | Command::Lookup { .. }
-            | Command::Discover { .. }
-            | Command::Market(_) => (
+            // Announced without its request: the session never hands one over.
+            OrderCommand::Large { .. } => (
                 Method::Other,
                 Err(RestError::Kraken(vec![
                     "EGeneral:Invalid arguments:not a REST order command".into(),
@@ -1017,19 +1017,19 @@ fn with_deadline<T>(
 
 /// Applies the deadline rule to a small command; `None`: expired, not to be sent.
 fn stamp_command(
-    mut cmd: Command,
+    mut cmd: OrderCommand,
     expires_ns: u64,
     now_ns: u64,
     offset_us: i64,
-) -> Option<Command> {
+) -> Option<OrderCommand> {
     match &mut cmd {
-        Command::Add { order, .. } => {
+        OrderCommand::Add { order, .. } => {
             with_deadline(expires_ns, now_ns, offset_us, &mut order.deadline, ())
         }
-        Command::Amend { amend, .. } => {
+        OrderCommand::Amend { amend, .. } => {
             with_deadline(expires_ns, now_ns, offset_us, &mut amend.deadline, ())
         }
-        Command::Edit { edit, .. } => {
+        OrderCommand::Edit { edit, .. } => {
             with_deadline(expires_ns, now_ns, offset_us, &mut edit.deadline, ())
         }
         // A late cancel cannot add risk: cancels do not expire.
@@ -1226,11 +1226,11 @@ impl ColdLoop {
             ColdRequest::Token => Some("GetWebSocketsToken"),
             ColdRequest::DeadMan { .. }
             | ColdRequest::Order {
-                cmd: Command::CancelAfter { .. },
+                cmd: OrderCommand::CancelAfter { .. },
                 ..
             } => Some("CancelAllOrdersAfter"),
             ColdRequest::Order {
-                cmd: Command::CancelAll { .. },
+                cmd: OrderCommand::CancelAll { .. },
                 ..
             } => Some("CancelAll"),
             _ => None,
@@ -1428,7 +1428,7 @@ mod tests {
         });
         l.push(ColdRequest::Order {
             req_id: RequestId(7),
-            cmd: Command::CancelAll {
+            cmd: OrderCommand::CancelAll {
                 req_id: RequestId(7),
             },
             sent_ns: 10 * S,
@@ -1436,7 +1436,7 @@ mod tests {
         });
         l.push(ColdRequest::Order {
             req_id: RequestId(8),
-            cmd: Command::CancelOne {
+            cmd: OrderCommand::CancelOne {
                 req_id: RequestId(8),
                 target: OrderRef::OrderId(crate::OrderId::new("OAAAAA-BBBBB-CCCCCC").expect("id")),
             },

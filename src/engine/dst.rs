@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 
 use super::clock::simulated;
 use super::cold::{ColdLoop, ColdReply, Http, Step};
-use super::msg::{Command, ConnectionState, Event, Issued, LargeCommand};
+use super::msg::{Command, ConnectionState, Event, Issued, LargeCommand, OrderCommand};
 use super::session::{Session, Transmit};
 use super::stats::EngineStats;
 use super::{EngineConfig, Strategy, Trader};
@@ -854,7 +854,7 @@ impl World {
             self.out();
         }
         while let Ok(Issued { cmd, at_ns }) = self.cmd_rx.pop() {
-            let large = if let Command::Large { .. } = cmd {
+            let large = if let Command::Order(OrderCommand::Large { .. }) = cmd {
                 self.large_rx.pop().ok()
             } else {
                 None

@@ -14,7 +14,7 @@ use tungstenite::Message;
 use crate::engine::IdleStrategy;
 use crate::engine::clock::{now_ns, wall};
 use crate::engine::cold::{ColdReply, ColdRequest};
-use crate::engine::msg::{Command, Event, Issued, LargeCommand};
+use crate::engine::msg::{Command, Event, Issued, LargeCommand, OrderCommand};
 use crate::engine::session::Session;
 use crate::engine::stats::EngineStats;
 use crate::engine::transport::{self, Connection, Sent, WsUrl};
@@ -299,13 +299,13 @@ impl Io {
                 self.flush_events();
                 continue;
             }
-            let large = if let Command::Large { .. } = cmd {
+            let large = if let Command::Order(OrderCommand::Large { .. }) = cmd {
                 self.large_rx.pop().ok()
             } else {
                 None
             };
             self.session.handle_command(now, cmd, large, at_ns, closing);
-            if at_ns > 0 && !matches!(cmd, Command::Lookup { .. } | Command::Discover { .. }) {
+            if at_ns > 0 && matches!(cmd, Command::Order(_)) {
                 let _ = self.tick_to_pop.record(now.saturating_sub(at_ns).max(1));
             }
             if self.pump_out() && at_ns > 0 {

@@ -10,11 +10,42 @@ use crate::protocol::messages::{
     Ticker,
 };
 
-/// A request for the I/O thread. Large requests (multi-order cancels and batches) travel on a
-/// second ring, announced by [`Command::Large`], so this one stays small.
+/// A request for the I/O thread: a trading request, or work the strategy side asks of the
+/// engine (a lookup, market data).
 #[derive(Clone, Copy, Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
+    /// A trading request (over the WebSocket, or REST while it is down).
+    Order(OrderCommand),
+    /// Look an order up over REST (after a snapshot lost track of it).
+    Lookup {
+        /// The order.
+        target: OrderRef,
+        /// Monotonic ns when it was submitted (0: unknown): the exchange cannot hold it
+        /// from before then, which bounds the search.
+        since_ns: u64,
+        /// The `deadline` (exchange time) its request carried, if known: the exchange cannot
+        /// have opened it later.
+        deadline: Option<crate::time::Timestamp>,
+    },
+    /// List the orders opened in the window a request could have opened one in (an edit
+    /// whose answer was lost: its replacement has no client id to look up), and adopt those
+    /// the engine does not know.
+    Discover {
+        /// Monotonic ns, at or before the request was sent.
+        since_ns: u64,
+        /// The latest `deadline` (exchange time) the request can have carried.
+        deadline: Option<crate::time::Timestamp>,
+    },
+    /// Market data on the public socket.
+    Market(MarketCommand),
+}
+
+/// A trading request. Large ones (multi-order cancels and batches) travel on a second ring,
+/// announced by [`OrderCommand::Large`], so this one stays small.
+#[derive(Clone, Copy, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum OrderCommand {
     /// `add_order`
     Add {
         /// Request id.
@@ -55,28 +86,6 @@ pub enum Command {
         /// Timeout.
         timeout_secs: u32,
     },
-    /// Look an order up over REST (after a snapshot lost track of it).
-    Lookup {
-        /// The order.
-        target: OrderRef,
-        /// Monotonic ns when it was submitted (0: unknown): the exchange cannot hold it
-        /// from before then, which bounds the search.
-        since_ns: u64,
-        /// The `deadline` (exchange time) its request carried, if known: the exchange cannot
-        /// have opened it later.
-        deadline: Option<crate::time::Timestamp>,
-    },
-    /// List the orders opened in the window a request could have opened one in (an edit
-    /// whose answer was lost: its replacement has no client id to look up), and adopt those
-    /// the engine does not know.
-    Discover {
-        /// Monotonic ns, at or before the request was sent.
-        since_ns: u64,
-        /// The latest `deadline` (exchange time) the request can have carried.
-        deadline: Option<crate::time::Timestamp>,
-    },
-    /// Market data on the public socket.
-    Market(MarketCommand),
     /// The next [`LargeCommand`] on the large ring.
     Large {
         /// Request id.
@@ -84,6 +93,21 @@ pub enum Command {
         /// Which one it is (`CancelOrder` of several orders, `BatchAdd`, `BatchCancel`).
         method: crate::protocol::messages::Method,
     },
+}
+
+impl OrderCommand {
+    /// Its request id.
+    pub fn req_id(&self) -> RequestId {
+        match *self {
+            OrderCommand::Add { req_id, .. }
+            | OrderCommand::Amend { req_id, .. }
+            | OrderCommand::Edit { req_id, .. }
+            | OrderCommand::CancelOne { req_id, .. }
+            | OrderCommand::CancelAll { req_id }
+            | OrderCommand::CancelAfter { req_id, .. }
+            | OrderCommand::Large { req_id, .. } => req_id,
+        }
+    }
 }
 
 /// A market-data request, for the public socket's session.

@@ -25,7 +25,7 @@ use std::sync::atomic::Ordering;
 use rustc_hash::FxBuildHasher;
 
 use crate::engine::cold::{ColdReply, ColdRequest};
-use crate::engine::msg::{Command, ConnectionState, Event, LargeCommand, Route};
+use crate::engine::msg::{Command, ConnectionState, Event, LargeCommand, OrderCommand, Route};
 use crate::engine::stats::EngineStats;
 use crate::engine::timers::{Timer, Timers};
 use crate::error::{DecodeError, KrakenErrorKind};
@@ -370,9 +370,9 @@ impl Session {
         self.last_frame_ns = now;
     }
 
-    /// A command from the strategy; `large` is the command a [`Command::Large`] announces.
-    /// `at_ns` is when the strategy issued it (0: unknown). `closing`: the engine is stopping,
-    /// so what the socket cannot carry is reported unsent rather than handed to REST.
+    /// A command from the strategy; `large` is the command an [`OrderCommand::Large`]
+    /// announces. `at_ns` is when the strategy issued it (0: unknown). `closing`: the engine is
+    /// stopping, so what the socket cannot carry is reported unsent rather than handed to REST.
     pub fn handle_command(
         &mut self,
         now: u64,
@@ -381,24 +381,13 @@ impl Session {
         at_ns: u64,
         closing: bool,
     ) {
-        let req_id = match cmd {
-            Command::Add { req_id, .. }
-            | Command::Amend { req_id, .. }
-            | Command::Edit { req_id, .. }
-            | Command::CancelOne { req_id, .. }
-            | Command::CancelAll { req_id }
-            | Command::CancelAfter { req_id, .. }
-            | Command::Large { req_id, .. } => req_id,
+        match cmd {
+            Command::Order(order) => self.order(now, order, large, at_ns, closing),
             Command::Lookup {
                 target,
                 since_ns,
                 deadline,
-            } => {
-                self.lookup(now, target, since_ns, deadline);
-                return;
-            }
-            // The public socket's (the driver hands them to its session).
-            Command::Market(_) => return,
+            } => self.lookup(now, target, since_ns, deadline),
             Command::Discover { since_ns, deadline } => {
                 EngineStats::inc(&self.stats.reconciliations);
                 let (since, until) = self.window(now, since_ns, deadline);
@@ -406,9 +395,22 @@ impl Session {
                     since: Timestamp(since),
                     until: Timestamp(until),
                 });
-                return;
             }
-        };
+            // The public socket's (the driver hands them to its session).
+            Command::Market(_) => {}
+        }
+    }
+
+    /// A trading request: written to the socket, or handed to REST while it is not ready.
+    fn order(
+        &mut self,
+        now: u64,
+        cmd: OrderCommand,
+        large: Option<LargeCommand>,
+        at_ns: u64,
+        closing: bool,
+    ) {
+        let req_id = cmd.req_id();
         if !self.ready {
             if closing {
                 self.emit(Event::NotSent {
@@ -431,7 +433,7 @@ impl Session {
                     sent_ns: now,
                     expires_ns,
                 },
-                None if matches!(cmd, Command::Large { .. }) => return,
+                None if matches!(cmd, OrderCommand::Large { .. }) => return,
                 None => ColdRequest::Order {
                     req_id,
                     cmd,
@@ -444,48 +446,40 @@ impl Session {
         }
         let token = self.token.as_deref().unwrap_or("");
         let mut responses = 1u16;
+        let id = req_id.0;
         match (&cmd, &large) {
-            (Command::Add { order, .. }, _) => encode::request(
-                &mut self.out,
-                Request::Add(order),
-                &self.symbols,
-                token,
-                req_id.0,
-            ),
-            (Command::Amend { amend, .. }, _) => encode::request(
+            (OrderCommand::Add { order, .. }, _) => {
+                encode::request(&mut self.out, Request::Add(order), &self.symbols, token, id)
+            }
+            (OrderCommand::Amend { amend, .. }, _) => encode::request(
                 &mut self.out,
                 Request::Amend(amend),
                 &self.symbols,
                 token,
-                req_id.0,
+                id,
             ),
-            (Command::Edit { edit, .. }, _) => encode::request(
-                &mut self.out,
-                Request::Edit(edit),
-                &self.symbols,
-                token,
-                req_id.0,
-            ),
-            (Command::CancelOne { target, .. }, _) => {
-                let c = CancelOrder::one(*target);
-                encode::cancel_order(&mut self.out, &c, token, req_id.0)
+            (OrderCommand::Edit { edit, .. }, _) => {
+                encode::request(&mut self.out, Request::Edit(edit), &self.symbols, token, id)
             }
-            (Command::CancelAll { .. }, _) => encode::cancel_all(&mut self.out, token, req_id.0),
-            (Command::CancelAfter { timeout_secs, .. }, _) => {
-                encode::cancel_all_orders_after(&mut self.out, *timeout_secs, token, req_id.0)
+            (OrderCommand::CancelOne { target, .. }, _) => {
+                encode::cancel_order(&mut self.out, &CancelOrder::one(*target), token, id)
             }
-            (Command::Large { .. }, Some(LargeCommand::Cancel(c))) => {
+            (OrderCommand::CancelAll { .. }, _) => encode::cancel_all(&mut self.out, token, id),
+            (OrderCommand::CancelAfter { timeout_secs, .. }, _) => {
+                encode::cancel_all_orders_after(&mut self.out, *timeout_secs, token, id)
+            }
+            (OrderCommand::Large { .. }, Some(LargeCommand::Cancel(c))) => {
                 responses = c.refs.len() as u16;
-                encode::cancel_order(&mut self.out, c, token, req_id.0)
+                encode::cancel_order(&mut self.out, c, token, id)
             }
-            (Command::Large { .. }, Some(LargeCommand::BatchAdd(b))) => {
-                encode::batch_add(&mut self.out, b, &self.symbols, token, req_id.0)
+            (OrderCommand::Large { .. }, Some(LargeCommand::BatchAdd(b))) => {
+                encode::batch_add(&mut self.out, b, &self.symbols, token, id)
             }
-            (Command::Large { .. }, Some(LargeCommand::BatchCancel(b))) => {
-                encode::batch_cancel(&mut self.out, b, token, req_id.0)
+            (OrderCommand::Large { .. }, Some(LargeCommand::BatchCancel(b))) => {
+                encode::batch_cancel(&mut self.out, b, token, id)
             }
-            (Command::Large { .. }, None)
-            | (Command::Lookup { .. } | Command::Discover { .. } | Command::Market(_), _) => return,
+            // Announced, but its request did not come: nothing to send.
+            (OrderCommand::Large { .. }, None) => return,
         }
         let deadline_ns = now + self.cfg.request_timeout_ns;
         self.in_flight.insert(

@@ -209,10 +209,10 @@ impl Fix {
         let order = AddOrder::limit(SymbolId(0), Side::Buy, dec!(1), dec!(100));
         self.s.handle_command(
             self.now,
-            Command::Add {
+            Command::Order(OrderCommand::Add {
                 req_id: RequestId(req_id),
                 order,
-            },
+            }),
             None,
             self.now,
             false,
@@ -679,9 +679,9 @@ fn an_acknowledged_request_with_no_executions_frame_after_it_resyncs_the_stream(
     h.ack("add_order", 1, r#"{"cl_ord_id":"v"}"#);
     h.s.handle_command(
         h.now,
-        Command::CancelAll {
+        Command::Order(OrderCommand::CancelAll {
             req_id: RequestId(2),
-        },
+        }),
         None,
         h.now,
         false,

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use crate::engine::clock::{now_ns, wall};
 use crate::engine::gate::Gate;
 use crate::engine::msg::{
-    Command, ConnectionState, Event, Issued, LargeCommand, MarketCommand, Route,
+    Command, ConnectionState, Event, Issued, LargeCommand, MarketCommand, OrderCommand, Route,
 };
 use crate::engine::reconciler::{Reconciler, Verdict};
 use crate::engine::stats::EngineStats;
@@ -997,7 +997,9 @@ impl Trader {
 
     /// `at_ns`: when the strategy called (tick-to-wire starts there).
     fn push(&mut self, cmd: Command, at_ns: u64) -> Result<(), TradeError> {
-        if let (Some(j), Some(e)) = (&mut self.journal, intent_of(&cmd)) {
+        if let (Some(j), Command::Order(o)) = (&mut self.journal, &cmd)
+            && let Some(e) = intent_of(o)
+        {
             j.record(&e, wall().0, now_ns());
         }
         self.carry_if_rotated();
@@ -1091,7 +1093,7 @@ impl Trader {
         let pending = &mut self.pending;
         self.tracker
             .submit_add(req_id, &order, now, &mut |e| pending.push_back(e));
-        self.push(Command::Add { req_id, order }, now)?;
+        self.push(Command::Order(OrderCommand::Add { req_id, order }), now)?;
         Ok(req_id)
     }
 
@@ -1197,10 +1199,10 @@ impl Trader {
                 let mut order = front.order;
                 self.stamp_deadline(&mut order.deadline);
                 let _ = self.push(
-                    Command::Add {
+                    Command::Order(OrderCommand::Add {
                         req_id: front.req_id,
                         order,
-                    },
+                    }),
                     now,
                 );
             }
@@ -1278,7 +1280,7 @@ impl Trader {
         let req_id = self.next_id();
         self.tracker
             .submit_other(req_id, Method::AmendOrder, Some(&target));
-        self.push(Command::Amend { req_id, amend }, now)?;
+        self.push(Command::Order(OrderCommand::Amend { req_id, amend }), now)?;
         Ok(req_id)
     }
 
@@ -1329,7 +1331,7 @@ impl Trader {
         self.stamp_deadline(&mut edit.deadline);
         let req_id = self.next_id();
         self.tracker.submit_edit(req_id, &edit);
-        self.push(Command::Edit { req_id, edit }, now)?;
+        self.push(Command::Order(OrderCommand::Edit { req_id, edit }), now)?;
         Ok(req_id)
     }
 
@@ -1390,7 +1392,10 @@ impl Trader {
         let req_id = self.next_id();
         self.tracker
             .submit_cancel(req_id, Method::CancelOrder, &[target], 1);
-        self.push(Command::CancelOne { req_id, target }, now)?;
+        self.push(
+            Command::Order(OrderCommand::CancelOne { req_id, target }),
+            now,
+        )?;
         Ok(req_id)
     }
 
@@ -1443,7 +1448,10 @@ impl Trader {
             .submit_cancel(req_id, Method::CancelOrder, &c.refs, c.refs.len() as u16);
         let _ = self.large_tx.push(LargeCommand::Cancel(c));
         let method = Method::CancelOrder;
-        self.push(Command::Large { req_id, method }, now_ns())?;
+        self.push(
+            Command::Order(OrderCommand::Large { req_id, method }),
+            now_ns(),
+        )?;
         Ok(req_id)
     }
 
@@ -1479,7 +1487,7 @@ impl Trader {
         self.cancel_paced(|_| true, now_ns());
         let req_id = self.next_id();
         self.tracker.submit_other(req_id, Method::CancelAll, None);
-        self.push(Command::CancelAll { req_id }, now_ns())?;
+        self.push(Command::Order(OrderCommand::CancelAll { req_id }), now_ns())?;
         Ok(req_id)
     }
 
@@ -1520,10 +1528,10 @@ impl Trader {
         self.tracker
             .submit_other(req_id, Method::CancelAllOrdersAfter, None);
         self.push(
-            Command::CancelAfter {
+            Command::Order(OrderCommand::CancelAfter {
                 req_id,
                 timeout_secs,
-            },
+            }),
             now_ns(),
         )?;
         Ok(req_id)
@@ -1616,7 +1624,10 @@ impl Trader {
         }
         let _ = self.large_tx.push(LargeCommand::BatchAdd(batch));
         let method = Method::BatchAdd;
-        self.push(Command::Large { req_id, method }, now_ns())?;
+        self.push(
+            Command::Order(OrderCommand::Large { req_id, method }),
+            now_ns(),
+        )?;
         Ok(req_id)
     }
 
@@ -1674,7 +1685,10 @@ impl Trader {
             .submit_cancel(req_id, Method::BatchCancel, &batch.refs, 1);
         let _ = self.large_tx.push(LargeCommand::BatchCancel(batch));
         let method = Method::BatchCancel;
-        self.push(Command::Large { req_id, method }, now_ns())?;
+        self.push(
+            Command::Order(OrderCommand::Large { req_id, method }),
+            now_ns(),
+        )?;
         Ok(req_id)
     }
 
@@ -2648,7 +2662,7 @@ fn add_intent(
 }
 
 /// The journal's record of a request accepted from the strategy.
-fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
+fn intent_of(cmd: &OrderCommand) -> Option<crate::journal::Entry> {
     use crate::journal::Entry;
     let target = |t: &OrderRef| match t {
         OrderRef::OrderId(id) => (Some(*id), None),
@@ -2669,7 +2683,7 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             validate: false,
         };
     Some(match *cmd {
-        Command::Add { req_id, order } => add_intent(
+        OrderCommand::Add { req_id, order } => add_intent(
             req_id,
             Method::AddOrder,
             &order,
@@ -2677,7 +2691,7 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             order.deadline,
             order.validate,
         ),
-        Command::Amend { req_id, amend } => intent(
+        OrderCommand::Amend { req_id, amend } => intent(
             req_id,
             Method::AmendOrder,
             amend.target.ids(),
@@ -2687,7 +2701,7 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             amend.limit_price,
             amend.deadline,
         ),
-        Command::Edit { req_id, edit } => intent(
+        OrderCommand::Edit { req_id, edit } => intent(
             req_id,
             Method::EditOrder,
             (Some(edit.order_id), None),
@@ -2697,7 +2711,7 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             edit.limit_price,
             edit.deadline,
         ),
-        Command::CancelOne { req_id, target: t } => intent(
+        OrderCommand::CancelOne { req_id, target: t } => intent(
             req_id,
             Method::CancelOrder,
             target(&t),
@@ -2707,7 +2721,7 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             None,
             None,
         ),
-        Command::CancelAll { req_id } => intent(
+        OrderCommand::CancelAll { req_id } => intent(
             req_id,
             Method::CancelAll,
             (None, None),
@@ -2717,7 +2731,7 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             None,
             None,
         ),
-        Command::CancelAfter { req_id, .. } => intent(
+        OrderCommand::CancelAfter { req_id, .. } => intent(
             req_id,
             Method::CancelAllOrdersAfter,
             (None, None),
@@ -2728,11 +2742,11 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             None,
         ),
         // A batch's orders are on record one by one (see `batch_add`).
-        Command::Large {
+        OrderCommand::Large {
             method: Method::BatchAdd,
             ..
         } => return None,
-        Command::Large { req_id, method } => intent(
+        OrderCommand::Large { req_id, method } => intent(
             req_id,
             method,
             (None, None),
@@ -2742,7 +2756,6 @@ fn intent_of(cmd: &Command) -> Option<crate::journal::Entry> {
             None,
             None,
         ),
-        Command::Lookup { .. } | Command::Discover { .. } | Command::Market(_) => return None,
     })
 }
 
@@ -2766,7 +2779,7 @@ mod tests {
     #[test]
     fn a_quote_quantity_add_is_journaled_in_base_units() {
         let order = AddOrder::market_buy_quote(SymbolId(0), rust_decimal_macros::dec!(100));
-        let e = intent_of(&Command::Add {
+        let e = intent_of(&OrderCommand::Add {
             req_id: RequestId(1),
             order,
         });
@@ -2780,7 +2793,7 @@ mod tests {
             rust_decimal_macros::dec!(0.5),
             rust_decimal_macros::dec!(100),
         );
-        let e = intent_of(&Command::Add {
+        let e = intent_of(&OrderCommand::Add {
             req_id: RequestId(2),
             order,
         });
@@ -2796,7 +2809,7 @@ mod tests {
     #[test]
     fn large_requests_are_journaled_under_their_own_method() {
         for method in [Method::CancelOrder, Method::BatchCancel] {
-            let e = intent_of(&Command::Large {
+            let e = intent_of(&OrderCommand::Large {
                 req_id: RequestId(9),
                 method,
             });
@@ -2805,7 +2818,7 @@ mod tests {
                 "{method:?}: {e:?}"
             );
         }
-        let batch = Command::Large {
+        let batch = OrderCommand::Large {
             req_id: RequestId(9),
             method: Method::BatchAdd,
         };

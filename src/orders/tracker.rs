@@ -1239,16 +1239,6 @@ impl OrderTracker {
         now: u64,
         sink: &mut impl FnMut(TrackerEvent),
     ) {
-        self.on_report(r, snapshot, now, sink);
-    }
-
-    fn on_report(
-        &mut self,
-        r: &ExecutionReport,
-        snapshot: bool,
-        now: u64,
-        sink: &mut impl FnMut(TrackerEvent),
-    ) {
         self.stats.execution_messages += 1;
         let found = self.by_order_id.get(&r.order_id).copied().or_else(|| {
             // Executions before the ack: join by client id to the pending record, but only the
