@@ -20,7 +20,9 @@ pub(crate) mod msg;
 pub(crate) mod outbox;
 pub(crate) mod reconciler;
 pub(crate) mod session;
+mod statistics;
 pub(crate) mod stats;
+mod strategy;
 pub(crate) mod timers;
 mod trader;
 pub(crate) mod transport;
@@ -30,11 +32,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use msg::ConnectionState;
-pub(crate) use stats::EngineStats;
-pub use trader::{
-    LatencyReport, LatencySummary, MarketStats, PacingStats, ShutdownReport, Statistics, Strategy,
-    TradeError, Trader,
+pub use statistics::{
+    LatencyReport, LatencySummary, MarketStats, PacingStats, ShutdownReport, Statistics,
 };
+pub(crate) use stats::EngineStats;
+pub use strategy::Strategy;
+pub use trader::{TradeError, Trader};
 pub use transport::TransportError;
 
 use crate::ids::SymbolTable;

@@ -1392,8 +1392,7 @@ fn causes_executions(r: &Response, batch_orders: bool) -> bool {
         // Validate-only: no order.
         (Method::AddOrder, AckResult::Order { order_id, .. }) => order_id.is_some(),
         (Method::BatchAdd, _) => batch_orders,
-        (Method::AmendOrder | Method::EditOrder, _) => true,
-        (Method::CancelOrder, _) => true,
+        (Method::AmendOrder | Method::EditOrder | Method::CancelOrder, _) => true,
         (Method::CancelAll | Method::BatchCancel, AckResult::Count(n)) => n > 0,
         (Method::BatchCancel, _) => true,
         _ => false,

@@ -1130,11 +1130,10 @@ impl OrderTracker {
             self.index(s);
         }
         match status {
-            Some(OrderStatus::Unknown) => {}
-            Some(st) => self.set_status(s, st, None, sink),
             // Not found yet: the request may still be on its way through the exchange. The
             // caller looks again later and gives up with `give_up`.
-            None => {}
+            Some(OrderStatus::Unknown) | None => {}
+            Some(st) => self.set_status(s, st, None, sink),
         }
     }
 
