@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::engine::ws_frame::Frame;
 use crossbeam_channel::{Receiver, Sender};
 use hdrhistogram::Histogram;
 use rustls::ClientConfig;
-use tungstenite::Message;
 
 use crate::engine::IdleStrategy;
 use crate::engine::clock::{now_ns, wall};
@@ -326,26 +326,26 @@ impl Io {
             // A frame this read returns was readable by now at the latest: wire-to-strategy
             // starts here, before the read syscall, TLS and WebSocket decoding.
             let readable = now_ns();
-            match c.ws.read() {
-                Ok(Message::Text(t)) => {
+            match c.read() {
+                Ok(Some(Frame::Text(t))) => {
                     any = true;
-                    self.session.handle_frame(readable, t.as_bytes());
+                    self.session.handle_frame(readable, t);
                     self.pump_out();
                     let _ = self
                         .frame_to_ring
                         .record(now_ns().saturating_sub(readable).max(1));
                 }
-                Ok(Message::Close(_)) => {
+                Ok(Some(Frame::Close(_))) => {
                     self.drop_connection("closed by peer");
                     return true;
                 }
-                Ok(_) => {
+                Ok(Some(_)) => {
                     any = true;
                     self.session.handle_control_frame(readable);
                 }
-                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    // Flush queued writes (e.g. pong replies tungstenite queued).
-                    let _ = c.ws.flush();
+                Ok(None) => {
+                    // Write what is queued (a pong, the rest of a request).
+                    let _ = c.flush();
                     return any;
                 }
                 Err(e) => {

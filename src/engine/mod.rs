@@ -26,6 +26,7 @@ mod strategy;
 pub(crate) mod timers;
 mod trader;
 pub(crate) mod transport;
+pub(crate) mod ws_frame;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -332,15 +333,27 @@ fn cold_for(
     }
 }
 
-/// The session's settings from `cfg`; `seed` spreads reconnect jitter.
-fn session_config(cfg: &EngineConfig, seed: u64) -> session::SessionConfig {
+/// The dead man's switch's timeout in Kraken's form (whole seconds, 0: off), or why
+/// `cfg.dead_man_timeout` cannot be one.
+fn dead_man_secs(cfg: &EngineConfig) -> Result<u32, EngineError> {
+    crate::order::CancelAllAfter::of(cfg.dead_man_timeout)
+        .map(|c| c.timeout_secs)
+        .map_err(|e| {
+            EngineError::Config(format!(
+                "dead_man_timeout {:?}: {}",
+                cfg.dead_man_timeout, e.rule
+            ))
+        })
+}
+
+/// The session's settings from `cfg` (its dead man's switch as `dead_man_secs` gave it);
+/// `seed` spreads reconnect jitter.
+fn session_config(cfg: &EngineConfig, dead_man_secs: u32, seed: u64) -> session::SessionConfig {
     session::SessionConfig {
         request_timeout_ns: cfg.request_timeout.as_nanos() as u64,
         order_deadline_ns: order_deadline(cfg.request_timeout).as_nanos() as u64,
         watchdog_ns: cfg.watchdog.as_nanos() as u64,
-        // Checked by `start`; the session keeps Kraken's wire form (0: off).
-        dead_man_timeout_secs: crate::order::CancelAllAfter::of(cfg.dead_man_timeout)
-            .map_or(0, |c| c.timeout_secs),
+        dead_man_timeout_secs: dead_man_secs,
         dead_man_refresh_ns: cfg.dead_man_refresh.as_nanos() as u64,
         token_refresh_ns: cfg.token_refresh.as_nanos() as u64,
         backoff_min_ns: cfg.backoff_min.as_nanos() as u64,
@@ -422,18 +435,14 @@ pub(crate) fn recover_trader(
 ///     trader.poll(&mut ());
 ///     std::thread::sleep(Duration::from_millis(1));
 /// }
-/// trader.shutdown();
+/// let report = trader.shutdown();
+/// assert!(report.unanswered.is_empty(), "look these up before trading on");
 /// ```
 pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
     if cfg.symbols.is_empty() {
         return Err(EngineError::Config("no symbols".into()));
     }
-    if let Err(e) = crate::order::CancelAllAfter::of(cfg.dead_man_timeout) {
-        return Err(EngineError::Config(format!(
-            "dead_man_timeout {:?}: {}",
-            cfg.dead_man_timeout, e.rule
-        )));
-    }
+    let dead_man = dead_man_secs(&cfg)?;
     let url = transport::WsUrl::parse(&cfg.ws_url)?;
     check_secure(&cfg, &url)?;
     let public_url = transport::WsUrl::parse(&cfg.public_ws_url)?;
@@ -480,7 +489,7 @@ pub fn start(cfg: EngineConfig) -> Result<Trader, EngineError> {
         .spawn(move || cold::run(cold, cold_req_rx, cold_rep_tx))?;
 
     // Processes restarted together must not reconnect in step.
-    let session_cfg = session_config(&cfg, clock::wall().0 as u64);
+    let session_cfg = session_config(&cfg, dead_man, clock::wall().0 as u64);
     let mut session = session::Session::new(
         session_cfg,
         symbols.clone(),

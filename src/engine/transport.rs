@@ -1,6 +1,7 @@
-//! One WebSocket over a non-blocking mio socket, optionally wrapped in rustls, framed by
-//! tungstenite. Connecting blocks (with a deadline) on the I/O thread; after that every call is
-//! non-blocking.
+//! One WebSocket over a non-blocking mio socket, optionally wrapped in rustls. tungstenite does
+//! the opening handshake; frames are then read by our own reader (`ws_frame`) and written from
+//! a reused buffer, so neither direction allocates per frame in this layer. Connecting blocks
+//! (with a deadline) on the I/O thread; after that every call is non-blocking.
 
 use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
@@ -12,9 +13,8 @@ use mio::{Events, Interest, Poll, Token};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use tungstenite::handshake::HandshakeError;
-use tungstenite::protocol::frame::FrameHeader;
-use tungstenite::protocol::frame::coding::{Data, OpCode};
-use tungstenite::{Message, WebSocket};
+
+use crate::engine::ws_frame::{Frame, FrameError, FrameReader};
 
 /// Why a connection could not be made or was lost.
 #[derive(Debug, thiserror::Error)]
@@ -26,18 +26,30 @@ pub enum TransportError {
     /// Socket error.
     #[error("io: {0}")]
     Io(#[from] io::Error),
-    /// TLS error.
+    /// TLS error (rustls's message: its types are not part of our API).
     #[error("tls: {0}")]
-    Tls(#[from] rustls::Error),
-    /// WebSocket error.
+    Tls(String),
+    /// WebSocket handshake error (tungstenite's message).
     #[error("websocket: {0}")]
-    Ws(#[from] tungstenite::Error),
+    Ws(String),
     /// The handshake did not finish in time.
     #[error("connect timed out")]
     Timeout,
     /// The CA file could not be read.
     #[error("CA certificates: {0}")]
     Ca(String),
+}
+
+impl From<rustls::Error> for TransportError {
+    fn from(e: rustls::Error) -> Self {
+        TransportError::Tls(e.to_string())
+    }
+}
+
+impl From<tungstenite::Error> for TransportError {
+    fn from(e: tungstenite::Error) -> Self {
+        TransportError::Ws(e.to_string())
+    }
 }
 
 /// A parsed `ws://` / `wss://` URL.
@@ -152,19 +164,94 @@ impl Write for Stream {
 
 /// A connected WebSocket and the poller watching its socket.
 pub struct Connection {
-    /// The socket.
-    pub ws: WebSocket<Stream>,
+    stream: Stream,
+    /// Frames are read into here.
+    reader: FrameReader,
     /// Readiness of the socket (used by the blocking idle strategy and while connecting).
     pub poll: Poll,
     events: Events,
     /// Outgoing frames are built here (reused: no allocation per request).
     frame: Vec<u8>,
+    /// Over plain TCP, what the socket has not taken yet (over TLS, rustls holds it).
+    unsent: Vec<u8>,
+    /// The payload of a ping to answer (RFC 6455: a pong as soon as practical).
+    pong: Option<arrayvec::ArrayVec<u8, 125>>,
     /// Masking keys (xorshift; RFC 6455 wants them unpredictable to intermediaries, which a
     /// per-connection seed from the clock gives).
     mask_state: u64,
 }
 
+/// Why a read failed: the connection is to be dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The socket or TLS failed.
+    #[error("io: {0}")]
+    Io(#[from] io::Error),
+    /// The peer broke RFC 6455.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// The peer closed the socket.
+    #[error("connection closed")]
+    Closed,
+}
+
+/// Hands tungstenite's handshake the server's answer and nothing after it: the frames that
+/// follow in the same read stay here (`rest`) for our reader.
+struct UpToAnswer {
+    stream: Stream,
+    /// Bytes read from the stream; `given` of them handed to tungstenite.
+    got: Vec<u8>,
+    given: usize,
+    /// Where the answer's header ends (after its blank line), once seen.
+    end: Option<usize>,
+}
+
+impl UpToAnswer {
+    /// What was read after the answer.
+    fn rest(&self) -> &[u8] {
+        &self.got[self.given..]
+    }
+}
+
+impl Read for UpToAnswer {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.given == self.got.len() {
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk)?;
+            let from = self.got.len().saturating_sub(3);
+            self.got.extend_from_slice(&chunk[..n]);
+            if self.end.is_none() {
+                self.end = self.got[from..]
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map(|i| from + i + 4);
+            }
+        }
+        let limit = self.end.unwrap_or(self.got.len());
+        let n = buf.len().min(limit.saturating_sub(self.given));
+        buf[..n].copy_from_slice(&self.got[self.given..self.given + n]);
+        self.given += n;
+        if n == 0 && !buf.is_empty() && self.end.is_some() {
+            // The answer is all given (tungstenite parses it without reading on).
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }
+}
+
+impl Write for UpToAnswer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
 const SOCK: Token = Token(0);
+const OP_TEXT: u8 = 1;
+const OP_CLOSE: u8 = 8;
+const OP_PONG: u8 = 10;
 
 impl Connection {
     /// Connects and completes the TLS and WebSocket handshakes within `timeout`.
@@ -210,7 +297,13 @@ impl Connection {
         } else {
             Stream::Plain(tcp)
         };
-        let mut hs = tungstenite::client(url.url.as_str(), stream);
+        let answer = UpToAnswer {
+            stream,
+            got: Vec::with_capacity(4096),
+            given: 0,
+            end: None,
+        };
+        let mut hs = tungstenite::client(url.url.as_str(), answer);
         let ws = loop {
             match hs {
                 Ok((ws, _resp)) => break ws,
@@ -221,58 +314,107 @@ impl Connection {
                 Err(HandshakeError::Failure(e)) => return Err(e.into()),
             }
         };
+        let answer = ws.into_inner();
+        let mut reader = FrameReader::new(256 * 1024);
+        reader.push(answer.rest());
+        let stream = answer.stream;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         Ok(Self {
-            ws,
+            stream,
+            reader,
             poll,
             events,
             frame: Vec::with_capacity(16 * 1024),
+            unsent: Vec::with_capacity(16 * 1024),
+            pong: None,
             mask_state: seed | 1,
         })
     }
 
-    /// Sends `payload` as one masked text frame. Over TLS the frame is built in a reused buffer
-    /// and handed to rustls whole, then written out as far as the socket takes it (the rest
-    /// stays queued in rustls and goes with the next flush): no allocation, one copy. Over
-    /// plain TCP, or while tungstenite still holds bytes of its own (a pong it queued), it goes
-    /// through tungstenite's `Message`, which keeps frames in order but allocates.
-    /// `payload` must be UTF-8 (a text frame); over the tungstenite path it is checked.
-    pub fn send_text(&mut self, payload: &[u8]) -> tungstenite::Result<()> {
-        let own_bytes_sent = match self.ws.flush() {
-            Ok(()) => true,
-            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => false,
-            Err(e) => return Err(e),
-        };
-        let Stream::Tls(tls) = self.ws.get_mut() else {
-            return self.send_via_tungstenite(payload);
-        };
-        if !own_bytes_sent {
-            return self.send_via_tungstenite(payload);
+    /// The next frame (`Ok(None)`: nothing more to read now). A ping is answered by itself
+    /// (the pong goes with the next write or read).
+    pub fn read(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
+        if self.pong.is_some() {
+            self.send_pong()?;
         }
+        loop {
+            if self.reader.advance()? {
+                let f = self.reader.take();
+                if let Frame::Ping(p) = f {
+                    self.pong = arrayvec::ArrayVec::try_from(p).ok();
+                }
+                return Ok(Some(f));
+            }
+            match self.reader.fill(&mut self.stream) {
+                Ok(0) => return Err(ReadError::Closed),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn send_pong(&mut self) -> io::Result<()> {
+        let Some(p) = self.pong.take() else {
+            return Ok(());
+        };
+        self.send(OP_PONG, &p)
+    }
+
+    /// Sends `payload` as one masked text frame. The frame is built in a reused buffer and
+    /// handed over whole: to rustls, which encrypts it and writes what the socket takes (the
+    /// rest goes with the next write or [`flush`](Self::flush)), or to the socket, keeping what
+    /// it does not take. `payload` must be UTF-8 (the engine's requests are).
+    pub fn send_text(&mut self, payload: &[u8]) -> io::Result<()> {
+        if self.pong.is_some() {
+            self.send_pong()?;
+        }
+        self.send(OP_TEXT, payload)
+    }
+
+    fn send(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
         self.mask_state ^= self.mask_state << 13;
         self.mask_state ^= self.mask_state >> 7;
         self.mask_state ^= self.mask_state << 17;
         let key = (self.mask_state as u32).to_ne_bytes();
-        frame_into(&mut self.frame, payload, key);
-        // Unlimited buffer (set at connect): the whole frame is taken, never a part of it.
-        tls.conn.writer().write_all(&self.frame)?;
-        while tls.conn.wants_write() {
-            match tls.conn.write_tls(&mut tls.sock) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e.into()),
+        frame_op_into(&mut self.frame, opcode, payload, key);
+        match &mut self.stream {
+            // Unlimited buffer (set at connect): the whole frame is taken, never a part of it.
+            Stream::Tls(tls) => tls.conn.writer().write_all(&self.frame)?,
+            Stream::Plain(_) => self.unsent.extend_from_slice(&self.frame),
+        }
+        self.flush()
+    }
+
+    /// Writes out what is queued, as far as the socket takes it (never blocks).
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.stream {
+            Stream::Tls(tls) => {
+                while tls.conn.wants_write() {
+                    match tls.conn.write_tls(&mut tls.sock) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Stream::Plain(tcp) => {
+                while !self.unsent.is_empty() {
+                    match tcp.write(&self.unsent) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => {
+                            self.unsent.drain(..n);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(e),
+                    }
+                }
             }
         }
         Ok(())
-    }
-
-    fn send_via_tungstenite(&mut self, payload: &[u8]) -> tungstenite::Result<()> {
-        let text = std::str::from_utf8(payload)?;
-        self.ws
-            .write(Message::text(text))
-            .and_then(|()| self.ws.flush())
     }
 
     /// Blocks until the socket is readable or `timeout` passes.
@@ -280,25 +422,38 @@ impl Connection {
         self.poll.poll(&mut self.events, Some(timeout))
     }
 
-    /// Shuts the socket down (best effort).
+    /// Sends a close (1000, normal) and shuts the socket down (best effort).
     pub fn shutdown(&mut self) {
-        let _ = self.ws.close(None);
-        let _ = self.ws.flush();
-        let _ = self.ws.get_mut().tcp().shutdown(std::net::Shutdown::Both);
+        let _ = self.send(OP_CLOSE, &1000u16.to_be_bytes());
+        if let Stream::Tls(tls) = &mut self.stream {
+            tls.conn.send_close_notify();
+        }
+        let _ = self.flush();
+        let _ = self.stream.tcp().shutdown(std::net::Shutdown::Both);
     }
 }
 
 /// Writes a final, masked text frame of `payload` into `out` (cleared first).
 pub fn frame_into(out: &mut Vec<u8>, payload: &[u8], key: [u8; 4]) {
+    frame_op_into(out, OP_TEXT, payload, key);
+}
+
+/// Writes a final, masked frame of `opcode` and `payload` into `out` (cleared first).
+fn frame_op_into(out: &mut Vec<u8>, opcode: u8, payload: &[u8], key: [u8; 4]) {
     out.clear();
-    let header = FrameHeader {
-        is_final: true,
-        opcode: OpCode::Data(Data::Text),
-        mask: Some(key),
-        ..FrameHeader::default()
-    };
-    // Writing into a Vec cannot fail.
-    let _ = header.format(payload.len() as u64, out);
+    out.push(0x80 | opcode);
+    match payload.len() {
+        n @ 0..=125 => out.push(0x80 | n as u8),
+        n @ 126..=0xffff => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&key);
     let start = out.len();
     out.extend_from_slice(payload);
     // Eight bytes at a time; every chunk starts at a multiple of 4, so the key lines up.
@@ -401,10 +556,6 @@ pub(crate) fn transmit(
             };
             match c.send_text(frame) {
                 Ok(()) => Sent::Wrote,
-                // Queued inside tungstenite; the next flush sends it.
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    Sent::Wrote
-                }
                 Err(e) => {
                     if let Some(mut c) = conn.take() {
                         c.shutdown();

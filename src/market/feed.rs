@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::engine::ws_frame::Frame;
 use rustls::ClientConfig;
-use tungstenite::Message;
 
 use crate::engine::clock::now_ns;
 use crate::engine::transport::{self, Connection, Sent, WsUrl};
@@ -128,20 +128,20 @@ impl Feed {
         };
         // Wire-to-strategy starts here, before the read syscall, TLS and WebSocket decoding.
         let readable = now_ns();
-        let why = match c.ws.read() {
-            Ok(Message::Text(t)) => {
-                self.session.handle_frame(readable, t.as_bytes());
+        let why = match c.read() {
+            Ok(Some(Frame::Text(t))) => {
+                self.session.handle_frame(readable, t);
                 self.pump_out();
                 return Read::Frame;
             }
-            Ok(Message::Close(_)) => "closed by peer".to_string(),
-            Ok(_) => {
+            Ok(Some(Frame::Close(_))) => "closed by peer".to_string(),
+            Ok(Some(_)) => {
                 self.session.handle_control_frame(readable);
                 return Read::Control;
             }
-            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                // Flush queued writes (e.g. pong replies tungstenite queued).
-                let _ = c.ws.flush();
+            Ok(None) => {
+                // Write what is queued (a pong, the rest of a request).
+                let _ = c.flush();
                 return Read::Nothing;
             }
             Err(e) => format!("read: {e}"),
