@@ -151,6 +151,9 @@ pub enum Rule {
     /// Batch orders must share one symbol.
     #[error("all orders of a batch must be on one symbol")]
     MixedSymbols,
+    /// A duration Kraken takes in whole seconds was given with a fraction.
+    #[error("must be whole seconds")]
+    NotWholeSeconds,
     /// Value outside the accepted range.
     #[error("is out of range")]
     OutOfRange,
@@ -211,7 +214,7 @@ pub enum DecodeError {
 }
 
 /// Kraken error strings, classified by prefix (Kraken appends free text after the category).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[allow(missing_docs)]
 #[non_exhaustive]
 pub enum KrakenErrorKind {
@@ -243,6 +246,7 @@ pub enum KrakenErrorKind {
     InvalidSignature,
     ApiRateLimit,
     UnsupportedField,
+    #[default]
     Other,
 }
 

@@ -246,8 +246,9 @@ impl Default for SymbolId {
 /// The engine's number for one request: returned by every [`Trader`](crate::engine::Trader)
 /// order call and carried by the answer to it ([`RequestAck`](crate::orders::RequestAck),
 /// [`RequestFailure`](crate::orders::RequestFailure), [`NotSent`](crate::orders::NotSent)). It
-/// is the request's `req_id` on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// is the request's `req_id` on the wire (a cancel settled locally, in the pacing queue, never
+/// reaches it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
 
 impl fmt::Display for RequestId {

@@ -77,13 +77,17 @@ pub use validate::Instrument;
 pub mod prelude {
     pub use crate::engine::{
         self, ConnectionState, EngineConfig, IdleStrategy, Statistics, Strategy, Threading,
-        TradeError, Trader,
+        TradeError, Trader, start,
     };
+    pub use crate::error::DecodeError;
     pub use crate::ids::{ClOrdId, OrderId, RequestId, SymbolId};
     pub use crate::market::{Book, BookInvalid};
-    pub use crate::order::{AddOrder, AmendOrder, CancelOrder, EditOrder, OrderRef};
+    pub use crate::order::{
+        AddOrder, AmendOrder, BatchAdd, BatchCancel, CancelOrder, EditOrder, OrderRef,
+    };
     pub use crate::orders::{Fill, NotSent, Order, RequestAck, RequestFailure, StatusChange};
-    pub use crate::protocol::messages::{PublicTrade, Ticker};
+    pub use crate::protocol::MarketChannel;
+    pub use crate::protocol::messages::{BalanceEntry, PublicTrade, Status, Ticker};
     pub use crate::protocol::rest::{ApiSecret, Credentials};
     pub use crate::risk::Tier;
     pub use crate::types::{OrderStatus, OrderType, Side, TimeInForce};

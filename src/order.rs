@@ -518,14 +518,16 @@ impl CancelAllAfter {
     /// Arms the switch for `timeout` (whole seconds, 1 s to under a day), or disarms it
     /// (`None`). A zero, fractional or too long timeout is refused.
     pub fn of(timeout: Option<std::time::Duration>) -> Result<Self, crate::error::OrderError> {
-        let bad = crate::error::OrderError {
-            field: crate::error::Field::Timeout,
-            rule: crate::error::Rule::OutOfRange,
+        use crate::error::{Field, OrderError, Rule};
+        let bad = |rule| OrderError {
+            field: Field::Timeout,
+            rule,
         };
         let timeout_secs = match timeout {
             None => 0,
-            Some(d) if d.subsec_nanos() != 0 || d.as_secs() == 0 => return Err(bad),
-            Some(d) => u32::try_from(d.as_secs()).map_err(|_| bad)?,
+            Some(d) if d.subsec_nanos() != 0 => return Err(bad(Rule::NotWholeSeconds)),
+            Some(d) if d.as_secs() == 0 => return Err(bad(Rule::OutOfRange)),
+            Some(d) => u32::try_from(d.as_secs()).map_err(|_| bad(Rule::OutOfRange))?,
         };
         let c = Self { timeout_secs };
         c.validate()?;

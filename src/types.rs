@@ -202,10 +202,11 @@ wire_enum!(
 );
 
 /// Our view of an order's lifecycle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum OrderStatus {
     /// Sent (or about to be); nothing heard back yet.
+    #[default]
     Pending,
     /// The exchange validated it (`pending_new`), not yet live.
     PendingNew,

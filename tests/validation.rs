@@ -556,17 +556,17 @@ fn the_dead_man_s_switch_takes_whole_seconds_under_a_day_or_none_to_disarm() {
     assert_eq!(secs(None), Ok(0));
     assert_eq!(secs(Some(Duration::from_secs(60))), Ok(60));
     assert_eq!(secs(Some(Duration::from_secs(86_399))), Ok(86_399));
-    for bad in [
-        Duration::ZERO,
-        Duration::from_millis(1_500),
-        Duration::from_secs(86_400),
-        Duration::from_secs(u64::MAX),
+    for (bad, rule) in [
+        (Duration::ZERO, Rule::OutOfRange),
+        (Duration::from_millis(1_500), Rule::NotWholeSeconds),
+        (Duration::from_secs(86_400), Rule::OutOfRange),
+        (Duration::from_secs(u64::MAX), Rule::OutOfRange),
     ] {
         assert_eq!(
             secs(Some(bad)).unwrap_err(),
             kraken_exec::OrderError {
                 field: Field::Timeout,
-                rule: Rule::OutOfRange
+                rule
             },
             "{bad:?}"
         );

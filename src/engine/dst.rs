@@ -336,7 +336,11 @@ fn boot(
     };
     let wall = crate::time::Timestamp(WALL0_US + (now / 1_000) as i64);
     let mut session = Session::new(
-        super::session_config(cfg, session_seed),
+        super::session_config(
+            cfg,
+            super::dead_man_secs(cfg).expect("the simulation's configuration is valid"),
+            session_seed,
+        ),
         symbols.clone(),
         stats.clone(),
         now,

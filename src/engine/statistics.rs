@@ -79,6 +79,7 @@ pub struct Statistics {
 
 /// Percentiles of one latency histogram, ns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct LatencySummary {
     /// Samples.
     pub count: u64,
@@ -96,7 +97,7 @@ pub struct LatencySummary {
 
 impl LatencySummary {
     /// The percentiles of `h`.
-    pub fn of(h: &Histogram<u64>) -> Self {
+    pub(crate) fn of(h: &Histogram<u64>) -> Self {
         Self {
             count: h.len(),
             p50: h.value_at_quantile(0.5),

@@ -10,6 +10,33 @@ use crate::protocol::encode::MarketChannel;
 use crate::protocol::messages::{BalanceEntry, PublicTrade, Status, Ticker};
 
 /// Callbacks of a strategy. Every method has an empty default.
+///
+/// The events' types implement `Default`, so a strategy's own unit tests can make them
+/// without an engine:
+///
+/// ```
+/// use kraken_exec::prelude::*;
+/// use rust_decimal_macros::dec;
+///
+/// #[derive(Default)]
+/// struct Inventory(Decimal);
+/// impl Strategy for Inventory {
+///     fn on_execution(&mut self, fill: &Fill) {
+///         match fill.side {
+///             Some(Side::Buy) => self.0 += fill.qty,
+///             Some(Side::Sell) => self.0 -= fill.qty,
+///             _ => {}
+///         }
+///     }
+/// }
+///
+/// let mut fill = Fill::default();
+/// fill.side = Some(Side::Sell);
+/// fill.qty = dec!(0.25);
+/// let mut s = Inventory::default();
+/// s.on_execution(&fill);
+/// assert_eq!(s.0, dec!(-0.25));
+/// ```
 #[allow(unused_variables)]
 pub trait Strategy {
     /// A new fill (deduplicated).

@@ -221,15 +221,6 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// assert_eq!(trader.symbols().name(btc), "BTC/USD");
     /// # let _ = trader.shutdown();
     /// ```
@@ -247,15 +238,6 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// let btc = trader.symbol("BTC/USD").expect("configured");
     /// assert!(trader.symbol("DOGE/EUR").is_none()); // not in EngineConfig::symbols
     /// # let _ = trader.shutdown();
@@ -274,15 +256,6 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// let rules = trader.instrument(btc).expect("the instrument channel delivered them");
     /// assert!(rules.price_increment > Decimal::ZERO);
     /// # let _ = trader.shutdown();
@@ -303,15 +276,6 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// let mut rules = trader.instrument(btc).unwrap().clone();
     /// rules.qty_min = dec!(0.5);
     /// trader.set_instrument(rules);
@@ -335,15 +299,6 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// assert_eq!(trader.connection(), ConnectionState::Ready); // orders go over the WebSocket
     /// # let _ = trader.shutdown();
     /// ```
@@ -361,18 +316,9 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// assert_eq!(trader.market_connection(), ConnectionState::Disconnected); // nothing subscribed
     /// trader.subscribe_ticker(btc).unwrap();
-    /// until(&mut trader, |t| t.market_connection() == ConnectionState::Connected);
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.market_connection() == ConnectionState::Connected));
     /// # let _ = trader.shutdown();
     /// ```
     pub fn market_connection(&self) -> ConnectionState {
@@ -392,17 +338,8 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// trader.subscribe_book(btc, 10).unwrap();
-    /// until(&mut trader, |t| t.book(btc).is_some());
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.book(btc).is_some()));
     /// let book = trader.book(btc).unwrap();
     /// assert!(book.best_bid().unwrap().price < book.best_ask().unwrap().price);
     /// assert!(matches!(trader.subscribe_book(btc, 7), Err(TradeError::BadArgument(_))));
@@ -435,15 +372,6 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// struct Tape(usize);
     /// impl Strategy for Tape {
     ///     fn on_trade(&mut self, _trade: &PublicTrade, _snapshot: bool) {
@@ -477,15 +405,6 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// struct Last(Option<Decimal>);
     /// impl Strategy for Last {
     ///     fn on_ticker(&mut self, t: &Ticker) {
@@ -519,18 +438,9 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// use kraken_exec::protocol::MarketChannel;
     /// trader.subscribe_book(btc, 10).unwrap();
-    /// until(&mut trader, |t| t.book(btc).is_some());
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.book(btc).is_some()));
     /// trader.unsubscribe(btc, MarketChannel::Book { depth: 10 }).unwrap();
     /// assert!(trader.book(btc).is_none());
     /// # let _ = trader.shutdown();
@@ -559,17 +469,8 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// trader.subscribe_book(btc, 25).unwrap();
-    /// until(&mut trader, |t| t.book(btc).is_some());
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.book(btc).is_some()));
     /// if let Some(book) = trader.book(btc) {
     ///     let (bid, ask) = (book.best_bid().unwrap(), book.best_ask().unwrap());
     ///     let mid = (bid.price + ask.price) / Decimal::TWO;
@@ -831,19 +732,10 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// let id = ClOrdId::new("mm-bid-1").unwrap();
     /// let order = AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).post_only().cl_ord_id(id);
     /// let req: RequestId = trader.add_order(order).unwrap();
-    /// until(&mut trader, |t| t.order_status(&id.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&id.into()).is_some_and(|o| o.status == OrderStatus::Open)));
     /// assert_eq!(trader.order_status(&id.into()).unwrap().req_id, Some(req));
     /// // Refused before the wire, with the reason:
     /// let dust = AddOrder::limit(btc, Side::Buy, dec!(0), dec!(50000));
@@ -886,13 +778,11 @@ impl Trader {
             }
         }
         let depth = self.pacing.map_or(0, |p| p.max_depth);
-        if self.paced.get(sym).is_none_or(|q| q.len() >= depth) {
-            return self.refuse(TradeError::Backpressure);
-        }
-        let req_id = self.next_id();
-        let Some(q) = self.paced.get_mut(sym) else {
+        let req_id = RequestId(self.next_req_id);
+        let Some(q) = self.paced.get_mut(sym).filter(|q| q.len() < depth) else {
             return self.refuse(TradeError::Backpressure);
         };
+        self.next_req_id += 1;
         q.push_back(PacedAdd {
             req_id,
             order,
@@ -1026,20 +916,11 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// # let bid = ClOrdId::new("bid-1").unwrap();
     /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
-    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// # assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open)));
     /// trader.amend_order(AmendOrder::new(bid.into()).price(dec!(50100))).unwrap();
-    /// until(&mut trader, |t| t.order_status(&bid.into()).and_then(|o| o.limit_price) == Some(dec!(50100)));
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&bid.into()).and_then(|o| o.limit_price) == Some(dec!(50100))));
     /// # let _ = trader.shutdown();
     /// ```
     pub fn amend_order(&mut self, mut amend: AmendOrder) -> Result<RequestId, TradeError> {
@@ -1072,23 +953,14 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// # let bid = ClOrdId::new("bid-1").unwrap();
     /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
-    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// # assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open)));
     /// let order_id = trader.order_status(&bid.into()).unwrap().order_id.unwrap();
     /// let mut edit = EditOrder::new(order_id, btc);
     /// edit.order_qty = Some(dec!(0.02));
     /// trader.edit_order(edit).unwrap();
-    /// until(&mut trader, |t| t.active_orders().any(|o| o.order_qty == dec!(0.02)));
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.active_orders().any(|o| o.order_qty == dec!(0.02))));
     /// # let _ = trader.shutdown();
     /// ```
     pub fn edit_order(&mut self, mut edit: EditOrder) -> Result<RequestId, TradeError> {
@@ -1128,20 +1000,11 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// # let bid = ClOrdId::new("bid-1").unwrap();
     /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
-    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// # assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open)));
     /// trader.cancel_order(OrderRef::ClOrdId(bid)).unwrap();
-    /// until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Canceled));
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Canceled)));
     /// # let _ = trader.shutdown();
     /// ```
     pub fn cancel_order(&mut self, target: OrderRef) -> Result<RequestId, TradeError> {
@@ -1185,22 +1048,15 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// # let bid = ClOrdId::new("bid-1").unwrap();
     /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
-    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// # assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open)));
+    /// let ask = ClOrdId::new("ask-1").unwrap();
+    /// trader.add_order(AddOrder::limit(btc, Side::Sell, dec!(0.01), dec!(90000)).cl_ord_id(ask)).unwrap();
     /// let mut both = CancelOrder::one(OrderRef::ClOrdId(bid));
-    /// both.refs.push(OrderRef::UserRef(42)); // and every order tagged 42
+    /// both.refs.push(OrderRef::ClOrdId(ask));
     /// trader.cancel_orders(both).unwrap();
-    /// until(&mut trader, |t| t.active_orders().next().is_none());
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.active_orders().next().is_none()));
     /// # let _ = trader.shutdown();
     /// ```
     pub fn cancel_orders(&mut self, c: CancelOrder) -> Result<RequestId, TradeError> {
@@ -1241,20 +1097,11 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// # let bid = ClOrdId::new("bid-1").unwrap();
     /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
-    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// # assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open)));
     /// trader.cancel_all().unwrap();
-    /// until(&mut trader, |t| t.active_orders().next().is_none());
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.active_orders().next().is_none()));
     /// # let _ = trader.shutdown();
     /// ```
     pub fn cancel_all(&mut self) -> Result<RequestId, TradeError> {
@@ -1277,19 +1124,24 @@ impl Trader {
     /// # use rust_decimal_macros::dec;
     /// # use std::time::{Duration, Instant};
     /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
-    /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// let mut cfg = EngineConfig::simulator(&sim, &["BTC/USD"]);
+    /// cfg.dead_man_timeout = None; // the strategy manages the switch, not the engine
+    /// let mut trader = kraken_exec::start(cfg).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
-    /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
-    /// trader.cancel_all_after(Some(Duration::from_secs(60))).unwrap();
+    /// struct Acks(Vec<RequestId>);
+    /// impl Strategy for Acks {
+    ///     fn on_ack(&mut self, ack: &RequestAck) {
+    ///         self.0.push(ack.req_id);
+    ///     }
+    /// }
+    /// let mut acks = Acks(Vec::new());
+    /// let armed = trader.cancel_all_after(Some(Duration::from_secs(60))).unwrap();
+    /// # let end = Instant::now() + Duration::from_secs(10);
+    /// while !acks.0.contains(&armed) {
+    ///     trader.poll(&mut acks); // Kraken acknowledged: every order goes in 60 s of silence
+    /// #   assert!(Instant::now() < end);
+    /// #   std::thread::sleep(Duration::from_millis(1));
+    /// }
     /// trader.cancel_all_after(None).unwrap(); // disarmed
     /// assert!(trader.cancel_all_after(Some(Duration::from_millis(1500))).is_err()); // whole seconds
     /// # let _ = trader.shutdown();
@@ -1324,22 +1176,13 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// let mut batch = kraken_exec::BatchAdd::new(btc);
     /// for (i, price) in [dec!(50000), dec!(49990)].into_iter().enumerate() {
     ///     let id = ClOrdId::with_counter("ladder", i as u64).unwrap();
     ///     batch.orders.push(AddOrder::limit(btc, Side::Buy, dec!(0.01), price).cl_ord_id(id));
     /// }
     /// trader.batch_add(batch).unwrap();
-    /// until(&mut trader, |t| t.active_orders().filter(|o| o.status == OrderStatus::Open).count() == 2);
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.active_orders().filter(|o| o.status == OrderStatus::Open).count() == 2));
     /// # let _ = trader.shutdown();
     /// ```
     pub fn batch_add(&mut self, mut batch: BatchAdd) -> Result<RequestId, TradeError> {
@@ -1417,24 +1260,15 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// let ids = [ClOrdId::new("a").unwrap(), ClOrdId::new("b").unwrap()];
     /// for (id, price) in ids.iter().zip([dec!(50000), dec!(49990)]) {
     ///     trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), price).cl_ord_id(*id)).unwrap();
     /// }
-    /// until(&mut trader, |t| t.active_orders().filter(|o| o.status == OrderStatus::Open).count() == 2);
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.active_orders().filter(|o| o.status == OrderStatus::Open).count() == 2));
     /// let mut batch = kraken_exec::BatchCancel::default();
     /// batch.refs.extend(ids.map(OrderRef::ClOrdId));
     /// trader.batch_cancel(batch).unwrap();
-    /// until(&mut trader, |t| t.active_orders().next().is_none());
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.active_orders().next().is_none()));
     /// # let _ = trader.shutdown();
     /// ```
     pub fn batch_cancel(&mut self, batch: BatchCancel) -> Result<RequestId, TradeError> {
@@ -1479,15 +1313,6 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// trader.place_order("BTC/USD", "buy", "0.01", "limit", Some("50000")).unwrap();
     /// assert!(matches!(
     ///     trader.place_order("BTC/USD", "buy", "lots", "limit", Some("50000")),
@@ -1519,15 +1344,6 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// let order = trader.parse_order("BTC/USD", "sell", "0.5", "market", None).unwrap();
     /// assert_eq!(order.side, Side::Sell);
     /// assert!(trader.parse_order("BTC/USD", "sell", "0.5", "limit", None).is_err()); // no price
@@ -1576,15 +1392,6 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// struct Fills(usize);
     /// impl Strategy for Fills {
     ///     fn on_execution(&mut self, _fill: &Fill) {
@@ -1896,15 +1703,6 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// // Connected, authenticated, and the rules of every symbol known:
     /// assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// assert!(trader.instrument(btc).is_some());
@@ -1916,22 +1714,53 @@ impl Trader {
         strategy: &mut S,
         timeout: Duration,
     ) -> bool {
+        self.poll_until(strategy, timeout, |t| {
+            t.connection == ConnectionState::Ready && t.instruments.iter().all(Option::is_some)
+        })
+    }
+
+    /// Polls (calling `strategy` back) until `done` holds or `timeout` passes; `false` if it
+    /// timed out. Sleeps a millisecond between polls, so it does not spin: for scripts, tests
+    /// and start-up, not for a trading loop.
+    ///
+    /// ```
+    /// # use kraken_exec::prelude::*;
+    /// # use rust_decimal_macros::dec;
+    /// # use std::time::Duration;
+    /// # let sim = kraken_sim::Sim::start(kraken_sim::SimConfig { market_flow: false, ..Default::default() }).unwrap();
+    /// # let mut trader = start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
+    /// # let btc = trader.symbol("BTC/USD").unwrap();
+    /// assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
+    /// let id = ClOrdId::new("bid-1").unwrap();
+    /// trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(id)).unwrap();
+    /// let open = trader.poll_until(&mut (), Duration::from_secs(10), |t| {
+    ///     t.order_status(&id.into()).is_some_and(|o| o.status == OrderStatus::Open)
+    /// });
+    /// assert!(open, "not open after 10 s");
+    /// # let _ = trader.shutdown();
+    /// ```
+    #[must_use = "false: `done` did not hold before the timeout"]
+    pub fn poll_until<S: Strategy + ?Sized>(
+        &mut self,
+        strategy: &mut S,
+        timeout: Duration,
+        mut done: impl FnMut(&Trader) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
             self.poll(strategy);
-            if self.connection == ConnectionState::Ready
-                && self.instruments.iter().all(Option::is_some)
-            {
+            if done(self) {
                 return true;
             }
             if Instant::now() >= deadline {
                 return false;
             }
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
-    /// An order by id, client id.
+    /// An order by its order id or client order id (`None` for a userref, which names a
+    /// group of orders: see [`active_orders`](Self::active_orders)).
     ///
     /// ```
     /// # use kraken_exec::prelude::*;
@@ -1941,18 +1770,9 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// # let bid = ClOrdId::new("bid-1").unwrap();
     /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
-    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// # assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open)));
     /// let o = trader.order_status(&OrderRef::ClOrdId(bid)).unwrap();
     /// assert_eq!((o.status, o.limit_price), (OrderStatus::Open, Some(dec!(50000))));
     /// let by_id = trader.order_status(&OrderRef::OrderId(o.order_id.unwrap())).unwrap();
@@ -1973,18 +1793,9 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// # let bid = ClOrdId::new("bid-1").unwrap();
     /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
-    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// # assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open)));
     /// let open: Vec<_> = trader.active_orders().filter_map(|o| o.cl_ord_id).collect();
     /// assert_eq!(open, [bid]);
     /// # let _ = trader.shutdown();
@@ -2003,17 +1814,8 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// trader.add_order(AddOrder::market(btc, Side::Buy, dec!(0.01))).unwrap();
-    /// until(&mut trader, |t| t.order_history(10).next().is_some());
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_history(10).next().is_some()));
     /// let last = trader.order_history(1).next().unwrap();
     /// assert_eq!(last.side, Some(Side::Buy));
     /// # let _ = trader.shutdown();
@@ -2032,17 +1834,8 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// trader.add_order(AddOrder::market(btc, Side::Buy, dec!(0.01))).unwrap();
-    /// until(&mut trader, |t| t.positions().any(|(_, p)| p.qty == dec!(0.01)));
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.positions().any(|(_, p)| p.qty == dec!(0.01))));
     /// let (sym, p) = trader.positions().next().unwrap();
     /// assert_eq!(sym, btc);
     /// assert!(p.avg_price > Decimal::ZERO);
@@ -2062,18 +1855,9 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// # let bid = ClOrdId::new("bid-1").unwrap();
     /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
-    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// # assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open)));
     /// assert_eq!(trader.tracker().stats().active_orders, 1);
     /// # let _ = trader.shutdown();
     /// ```
@@ -2091,18 +1875,9 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// # let bid = ClOrdId::new("bid-1").unwrap();
     /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
-    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// # assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open)));
     /// let s = trader.statistics();
     /// assert!(s.connected && s.authenticated);
     /// assert!(s.ack.count >= 1 && s.ack.p50 > 0); // ns
@@ -2171,17 +1946,9 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000))).unwrap();
     /// let report = trader.shutdown();
+    /// assert!(report.not_sent.is_empty()); // the add was on the wire before the socket closed
     /// // Anything still unanswered may have executed: look it up before trading on.
     /// for req in &report.unanswered {
     ///     eprintln!("request {req} has no known outcome");
@@ -2208,15 +1975,6 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// struct Log;
     /// impl Strategy for Log {
     ///     fn on_execution(&mut self, fill: &Fill) {
@@ -2224,7 +1982,7 @@ impl Trader {
     ///     }
     /// }
     /// let report = trader.shutdown_with(&mut Log); // the last events go to the strategy
-    /// assert!(report.events.is_empty());
+    /// assert!(report.events.is_empty()); // the strategy heard them instead
     /// ```
     pub fn shutdown_with<S: Strategy + ?Sized>(mut self, strategy: &mut S) -> ShutdownReport {
         let (not_sent, unanswered) = self.stop_and_drain(&mut |e| dispatch(strategy, e));
@@ -2330,18 +2088,9 @@ impl Trader {
     /// # let mut trader = kraken_exec::start(EngineConfig::simulator(&sim, &["BTC/USD"])).unwrap();
     /// # assert!(trader.wait_ready(&mut (), Duration::from_secs(10)));
     /// # let btc = trader.symbol("BTC/USD").unwrap();
-    /// # #[allow(unused)]
-    /// # fn until(t: &mut Trader, mut done: impl FnMut(&Trader) -> bool) {
-    /// #     let end = Instant::now() + Duration::from_secs(10);
-    /// #     while !done(t) {
-    /// #         assert!(Instant::now() < end, "timed out");
-    /// #         t.poll(&mut ());
-    /// #         std::thread::sleep(Duration::from_millis(1));
-    /// #     }
-    /// # }
     /// # let bid = ClOrdId::new("bid-1").unwrap();
     /// # trader.add_order(AddOrder::limit(btc, Side::Buy, dec!(0.01), dec!(50000)).cl_ord_id(bid)).unwrap();
-    /// # until(&mut trader, |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open));
+    /// # assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.order_status(&bid.into()).is_some_and(|o| o.status == OrderStatus::Open)));
     /// trader.kill(); // no cancel, no goodbye: the dead man's switch cancels the order later
     /// ```
     pub fn kill(mut self) {
@@ -2440,11 +2189,6 @@ fn add_intent(
 /// The journal's record of a request accepted from the strategy.
 fn intent_of(cmd: &OrderCommand) -> Option<crate::journal::Entry> {
     use crate::journal::Entry;
-    let target = |t: &OrderRef| match t {
-        OrderRef::OrderId(id) => (Some(*id), None),
-        OrderRef::ClOrdId(c) => (None, Some(*c)),
-        OrderRef::UserRef(_) => (None, None),
-    };
     let intent =
         |req_id, method, (order_id, cl_ord_id), symbol, side, qty, price, deadline| Entry::Intent {
             req_id,
@@ -2490,7 +2234,7 @@ fn intent_of(cmd: &OrderCommand) -> Option<crate::journal::Entry> {
         OrderCommand::CancelOne { req_id, target: t } => intent(
             req_id,
             Method::CancelOrder,
-            target(&t),
+            OrderRef::ids(&t),
             SymbolId::UNKNOWN,
             None,
             None,

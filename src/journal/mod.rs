@@ -33,6 +33,7 @@ pub const VERSION: u16 = 2;
 /// When appends are forced to disk (`msync`). The page cache survives a crash of the process
 /// whatever the policy; these are for a crash of the machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum SyncPolicy {
     /// Never forced (the kernel writes back in its time). No syscall on append.
     #[default]

@@ -40,6 +40,7 @@ pub struct SegmentHeader {
 
 /// What the engine records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Entry {
     /// A segment's header.
     Header(SegmentHeader),

@@ -6,6 +6,7 @@ use crate::types::Side;
 
 /// A position in one symbol, in base units, with its average entry price.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Position {
     /// Signed quantity: positive long, negative short.
     pub qty: Decimal,

@@ -54,7 +54,7 @@ impl Default for TrackerConfig {
 }
 
 /// One order as we know it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Order {
     /// Kraken's id, once known.
@@ -184,7 +184,7 @@ impl Order {
 }
 
 /// A new, deduplicated fill.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Fill {
     /// The order.
@@ -233,7 +233,7 @@ pub enum FillOrigin {
 }
 
 /// An order changed status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct StatusChange {
     /// Kraken's id, when known.
@@ -251,7 +251,7 @@ pub struct StatusChange {
 }
 
 /// A request the exchange refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct RequestFailure {
     /// The request.
@@ -269,7 +269,7 @@ pub struct RequestFailure {
 }
 
 /// The exchange accepted a request (its last response arrived, successfully).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct RequestAck {
     /// The request.
@@ -284,10 +284,11 @@ pub struct RequestAck {
 }
 
 /// Why an accepted request never left the engine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum NotSentReason {
     /// The engine was shut down before it could send it.
+    #[default]
     Shutdown,
     /// It waited for REST fallback longer than its deadline and was dropped unsent.
     Expired,
@@ -302,7 +303,7 @@ pub enum NotSentReason {
 
 /// A request that never reached the exchange: its orders are settled as `Rejected` with the
 /// reason, since the exchange cannot hold them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct NotSent {
     /// The request.

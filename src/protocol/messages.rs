@@ -205,7 +205,7 @@ pub struct AssetInfo {
 }
 
 /// The method a response answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[allow(missing_docs)]
 #[non_exhaustive]
 pub enum Method {
@@ -221,6 +221,7 @@ pub enum Method {
     Unsubscribe,
     Pong,
     /// A method this version does not know.
+    #[default]
     Other,
 }
 

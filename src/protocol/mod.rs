@@ -5,7 +5,7 @@ pub mod decode;
 pub mod encode;
 pub mod messages;
 pub mod rest;
-pub mod write;
+pub(crate) mod write;
 
 pub use decode::Decoder;
 pub use encode::{MarketChannel, Subscription};

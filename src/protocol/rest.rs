@@ -130,7 +130,7 @@ impl RestError {
 }
 
 /// Writes `application/x-www-form-urlencoded` bodies, `nonce` first.
-pub struct Form<'a> {
+pub(crate) struct Form<'a> {
     out: &'a mut Vec<u8>,
 }
 

@@ -73,6 +73,8 @@ fn to_json(seq: u64, time_us: i64, e: &Entry) -> Value {
             "fees": p.fees.to_string(), "volume": p.volume.to_string()}),
         Entry::AtRisk { since } => json!({"seq": seq, "at": at, "record": "at_risk",
             "since": opt(since.as_ref())}),
+        // A record of a newer version: shown as such.
+        _ => json!({"seq": seq, "at": at, "record": "unknown"}),
     }
 }
 
