@@ -28,31 +28,53 @@ pub enum ClOrdIdError {
 
 /// The request field a refusal is about (Kraken v2 spelling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 #[non_exhaustive]
 pub enum Field {
+    /// `symbol`: the pair.
     Symbol,
+    /// `order_type`: the order's type.
     OrderType,
+    /// `order_qty`: the quantity in the base asset.
     OrderQty,
+    /// `limit_price`: the limit price (for trailing-stop-limit, the limit offset).
     LimitPrice,
+    /// `limit_price_type`: how `limit_price` is expressed.
     LimitPriceType,
+    /// `triggers`: the trigger of a stop, take-profit or trailing order.
     Triggers,
+    /// `triggers.price`: the trigger price or offset.
     TriggerPrice,
+    /// `time_in_force`: GTC, GTD, IOC or FOK.
     TimeInForce,
+    /// `post_only`: refuse the order if it would take liquidity.
     PostOnly,
+    /// `reduce_only`: the order may only reduce a position.
     ReduceOnly,
+    /// `margin`: a margin order.
     Margin,
+    /// `effective_time`: the order's scheduled start.
     EffectiveTime,
+    /// `expire_time`: the expiry of a GTD order.
     ExpireTime,
+    /// `deadline`: the time after which the matching engine refuses the request.
     Deadline,
+    /// `cl_ord_id`: the client order id.
     ClOrdId,
+    /// `order_userref`: the client's integer tag for orders.
     OrderUserref,
+    /// `conditional`: the OTO close order attached to an add.
     Conditional,
+    /// `display_qty`: the visible quantity of an iceberg order.
     DisplayQty,
+    /// `fee_preference`: the currency fees are charged in.
     FeePreference,
+    /// `cash_order_qty`: the quantity in the quote asset (market buys).
     CashOrderQty,
+    /// `orders`: the orders of a batch or cancel request.
     Orders,
+    /// `order_id`: Kraken's order id.
     OrderId,
+    /// `timeout`: the `cancel_all_orders_after` timeout, in seconds.
     Timeout,
 }
 
@@ -215,37 +237,70 @@ pub enum DecodeError {
 
 /// Kraken error strings, classified by prefix (Kraken appends free text after the category).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[allow(missing_docs)]
 #[non_exhaustive]
 pub enum KrakenErrorKind {
+    /// `ESession:Invalid session`: Kraken no longer accepts the token (a session failure).
     InvalidSession,
+    /// `Token(s) not found`: the token sent is not known (a session failure).
     TokenNotFound,
+    /// `EGeneral:Permission denied`: the API key lacks a permission (query, trade or
+    /// WebSocket).
     PermissionDenied,
+    /// `EOrder:Rate limit exceeded`: the pair's trading rate counter is at its threshold.
     RateLimitExceeded,
+    /// `EOrder:Orders limit exceeded`: too many open orders on the pair.
     OrdersLimitExceeded,
+    /// `EOrder:Insufficient funds`.
     InsufficientFunds,
+    /// `EOrder:Unknown order`.
     UnknownOrder,
+    /// `EOrder:Invalid order`; REST `QueryOrders` also answers it for an id the account does
+    /// not have.
     InvalidOrder,
+    /// `EOrder:Invalid price`.
     InvalidPrice,
+    /// `EOrder:Order minimum not met`: quantity below the pair's minimum.
     OrderMinimum,
+    /// `EOrder:Cost minimum not met`: price × quantity below the pair's minimum cost.
     CostMinimum,
+    /// `EOrder:Tick size check failed`: a price that is not a multiple of the pair's price
+    /// increment.
     TickSize,
+    /// `EOrder:Post only order`.
     PostOnly,
+    /// `EOrder:Reduce only` (Kraken appends a detail, e.g. `:Non-PC`).
     ReduceOnly,
+    /// `EGeneral:Invalid arguments` (Kraken appends the argument, e.g. `:volume`).
     InvalidArguments,
+    /// An error ending `field must be a number_float` (e.g. `Cash_order_qty field must be a
+    /// number_float`): a field that must be a number was not one.
     NotANumber,
+    /// `EService:Unavailable`: the exchange is unavailable (a session failure).
     ServiceUnavailable,
+    /// `EService:Market in cancel_only mode`: the market accepts only cancels.
     MarketCancelOnly,
+    /// `EService:Market in post_only mode`: the market accepts only post-only orders.
     MarketPostOnly,
+    /// `EService:Market in limit_only mode`: the market accepts only limit orders.
     MarketLimitOnly,
+    /// `EService:Deadline elapsed`: the matching engine refused the request because its
+    /// `deadline` had passed.
     DeadlineElapsed,
+    /// `EGeneral:Internal error` (a session failure).
     InternalError,
+    /// `EGeneral:Temporary lockout` (a session failure).
     TemporaryLockout,
+    /// `EAPI:Invalid nonce` (REST; the nonce must strictly increase).
     InvalidNonce,
+    /// `EAPI:Invalid key` (REST).
     InvalidKey,
+    /// `EAPI:Invalid signature` (REST): Kraken did not accept the `API-Sign` header.
     InvalidSignature,
+    /// `EAPI:Rate limit exceeded` (REST): the key's REST call counter is over its maximum.
     ApiRateLimit,
+    /// `Unsupported field` (e.g. `params` on a `ping`).
     UnsupportedField,
+    /// Any other error string.
     #[default]
     Other,
 }

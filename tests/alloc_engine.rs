@@ -88,8 +88,8 @@ fn strategy_thread_allocates_nothing_per_order() {
     let allocs = counting::allocs() - before;
     let io = counting::allocs_of("kraken-io") - io_before;
     // The I/O thread's documented figure (PERF.md, "Allocations on the wire path"): one per
-    // request written (a TLS record buffer inside rustls) and one per frame read
-    // (tungstenite's `Message`). A round is 2 requests and 5 frames (the add's ack,
+    // TLS record, each way, inside rustls's buffered connection (our frame reader and writer
+    // allocate nothing). A round is 2 requests and 5 frames (the add's ack,
     // `pending_new` and `new`; the cancel's ack and `canceled`): 7. A heartbeat or ping in the
     // window may add one or two; a per-round regression would add 500.
     assert!(

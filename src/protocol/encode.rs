@@ -159,7 +159,9 @@ fn target(o: &mut ObjectWriter<'_>, t: &OrderRef) {
     }
 }
 
-/// `amend_order`.
+/// `amend_order`. Writes what it is given: check it with [`AmendOrder::validate`] first (the
+/// [`Trader`](crate::engine::Trader) always does), which refuses, among others, an amend that
+/// names a userref (Kraken amends one order; written anyway, Kraken refuses it).
 pub fn amend_order(
     out: &mut Vec<u8>,
     a: &AmendOrder,

@@ -44,47 +44,80 @@ pub struct TriggerInfo {
 /// One element of an `executions` frame. Delta frames carry only what changed, so nearly every
 /// field is optional; join them to the order by `order_id`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[allow(missing_docs)]
 #[non_exhaustive]
 pub struct ExecutionReport {
+    /// Kraken's order id; the decoder refuses a report without one.
     pub order_id: OrderId,
     /// `None` for an `exec_type` this version does not know (forward compatibility).
     pub exec_type: Option<ExecType>,
+    /// The order's status as reported (a trade can say `partially_filled` even when it
+    /// completes the order; see `docs/kraken-protocol.md` §4).
     pub order_status: Option<WireOrderStatus>,
+    /// Exchange time of the event.
     pub timestamp: Option<Timestamp>,
     /// [`SymbolId::UNKNOWN`] when the frame names a symbol the table lacks.
     pub symbol: Option<SymbolId>,
+    /// Buy or sell.
     pub side: Option<Side>,
+    /// Order type.
     pub order_type: Option<OrderType>,
+    /// Order quantity, base units (the new one after an amend).
     pub order_qty: Option<Decimal>,
+    /// Order quantity in quote units (`cash_order_qty`), when given so.
     pub cash_order_qty: Option<Decimal>,
+    /// Iceberg visible quantity.
     pub display_qty: Option<Decimal>,
+    /// Limit price (the new one after an amend).
     pub limit_price: Option<Decimal>,
+    /// How `limit_price` is expressed.
     pub limit_price_type: Option<PriceType>,
+    /// Time in force.
     pub time_in_force: Option<TimeInForce>,
+    /// Post-only flag.
     pub post_only: Option<bool>,
+    /// Reduce-only flag.
     pub reduce_only: Option<bool>,
+    /// Margin order flag.
     pub margin: Option<bool>,
+    /// Client order id, if the order has one (delta frames often omit it).
     pub cl_ord_id: Option<ClOrdId>,
     /// `0` is Kraken's "none".
     pub order_userref: Option<i64>,
+    /// Scheduled start.
     pub effective_time: Option<Timestamp>,
+    /// GTD expiry.
     pub expire_time: Option<Timestamp>,
+    /// Quantity filled so far (cumulative, base units).
     pub cum_qty: Option<Decimal>,
+    /// Value of the fills so far (cumulative, quote units).
     pub cum_cost: Option<Decimal>,
+    /// Average fill price so far; the tracker ignores a zero.
     pub avg_price: Option<Decimal>,
+    /// Kraken's `fee_usd_equiv`: the fee in USD equivalent. Decoded, not used by the engine
+    /// (which takes fees from `fees`).
     pub fee_usd_equiv: Option<Decimal>,
+    /// Kraken's `exec_id`: the fill's execution id; fills are deduplicated by it.
     pub exec_id: Option<ExecId>,
+    /// Kraken's `trade_id`: the fill's per-pair trade id.
     pub trade_id: Option<u64>,
+    /// This fill's quantity (base units).
     pub last_qty: Option<Decimal>,
+    /// This fill's price.
     pub last_price: Option<Decimal>,
+    /// This fill's value (quote units); when absent the tracker uses
+    /// `last_qty × last_price`.
     pub cost: Option<Decimal>,
+    /// Kraken's `liquidity_ind`: maker or taker on this fill.
     pub liquidity: Option<Liquidity>,
     /// Fees of a fill; only the first `fee_count` are set.
     pub fees: [Fee; MAX_FEES],
+    /// Number of entries of `fees` set; fees beyond [`MAX_FEES`] are dropped.
     pub fee_count: u8,
+    /// Kraken's `reason` (or, without it, the deprecated `cancel_reason`), truncated to fit.
     pub reason: Option<Text>,
+    /// Kraken's `amended`: `true` on the report of an amend.
     pub amended: Option<bool>,
+    /// Trigger details of a triggered order type.
     pub triggers: Option<TriggerInfo>,
     /// The first value this version does not know (an enum word or a time it cannot read):
     /// that field is left `None` and the rest of the report is kept.
@@ -116,27 +149,32 @@ impl ExecutionReport {
 
 /// A `balances` element: a snapshot balance or a ledger update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[allow(missing_docs)]
 #[non_exhaustive]
 pub struct BalanceEntry {
+    /// The asset (v2 code, e.g. `BTC`).
     pub asset: AssetCode,
     /// Balance after the change (snapshot: the total across wallets, spot and earn: not what
     /// is spendable; see [`BalanceEntry::spot`]).
     pub balance: Option<Decimal>,
     /// Change (updates).
     pub amount: Option<Decimal>,
+    /// Fee of the ledger entry (updates).
     pub fee: Option<Decimal>,
+    /// Id of the ledger entry (updates).
     pub ledger_id: Option<InlineStr<32>>,
     /// The trade (or other) reference shared by both legs of a trade.
     pub ref_id: Option<InlineStr<32>>,
     /// Ledger type (`trade`, `deposit`, ...).
     pub kind: Option<InlineStr<16>>,
+    /// Time of the ledger entry (updates).
     pub timestamp: Option<Timestamp>,
     /// Snapshot: the balance of each wallet (the first `wallet_count`).
     pub wallets: [WalletBalance; MAX_WALLETS],
+    /// Number of entries of `wallets` set; wallets beyond [`MAX_WALLETS`] are dropped.
     pub wallet_count: u8,
     /// Update: the wallet the change was in (`spot`, `earn`) and its id (`main`, `flex`, ...).
     pub wallet_type: Option<InlineStr<8>>,
+    /// Update: the id of the wallet the change was in (see `wallet_type`).
     pub wallet_id: Option<InlineStr<16>>,
 }
 
@@ -181,44 +219,67 @@ impl BalanceEntry {
 
 /// A pair from the `instrument` channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[allow(missing_docs)]
 pub struct InstrumentPair {
+    /// The pair as v2 names it (`BTC/USD`).
     pub symbol: InlineStr<32>,
+    /// Base asset.
     pub base: AssetCode,
+    /// Quote asset.
     pub quote: AssetCode,
+    /// Trading status; `None` when absent or a word this version does not know (the engine
+    /// then takes the pair as online).
     pub status: Option<PairStatus>,
+    /// Prices must be multiples of this.
     pub price_increment: Option<Decimal>,
+    /// Quantities must be multiples of this.
     pub qty_increment: Option<Decimal>,
+    /// Minimum order quantity (base units).
     pub qty_min: Option<Decimal>,
+    /// Minimum price × quantity (quote units).
     pub cost_min: Option<Decimal>,
+    /// Kraken's `price_precision`: decimal places of prices. Decoded, not used by the engine.
     pub price_precision: Option<u32>,
+    /// Kraken's `qty_precision`: decimal places of quantities. Decoded, not used by the engine.
     pub qty_precision: Option<u32>,
 }
 
 /// An asset from the `instrument` channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[allow(missing_docs)]
 pub struct AssetInfo {
+    /// The asset (v2 code, e.g. `BTC`).
     pub id: AssetCode,
+    /// Kraken's `status` word, as sent (not parsed), truncated to fit.
     pub status: InlineStr<24>,
+    /// Kraken's `precision`: decimal places of the asset's amounts. Decoded, not used by the
+    /// engine.
     pub precision: Option<u32>,
 }
 
 /// The method a response answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[allow(missing_docs)]
 #[non_exhaustive]
 pub enum Method {
+    /// `add_order`: place an order.
     AddOrder,
+    /// `amend_order`: change an order in place (same id, queue priority kept).
     AmendOrder,
+    /// `edit_order`: cancel and replace an order (new id).
     EditOrder,
+    /// `cancel_order`: cancel orders by id, client id or userref.
     CancelOrder,
+    /// `cancel_all`: cancel every open order.
     CancelAll,
+    /// `cancel_all_orders_after`: the dead man's switch.
     CancelAllOrdersAfter,
+    /// `batch_add`: place 2 to 15 orders on one pair.
     BatchAdd,
+    /// `batch_cancel`: cancel several orders.
     BatchCancel,
+    /// `subscribe` to a channel.
     Subscribe,
+    /// `unsubscribe` from a channel.
     Unsubscribe,
+    /// `pong`: the answer to a `ping`.
     Pong,
     /// A method this version does not know.
     #[default]
@@ -264,12 +325,15 @@ impl Method {
 
 /// A channel name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
 #[non_exhaustive]
 pub enum Channel {
+    /// `executions`: the account's order and fill reports.
     Executions,
+    /// `balances`: the account's balances and ledger changes.
     Balances,
+    /// `instrument`: pairs and assets with their trading rules.
     Instrument,
+    /// Any other channel, or none named.
     Other,
 }
 

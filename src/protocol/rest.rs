@@ -687,12 +687,16 @@ pub fn parse_cancel_after(
 
 /// REST order status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub enum RestOrderStatus {
+    /// `pending`: not yet open (the engine reads it as pending new).
     Pending,
+    /// `open`: live (partially filled if `vol_exec` is above zero).
     Open,
+    /// `closed`: the engine reads it as filled.
     Closed,
+    /// `canceled`.
     Canceled,
+    /// `expired`.
     Expired,
 }
 
