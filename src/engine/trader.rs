@@ -306,7 +306,9 @@ impl Trader {
         self.connection
     }
 
-    /// The public (market-data) socket's state as last reported.
+    /// The public (market-data) socket's state as last reported: `Disconnected` while nothing
+    /// is subscribed, `Connecting`, `Connected`, then `Ready` once every subscription is
+    /// acknowledged (or given up).
     ///
     /// ```
     /// # use kraken_exec::prelude::*;
@@ -318,7 +320,7 @@ impl Trader {
     /// # let btc = trader.symbol("BTC/USD").unwrap();
     /// assert_eq!(trader.market_connection(), ConnectionState::Disconnected); // nothing subscribed
     /// trader.subscribe_ticker(btc).unwrap();
-    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.market_connection() == ConnectionState::Connected));
+    /// assert!(trader.poll_until(&mut (), Duration::from_secs(10), |t| t.market_connection() == ConnectionState::Ready));
     /// # let _ = trader.shutdown();
     /// ```
     pub fn market_connection(&self) -> ConnectionState {
