@@ -47,10 +47,10 @@ impl<'t, 'de> Cursor<'t, 'de> {
             return None;
         }
         let end = start + key.len();
-        // Fast path: the original text equals the key (no escapes), so it ends at `end`.
-        let mut i = if self.src.get(start..end) == Some(key.as_bytes())
-            && self.src.get(end) == Some(&b'"')
-        {
+        // Fast path: an unescaped quote right after the key's length closes it. (An escape
+        // shortens a string, so a key with escapes cannot end there: the text at `end` is then
+        // still inside the string, where a quote can only stand escaped.)
+        let mut i = if self.src.get(end) == Some(&b'"') && self.src.get(end - 1) != Some(&b'\\') {
             end
         } else {
             self.scan_to_quote(start)?
@@ -255,6 +255,46 @@ pub(super) fn is_null(v: &Val<'_>) -> bool {
 /// (more than 28 significant digits or an extreme exponent).
 pub(crate) fn parse_decimal(src: &[u8], pos: usize) -> Option<Decimal> {
     let b = src.get(pos..)?;
+    // Fast path, every price and quantity Kraken sends: at most 19 digits, one point, no
+    // exponent. Anything else (or anything odd) takes the general path below.
+    let neg = b.first() == Some(&b'-');
+    let start = usize::from(neg);
+    let limit = b.len().min(start + 20);
+    let (mut i, mut m, mut point, mut digits) = (start, 0u64, usize::MAX, 0u32);
+    while i < limit {
+        let c = b[i];
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            if digits == 19 {
+                break;
+            }
+            digits += 1;
+            m = m * 10 + u64::from(d);
+        } else if c == b'.' && point == usize::MAX {
+            point = i;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let ends_clean = !matches!(b.get(i), Some(b'0'..=b'9' | b'.' | b'e' | b'E'));
+    let has_digits = i > start + usize::from(point != usize::MAX);
+    let point_ok = point == usize::MAX || (point > start && point + 1 < i);
+    if ends_clean && has_digits && point_ok {
+        let scale = if point == usize::MAX { 0 } else { i - point - 1 };
+        return Some(Decimal::from_parts(
+            m as u32,
+            (m >> 32) as u32,
+            0,
+            neg,
+            scale as u32,
+        ));
+    }
+    parse_decimal_general(b)
+}
+
+/// [`parse_decimal`] of any JSON number: more than 19 significant digits (to 28), exponents.
+fn parse_decimal_general(b: &[u8]) -> Option<Decimal> {
     let neg = b.first() == Some(&b'-');
     let mut i = usize::from(neg);
     // Digits accumulate in a u64 while they fit (19 digits: every price and quantity Kraken
@@ -357,5 +397,67 @@ pub(super) fn approx_decimal(n: Node<'_>) -> Option<Decimal> {
         Node::Static(StaticNode::I64(i)) => Some(Decimal::from(i)),
         Node::Static(StaticNode::U64(u)) => Some(Decimal::from(u)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// JSON numbers of every shape: signs, leading zeros, long mantissas, fractions and
+    /// exponents, followed by what can follow a number.
+    fn json_number() -> impl Strategy<Value = String> {
+        (
+            any::<bool>(),
+            prop_oneof!["0", "[1-9][0-9]{0,24}"],
+            prop::option::of("[0-9]{1,24}"),
+            prop::option::of(("[eE]", "[+-]?", "[0-9]{1,3}")),
+            prop_oneof![Just(""), Just(","), Just("}"), Just("]"), Just(" ")],
+        )
+            .prop_map(|(neg, int, frac, exp, tail)| {
+                let mut s = String::new();
+                if neg {
+                    s.push('-');
+                }
+                s.push_str(&int);
+                if let Some(f) = frac {
+                    s.push('.');
+                    s.push_str(&f);
+                }
+                if let Some((e, sign, digits)) = exp {
+                    s.push_str(&e);
+                    s.push_str(&sign);
+                    s.push_str(&digits);
+                }
+                s.push_str(tail);
+                s
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+        /// The fast path gives exactly what the general one gives (value, scale, sign), or
+        /// leaves the number to it.
+        #[test]
+        fn the_fast_path_agrees_with_the_general_one(s in json_number()) {
+            let fast = parse_decimal(s.as_bytes(), 0);
+            let general = parse_decimal_general(s.as_bytes());
+            prop_assert_eq!(fast.map(|d| (d, d.scale(), d.is_sign_negative())),
+                general.map(|d| (d, d.scale(), d.is_sign_negative())));
+        }
+    }
+
+    #[test]
+    fn digits_and_scale_are_kept_as_sent() {
+        let d = |s: &str| parse_decimal(s.as_bytes(), 0).map(|d| (d.to_string(), d.scale()));
+        assert_eq!(d("0.00016000,"), Some(("0.00016000".into(), 8)));
+        assert_eq!(d("26599.9}"), Some(("26599.9".into(), 1)));
+        assert_eq!(d("-0.5"), Some(("-0.5".into(), 1)));
+        assert_eq!(d("9999999999999999999"), Some(("9999999999999999999".into(), 0)));
+        assert_eq!(d("99999999999999999999"), Some(("99999999999999999999".into(), 0)));
+        assert_eq!(d("1e3"), Some(("1000".into(), 0)));
+        assert_eq!(d("-"), None);
     }
 }
