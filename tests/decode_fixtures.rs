@@ -583,3 +583,22 @@ fn balance_updates_name_their_wallet() {
         "an earn balance is not spendable"
     );
 }
+
+/// A member name written with an escape (`\u005f` for `_`) is still that member, and the
+/// number after it is still read from its own digits (scale kept), not from simd-json's `f64`.
+#[test]
+fn escaped_member_names_still_locate_their_digits() {
+    let frame = r#"{"channel":"executions","type":"update","data":[{"order_id":"OK4GJX-KSTLS-7DZZO5","exec_type":"trade","exec_id":"TGBB7L-HT5LX-J3BZ4A","last\u005fqty":0.00016000,"last_price":26599.90,"cum\u005fcost":4.2560000}],"sequence":11}"#;
+    let mut d = Decoder::new();
+    assert!(matches!(
+        decode(&mut d, frame).unwrap(),
+        Inbound::Executions { .. }
+    ));
+    let r = &d.executions()[0];
+    let qty = r.last_qty.unwrap();
+    assert_eq!((qty, qty.scale()), (dec!(0.00016000), 8));
+    let price = r.last_price.unwrap();
+    assert_eq!((price, price.scale()), (dec!(26599.90), 2));
+    let cost = r.cum_cost.unwrap();
+    assert_eq!((cost, cost.scale()), (dec!(4.2560000), 7));
+}

@@ -255,8 +255,12 @@ pub(super) fn is_null(v: &Val<'_>) -> bool {
 /// (more than 28 significant digits or an extreme exponent).
 pub(crate) fn parse_decimal(src: &[u8], pos: usize) -> Option<Decimal> {
     let b = src.get(pos..)?;
-    // Fast path, every price and quantity Kraken sends: at most 19 digits, one point, no
-    // exponent. Anything else (or anything odd) takes the general path below.
+    parse_decimal_fast(b).or_else(|| parse_decimal_general(b))
+}
+
+/// The fast path, for every price and quantity Kraken sends: at most 19 digits, one point, no
+/// exponent. `None`: not such a number (the general path takes it).
+fn parse_decimal_fast(b: &[u8]) -> Option<Decimal> {
     let neg = b.first() == Some(&b'-');
     let start = usize::from(neg);
     let limit = b.len().min(start + 20);
@@ -281,7 +285,11 @@ pub(crate) fn parse_decimal(src: &[u8], pos: usize) -> Option<Decimal> {
     let has_digits = i > start + usize::from(point != usize::MAX);
     let point_ok = point == usize::MAX || (point > start && point + 1 < i);
     if ends_clean && has_digits && point_ok {
-        let scale = if point == usize::MAX { 0 } else { i - point - 1 };
+        let scale = if point == usize::MAX {
+            0
+        } else {
+            i - point - 1
+        };
         return Some(Decimal::from_parts(
             m as u32,
             (m >> 32) as u32,
@@ -290,7 +298,7 @@ pub(crate) fn parse_decimal(src: &[u8], pos: usize) -> Option<Decimal> {
             scale as u32,
         ));
     }
-    parse_decimal_general(b)
+    None
 }
 
 /// [`parse_decimal`] of any JSON number: more than 19 significant digits (to 28), exponents.
@@ -449,14 +457,70 @@ mod tests {
         }
     }
 
+    /// Numbers as Kraken writes prices and quantities: the fast path takes every one of them
+    /// (the general path is for the rest), with the digits and scale as sent.
+    fn kraken_number() -> impl Strategy<Value = String> {
+        (
+            any::<bool>(),
+            "[0-9]{1,10}",
+            prop::option::of("[0-9]{1,8}"),
+            "[,}\\] ]?",
+        )
+            .prop_map(|(neg, int, frac, tail)| {
+                let int = int.trim_start_matches('0');
+                let int = if int.is_empty() { "0" } else { int };
+                let sign = if neg { "-" } else { "" };
+                match frac {
+                    Some(f) => format!("{sign}{int}.{f}{tail}"),
+                    None => format!("{sign}{int}{tail}"),
+                }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+        #[test]
+        fn the_fast_path_takes_every_number_kraken_sends(s in kraken_number()) {
+            let fast = parse_decimal_fast(s.as_bytes());
+            prop_assert!(fast.is_some(), "{s}");
+            let general = parse_decimal_general(s.as_bytes());
+            prop_assert_eq!(fast.map(|d| (d, d.scale(), d.is_sign_negative())),
+                general.map(|d| (d, d.scale(), d.is_sign_negative())));
+        }
+    }
+
+    #[test]
+    fn the_fast_path_declines_what_it_cannot_read_exactly() {
+        for s in [
+            "1e5",
+            "0.5E-3",
+            "12345678901234567890",
+            "-",
+            ".5",
+            "5.",
+            "1.2.3",
+            "--1",
+            "",
+        ] {
+            assert_eq!(parse_decimal_fast(s.as_bytes()), None, "{s}");
+        }
+    }
+
     #[test]
     fn digits_and_scale_are_kept_as_sent() {
         let d = |s: &str| parse_decimal(s.as_bytes(), 0).map(|d| (d.to_string(), d.scale()));
         assert_eq!(d("0.00016000,"), Some(("0.00016000".into(), 8)));
         assert_eq!(d("26599.9}"), Some(("26599.9".into(), 1)));
         assert_eq!(d("-0.5"), Some(("-0.5".into(), 1)));
-        assert_eq!(d("9999999999999999999"), Some(("9999999999999999999".into(), 0)));
-        assert_eq!(d("99999999999999999999"), Some(("99999999999999999999".into(), 0)));
+        assert_eq!(
+            d("9999999999999999999"),
+            Some(("9999999999999999999".into(), 0))
+        );
+        assert_eq!(
+            d("99999999999999999999"),
+            Some(("99999999999999999999".into(), 0))
+        );
         assert_eq!(d("1e3"), Some(("1000".into(), 0)));
         assert_eq!(d("-"), None);
     }
