@@ -1,6 +1,6 @@
-//! WebSocket v2 order entry: `handle_order` dispatches each order method to its function
-//! (`add_order`, `amend_order`, `edit_order`, `cancel_order`, `cancel_all`,
-//! `cancel_all_orders_after`, `batch_add`, `batch_cancel`), which executes it on the exchange.
+//! WebSocket v2 order entry: `handle_order` executes each order method on the exchange, the
+//! ones with more to them than a call (`cancel_order`, `cancel_all_orders_after`, `batch_add`,
+//! `batch_cancel`) in a function of their own.
 
 use serde_json::{Map, Value, json};
 
@@ -24,14 +24,16 @@ pub(super) fn handle_order(
     let reply: Result<Value, String> = match ex.check_token(token, now) {
         Err(e) => Err(e),
         Ok(acct) => match method.as_str() {
-            "add_order" => add_order(&mut ex, acct, params, now),
-            "amend_order" => amend_order(&mut ex, acct, params, now),
-            "edit_order" => edit_order(&mut ex, acct, params, now),
+            "add_order" => {
+                NewOrder::from_ws(params, None).and_then(|n| ex.add_order(acct, &n, now))
+            }
+            "amend_order" => ex.amend_order(acct, params, now),
+            "edit_order" => ex.edit_order(acct, params, now),
             "cancel_order" => match cancel_order(shared, &mut ex, acct, req_id, params, now, out) {
                 Some(reply) => reply,
                 None => return,
             },
-            "cancel_all" => cancel_all(&mut ex, acct, now),
+            "cancel_all" => Ok(json!({"count": ex.cancel_all(acct, now)})),
             "cancel_all_orders_after" => cancel_all_orders_after(&mut ex, acct, params, now),
             "batch_add" => batch_add(&mut ex, acct, params, now),
             // `batch_cancel` (`handle` sends nothing else here).
@@ -43,36 +45,6 @@ pub(super) fn handle_order(
     };
     drop(ex);
     finish_reply(shared, &method, req_id, params, reply, now, out);
-}
-
-/// `add_order`.
-fn add_order(
-    ex: &mut Exchange,
-    acct: usize,
-    params: &Map<String, Value>,
-    now: Ns,
-) -> Result<Value, String> {
-    NewOrder::from_ws(params, None).and_then(|n| ex.add_order(acct, &n, now))
-}
-
-/// `amend_order`.
-fn amend_order(
-    ex: &mut Exchange,
-    acct: usize,
-    params: &Map<String, Value>,
-    now: Ns,
-) -> Result<Value, String> {
-    ex.amend_order(acct, params, now)
-}
-
-/// `edit_order`.
-fn edit_order(
-    ex: &mut Exchange,
-    acct: usize,
-    params: &Map<String, Value>,
-    now: Ns,
-) -> Result<Value, String> {
-    ex.edit_order(acct, params, now)
 }
 
 /// `cancel_order`: one response per order it names, written to `out` (then `None`), or the
@@ -110,11 +82,6 @@ fn cancel_order(
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Some(Err(e)),
         _ => Some(Err("EGeneral:Invalid arguments:no order given".into())),
     }
-}
-
-/// `cancel_all`.
-fn cancel_all(ex: &mut Exchange, acct: usize, now: Ns) -> Result<Value, String> {
-    Ok(json!({"count": ex.cancel_all(acct, now)}))
 }
 
 /// `cancel_all_orders_after` (the dead man's switch).
