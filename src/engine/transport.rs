@@ -197,8 +197,8 @@ pub enum ReadError {
 
 /// Hands tungstenite's handshake the server's answer and nothing after it: the frames that
 /// follow in the same read stay here (`rest`) for our reader.
-struct UpToAnswer {
-    stream: Stream,
+struct UpToAnswer<S> {
+    stream: S,
     /// Bytes read from the stream; `given` of them handed to tungstenite.
     got: Vec<u8>,
     given: usize,
@@ -206,14 +206,14 @@ struct UpToAnswer {
     end: Option<usize>,
 }
 
-impl UpToAnswer {
+impl<S> UpToAnswer<S> {
     /// What was read after the answer.
     fn rest(&self) -> &[u8] {
         &self.got[self.given..]
     }
 }
 
-impl Read for UpToAnswer {
+impl<S: Read> Read for UpToAnswer<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.given == self.got.len() {
             let mut chunk = [0u8; 4096];
@@ -239,7 +239,7 @@ impl Read for UpToAnswer {
     }
 }
 
-impl Write for UpToAnswer {
+impl<S: Write> Write for UpToAnswer<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.stream.write(buf)
     }
@@ -485,6 +485,50 @@ fn wait(poll: &mut Poll, events: &mut Events, deadline: Instant) -> Result<(), T
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hands out its bytes in the chunks given, then `WouldBlock`.
+    struct Chunks(Vec<&'static [u8]>);
+
+    impl Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let c = self.0.remove(0);
+            buf[..c.len()].copy_from_slice(c);
+            Ok(c.len())
+        }
+    }
+
+    /// The handshake's reader is given the server's answer and nothing more, wherever the
+    /// answer's blank line falls; what came after it in the same reads is kept for our frame
+    /// reader (a status frame Kraken sends at once must not be lost).
+    #[test]
+    fn the_handshake_gets_the_answer_and_the_frames_after_it_are_kept() {
+        let answer: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+        let frame: &[u8] = b"\x81\x02{}";
+        let whole = [answer, frame].concat().leak();
+        let split = answer.len() - 2; // the blank line cut in two
+        for chunks in [vec![&whole[..]], vec![&whole[..split], &whole[split..]]] {
+            let mut up = UpToAnswer {
+                stream: Chunks(chunks),
+                got: Vec::new(),
+                given: 0,
+                end: None,
+            };
+            let mut given = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                match up.read(&mut buf) {
+                    Ok(n) => given.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            assert_eq!(given, answer);
+            assert_eq!(up.rest(), frame);
+        }
+    }
 
     #[test]
     fn frames_parse_back_with_their_payload() {
