@@ -17,6 +17,9 @@ use kraken_reflector::Reflector;
 use rust_decimal::Decimal;
 
 static IO_ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// With `IO_ALLOC_TRACE=n`: the backtraces of the first n counted allocations are printed.
+static TRACE: AtomicU64 = AtomicU64::new(0);
+static COUNTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 static IO_BYTES: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
@@ -39,6 +42,17 @@ fn count(size: usize) {
         if k.get() == 1 {
             IO_ALLOCS.fetch_add(1, Ordering::Relaxed);
             IO_BYTES.fetch_add(size as u64, Ordering::Relaxed);
+            if COUNTING.load(Ordering::Relaxed)
+                && TRACE.load(Ordering::Relaxed) > 0
+                && BUSY.try_with(|b| !b.replace(true)).unwrap_or(false)
+            {
+                TRACE.fetch_sub(1, Ordering::Relaxed);
+                eprintln!(
+                    "allocation of {size} bytes on the I/O thread:\n{}",
+                    std::backtrace::Backtrace::force_capture()
+                );
+                let _ = BUSY.try_with(|b| b.set(false));
+            }
         }
     });
 }
@@ -118,6 +132,13 @@ fn main() {
         round(&mut t, &mut acks, i);
     }
     let n = 5000u64;
+    if let Some(k) = std::env::var("IO_ALLOC_TRACE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        TRACE.store(k, Ordering::Relaxed);
+    }
+    COUNTING.store(true, Ordering::Relaxed);
     let (a0, b0, s0) = (
         IO_ALLOCS.load(Ordering::Relaxed),
         IO_BYTES.load(Ordering::Relaxed),

@@ -24,6 +24,7 @@ mod statistics;
 pub(crate) mod stats;
 mod strategy;
 pub(crate) mod timers;
+pub(crate) mod tls13;
 mod trader;
 pub(crate) mod transport;
 pub(crate) mod ws_frame;

@@ -1,7 +1,8 @@
-//! One WebSocket over a non-blocking mio socket, optionally wrapped in rustls. tungstenite does
-//! the opening handshake; frames are then read by our own reader (`ws_frame`) and written from
-//! a reused buffer, so neither direction allocates per frame in this layer. Connecting blocks
-//! (with a deadline) on the I/O thread; after that every call is non-blocking.
+//! One WebSocket over a non-blocking mio socket, over TLS 1.3 or plain. rustls does the TLS
+//! handshake and tungstenite the WebSocket one; after that records are sealed and opened by our
+//! own layer (`tls13`) and frames read by our own reader (`ws_frame`) and written from a reused
+//! buffer: neither direction allocates. Connecting blocks (with a deadline) on the I/O thread;
+//! after that every call is non-blocking.
 
 use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
@@ -10,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::{ClientConfig, RootCertStore};
 use tungstenite::handshake::HandshakeError;
 
+use crate::engine::tls13::{self, Opened, Records, TlsError};
 use crate::engine::ws_frame::{Frame, FrameError, FrameReader};
 
 /// Why a connection could not be made or was lost.
@@ -114,57 +117,222 @@ pub fn client_tls_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
+    // TLS 1.3 only: after the handshake our own record layer (`tls13`) takes over, and it
+    // speaks 1.3 (Kraken's endpoints do).
+    let mut cfg = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    cfg.enable_secret_extraction = true;
     Ok(Arc::new(cfg))
 }
 
-/// The byte stream under the WebSocket: plain TCP or TLS over TCP.
-pub enum Stream {
-    /// `ws://`
-    Plain(TcpStream),
-    /// `wss://`
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+/// The byte stream under the WebSocket: TCP, and over it our own TLS 1.3 record layer once
+/// rustls has done the handshake (`tls13`). Reads hand out plaintext; writes are sealed into
+/// `unsent` and go out on [`flush`](Write::flush). Reused buffers: nothing allocated per record.
+pub struct Wire {
+    tcp: TcpStream,
+    tls: Option<Box<TlsIn>>,
+    /// Bytes for the socket (sealed records over TLS), from `sent` on not yet taken.
+    unsent: Vec<u8>,
+    sent: usize,
 }
 
-impl Stream {
-    fn tcp(&mut self) -> &mut TcpStream {
-        match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => &mut s.sock,
+/// What has been received over TLS: ciphertext in `buf[start..end]`, of which `plain` (within
+/// `..start`) is an opened record's data not handed out yet.
+struct TlsIn {
+    records: Records,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    plain: std::ops::Range<usize>,
+}
+
+impl Wire {
+    fn tls_error(e: TlsError) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, e)
+    }
+
+    /// Seals a `close_notify` (TLS) to go with the next flush.
+    fn close_notify(&mut self) {
+        if let Some(t) = &mut self.tls {
+            let _ = t.records.seal_close_notify(&mut self.unsent);
         }
     }
 }
 
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Tls(s) => s.read(buf),
+impl Read for Wire {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.sent < self.unsent.len() {
+            self.flush()?;
+        }
+        let Some(t) = &mut self.tls else {
+            return self.tcp.read(out);
+        };
+        loop {
+            if !t.plain.is_empty() {
+                let n = out.len().min(t.plain.len());
+                out[..n].copy_from_slice(&t.buf[t.plain.start..t.plain.start + n]);
+                t.plain.start += n;
+                return Ok(n);
+            }
+            let (used, opened) = t
+                .records
+                .open(&mut t.buf[t.start..t.end], &mut self.unsent)
+                .map_err(Self::tls_error)?;
+            if used > 0 {
+                let at = t.start;
+                t.start += used;
+                match opened {
+                    Opened::Data(r) => t.plain = at + r.start..at + r.end,
+                    Opened::Nothing => {}
+                    Opened::Closed => return Ok(0),
+                }
+                if self.sent < self.unsent.len() {
+                    // A key update's answer: it must precede anything we send next.
+                    flush_to(&mut self.tcp, &mut self.unsent, &mut self.sent)?;
+                }
+                continue;
+            }
+            if matches!(opened, Opened::Closed) {
+                return Ok(0);
+            }
+            if t.start == t.end {
+                (t.start, t.end) = (0, 0);
+            } else if t.buf.len() - t.end < tls13::MAX_RECORD {
+                t.buf.copy_within(t.start..t.end, 0);
+                t.end -= t.start;
+                t.start = 0;
+            }
+            let n = self.tcp.read(&mut t.buf[t.end..])?;
+            if n == 0 {
+                return Ok(0);
+            }
+            t.end += n;
         }
     }
 }
 
-impl Write for Stream {
+impl Write for Wire {
+    /// Takes all of `buf` (sealed first over TLS); the socket gets it on `flush`.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(s) => s.write(buf),
+        match &mut self.tls {
+            Some(t) => t
+                .records
+                .seal(buf, &mut self.unsent)
+                .map_err(Self::tls_error)?,
+            None => self.unsent.extend_from_slice(buf),
         }
+        Ok(buf.len())
     }
+
+    /// Writes out what is queued, as far as the socket takes it (never blocks).
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
+        flush_to(&mut self.tcp, &mut self.unsent, &mut self.sent)
+    }
+}
+
+fn flush_to(tcp: &mut TcpStream, unsent: &mut Vec<u8>, sent: &mut usize) -> io::Result<()> {
+    while *sent < unsent.len() {
+        match tcp.write(&unsent[*sent..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => *sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
+    unsent.clear();
+    *sent = 0;
+    Ok(())
+}
+
+/// Drives rustls' handshake over `sock` (non-blocking: `wait` is called whenever it would
+/// block) and takes over its keys. `buf` receives what was read; returns the record layer and
+/// how many bytes of `buf` are past the handshake (records for the layer to open).
+pub(crate) fn tls_handshake<S: Read + Write>(
+    mut conn: UnbufferedClientConnection,
+    sock: &mut S,
+    buf: &mut Vec<u8>,
+    mut wait: impl FnMut() -> Result<(), TransportError>,
+) -> Result<(Records, usize), TransportError> {
+    use rustls::unbuffered::{ConnectionState, EncodeError, UnbufferedStatus};
+    enum Next {
+        Go,
+        Read,
+        Done,
+    }
+    let mut have = 0;
+    let mut out = vec![0u8; 16 * 1024];
+    let mut queued = 0;
+    loop {
+        let UnbufferedStatus { discard, state } = conn.process_tls_records(&mut buf[..have]);
+        let next = match state? {
+            ConnectionState::EncodeTlsData(mut s) => loop {
+                match s.encode(&mut out[queued..]) {
+                    Ok(n) => {
+                        queued += n;
+                        break Next::Go;
+                    }
+                    Err(EncodeError::InsufficientSize(e)) => {
+                        out.resize(queued + e.required_size, 0)
+                    }
+                    Err(e) => return Err(TransportError::Tls(e.to_string())),
+                }
+            },
+            ConnectionState::TransmitTlsData(s) => {
+                let mut at = 0;
+                while at < queued {
+                    match sock.write(&out[at..queued]) {
+                        Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+                        Ok(n) => at += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait()?,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                queued = 0;
+                s.done();
+                Next::Go
+            }
+            ConnectionState::BlockedHandshake => Next::Read,
+            ConnectionState::WriteTraffic(_) => Next::Done,
+            ConnectionState::PeerClosed | ConnectionState::Closed => {
+                return Err(TransportError::Tls("closed during the handshake".into()));
+            }
+            _ => {
+                return Err(TransportError::Tls(
+                    "unexpected during the handshake".into(),
+                ));
+            }
+        };
+        buf.copy_within(discard..have, 0);
+        have -= discard;
+        match next {
+            Next::Go => {}
+            Next::Done => break,
+            Next::Read => {
+                if have == buf.len() {
+                    buf.resize(buf.len() * 2, 0);
+                }
+                match sock.read(&mut buf[have..]) {
+                    Ok(0) => return Err(TransportError::Tls("closed during the handshake".into())),
+                    Ok(n) => have += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait()?,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    let (secrets, kernel) = conn.dangerous_into_kernel_connection()?;
+    let records = Records::new(secrets, kernel).map_err(|e| TransportError::Tls(e.to_string()))?;
+    Ok((records, have))
 }
 
 /// A connected WebSocket and the poller watching its socket.
 pub struct Connection {
-    stream: Stream,
+    wire: Wire,
     /// Frames are read into here.
     reader: FrameReader,
     /// Readiness of the socket (used by the blocking idle strategy and while connecting).
@@ -172,8 +340,6 @@ pub struct Connection {
     events: Events,
     /// Outgoing frames are built here (reused: no allocation per request).
     frame: Vec<u8>,
-    /// Over plain TCP, what the socket has not taken yet (over TLS, rustls holds it).
-    unsent: Vec<u8>,
     /// The payload of a ping to answer (RFC 6455: a pong as soon as practical).
     pong: Option<arrayvec::ArrayVec<u8, 125>>,
     /// Masking keys (xorshift; RFC 6455 wants them unpredictable to intermediaries, which a
@@ -287,18 +453,33 @@ impl Connection {
             }
         }
         tcp.set_nodelay(true)?;
-        let stream = if url.tls {
+        let tls = if url.tls {
             let name = ServerName::try_from(url.host.clone())
                 .map_err(|_| TransportError::BadUrl(url.url.clone()))?;
-            let mut conn = ClientConnection::new(tls.clone(), name)?;
-            // Writes are whole frames: rustls must take each one entirely (see `send_text`).
-            conn.set_buffer_limit(None);
-            Stream::Tls(Box::new(StreamOwned::new(conn, tcp)))
+            let conn = UnbufferedClientConnection::new(tls.clone(), name)?;
+            // Room for two whole records, so one can always be read behind a partial one.
+            let mut buf = vec![0u8; 64 * 1024];
+            let (records, end) = tls_handshake(conn, &mut tcp, &mut buf, || {
+                wait(&mut poll, &mut events, deadline)
+            })?;
+            Some(Box::new(TlsIn {
+                records,
+                buf,
+                start: 0,
+                end,
+                plain: 0..0,
+            }))
         } else {
-            Stream::Plain(tcp)
+            None
+        };
+        let wire = Wire {
+            tcp,
+            tls,
+            unsent: Vec::with_capacity(64 * 1024),
+            sent: 0,
         };
         let answer = UpToAnswer {
-            stream,
+            stream: wire,
             got: Vec::with_capacity(4096),
             given: 0,
             end: None,
@@ -317,17 +498,16 @@ impl Connection {
         let answer = ws.into_inner();
         let mut reader = FrameReader::new(256 * 1024);
         reader.push(answer.rest());
-        let stream = answer.stream;
+        let wire = answer.stream;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         Ok(Self {
-            stream,
+            wire,
             reader,
             poll,
             events,
             frame: Vec::with_capacity(16 * 1024),
-            unsent: Vec::with_capacity(16 * 1024),
             pong: None,
             mask_state: seed | 1,
         })
@@ -347,7 +527,7 @@ impl Connection {
                 }
                 return Ok(Some(f));
             }
-            match self.reader.fill(&mut self.stream) {
+            match self.reader.fill(&mut self.wire) {
                 Ok(0) => return Err(ReadError::Closed),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
@@ -364,10 +544,10 @@ impl Connection {
         self.send(OP_PONG, &p)
     }
 
-    /// Sends `payload` as one masked text frame. The frame is built in a reused buffer and
-    /// handed over whole: to rustls, which encrypts it and writes what the socket takes (the
-    /// rest goes with the next write or [`flush`](Self::flush)), or to the socket, keeping what
-    /// it does not take. `payload` must be UTF-8 (the engine's requests are).
+    /// Sends `payload` as one masked text frame. The frame is built in a reused buffer, sealed
+    /// (over TLS) into another, and written as far as the socket takes it; the rest goes with
+    /// the next write or [`flush`](Self::flush). `payload` must be UTF-8 (the engine's
+    /// requests are).
     pub fn send_text(&mut self, payload: &[u8]) -> io::Result<()> {
         if self.pong.is_some() {
             self.send_pong()?;
@@ -381,40 +561,13 @@ impl Connection {
         self.mask_state ^= self.mask_state << 17;
         let key = (self.mask_state as u32).to_ne_bytes();
         frame_op_into(&mut self.frame, opcode, payload, key);
-        match &mut self.stream {
-            // Unlimited buffer (set at connect): the whole frame is taken, never a part of it.
-            Stream::Tls(tls) => tls.conn.writer().write_all(&self.frame)?,
-            Stream::Plain(_) => self.unsent.extend_from_slice(&self.frame),
-        }
-        self.flush()
+        self.wire.write_all(&self.frame)?;
+        self.wire.flush()
     }
 
     /// Writes out what is queued, as far as the socket takes it (never blocks).
     pub fn flush(&mut self) -> io::Result<()> {
-        match &mut self.stream {
-            Stream::Tls(tls) => {
-                while tls.conn.wants_write() {
-                    match tls.conn.write_tls(&mut tls.sock) {
-                        Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            Stream::Plain(tcp) => {
-                while !self.unsent.is_empty() {
-                    match tcp.write(&self.unsent) {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => {
-                            self.unsent.drain(..n);
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-        }
-        Ok(())
+        self.wire.flush()
     }
 
     /// Blocks until the socket is readable or `timeout` passes.
@@ -425,11 +578,9 @@ impl Connection {
     /// Sends a close (1000, normal) and shuts the socket down (best effort).
     pub fn shutdown(&mut self) {
         let _ = self.send(OP_CLOSE, &1000u16.to_be_bytes());
-        if let Stream::Tls(tls) = &mut self.stream {
-            tls.conn.send_close_notify();
-        }
+        self.wire.close_notify();
         let _ = self.flush();
-        let _ = self.stream.tcp().shutdown(std::net::Shutdown::Both);
+        let _ = self.wire.tcp.shutdown(std::net::Shutdown::Both);
     }
 }
 
