@@ -73,7 +73,8 @@ enum Cmd {
     Scale,
     /// add → ack at fixed order rates, open loop (reflector).
     Rate,
-    /// kraken-exec next to kraken-async-rs and python-kraken-sdk, same reflector, same run.
+    /// The TLS + WebSocket floor, kraken-exec in both layouts, kraken-async-rs and
+    /// python-kraken-sdk: same reflector, same run, overheads over the floor.
     Peers,
     /// Everything, in one run.
     All,
@@ -499,9 +500,10 @@ fn main() {
         }
     };
     let run_peers = |ours: &Histogram<u64>| {
+        let mut got = Vec::new();
         if let Err(e) = peers::setup() {
             println!("peers skipped: {e}");
-            return;
+            return got;
         }
         // Python is slow: fewer round trips keep the run short, and its percentiles are stable.
         for (peer, n) in [
@@ -522,10 +524,12 @@ fn main() {
                             h.value_at_quantile(q) as f64 / ours.value_at_quantile(q) as f64
                         );
                     }
+                    got.push((peer.to_string(), h));
                 }
                 Err(e) => println!("{peer}: {e}"),
             }
         }
+        got
     };
     let run_rate = |n: usize| {
         let server = engine_runs::Server::reflector(cli.server_core);
@@ -567,11 +571,43 @@ fn main() {
             }
         }
         Cmd::Peers => {
-            let e = run_engine(
-                &engine_runs::Server::reflector(cli.server_core),
-                "kraken_exec",
-            );
-            run_peers(&e.add);
+            // One run: the floor, both of our layouts, the peers; overheads over the floor.
+            let floor = run_floor_wss();
+            let mut ours = Vec::new();
+            for (same, tag) in [
+                (false, "kraken_exec_threaded"),
+                (true, "kraken_exec_same_thread"),
+            ] {
+                engine_runs::SAME_THREAD.store(same, std::sync::atomic::Ordering::Relaxed);
+                let e = run_engine(&engine_runs::Server::reflector(cli.server_core), tag);
+                ours.push((tag, e.add));
+            }
+            engine_runs::SAME_THREAD.store(cli.same_thread, std::sync::atomic::Ordering::Relaxed);
+            let peers = run_peers(&ours[1].1);
+            let over = |h: &Histogram<u64>, q: f64| {
+                (h.value_at_quantile(q) as f64 - floor.value_at_quantile(q) as f64) / 1e3
+            };
+            println!("add → ack over the TLS + WebSocket floor (µs, same run):");
+            for (tag, h) in ours
+                .iter()
+                .map(|(t, h)| (t.to_string(), h))
+                .chain(peers.iter().map(|(p, h)| (p.clone(), h)))
+            {
+                println!(
+                    "  {tag:<28} p50 {:>7.2}  p99 {:>7.2}",
+                    over(h, 0.5),
+                    over(h, 0.99)
+                );
+            }
+            for (peer, h) in &peers {
+                for (tag, e) in &ours {
+                    println!(
+                        "  overhead ratio {peer} / {tag}: p50 {:.2}x  p99 {:.2}x",
+                        over(h, 0.5) / over(e, 0.5),
+                        over(h, 0.99) / over(e, 0.99)
+                    );
+                }
+            }
         }
         Cmd::Rate => run_rate(cli.n),
         Cmd::EngineThroughput => {
@@ -603,7 +639,7 @@ fn main() {
                     d / 1e3
                 );
             }
-            run_peers(&e.add);
+            let _ = run_peers(&e.add);
             run_engine(
                 &engine_runs::Server::sim(cli.server_core),
                 "kraken_exec_sim",

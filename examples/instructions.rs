@@ -1,0 +1,105 @@
+//! Add → ack → cancel → ack round trips for counting our client's instructions under
+//! callgrind: a figure the machine's noise does not move (issue 15). Same-thread mode, so one
+//! thread (this one) does the strategy's calls, the rings' work, TLS, framing, decoding and the
+//! tracker; the reflector's threads are counted apart (`--separate-threads=yes`).
+//!
+//! The loop polls and sleeps 200 µs when a poll found nothing. An empty poll (a `recv` that
+//! finds nothing, timers) is not part of a round trip, so the example counts them, and then
+//! makes `IDLE` more with nothing in flight, to price one: see PERF.md for the arithmetic.
+//!
+//! ```text
+//! cargo build --release --example instructions
+//! valgrind --tool=callgrind --separate-threads=yes ./target/release/examples/instructions N IDLE
+//! ```
+
+use std::time::{Duration, Instant};
+
+use kraken_exec::engine::{self, EngineConfig, IdleStrategy, Strategy, Threading};
+use kraken_exec::orders::StatusChange;
+use kraken_exec::protocol::rest::{ApiSecret, Credentials};
+use kraken_exec::{AddOrder, ClOrdId, OrderRef, OrderStatus, Side};
+use kraken_reflector::Reflector;
+use rust_decimal::Decimal;
+
+#[derive(Default)]
+struct Acks(u64, u64);
+impl Strategy for Acks {
+    fn on_status_change(&mut self, c: &StatusChange) {
+        match c.to {
+            OrderStatus::Open => self.0 += 1,
+            OrderStatus::Canceled => self.1 += 1,
+            _ => {}
+        }
+    }
+}
+
+fn main() {
+    let mut args = std::env::args()
+        .skip(1)
+        .map(|a| a.parse::<u64>().expect("a number"));
+    let n = args.next().unwrap_or(1000);
+    let idle = args.next().unwrap_or(0);
+    let r = Reflector::start(true, false).unwrap();
+    let creds = Credentials {
+        key: "k".into(),
+        secret: ApiSecret::from_base64("c2VjcmV0").unwrap(),
+    };
+    let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
+    cfg.ws_url = r.ws_url.clone();
+    cfg.public_ws_url = r.ws_url.clone();
+    cfg.rest_url = r.rest_url.clone();
+    cfg.allow_insecure_local = true;
+    cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
+    cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
+    cfg.threading = Threading::SameThread;
+    cfg.subscribe_balances = false;
+    cfg.dead_man_timeout = None;
+    let mut t = engine::start(cfg).unwrap();
+    let mut acks = Acks::default();
+    assert!(t.wait_ready(&mut acks, Duration::from_secs(60)));
+    let btc = t.symbol("BTC/USD").unwrap();
+    let mut empty = 0u64;
+    let mut wait = |t: &mut engine::Trader, acks: &mut Acks, done: &dyn Fn(&Acks) -> bool| {
+        let end = Instant::now() + Duration::from_secs(60);
+        while !done(acks) {
+            assert!(
+                Instant::now() < end,
+                "no answer: {:?} {:?}",
+                acks.0,
+                t.statistics()
+            );
+            if t.poll(acks) == 0 {
+                empty += 1;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+    };
+    for i in 0..n {
+        let id = ClOrdId::with_counter("ins-", i).unwrap();
+        let open = acks.0;
+        t.add_order(
+            AddOrder::limit(btc, Side::Buy, Decimal::new(1, 2), Decimal::new(650001, 1))
+                .cl_ord_id(id),
+        )
+        .unwrap();
+        wait(&mut t, &mut acks, &|a| a.0 > open);
+        // The reflector cancels by order id.
+        let oid = t
+            .order_status(&OrderRef::ClOrdId(id))
+            .and_then(|o| o.order_id)
+            .unwrap();
+        let canceled = acks.1;
+        t.cancel_order(OrderRef::OrderId(oid)).unwrap();
+        wait(&mut t, &mut acks, &|a| a.1 > canceled);
+    }
+    let before = empty;
+    for _ in 0..idle {
+        assert_eq!(t.poll(&mut acks), 0);
+        empty += 1;
+    }
+    println!(
+        "round trips {n}, empty polls during them {before}, idle polls after {}",
+        empty - before
+    );
+    let _ = t.shutdown();
+}
