@@ -149,6 +149,29 @@ struct TlsIn {
 }
 
 impl Wire {
+    /// A TLS wire over `tcp` whose record layer is already keyed (tests of the layer).
+    #[cfg(test)]
+    pub(crate) fn tls_for_test(tcp: TcpStream, records: Records) -> Self {
+        Wire {
+            tcp,
+            tls: Some(Box::new(TlsIn {
+                records,
+                buf: vec![0u8; 64 * 1024],
+                start: 0,
+                end: 0,
+                plain: 0..0,
+            })),
+            unsent: Vec::with_capacity(64 * 1024),
+            sent: 0,
+        }
+    }
+
+    /// Bytes still waiting for the socket (tests).
+    #[cfg(test)]
+    pub(crate) fn has_unsent(&self) -> bool {
+        self.sent < self.unsent.len()
+    }
+
     fn tls_error(e: TlsError) -> io::Error {
         io::Error::new(io::ErrorKind::InvalidData, e)
     }

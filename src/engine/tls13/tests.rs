@@ -354,3 +354,102 @@ proptest! {
         }
     }
 }
+
+/// The connection's reader over a real socket (`transport::Wire`): a stream several times its
+/// 64 KiB buffer, written in uneven pieces so records straddle reads and the buffer's end,
+/// reads back exactly through small reads; and what it writes the server reads back.
+#[test]
+fn the_wire_reads_a_stream_larger_than_its_buffer_in_uneven_pieces() {
+    use crate::engine::transport::Wire;
+    use std::time::{Duration, Instant};
+
+    let mut p = Pair::new(tls13_suites()[0]);
+    p.receive();
+    // The server's tickets come first on the wire, as they would.
+    let mut wire_bytes = std::mem::take(&mut p.pending);
+    let mut sent = Vec::new();
+    for i in 0..40usize {
+        let m = text(1 + (i * 7919) % 15_000, i as u8);
+        p.server.writer().write_all(&m).unwrap();
+        sent.extend_from_slice(&m);
+    }
+    p.receive();
+    wire_bytes.extend_from_slice(&std::mem::take(&mut p.pending));
+    assert!(wire_bytes.len() > 4 * 64 * 1024);
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server_side, _) = listener.accept().unwrap();
+    client.set_nonblocking(true).unwrap();
+    let Pair {
+        client: records,
+        mut server,
+        ..
+    } = p;
+    let mut wire = Wire::tls_for_test(mio::net::TcpStream::from_std(client), records);
+    let writer = std::thread::spawn(move || {
+        // Uneven pieces, each flushed on its own (a seeded walk of sizes).
+        let mut at = 0;
+        let mut k = 1usize;
+        while at < wire_bytes.len() {
+            k = (k * 48_271) % 65_521;
+            let n = (1 + k % 9_000).min(wire_bytes.len() - at);
+            server_side.write_all(&wire_bytes[at..at + n]).unwrap();
+            at += n;
+            if k % 3 == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        server_side
+    });
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1000];
+    let end = Instant::now() + Duration::from_secs(20);
+    while got.len() < sent.len() {
+        assert!(
+            Instant::now() < end,
+            "{} of {} bytes",
+            got.len(),
+            sent.len()
+        );
+        match wire.read(&mut buf) {
+            Ok(0) => panic!("closed after {} bytes", got.len()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(got == sent, "the stream read back differs");
+
+    // And the other way: written through the wire, read by the server.
+    let mut server_side = writer.join().unwrap();
+    let m = text(40_000, 3);
+    wire.write_all(&m).unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        wire.flush().unwrap();
+        assert!(Instant::now() < end);
+        if !wire.has_unsent() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut received = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut read_back = Vec::new();
+    while read_back.len() < m.len() {
+        let n = server_side.read(&mut chunk).unwrap();
+        assert!(n > 0);
+        received.extend_from_slice(&chunk[..n]);
+        let mut input = &received[..];
+        while !input.is_empty() {
+            server.read_tls(&mut input).unwrap();
+            server.process_new_packets().unwrap();
+            let _ = server.reader().read_to_end(&mut read_back);
+        }
+        received.clear();
+    }
+    assert!(read_back == m);
+}
