@@ -396,7 +396,7 @@ fn the_wire_reads_a_stream_larger_than_its_buffer_in_uneven_pieces() {
             let n = (1 + k % 9_000).min(wire_bytes.len() - at);
             server_side.write_all(&wire_bytes[at..at + n]).unwrap();
             at += n;
-            if k % 3 == 0 {
+            if k.is_multiple_of(3) {
                 std::thread::sleep(Duration::from_micros(200));
             }
         }
