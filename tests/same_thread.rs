@@ -40,8 +40,17 @@ fn the_strategy_thread_drives_the_sockets_itself() {
     let mut cfg = EngineConfig::simulator(&sim, &["BTC/USD"]);
     cfg.threading = Threading::SameThread;
     let mut t = engine::start(cfg).unwrap();
-    let names = threads();
-    assert!(names.iter().any(|n| n == "kraken-cold"), "{names:?}");
+    // A new thread's name shows in /proc once the thread itself has run to set it: wait for
+    // the cold thread's (bounded), then check there is no I/O thread beside it.
+    let end = Instant::now() + Duration::from_secs(10);
+    let names = loop {
+        let names = threads();
+        if names.iter().any(|n| n == "kraken-cold") {
+            break names;
+        }
+        assert!(Instant::now() < end, "no cold thread: {names:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    };
     assert!(
         !names.iter().any(|n| n == "kraken-io"),
         "no I/O thread: {names:?}"

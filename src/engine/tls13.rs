@@ -43,6 +43,10 @@ const MAX_CIPHER: usize = MAX_PLAIN + 256;
 pub(crate) const MAX_RECORD: usize = HEADER + MAX_CIPHER;
 /// A post-handshake message longer than this is refused (tickets are a few hundred bytes).
 const MAX_HANDSHAKE_MESSAGE: usize = 16 * 1024;
+/// Records in a row without application data (tickets, key updates, empty records) before
+/// the peer is judged to be stalling the reader (rustls allows 32 empty ones).
+const MAX_IDLE_RECORDS: u32 = 32;
+const USER_CANCELED: u8 = 90;
 
 /// Why the record layer gave up: the connection is to be dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,6 +135,8 @@ pub(crate) struct Records {
     tx_limit: u64,
     /// Set after the peer's `close_notify`.
     closed: bool,
+    /// Records without application data since the last one with some.
+    idle_records: u32,
 }
 
 impl Records {
@@ -151,9 +157,10 @@ impl Records {
             rx: Direction::new(secrets.rx.0, secrets.rx.1)?,
             kernel,
             handshake: Vec::with_capacity(1024),
-            // Replace the key well before the limit (rustls does it at the limit less 1/16th).
+            // Replace the key before the limit (rustls does it at the limit itself).
             tx_limit: limit.saturating_sub(limit / 16).max(1),
             closed: false,
+            idle_records: 0,
         })
     }
 
@@ -186,18 +193,26 @@ impl Records {
     ) -> Result<(), TlsError> {
         let len = plain.len() + 1 + TAG;
         let header = [APPLICATION_DATA, 3, 3, (len >> 8) as u8, len as u8];
+        let nonce = self.tx.next_nonce()?;
         let start = out.len();
         out.extend_from_slice(&header);
         out.extend_from_slice(plain);
         out.push(ty);
-        let nonce = self.tx.next_nonce()?;
-        let tag = self
-            .tx
-            .key
-            .seal_in_place_separate_tag(nonce, Aad::from(header), &mut out[start + HEADER..])
-            .map_err(|_| TlsError::Keys("sealing failed".into()))?;
-        out.extend_from_slice(tag.as_ref());
-        Ok(())
+        match self.tx.key.seal_in_place_separate_tag(
+            nonce,
+            Aad::from(header),
+            &mut out[start + HEADER..],
+        ) {
+            Ok(tag) => {
+                out.extend_from_slice(tag.as_ref());
+                Ok(())
+            }
+            Err(_) => {
+                // Never leave the plaintext behind to be sent.
+                out.truncate(start);
+                Err(TlsError::Keys("sealing failed".into()))
+            }
+        }
     }
 
     /// Replaces our sending keys: a `KeyUpdate` (not asking the peer to follow) sealed with the
@@ -251,6 +266,9 @@ impl Records {
             .key
             .open_in_place(nonce, Aad::from(header), record)
             .map_err(|_| TlsError::BadRecordMac)?;
+        if inner.len() > MAX_PLAIN + 1 {
+            return Err(TlsError::RecordOverflow);
+        }
         // The content type is the last byte that is not padding (§5.2).
         let Some(ty_at) = inner.iter().rposition(|&b| b != 0) else {
             return Err(TlsError::Unexpected("a record of padding only"));
@@ -261,6 +279,16 @@ impl Records {
             return Err(TlsError::Unexpected(
                 "a handshake message cut by other records",
             ));
+        }
+        // Records that carry no data, in a row, are bounded (as rustls bounds them): a peer
+        // must not keep the reader turning without progress.
+        if ty == APPLICATION_DATA && ty_at > 0 {
+            self.idle_records = 0;
+        } else {
+            self.idle_records += 1;
+            if self.idle_records > MAX_IDLE_RECORDS {
+                return Err(TlsError::Unexpected("too many records without data"));
+            }
         }
         let opened = match ty {
             APPLICATION_DATA => Opened::Data(HEADER..HEADER + ty_at),
@@ -277,6 +305,8 @@ impl Records {
                     self.closed = true;
                     Opened::Closed
                 }
+                // `user_canceled` precedes a `close_notify` (§6.1).
+                [_, USER_CANCELED] => Opened::Nothing,
                 [_, desc] => return Err(TlsError::Alert(*desc)),
                 _ => return Err(TlsError::Unexpected("a malformed alert")),
             },

@@ -178,6 +178,7 @@ impl Wire {
 
     /// Seals a `close_notify` (TLS) to go with the next flush.
     fn close_notify(&mut self) {
+        compact(&mut self.unsent, &mut self.sent);
         if let Some(t) = &mut self.tls {
             let _ = t.records.seal_close_notify(&mut self.unsent);
         }
@@ -199,6 +200,8 @@ impl Read for Wire {
                 t.plain.start += n;
                 return Ok(n);
             }
+            compact(&mut self.unsent, &mut self.sent);
+            let queued = self.unsent.len();
             let (used, opened) = t
                 .records
                 .open(&mut t.buf[t.start..t.end], &mut self.unsent)
@@ -211,7 +214,7 @@ impl Read for Wire {
                     Opened::Nothing => {}
                     Opened::Closed => return Ok(0),
                 }
-                if self.sent < self.unsent.len() {
+                if self.unsent.len() > queued {
                     // A key update's answer: it must precede anything we send next.
                     flush_to(&mut self.tcp, &mut self.unsent, &mut self.sent)?;
                 }
@@ -229,7 +232,8 @@ impl Read for Wire {
             }
             let n = self.tcp.read(&mut t.buf[t.end..])?;
             if n == 0 {
-                return Ok(0);
+                // The socket closed without `close_notify`: possibly cut short (RFC 8446 §6.1).
+                return Err(io::ErrorKind::UnexpectedEof.into());
             }
             t.end += n;
         }
@@ -239,6 +243,7 @@ impl Read for Wire {
 impl Write for Wire {
     /// Takes all of `buf` (sealed first over TLS); the socket gets it on `flush`.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        compact(&mut self.unsent, &mut self.sent);
         match &mut self.tls {
             Some(t) => t
                 .records
@@ -252,6 +257,15 @@ impl Write for Wire {
     /// Writes out what is queued, as far as the socket takes it (never blocks).
     fn flush(&mut self) -> io::Result<()> {
         flush_to(&mut self.tcp, &mut self.unsent, &mut self.sent)
+    }
+}
+
+/// Drops what the socket has taken from the front of `unsent` (only when a write was partial:
+/// `unsent` then holds just the backlog, and does not grow with what was already sent).
+fn compact(unsent: &mut Vec<u8>, sent: &mut usize) {
+    if *sent > 0 {
+        unsent.drain(..*sent);
+        *sent = 0;
     }
 }
 
@@ -270,6 +284,15 @@ fn flush_to(tcp: &mut TcpStream, unsent: &mut Vec<u8>, sent: &mut usize) -> io::
     Ok(())
 }
 
+/// The length of the whole record at the start of `b`, if it is all there.
+fn whole_record(b: &[u8]) -> Option<usize> {
+    let [_, _, _, hi, lo, ..] = *b else {
+        return None;
+    };
+    let n = tls13::HEADER + usize::from(u16::from_be_bytes([hi, lo]));
+    (b.len() >= n).then_some(n)
+}
+
 /// Drives rustls' handshake over `sock` (non-blocking: `wait` is called whenever it would
 /// block) and takes over its keys. `buf` receives what was read; returns the record layer and
 /// how many bytes of `buf` are past the handshake (records for the layer to open).
@@ -285,11 +308,14 @@ pub(crate) fn tls_handshake<S: Read + Write>(
         Read,
         Done,
     }
-    let mut have = 0;
+    // `buf[..have]` was read; `buf[..fed]` of it given to rustls, one whole record at a time,
+    // so that nothing past the server's Finished reaches it: a record after it (a ticket, data,
+    // a key update) is ours to open, with sequence numbers that start where rustls' end.
+    let (mut have, mut fed) = (0, 0);
     let mut out = vec![0u8; 16 * 1024];
     let mut queued = 0;
     loop {
-        let UnbufferedStatus { discard, state } = conn.process_tls_records(&mut buf[..have]);
+        let UnbufferedStatus { discard, state } = conn.process_tls_records(&mut buf[..fed]);
         let next = match state? {
             ConnectionState::EncodeTlsData(mut s) => loop {
                 match s.encode(&mut out[queued..]) {
@@ -331,12 +357,23 @@ pub(crate) fn tls_handshake<S: Read + Write>(
         };
         buf.copy_within(discard..have, 0);
         have -= discard;
+        fed -= discard;
         match next {
             Next::Go => {}
-            Next::Done => break,
+            Next::Done if fed == 0 => break,
+            Next::Done => {
+                return Err(TransportError::Tls(
+                    "records left unread at the end of the handshake".into(),
+                ));
+            }
             Next::Read => {
+                if let Some(n) = whole_record(&buf[fed..have]) {
+                    fed += n;
+                    continue;
+                }
                 if have == buf.len() {
-                    buf.resize(buf.len() * 2, 0);
+                    let grown = (buf.len() * 2).max(tls13::MAX_RECORD);
+                    buf.resize(grown, 0);
                 }
                 match sock.read(&mut buf[have..]) {
                     Ok(0) => return Err(TransportError::Tls("closed during the handshake".into())),

@@ -1417,7 +1417,7 @@ impl OrderTracker {
             return None;
         }
         let mut o = Order::new(r.symbol, now);
-        // Created before this process's clock began: 0, "unknown", so a lookup's window is
+        // Created before this process started: 0, "unknown", so a lookup's window is
         // bounded by the deadline its add carried, not by this process's start.
         o.created_ns = 0;
         o.order_id = r.order_id;

@@ -18,12 +18,21 @@ use crate::engine::transport::{TransportError, client_tls_config, tls_handshake}
 struct Peer<'a>(&'a mut ServerConnection);
 
 impl Read for Peer<'_> {
+    /// As much of what the server has to send as fits (several records at once, as a socket
+    /// read would return them).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if !self.0.wants_write() {
+        let mut n = 0;
+        while self.0.wants_write() && n < buf.len() {
+            let mut w: &mut [u8] = &mut buf[n..];
+            match self.0.write_tls(&mut w)? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        if n == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let mut w: &mut [u8] = buf;
-        self.0.write_tls(&mut w)
+        Ok(n)
     }
 }
 
@@ -62,24 +71,35 @@ fn tls13_suites() -> Vec<SupportedCipherSuite> {
 
 impl Pair {
     fn new(suite: SupportedCipherSuite) -> Self {
+        Self::with(suite, None)
+    }
+
+    /// `half_rtt`: data the server sends right after its Finished, in the same flight.
+    fn with(suite: SupportedCipherSuite, half_rtt: Option<&[u8]>) -> Self {
         let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
         let provider = CryptoProvider {
             cipher_suites: vec![suite],
             ..rustls::crypto::ring::default_provider()
         };
-        let sc = ServerConfig::builder_with_provider(Arc::new(provider))
+        let mut sc = ServerConfig::builder_with_provider(Arc::new(provider))
             .with_protocol_versions(&[&rustls::version::TLS13])
             .unwrap()
             .with_no_client_auth()
             .with_single_cert(vec![ck.cert.der().clone()], key)
             .unwrap();
+        sc.send_half_rtt_data = half_rtt.is_some();
         let mut server = ServerConnection::new(Arc::new(sc)).unwrap();
         server.set_buffer_limit(None);
+        if let Some(d) = half_rtt {
+            server.writer().write_all(d).unwrap();
+        }
         let cfg = client_tls_config(Some(ck.cert.pem().as_bytes())).unwrap();
         let name = ServerName::try_from("localhost").unwrap();
         let conn = rustls::client::UnbufferedClientConnection::new(cfg, name).unwrap();
-        let mut buf = vec![0u8; 1024];
+        // Small for the plain handshake (many reads); large when the server's whole flight and
+        // what follows it must come in one read.
+        let mut buf = vec![0u8; if half_rtt.is_some() { 64 * 1024 } else { 1024 }];
         let (client, have) = tls_handshake(conn, &mut Peer(&mut server), &mut buf, || {
             Err(TransportError::Timeout)
         })
@@ -226,6 +246,46 @@ fn our_keys_are_replaced_at_the_limit_and_the_peer_follows() {
     }
     assert!(p.client.tx.seq <= 2, "the sequence restarts with each key");
     assert_eq!(p.server_sends(b"still"), b"still");
+}
+
+/// A server that writes right after its Finished, in the same flight (half-RTT data; a
+/// server may send tickets or a key update there too): rustls is given the handshake's
+/// records only, and the records past it are opened by our layer, in order and with the
+/// sequence numbers rustls handed over. Given everything read, rustls would open them itself
+/// and the handshake would fail.
+#[test]
+fn records_right_after_the_servers_finished_are_ours_to_open() {
+    for suite in tls13_suites() {
+        let mut p = Pair::with(suite, Some(b"half-rtt"));
+        assert!(
+            !p.pending.is_empty(),
+            "{suite:?}: the flight and the data came in one read"
+        );
+        p.receive();
+        let (data, _, closed) = p.open_all().unwrap();
+        assert_eq!(data, b"half-rtt", "{suite:?}");
+        assert!(!closed);
+        assert_eq!(p.server_sends(b"next"), b"next", "{suite:?}");
+        assert_eq!(p.client_sends(b"mine"), b"mine", "{suite:?}");
+    }
+}
+
+/// Our sending keys are replaced before each suite's confidentiality limit (AES-GCM's is
+/// 2^24.5 records; ChaCha20-Poly1305 has none to speak of), not at it and not never.
+#[test]
+fn our_keys_are_replaced_before_each_suites_limit() {
+    for suite in tls13_suites() {
+        let p = Pair::new(suite);
+        let SupportedCipherSuite::Tls13(s) = suite else {
+            unreachable!()
+        };
+        let limit = s.common.confidentiality_limit;
+        assert!(
+            p.client.tx_limit < limit && p.client.tx_limit >= limit - limit / 16,
+            "{suite:?}: {} of {limit}",
+            p.client.tx_limit
+        );
+    }
 }
 
 /// The peer's `close_notify` ends the stream, and nothing is opened after it.
