@@ -99,6 +99,30 @@ impl Direction {
         })
     }
 
+    /// Seals the inner plaintext at `out[start + HEADER..]` (content, type, padding) as one
+    /// record, writing its header at `start`. On failure `out` is cut back to `start`: no
+    /// plaintext is ever left to be sent.
+    fn seal_from(&mut self, out: &mut Vec<u8>, start: usize) -> Result<(), TlsError> {
+        let len = out.len() - start - HEADER + TAG;
+        let header = [APPLICATION_DATA, 3, 3, (len >> 8) as u8, len as u8];
+        out[start..start + HEADER].copy_from_slice(&header);
+        let sealed = self.next_nonce().and_then(|nonce| {
+            self.key
+                .seal_in_place_separate_tag(nonce, Aad::from(header), &mut out[start + HEADER..])
+                .map_err(|_| TlsError::Keys("sealing failed".into()))
+        });
+        match sealed {
+            Ok(tag) => {
+                out.extend_from_slice(tag.as_ref());
+                Ok(())
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
     /// The per-record nonce: the IV XOR the sequence number (§5.3), which then advances.
     fn next_nonce(&mut self) -> Result<Nonce, TlsError> {
         let mut n = self.iv;
@@ -191,28 +215,11 @@ impl Records {
         plain: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), TlsError> {
-        let len = plain.len() + 1 + TAG;
-        let header = [APPLICATION_DATA, 3, 3, (len >> 8) as u8, len as u8];
-        let nonce = self.tx.next_nonce()?;
         let start = out.len();
-        out.extend_from_slice(&header);
+        out.extend_from_slice(&[0; HEADER]);
         out.extend_from_slice(plain);
         out.push(ty);
-        match self.tx.key.seal_in_place_separate_tag(
-            nonce,
-            Aad::from(header),
-            &mut out[start + HEADER..],
-        ) {
-            Ok(tag) => {
-                out.extend_from_slice(tag.as_ref());
-                Ok(())
-            }
-            Err(_) => {
-                // Never leave the plaintext behind to be sent.
-                out.truncate(start);
-                Err(TlsError::Keys("sealing failed".into()))
-            }
-        }
+        self.tx.seal_from(out, start)
     }
 
     /// Replaces our sending keys: a `KeyUpdate` (not asking the peer to follow) sealed with the

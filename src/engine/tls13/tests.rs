@@ -89,6 +89,8 @@ impl Pair {
             .with_single_cert(vec![ck.cert.der().clone()], key)
             .unwrap();
         sc.send_half_rtt_data = half_rtt.is_some();
+        // For `Forger`: the server's keys, to seal records rustls would never write.
+        sc.enable_secret_extraction = true;
         let mut server = ServerConnection::new(Arc::new(sc)).unwrap();
         server.set_buffer_limit(None);
         if let Some(d) = half_rtt {
@@ -512,4 +514,146 @@ fn the_wire_reads_a_stream_larger_than_its_buffer_in_uneven_pieces() {
         received.clear();
     }
     assert!(read_back == m);
+}
+
+/// Seals any inner plaintext with the server's own keys (taken from rustls' server after the
+/// handshake): records a real server would never write, to reach what the layer does after
+/// authentication (content type, padding, alerts, handshake messages).
+struct Forger {
+    client: Records,
+    server: Direction,
+}
+
+impl Forger {
+    fn new() -> Self {
+        let mut p = Pair::new(tls13_suites()[0]);
+        // The server's tickets first (the sequence numbers must line up).
+        p.receive();
+        p.open_all().unwrap();
+        #[allow(deprecated)] // the buffered connection's extraction; fine for a test's keys
+        let secrets = p.server.dangerous_extract_secrets().unwrap();
+        Forger {
+            client: p.client,
+            server: Direction::new(secrets.tx.0, secrets.tx.1).unwrap(),
+        }
+    }
+
+    /// One record of `inner` (content, content type, padding), as the server would seal it.
+    fn record(&mut self, inner: &[u8]) -> Vec<u8> {
+        let mut out = vec![0; HEADER];
+        out.extend_from_slice(inner);
+        self.server.seal_from(&mut out, 0).unwrap();
+        out
+    }
+
+    fn open(&mut self, inner: &[u8]) -> Result<(Vec<u8>, Opened, Vec<u8>), TlsError> {
+        let mut rec = self.record(inner);
+        let mut answer = Vec::new();
+        let (used, opened) = self.client.open(&mut rec, &mut answer)?;
+        assert_eq!(used, rec.len(), "a whole record is taken whole");
+        let data = match &opened {
+            Opened::Data(r) => rec[r.clone()].to_vec(),
+            _ => Vec::new(),
+        };
+        Ok((data, opened, answer))
+    }
+}
+
+/// A key update that does not ask for ours replaces the receiving keys and is not answered;
+/// one with anything after it in its record is refused (the next record uses new keys).
+#[test]
+fn key_updates_not_asking_for_ours_and_misplaced_ones() {
+    let mut f = Forger::new();
+    let (_, opened, answer) = f.open(&[KEY_UPDATE, 0, 0, 1, 0, HANDSHAKE]).unwrap();
+    assert_eq!(opened, Opened::Nothing);
+    assert!(answer.is_empty(), "not asked: no answer");
+    assert_eq!(f.client.rx.seq, 0, "new receiving keys");
+
+    let mut f = Forger::new();
+    let refused = f.open(&[
+        KEY_UPDATE,
+        0,
+        0,
+        1,
+        1,
+        NEW_SESSION_TICKET,
+        0,
+        0,
+        0,
+        HANDSHAKE,
+    ]);
+    assert_eq!(
+        refused.err(),
+        Some(TlsError::Unexpected("data after a key update"))
+    );
+}
+
+/// A ticket split over two records is joined and handed to rustls; data after it opens. A
+/// handshake message cut by a record of another type is refused.
+#[test]
+fn a_ticket_split_over_records_is_joined() {
+    // lifetime, age_add, nonce (1 byte), ticket (4 bytes), no extensions.
+    let body = [
+        0, 0, 0x0e, 0x10, 1, 2, 3, 4, 1, 0xaa, 0, 4, 9, 8, 7, 6, 0, 0,
+    ];
+    let mut msg = vec![NEW_SESSION_TICKET, 0, 0, body.len() as u8];
+    msg.extend_from_slice(&body);
+    let (a, b) = msg.split_at(7);
+    let mut f = Forger::new();
+    for part in [a, b] {
+        let mut inner = part.to_vec();
+        inner.push(HANDSHAKE);
+        assert_eq!(f.open(&inner).unwrap().1, Opened::Nothing);
+    }
+    assert!(f.client.handshake.is_empty(), "the whole ticket was taken");
+    let (data, ..) = f.open(b"after\x17").unwrap();
+    assert_eq!(data, b"after");
+
+    let mut f = Forger::new();
+    let mut inner = a.to_vec();
+    inner.push(HANDSHAKE);
+    f.open(&inner).unwrap();
+    assert_eq!(
+        f.open(b"cut\x17").err(),
+        Some(TlsError::Unexpected(
+            "a handshake message cut by other records"
+        ))
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any inner plaintext that authenticates: application data is handed out exactly (the
+    /// content type found past any padding), and anything else is taken, ends the stream or is
+    /// refused with an error; never a panic, never data that was not sent as data.
+    #[test]
+    fn any_authenticated_inner_plaintext_is_read_exactly_or_refused(
+        content in prop::collection::vec(any::<u8>(), 0..300),
+        ty in prop::sample::select(vec![0u8, 1, 20, 21, 22, 23, 24, 255]),
+        padding in 0usize..40,
+    ) {
+        let mut f = Forger::new();
+        let mut inner = content.clone();
+        inner.push(ty);
+        inner.resize(inner.len() + padding, 0);
+        match f.open(&inner) {
+            Ok((data, Opened::Data(_), _)) => {
+                // The type is the last non-zero byte: `ty` unless it is 0 (then some byte of
+                // the content is).
+                let at = inner.iter().rposition(|&b| b != 0).unwrap();
+                prop_assert_eq!(inner[at], APPLICATION_DATA);
+                prop_assert_eq!(&data[..], &inner[..at]);
+                if ty != 0 {
+                    prop_assert_eq!(ty, APPLICATION_DATA);
+                    prop_assert_eq!(data, content);
+                }
+            }
+            Ok((_, Opened::Nothing | Opened::Closed, answer)) => {
+                prop_assert!(ty != APPLICATION_DATA || content.is_empty());
+                prop_assert!(answer.len() <= MAX_RECORD);
+            }
+            Err(_) => prop_assert!(ty != APPLICATION_DATA || content.len() > MAX_PLAIN),
+        }
+    }
 }
