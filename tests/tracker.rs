@@ -955,3 +955,645 @@ fn a_restored_unknown_add_keeps_its_client_id_when_its_order_is_listed_open() {
     let o = h.t.by_cl_ord_id(&c1).unwrap();
     assert_eq!((o.order_id, o.status), (None, OrderStatus::Unknown));
 }
+
+// Mutation testing of the tracker (issue "Make the tests prove what their names claim"): each
+// test below kills mutants of `src/orders/tracker.rs` that the tests above let survive.
+
+/// A trade of 0.1 at 100 on `OID` with one fee of `fee` in `asset`.
+fn trade_with_fee(exec_id: &str, asset: &str, fee: &str) -> String {
+    exec(
+        2,
+        &format!(
+            r#""order_id":"{OID}","exec_id":"{exec_id}","exec_type":"trade","symbol":"BTC/USD","side":"buy","last_qty":0.1,"last_price":100.0,"order_status":"partially_filled","fees":[{{"asset":"{asset}","qty":{fee}}}]"#
+        ),
+    )
+}
+
+/// An order sums its fees per asset and keeps the first two assets (`MAX_FEES`); a fill
+/// charged in a third asset is still applied, its fee dropped (nothing written past the end).
+#[test]
+fn an_order_sums_fees_per_asset_and_drops_a_third_asset() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    h.feed(&trade_with_fee("T1", "USD", "0.01"));
+    h.feed(&trade_with_fee("T2", "BTC", "0.0001"));
+    h.feed(&trade_with_fee("T3", "ETH", "0.5"));
+    h.feed(&trade_with_fee("T4", "USD", "0.02"));
+    assert_eq!(h.fills().len(), 4);
+    let o = h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    let fees: Vec<_> = o.fees().iter().map(|f| (f.asset.as_str(), f.qty)).collect();
+    assert_eq!(fees, [("USD", dec!(0.03)), ("BTC", dec!(0.0001))]);
+    assert_eq!((o.fill_count, o.filled_qty), (4, dec!(0.4)));
+}
+
+/// Snapshot trades of `OID` (a buy of 1.0) at the given times, `(exec_id, qty, time)`.
+fn snapshot_trades(trades: &[(&str, &str, &str)]) -> String {
+    let data: Vec<String> = trades
+        .iter()
+        .map(|(id, qty, ts)| {
+            format!(
+                r#"{{"order_id":"{OID}","exec_id":"{id}","exec_type":"trade","symbol":"BTC/USD","side":"buy","order_qty":1.0,"last_qty":{qty},"last_price":100.0,"order_status":"partially_filled","timestamp":"{ts}"}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"channel":"executions","type":"snapshot","data":[{}],"sequence":1}}"#,
+        data.join(",")
+    )
+}
+
+/// Caught-up fills older than the engine's records are `Historical`: delivered, in the order's
+/// figures, but not counted, not in the position, not in the history. One at the very instant
+/// the records start, or later, is `Recovered` and counted; a live fill is `Live` whatever its
+/// time.
+#[test]
+fn caught_up_fills_older_than_the_records_are_historical_and_not_counted() {
+    use kraken_exec::orders::FillOrigin;
+    let mut h = Harness::new();
+    h.t.set_history_before(kraken_exec::Timestamp::parse_rfc3339(
+        "2024-01-01T00:00:10Z",
+    ));
+    h.feed(&snapshot_trades(&[
+        ("T1", "0.1", "2024-01-01T00:00:09Z"),
+        ("T2", "0.2", "2024-01-01T00:00:10Z"),
+        ("T3", "0.3", "2024-01-01T00:00:11Z"),
+    ]));
+    h.feed(&exec(
+        2,
+        &format!(
+            r#""order_id":"{OID}","exec_id":"T4","exec_type":"trade","symbol":"BTC/USD","side":"buy","last_qty":0.1,"last_price":100.0,"order_status":"partially_filled","timestamp":"2024-01-01T00:00:05Z""#
+        ),
+    ));
+    let origins: Vec<_> = h
+        .fills()
+        .iter()
+        .map(|f| (f.exec_id.as_str().to_owned(), f.origin))
+        .collect();
+    assert_eq!(
+        origins,
+        [
+            ("T1".to_owned(), FillOrigin::Historical),
+            ("T2".to_owned(), FillOrigin::Recovered),
+            ("T3".to_owned(), FillOrigin::Recovered),
+            ("T4".to_owned(), FillOrigin::Live),
+        ]
+    );
+    let s = h.t.stats();
+    assert_eq!((s.historical_fills, s.fills), (1, 3));
+    assert_eq!(h.t.position(kraken_exec::SymbolId(0)).qty, dec!(0.6));
+    assert_eq!(h.t.history().len(), 3);
+    // The order's own figures take every fill (they are the exchange's).
+    let o = h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    assert_eq!((o.filled_qty, o.fill_count), (dec!(0.7), 4));
+}
+
+/// With `history_limit` 0 no fill is kept, yet every fill is delivered and counted.
+#[test]
+fn a_history_limit_of_zero_keeps_no_fill_but_delivers_and_counts_each() {
+    let mut cfg = TrackerConfig::default();
+    cfg.history_limit = 0;
+    let mut h = Harness::with(cfg);
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    h.feed(&trade(OID, "T1", "0.4", "99.0", "0.4", "partially_filled"));
+    h.feed(&trade(OID, "T2", "0.6", "99.0", "1.0", "partially_filled"));
+    assert_eq!(h.fills().len(), 2);
+    assert_eq!(h.t.stats().fills, 2);
+    assert_eq!(h.t.history().len(), 0);
+}
+
+fn cancel_answer(req_id: u64, oid: &str) -> String {
+    format!(
+        r#"{{"method":"cancel_order","req_id":{req_id},"result":{{"order_id":"{oid}"}},"success":true}}"#
+    )
+}
+
+fn accepted(ev: &[TrackerEvent]) -> Vec<RequestId> {
+    ev.iter()
+        .filter_map(|e| {
+            if let TrackerEvent::Accepted(a) = e {
+                Some(a.req_id)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// `cancel_order` of two orders gets one answer per order: the request is accepted once, after
+/// its second answer, and stays in flight until then.
+#[test]
+fn a_cancel_answered_per_order_is_accepted_once_after_its_last_answer() {
+    const OID2: &str = "OSECND-00000-000002";
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    let o2 = AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(99.0))
+        .cl_ord_id(ClOrdId::new("c2").unwrap());
+    h.submit(2, &o2);
+    h.feed(&ack(2, OID2));
+    let refs = [
+        OrderRef::OrderId(OrderId::new(OID).unwrap()),
+        OrderRef::OrderId(OrderId::new(OID2).unwrap()),
+    ];
+    h.t.submit_cancel(RequestId(3), Method::CancelOrder, &refs, 2);
+    h.take();
+    h.feed(&cancel_answer(3, OID));
+    assert_eq!(accepted(&h.take()), [], "one answer of two");
+    assert_eq!(h.t.requests_in_flight().collect::<Vec<_>>(), [RequestId(3)]);
+    h.feed(&cancel_answer(3, OID2));
+    assert_eq!(accepted(&h.take()), [RequestId(3)]);
+    assert_eq!(h.t.requests_in_flight().count(), 0);
+}
+
+/// A refused cancel is reported against its order, counted, and the order is no longer marked
+/// as being cancelled (it stays open).
+#[test]
+fn a_refused_cancel_is_reported_against_its_order_and_clears_cancel_pending() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    let id = OrderId::new(OID).unwrap();
+    h.t.submit_cancel(
+        RequestId(2),
+        Method::CancelOrder,
+        &[OrderRef::OrderId(id)],
+        1,
+    );
+    assert!(h.t.by_order_id(&id).unwrap().cancel_pending);
+    h.take();
+    h.feed(
+        r#"{"method":"cancel_order","req_id":2,"error":"EOrder:Unknown order","success":false}"#,
+    );
+    let ev = h.take();
+    assert!(
+        matches!(ev[..], [TrackerEvent::Rejected(f)] if f.method == Method::CancelOrder && f.order_id == Some(id) && f.req_id == Some(RequestId(2))),
+        "{ev:?}"
+    );
+    let o = h.t.by_order_id(&id).unwrap();
+    assert_eq!((o.status, o.cancel_pending), (OrderStatus::Open, false));
+    assert_eq!(h.t.stats().request_errors, 1);
+}
+
+/// Answers to order requests the tracker never sent are counted as unmatched and change
+/// nothing; answers to other methods are not counted.
+#[test]
+fn answers_to_unknown_order_requests_are_counted_as_unmatched() {
+    let mut h = Harness::new();
+    h.feed(&ack(99, OID));
+    h.feed(&cancel_answer(98, OID));
+    h.feed(r#"{"method":"cancel_all","req_id":97,"result":{"count":0},"success":true}"#);
+    assert_eq!(h.t.stats().unmatched_responses, 2);
+    assert!(h.take().is_empty());
+    assert_eq!(h.t.orders().count(), 0);
+}
+
+/// Timed-out requests are kept for a late answer, the newest `max_in_flight` of them: a late
+/// ack of an older one is unmatched (its order stays `Unknown`), the kept ones settle theirs.
+#[test]
+fn late_answers_settle_the_newest_max_in_flight_timed_out_requests() {
+    let mut cfg = TrackerConfig::default();
+    cfg.max_in_flight = 2;
+    let mut h = Harness::with(cfg);
+    for i in 1..=3u64 {
+        let o = AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0))
+            .cl_ord_id(ClOrdId::new(&format!("c{i}")).unwrap());
+        h.submit(i, &o);
+        h.t.on_timeout(RequestId(i), 5_000, &mut |_| {});
+    }
+    let status = |h: &Harness, c: &str| {
+        h.t.by_cl_ord_id(&ClOrdId::new(c).unwrap())
+            .map(|o| o.status)
+    };
+    h.feed(&ack(1, "OLATE1-00000-000001"));
+    h.feed(&ack(2, "OLATE2-00000-000002"));
+    h.feed(&ack(3, "OLATE3-00000-000003"));
+    assert_eq!(status(&h, "c1"), Some(OrderStatus::Unknown));
+    assert_eq!(status(&h, "c2"), Some(OrderStatus::Open));
+    assert_eq!(status(&h, "c3"), Some(OrderStatus::Open));
+    assert_eq!(h.t.stats().unmatched_responses, 1);
+    assert_eq!(h.t.stats().unknown_outcomes, 3);
+}
+
+/// An expired order is counted and leaves the active orders.
+#[test]
+fn an_expired_order_is_counted_and_leaves_the_active_orders() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    assert_eq!(h.t.stats().active_orders, 1);
+    h.feed(&exec(
+        3,
+        &format!(r#""order_id":"{OID}","exec_type":"expired","order_status":"expired""#),
+    ));
+    assert_eq!(h.status(), OrderStatus::Expired);
+    let s = h.t.stats();
+    assert_eq!((s.orders_expired, s.active_orders), (1, 0));
+    assert_eq!(h.t.active_orders().count(), 0);
+}
+
+/// A lookup names each order of a request by its Kraken id when known, else by its client
+/// id; an order with neither (a userref only) is left out, and a request not in flight names
+/// none.
+#[test]
+fn a_lookup_names_a_request_s_orders_by_kraken_id_else_client_id() {
+    let mut h = Harness::new();
+    let btc = kraken_exec::SymbolId(0);
+    let ca = ClOrdId::new("ca").unwrap();
+    let mut orders = ArrayVec::new();
+    orders.push(AddOrder::limit(btc, Side::Buy, dec!(1), dec!(99)).cl_ord_id(ca));
+    orders.push(AddOrder::limit(btc, Side::Buy, dec!(1), dec!(98)).userref(5));
+    let b = BatchAdd {
+        symbol: btc,
+        orders,
+        deadline: None,
+        validate: false,
+    };
+    {
+        let Harness { t, events, .. } = &mut h;
+        t.submit_batch(RequestId(1), &b, 0, &mut |e| events.push(e));
+    }
+    assert_eq!(
+        h.t.lookup_refs(RequestId(1)).as_slice(),
+        [OrderRef::ClOrdId(ca)]
+    );
+    h.submit(2, &order());
+    h.feed(&ack(2, OID));
+    let c1 = OrderRef::ClOrdId(ClOrdId::new("c1").unwrap());
+    h.t.submit_cancel(RequestId(3), Method::CancelOrder, &[c1], 1);
+    assert_eq!(
+        h.t.lookup_refs(RequestId(3)).as_slice(),
+        [OrderRef::OrderId(OrderId::new(OID).unwrap())]
+    );
+    assert!(h.t.lookup_refs(RequestId(4)).is_empty());
+}
+
+/// The method of a request in flight is known by its id until its answer arrives.
+#[test]
+fn the_method_of_a_request_is_known_while_it_is_in_flight() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    let id = OrderId::new(OID).unwrap();
+    let mut e = EditOrder::new(id, kraken_exec::SymbolId(0));
+    e.limit_price = Some(dec!(99.5));
+    h.t.submit_edit(RequestId(2), &e);
+    assert_eq!(h.t.method_of(RequestId(2)), Some(Method::EditOrder));
+    assert_eq!(h.t.method_of(RequestId(3)), None);
+    h.feed(r#"{"method":"edit_order","req_id":2,"result":{"order_id":"OEDITD-00000-000002","original_order_id":"OK4GJX-KSTLS-7DZZO5"},"success":true}"#);
+    assert_eq!(h.t.method_of(RequestId(2)), None);
+}
+
+/// An order of the account the tracker had no record of is adopted as the exchange shows it,
+/// and announced as new; adopting it again changes nothing and tells nothing.
+#[test]
+fn an_adopted_order_is_recorded_and_announced_once() {
+    let mut h = Harness::new();
+    let id = OrderId::new("OADOPT-00000-000001").unwrap();
+    let Harness { t, events, .. } = &mut h;
+    assert!(
+        t.adopt(id, OrderStatus::PartiallyFilled, dec!(0.3), 5, &mut |e| {
+            events.push(e)
+        })
+    );
+    let ev = h.take();
+    assert!(
+        matches!(ev[..], [TrackerEvent::StatusChange(c)] if c.order_id == Some(id) && c.from.is_none() && c.to == OrderStatus::PartiallyFilled),
+        "{ev:?}"
+    );
+    let o = h.t.by_order_id(&id).unwrap();
+    assert_eq!(
+        (o.status, o.filled_qty),
+        (OrderStatus::PartiallyFilled, dec!(0.3))
+    );
+    assert_eq!(h.t.stats().active_orders, 1);
+    let Harness { t, events, .. } = &mut h;
+    assert!(!t.adopt(id, OrderStatus::Open, dec!(0), 6, &mut |e| events.push(e)));
+    assert!(h.take().is_empty());
+    let o = h.t.by_order_id(&id).unwrap();
+    assert_eq!(
+        (o.status, o.filled_qty),
+        (OrderStatus::PartiallyFilled, dec!(0.3))
+    );
+    assert_eq!(h.t.orders().count(), 1);
+}
+
+/// What an earlier run's journal gives back: its fills are counted once each (and known, so
+/// a replay is a duplicate); a live order is tracked again without an event and needs no
+/// lookup; an order already tracked (by its Kraken id) is not restored twice; an add whose
+/// outcome was unknown is looked up by its Kraken id when it has one.
+#[test]
+fn restored_fills_and_orders_are_counted_once_and_only_unknown_ones_are_looked_up() {
+    let mut h = Harness::new();
+    let id = OrderId::new(OID).unwrap();
+    let c1 = ClOrdId::new("c1").unwrap();
+    let fill = kraken_exec::journal::FillEntry {
+        exec_id: kraken_exec::ExecId::new("TX-1").unwrap(),
+        order_id: id,
+        cl_ord_id: Some(c1),
+        symbol: kraken_exec::SymbolId(0),
+        side: Some(Side::Buy),
+        qty: dec!(0.4),
+        price: dec!(100.0),
+        fee: None,
+        fee_asset: Default::default(),
+        liquidity: None,
+        timestamp: None,
+        historical: false,
+    };
+    h.t.restore_fill(&fill);
+    h.t.restore_fill(&fill);
+    assert_eq!(h.t.stats().restored_fills, 1);
+    let open = kraken_exec::journal::RecoveredOrder {
+        cl_ord_id: Some(c1),
+        order_id: Some(id),
+        symbol: kraken_exec::SymbolId(0),
+        side: Some(Side::Buy),
+        qty: Some(dec!(1.0)),
+        price: Some(dec!(100.0)),
+        filled: dec!(0.4),
+        status: OrderStatus::PartiallyFilled,
+        deadline: None,
+    };
+    assert_eq!(
+        h.t.restore_order(&open, 0),
+        None,
+        "a live order needs no lookup"
+    );
+    let o = h.t.by_order_id(&id).unwrap();
+    assert_eq!(
+        (o.status, o.filled_qty, o.remaining_qty(), o.cl_ord_id),
+        (OrderStatus::PartiallyFilled, dec!(0.4), dec!(0.6), Some(c1))
+    );
+    let by_id_only = kraken_exec::journal::RecoveredOrder {
+        cl_ord_id: None,
+        ..open
+    };
+    assert_eq!(h.t.restore_order(&by_id_only, 0), None);
+    assert_eq!(h.t.orders().count(), 1, "not restored twice");
+    assert_eq!(h.t.stats().restored_orders, 1);
+    let id2 = OrderId::new("OUNKWN-00000-000002").unwrap();
+    let unknown = kraken_exec::journal::RecoveredOrder {
+        cl_ord_id: Some(ClOrdId::new("c2").unwrap()),
+        order_id: Some(id2),
+        status: OrderStatus::Unknown,
+        filled: dec!(0),
+        ..open
+    };
+    assert_eq!(h.t.restore_order(&unknown, 0), Some(OrderRef::OrderId(id2)));
+    assert_eq!(h.t.stats().restored_orders, 2);
+    assert!(
+        h.take().is_empty(),
+        "no event: the strategy heard of them then"
+    );
+    // The snapshot replays the fill on record: a duplicate, not delivered again.
+    h.feed(&trade(
+        OID,
+        "TX-1",
+        "0.4",
+        "100.0",
+        "0.4",
+        "partially_filled",
+    ));
+    assert!(h.fills().is_empty());
+    assert_eq!(h.t.stats().duplicate_fills, 1);
+}
+
+/// A position as an earlier run left it is read back, and later fills add to it.
+#[test]
+fn a_restored_position_is_read_back_and_fills_add_to_it() {
+    let mut h = Harness::new();
+    let eth = kraken_exec::SymbolId(1);
+    let mut p = kraken_exec::orders::Position::default();
+    assert!(p.apply(Side::Buy, dec!(2), dec!(100), dec!(0)));
+    h.t.restore_position(eth, p);
+    assert_eq!(h.t.position(eth), p);
+    assert_eq!(h.t.position(kraken_exec::SymbolId(0)).qty, dec!(0));
+    h.feed(&exec(
+        2,
+        r#""order_id":"OETHBY-00000-000001","exec_id":"TE1","exec_type":"trade","symbol":"ETH/USD","side":"buy","last_qty":1.0,"last_price":130.0,"order_status":"partially_filled""#,
+    ));
+    let q = h.t.position(eth);
+    assert_eq!((q.qty, q.avg_price), (dec!(3), dec!(110)));
+}
+
+/// A snapshot's trade of an open order does not list the order (trades are replayed for
+/// closed orders too): the order, not otherwise listed, becomes `Unknown`.
+#[test]
+fn a_snapshot_s_trade_alone_does_not_list_an_order_as_open() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    h.feed(&snapshot_trades(&[("T1", "0.3", "2024-01-01T00:00:01Z")]));
+    let o = h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    assert_eq!((o.status, o.filled_qty), (OrderStatus::Unknown, dec!(0.3)));
+    assert_eq!(h.fills().len(), 1);
+}
+
+/// Kraken's userref 0 means "none": it never replaces the order's userref; another value does.
+#[test]
+fn a_report_s_userref_of_zero_leaves_the_order_s_userref() {
+    let mut h = Harness::new();
+    let o = AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0)).userref(7);
+    h.submit(1, &o);
+    h.feed(&ack(1, OID));
+    h.feed(&exec(
+        3,
+        &format!(r#""order_id":"{OID}","exec_type":"new","order_status":"new","order_userref":0"#),
+    ));
+    let userref = |h: &Harness| {
+        h.t.by_order_id(&OrderId::new(OID).unwrap())
+            .unwrap()
+            .userref
+    };
+    assert_eq!(userref(&h), Some(7));
+    h.feed(&exec(
+        4,
+        &format!(
+            r#""order_id":"{OID}","exec_type":"amended","order_status":"new","order_userref":9"#
+        ),
+    ));
+    assert_eq!(userref(&h), Some(9));
+}
+
+/// A reported average price wins over the fills' own average, but a reported zero is
+/// ignored; the time of an order's first report is kept.
+#[test]
+fn a_reported_average_price_wins_unless_zero_and_the_first_report_time_is_kept() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    h.feed(&trade(OID, "T1", "0.5", "100.0", "0.5", "partially_filled"));
+    let first = h.now;
+    let o = *h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    assert_eq!((o.avg_price, o.first_report_ns), (dec!(100), first));
+    h.feed(&exec(
+        3,
+        &format!(r#""order_id":"{OID}","exec_type":"new","order_status":"partially_filled","avg_price":0"#),
+    ));
+    let o = *h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    assert_eq!((o.avg_price, o.first_report_ns), (dec!(100), first));
+    h.feed(&exec(
+        4,
+        &format!(r#""order_id":"{OID}","exec_type":"new","order_status":"partially_filled","avg_price":100.5"#),
+    ));
+    let o = *h.t.by_order_id(&OrderId::new(OID).unwrap()).unwrap();
+    assert_eq!((o.avg_price, o.first_report_ns), (dec!(100.5), first));
+    assert!(o.updated_ns > first);
+}
+
+/// A live birth report joins only a record still waiting for its id: a rejected add with the
+/// same client id stays rejected, and the new order gets its own record.
+#[test]
+fn a_birth_report_does_not_join_a_rejected_add_with_its_client_id() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(
+        r#"{"error":"EOrder:Insufficient funds","method":"add_order","req_id":1,"success":false}"#,
+    );
+    h.feed(&pending_new(OID, "c1"));
+    assert_eq!(h.status(), OrderStatus::PendingNew);
+    assert_eq!(h.t.orders().count(), 2);
+    assert_eq!(
+        h.t.orders()
+            .filter(|o| o.status == OrderStatus::Rejected && o.order_id.is_none())
+            .count(),
+        1
+    );
+}
+
+/// An order without a client id, as `exec` reports it: born, filled whole, closed.
+fn born_and_filled(oid: &str, exec_id: &str) -> [String; 3] {
+    [
+        exec(
+            1,
+            &format!(
+                r#""order_id":"{oid}","symbol":"BTC/USD","order_qty":1.0,"exec_type":"pending_new","side":"buy","order_status":"pending_new""#
+            ),
+        ),
+        trade(oid, exec_id, "1.0", "100.0", "1.0", "partially_filled"),
+        exec(
+            3,
+            &format!(
+                r#""order_id":"{oid}","exec_type":"filled","order_status":"filled","cum_qty":1.0"#
+            ),
+        ),
+    ]
+}
+
+/// An order completed by its executions before its ack is joined to its submission on the
+/// ack and then counts once among the retained completed orders: with `retention` 1, the next
+/// completed order is the one kept (the record the join freed, reused by that next order, is
+/// not forgotten in its place).
+#[test]
+fn an_order_completed_before_its_ack_counts_once_among_the_retained() {
+    const OID_A: &str = "OAAAAA-00000-000001";
+    const OID_B: &str = "OBBBBB-00000-000002";
+    let mut cfg = TrackerConfig::default();
+    cfg.retention = 1;
+    let mut h = Harness::with(cfg);
+    let no_cl = AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0));
+    h.submit(1, &no_cl);
+    for f in born_and_filled(OID_A, "TA") {
+        h.feed(&f);
+    }
+    assert_eq!(
+        h.t.orders().count(),
+        2,
+        "the submission and the report's record"
+    );
+    h.feed(&ack(1, OID_A));
+    assert_eq!(h.t.orders().count(), 1, "joined");
+    let a = h.t.by_order_id(&OrderId::new(OID_A).unwrap()).unwrap();
+    assert_eq!(
+        (a.status, a.req_id),
+        (OrderStatus::Filled, Some(RequestId(1)))
+    );
+    assert_eq!(h.t.stats().active_orders, 0);
+    h.submit(2, &no_cl);
+    h.feed(&ack(2, OID_B));
+    for f in born_and_filled(OID_B, "TB") {
+        h.feed(&f);
+    }
+    let b =
+        h.t.by_order_id(&OrderId::new(OID_B).unwrap())
+            .map(|o| o.status);
+    assert_eq!(
+        b,
+        Some(OrderStatus::Filled),
+        "the newest completed order is kept"
+    );
+    assert!(h.t.by_order_id(&OrderId::new(OID_A).unwrap()).is_none());
+    assert_eq!(h.t.orders().count(), 1);
+}
+
+/// A completed order forgotten beyond `retention` no longer answers to its client id, also
+/// once its record is reused by a newer order.
+#[test]
+fn a_forgotten_order_s_client_id_names_no_order() {
+    let mut cfg = TrackerConfig::default();
+    cfg.retention = 1;
+    let mut h = Harness::with(cfg);
+    for (i, oid) in [(1u64, "OFIRST-00000-000001"), (2, "OSECND-00000-000002")] {
+        let o = AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0))
+            .cl_ord_id(ClOrdId::new(&format!("c{i}")).unwrap());
+        h.submit(i, &o);
+        h.feed(&ack(i, oid));
+        h.feed(&exec(
+            3,
+            &format!(r#""order_id":"{oid}","exec_type":"canceled","order_status":"canceled""#),
+        ));
+    }
+    let c = |s: &str| ClOrdId::new(s).unwrap();
+    assert!(h.t.by_cl_ord_id(&c("c1")).is_none());
+    assert!(h.t.by_cl_ord_id(&c("c2")).is_some());
+    let o3 = AddOrder::limit(kraken_exec::SymbolId(0), Side::Buy, dec!(1.0), dec!(100.0))
+        .cl_ord_id(c("c3"));
+    h.submit(3, &o3);
+    assert!(h.t.by_cl_ord_id(&c("c1")).is_none(), "not the newer order");
+    assert_eq!(
+        h.t.by_cl_ord_id(&c("c3")).map(|o| o.req_id),
+        Some(Some(RequestId(3)))
+    );
+}
+
+/// A client id reused after its order closed (by an order placed elsewhere) names the new
+/// order; the closed one keeps its record.
+#[test]
+fn a_client_id_reused_after_its_order_closed_names_the_new_order() {
+    const NEWER: &str = "ONEWER-00000-000002";
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    h.feed(&trade(OID, "T1", "1.0", "100.0", "1.0", "partially_filled"));
+    h.feed(&exec(
+        3,
+        &format!(
+            r#""order_id":"{OID}","exec_type":"filled","order_status":"filled","cum_qty":1.0"#
+        ),
+    ));
+    h.feed(&pending_new(NEWER, "c1"));
+    let o = h.t.by_cl_ord_id(&ClOrdId::new("c1").unwrap()).unwrap();
+    assert_eq!(
+        (o.order_id, o.status),
+        (Some(OrderId::new(NEWER).unwrap()), OrderStatus::PendingNew)
+    );
+    assert_eq!(h.status(), OrderStatus::Filled);
+}
+
+/// A trade report that fills nothing (no quantity) says nothing about the order's status: it
+/// stays open, and no fill is delivered.
+#[test]
+fn a_trade_report_that_fills_nothing_leaves_the_order_open() {
+    let mut h = Harness::new();
+    h.submit(1, &order());
+    h.feed(&ack(1, OID));
+    h.take();
+    h.feed(&exec(
+        3,
+        &format!(r#""order_id":"{OID}","exec_type":"trade","order_status":"partially_filled""#),
+    ));
+    assert_eq!(h.status(), OrderStatus::Open);
+    assert!(h.take().is_empty());
+}
