@@ -240,3 +240,68 @@ fn subscriptions_and_ping() {
     encode::ping(&mut b, 42);
     assert_eq!(s(&b), r#"{"method":"ping","req_id":42}"#);
 }
+
+/// `encode::request`, the one entry the session calls, writes each kind of request exactly as
+/// its own encoder does (the tests above call the encoders directly).
+#[test]
+fn every_kind_of_request_goes_through_its_own_encoder() {
+    use kraken_exec::{CancelAllAfter, Request};
+    let sy = syms();
+    let btc = sy.get("BTC/USD").unwrap();
+    let id = OrderId::new("OK4GJX-KSTLS-7DZZO5").unwrap();
+    let add = AddOrder::limit(btc, Side::Buy, dec!(1), dec!(2)).userref(3);
+    let amend = AmendOrder::new(OrderRef::OrderId(id)).price(dec!(3));
+    let mut edit = EditOrder::new(id, btc);
+    edit.order_qty = Some(dec!(4));
+    let cancel = CancelOrder::one(OrderRef::OrderId(id));
+    let after = CancelAllAfter::of(Some(std::time::Duration::from_secs(60))).unwrap();
+    let mut orders = ArrayVec::new();
+    orders.push(add.clone());
+    orders.push(add.clone());
+    let batch = BatchAdd {
+        symbol: btc,
+        orders,
+        deadline: None,
+        validate: false,
+    };
+    let mut bc = BatchCancel::default();
+    bc.refs.push(OrderRef::UserRef(1));
+    bc.refs.push(OrderRef::UserRef(2));
+    let (mut via, mut direct) = (Vec::new(), Vec::new());
+    let mut check = |r: Request<'_>, method: &str, own: &dyn Fn(&mut Vec<u8>)| {
+        encode::request(&mut via, r, &sy, "t", 77);
+        own(&mut direct);
+        assert_eq!(s(&via), s(&direct));
+        assert!(
+            s(&via).starts_with(&format!(r#"{{"method":"{method}","#)),
+            "{}",
+            s(&via)
+        );
+    };
+    check(Request::Add(&add), "add_order", &|b| {
+        encode::add_order(b, &add, &sy, "t", 77)
+    });
+    check(Request::Amend(&amend), "amend_order", &|b| {
+        encode::amend_order(b, &amend, &sy, "t", 77)
+    });
+    check(Request::Edit(&edit), "edit_order", &|b| {
+        encode::edit_order(b, &edit, &sy, "t", 77)
+    });
+    check(Request::Cancel(&cancel), "cancel_order", &|b| {
+        encode::cancel_order(b, &cancel, "t", 77)
+    });
+    check(Request::CancelAll, "cancel_all", &|b| {
+        encode::cancel_all(b, "t", 77)
+    });
+    check(
+        Request::CancelAllAfter(after),
+        "cancel_all_orders_after",
+        &|b| encode::cancel_all_orders_after(b, 60, "t", 77),
+    );
+    check(Request::BatchAdd(&batch), "batch_add", &|b| {
+        encode::batch_add(b, &batch, &sy, "t", 77)
+    });
+    check(Request::BatchCancel(&bc), "batch_cancel", &|b| {
+        encode::batch_cancel(b, &bc, "t", 77)
+    });
+}

@@ -189,6 +189,24 @@ mod tests {
         assert_eq!(v, b"\"a\\\"b\\\\c\\u000a\"");
     }
 
+    /// Only what JSON requires is escaped: a control character alone is found (no quote or
+    /// backslash beside it to send the string the slow way), and a space, the first byte that
+    /// needs nothing, stays a space on either way.
+    #[test]
+    fn escapes_exactly_what_json_requires() {
+        for (s, want) in [
+            ("x\u{1}", "\"x\\u0001\""),
+            ("\u{1f}", "\"\\u001f\""),
+            ("a b", "\"a b\""),
+            ("say \"hi\" now", "\"say \\\"hi\\\" now\""),
+            ("~\u{7f}é", "\"~\u{7f}é\""),
+        ] {
+            let mut v = Vec::new();
+            json_str(&mut v, s);
+            assert_eq!(String::from_utf8(v).unwrap(), want, "{s:?}");
+        }
+    }
+
     #[test]
     fn form_encodes() {
         let mut v = Vec::new();
