@@ -176,4 +176,33 @@ mod tests {
         );
         assert!(g.breaker_open(0));
     }
+
+    #[test]
+    fn each_lost_connection_counts_toward_the_breaker_other_states_do_not() {
+        let mut g = Gate::new(2, 60 * S);
+        assert_eq!(g.breaker_trips(), 0);
+        let up = [
+            ConnectionState::Connecting(1),
+            ConnectionState::Connected,
+            ConnectionState::Ready,
+        ];
+        for s in up {
+            assert!(!g.on_connection(s, 0), "{s:?}");
+        }
+        assert!(!g.on_connection(ConnectionState::Disconnected, 0));
+        for s in up {
+            assert!(!g.on_connection(s, 0), "{s:?}");
+        }
+        assert!(!g.breaker_open(0));
+        assert!(
+            g.on_connection(ConnectionState::Disconnected, 0),
+            "the second loss in a row opens it"
+        );
+        assert!(g.breaker_open(0));
+        assert_eq!(g.breaker_trips(), 1);
+        // After the cooldown, two more losses open it again.
+        assert!(!g.on_connection(ConnectionState::Disconnected, 60 * S));
+        assert!(g.on_connection(ConnectionState::Disconnected, 60 * S));
+        assert_eq!(g.breaker_trips(), 2);
+    }
 }

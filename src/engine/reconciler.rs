@@ -197,4 +197,20 @@ mod tests {
         r.unsend(a);
         assert_eq!(r.next_lookup(), Some(a));
     }
+
+    #[test]
+    fn lookups_are_reported_failing_from_the_third_failure_each_order_once() {
+        let mut r = Reconciler::default();
+        let (a, b) = (order(1), order(2));
+        for now in [0, 10 * S] {
+            r.on_resolved(&a, Some(OrderStatus::Unknown), now);
+            r.on_resolved(&b, Some(OrderStatus::Unknown), now);
+        }
+        assert_eq!(r.reported(), 0, "two failures each");
+        for now in [20 * S, 30 * S] {
+            r.on_resolved(&a, Some(OrderStatus::Unknown), now);
+            r.on_resolved(&b, Some(OrderStatus::Unknown), now);
+        }
+        assert_eq!(r.reported(), 2, "both, once");
+    }
 }

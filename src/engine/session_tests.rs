@@ -1001,3 +1001,152 @@ fn undecodable_frames_are_counted_and_balances_and_status_pass_through() {
     );
     assert!(f.events.iter().any(|e| matches!(e, Event::Status(_))));
 }
+
+#[test]
+fn a_lookup_with_no_submission_time_searches_the_last_fifteen_minutes() {
+    let mut f = Fix::ready();
+    assert_eq!(f.s.exchange_offset_us, Some(0));
+    f.advance(7 * S);
+    let ex_now = f.s.wall_at(f.now);
+    let quarter_hour_us = 900_000_000;
+    assert_eq!(
+        f.lookup_window(0, None),
+        (ex_now - quarter_hour_us, ex_now + LOOKUP_MARGIN_US)
+    );
+    // Submitted longer ago than that: the window starts a quarter of an hour back too.
+    f.advance(20 * 60 * S);
+    let ex_now = f.s.wall_at(f.now);
+    let (since, _) = f.lookup_window(f.now - 19 * 60 * S, None);
+    assert_eq!(since, ex_now - quarter_hour_us - LOOKUP_MARGIN_US);
+}
+
+#[test]
+fn a_new_wall_clock_reading_moves_the_lookup_windows_with_it() {
+    let mut f = Fix::ready();
+    f.advance(7 * S);
+    let (since, until) = f.lookup_window(0, None);
+    // The wall clock was stepped 2 s ahead (NTP): windows of exchange time follow it.
+    let wall = Timestamp(f.s.wall_at(f.now) + 2_000_000);
+    f.s.handle_wall_clock(f.now, wall);
+    assert_eq!(
+        f.lookup_window(0, None),
+        (since + 2_000_000, until + 2_000_000)
+    );
+}
+
+#[test]
+fn a_failed_connect_backs_off_and_the_socket_may_open_the_moment_the_backoff_ends() {
+    let mut f = Fix::new();
+    f.token("T1");
+    assert!(f.s.poll_connect(f.now));
+    f.s.handle_connect_failed(f.now, "connection refused");
+    f.pump();
+    let due = f.s.timers.get(Timer::Reconnect).expect("a backoff");
+    // The first failure: 200 ms, jittered into [100 ms, 200 ms].
+    assert!(
+        (100 * MS..=200 * MS).contains(&(due - f.now)),
+        "{}",
+        due - f.now
+    );
+    assert!(!f.s.poll_connect(f.now), "not at once");
+    assert!(!f.s.poll_connect(due - 1));
+    // The driver may ask before it runs the timers.
+    assert!(f.s.poll_connect(due), "the backoff is over");
+    f.pump();
+    assert_eq!(f.states().last(), Some(&ConnectionState::Connecting(2)));
+}
+
+#[test]
+fn a_new_connection_is_kept_alive_and_watched_from_its_handshake() {
+    let mut f = Fix::new();
+    f.token("T1");
+    assert!(f.s.poll_connect(f.now));
+    let up = f.now;
+    f.s.handle_connected(up);
+    f.pump();
+    assert_eq!(f.s.timers.get(Timer::Watchdog), Some(up + 9 * S));
+    assert_eq!(f.s.timers.get(Timer::KeepAlive), Some(up + 3 * S));
+    // Nothing wakes the session before the connection has been quiet for a third of the
+    // watchdog (the subscriptions' deadlines come later).
+    assert_eq!(f.s.poll_timeout(), Some(up + 3 * S));
+}
+
+#[test]
+fn control_frames_and_paused_reading_keep_the_watchdog_quiet() {
+    for paused in [false, true] {
+        let mut f = Fix::ready();
+        let start = f.now;
+        while f.now < start + 30 * S {
+            f.advance(2 * S);
+            if paused {
+                // The strategy's ring is full: the driver does not read the socket.
+                f.s.handle_reading_paused(f.now);
+            } else {
+                // Pings and pongs from the exchange, no text frame.
+                f.s.handle_control_frame(f.now);
+            }
+        }
+        f.pump();
+        assert_eq!(f.closes(), 0, "paused: {paused}");
+        assert!(f.sent("ping").is_empty(), "not quiet (paused: {paused})");
+        assert_eq!(f.states().last(), Some(&ConnectionState::Ready));
+    }
+}
+
+#[test]
+fn an_event_given_back_comes_out_first() {
+    let mut f = Fix::ready();
+    f.s.handle_frame(f.now, execution(1, "E1").as_bytes());
+    let first = f.s.poll_event().expect("the execution");
+    assert!(matches!(first, Event::Execution { .. }));
+    // The strategy's ring was full: the driver gives it back, and the notice before it.
+    f.s.unpoll_event(first);
+    f.s.unpoll_event(Event::EventRingFull);
+    assert!(matches!(f.s.poll_event(), Some(Event::EventRingFull)));
+    assert!(matches!(f.s.poll_event(), Some(Event::Execution { .. })));
+    assert!(f.s.poll_event().is_none());
+}
+
+#[test]
+fn requests_in_flight_are_those_still_awaiting_their_answer() {
+    let mut f = Fix::ready();
+    for id in 1..=3 {
+        f.add(id);
+    }
+    assert_eq!(f.s.in_flight(), 3);
+    f.ack("add_order", 2, r#"{"order_id":"OB"}"#);
+    assert_eq!(f.s.in_flight(), 2);
+    f.advance(5 * S);
+    assert_eq!(f.s.in_flight(), 0, "the others timed out");
+}
+
+#[test]
+fn a_rest_fallback_order_expires_one_request_timeout_after_the_strategy_issued_it() {
+    let mut f = Fix::new();
+    let issued = f.now;
+    f.advance(2 * S);
+    let order = AddOrder::limit(SymbolId(0), Side::Buy, dec!(1), dec!(100));
+    // Issued 2 s ago; at an unknown time (0: now); stamped ahead of our clock (now).
+    for (id, at_ns) in [(1, issued), (2, 0), (3, f.now + S)] {
+        let cmd = OrderCommand::Add {
+            req_id: RequestId(id),
+            order,
+        };
+        f.s.handle_command(f.now, Command::Order(cmd), None, at_ns, false);
+    }
+    f.pump();
+    let expiries: Vec<(u64, u64)> = f
+        .cold
+        .iter()
+        .filter_map(|c| match c {
+            ColdRequest::Order {
+                req_id, expires_ns, ..
+            } => Some((req_id.0, *expires_ns)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        expiries,
+        [(1, issued + 5 * S), (2, f.now + 5 * S), (3, f.now + 5 * S)]
+    );
+}
