@@ -1150,3 +1150,212 @@ fn a_rest_fallback_order_expires_one_request_timeout_after_the_strategy_issued_i
         [(1, issued + 5 * S), (2, f.now + 5 * S), (3, f.now + 5 * S)]
     );
 }
+
+/// Ready, with the exchange's clock measured `offset_us` ahead of ours (its receive time on
+/// the executions subscription).
+fn ready_with_offset(offset_us: i64) -> Fix {
+    let mut f = Fix::new();
+    f.token("T1");
+    f.connect();
+    let id = f.last_req_id("subscribe", Some("executions"));
+    let t_in = Timestamp(f.s.wall_at(f.now) + offset_us);
+    f.frame(&format!(
+        r#"{{"method":"subscribe","req_id":{id},"result":{{"channel":"executions","snapshot":true}},"success":true,"time_in":"{t_in}","time_out":"{t_in}"}}"#
+    ));
+    assert!(f.s.is_ready());
+    assert_eq!(f.s.exchange_offset_us, Some(offset_us));
+    f
+}
+
+#[test]
+fn lookup_windows_are_in_the_exchange_s_time_and_a_submission_ahead_of_now_counts_as_unknown() {
+    let mut f = ready_with_offset(3_000_000);
+    f.advance(7 * S);
+    let ex_now = f.s.wall_at(f.now) + 3_000_000;
+    let last_quarter_hour = (ex_now - 900_000_000, ex_now + LOOKUP_MARGIN_US);
+    assert_eq!(f.lookup_window(0, None), last_quarter_hour);
+    // A submission time ahead of our clock is not to be trusted.
+    assert_eq!(f.lookup_window(f.now + S, None), last_quarter_hour);
+}
+
+#[test]
+fn the_trade_history_after_a_loss_is_read_up_to_now_in_the_exchange_s_time_with_a_margin() {
+    let mut f = ready_with_offset(3_000_000);
+    f.frame(&execution(1, "E1"));
+    f.advance(S);
+    f.frame(&execution(3, "E3"));
+    f.ack_executions();
+    let end = f
+        .cold
+        .iter()
+        .find_map(|c| match c {
+            ColdRequest::Trades { end, .. } => Some(*end),
+            _ => None,
+        })
+        .expect("the trade history asked for");
+    // (The answer to the resubscription measured the offset again.)
+    let offset = f.s.exchange_offset_us.unwrap();
+    assert_ne!(offset, 0);
+    assert_eq!(end.0, f.s.wall_at(f.now) + offset + FILL_RECOVERY_MARGIN_US);
+}
+
+#[test]
+fn each_refused_subscription_is_retried_after_its_own_backoff() {
+    let mut f = Fix::with(SessionConfig {
+        subscribe_balances: true,
+        ..config()
+    });
+    f.token("T1");
+    f.connect();
+    let channel_sent = |f: &Fix, c: &str| {
+        f.sent("subscribe")
+            .iter()
+            .filter(|v| v["params"]["channel"] == c)
+            .count()
+    };
+    assert_eq!(channel_sent(&f, "balances"), 1);
+    let t0 = f.now;
+    let id = f.last_req_id("subscribe", Some("executions"));
+    f.refuse("subscribe", id, "EGeneral:Internal error");
+    f.advance(50 * MS);
+    let id = f.last_req_id("subscribe", Some("balances"));
+    f.refuse("subscribe", id, "EGeneral:Internal error");
+    // The first failure waits 100-200 ms, the second (in a row) 200-400 ms after it.
+    f.run_until(t0 + 100 * MS - 1);
+    assert_eq!(channel_sent(&f, "executions"), 1, "not before its backoff");
+    f.run_until(t0 + 200 * MS);
+    assert_eq!(channel_sent(&f, "executions"), 2);
+    assert_eq!(channel_sent(&f, "balances"), 1, "not before its backoff");
+    f.run_until(t0 + 450 * MS);
+    assert_eq!(channel_sent(&f, "balances"), 2);
+    assert_eq!(channel_sent(&f, "executions"), 2);
+    assert_eq!(f.closes(), 0);
+}
+
+#[test]
+fn the_trade_history_is_read_again_only_once_subscribed_and_after_its_backoff() {
+    let mut f = Fix::ready();
+    f.frame(&execution(1, "E1"));
+    f.advance(S);
+    f.frame(&execution(3, "E3"));
+    f.ack_executions();
+    let trades = |f: &Fix| {
+        f.cold
+            .iter()
+            .filter(|c| matches!(c, ColdRequest::Trades { .. }))
+            .count()
+    };
+    let (since, end) = f
+        .cold
+        .iter()
+        .find_map(|c| match c {
+            ColdRequest::Trades { since, end, .. } => Some((*since, *end)),
+            _ => None,
+        })
+        .unwrap();
+    let incomplete = ColdReply::Trades {
+        reports: Vec::new(),
+        since,
+        end,
+        next_ofs: 50,
+        complete: false,
+        error: Some("EService:Busy".into()),
+    };
+    f.s.handle_cold(f.now, incomplete);
+    f.pump();
+    let due =
+        f.s.timers
+            .get(Timer::TradesFetch)
+            .expect("read again later");
+    // A fresh executions subscription meanwhile (after another gap) does not cut the
+    // backoff short.
+    f.advance(S / 2);
+    f.frame(&execution(5, "E5"));
+    f.frame(&execution(7, "E7"));
+    f.ack_executions();
+    assert_eq!(trades(&f), 1, "not before its backoff");
+    // Down when it is due: read once subscribed again.
+    f.s.handle_disconnected(f.now, "reset");
+    f.pump();
+    f.run_until(due);
+    assert_eq!(trades(&f), 1, "not while down");
+    f.token("T2");
+    f.run_until(f.now + 10 * S);
+    f.connect();
+    assert_eq!(trades(&f), 1, "not before the executions subscription");
+    f.ack_executions();
+    assert_eq!(trades(&f), 2);
+}
+
+#[test]
+fn the_stats_say_authenticated_only_while_orders_go_over_the_socket() {
+    let mut f = Fix::new();
+    f.token("T1");
+    f.connect();
+    assert!(f.stats.connected.load(Ordering::Relaxed));
+    assert!(!f.stats.authenticated.load(Ordering::Relaxed));
+    f.ack_executions();
+    assert!(f.stats.authenticated.load(Ordering::Relaxed));
+    f.s.handle_disconnected(f.now, "reset");
+    assert!(!f.stats.connected.load(Ordering::Relaxed));
+    assert!(!f.stats.authenticated.load(Ordering::Relaxed));
+}
+
+#[test]
+fn a_retried_subscription_left_unanswered_is_retried_again() {
+    let mut f = Fix::new();
+    f.token("T1");
+    f.connect();
+    let executions = |f: &Fix| {
+        f.sent("subscribe")
+            .iter()
+            .filter(|v| v["params"]["channel"] == "executions")
+            .count()
+    };
+    let id = f.last_req_id("subscribe", Some("executions"));
+    f.advance(S);
+    f.refuse("subscribe", id, "EGeneral:Internal error");
+    // The exchange is there (heartbeats) but does not answer the retry.
+    for _ in 0..10 {
+        f.advance(S);
+        f.frame(r#"{"channel":"heartbeat"}"#);
+    }
+    // Refused, retried (within 200 ms); unanswered for 5 s, retried again (within 400 ms).
+    assert_eq!(executions(&f), 3);
+    assert_eq!(f.closes(), 0);
+}
+
+#[test]
+fn fills_an_earlier_process_may_have_missed_are_read_from_the_trade_history_once_subscribed() {
+    let last = Timestamp(1_699_999_000_000_000);
+    // (exchange time of its last fill: a second's margin; our clock: ten seconds'; already
+    // at risk, journaled with its margin: none)
+    for (case, since) in [
+        (0, last.0 - 1_000_000),
+        (1, last.0 - 10_000_000),
+        (2, last.0),
+    ] {
+        let mut f = Fix::new();
+        match case {
+            0 => f.s.recover_fills_since(last, true),
+            1 => f.s.recover_fills_since(last, false),
+            _ => f.s.recover_fills_since_at_risk(last),
+        }
+        f.pump();
+        assert!(
+            f.events.iter().any(|e| matches!(
+                e,
+                Event::FillsAtRisk { since: Some(s) } if s.0 == since
+            )),
+            "case {case}"
+        );
+        f.token("T1");
+        f.connect();
+        f.ack_executions();
+        let asked = f.cold.iter().find_map(|c| match c {
+            ColdRequest::Trades { since, .. } => Some(since.0),
+            _ => None,
+        });
+        assert_eq!(asked, Some(since), "case {case}");
+    }
+}
