@@ -602,3 +602,51 @@ fn escaped_member_names_still_locate_their_digits() {
     let cost = r.cum_cost.unwrap();
     assert_eq!((cost, cost.scale()), (dec!(4.2560000), 7));
 }
+
+/// Every member the decoder reads lands in its own field (mutation testing found these read
+/// but never checked): an iceberg's display quantity, reduce-only, effective and expiry
+/// times, the deprecated `cancel_reason` when `reason` is absent, a trigger's price type and
+/// last price; a balance's ledger id, time and wallets.
+#[test]
+fn every_member_we_read_lands_in_its_own_field() {
+    let mut d = Decoder::new();
+    let frame = r#"{"channel":"executions","type":"update","data":[{"order_id":"OAAAAA-BBBBB-CCCCCC","exec_type":"new","order_status":"new","display_qty":0.25,"reduce_only":true,"effective_time":"2024-05-18T12:00:00.000001Z","expire_time":"2024-05-19T12:00:00.5Z","cancel_reason":"Post only order","triggers":{"reference":"last","price":1.5,"price_type":"pct","status":"triggered","last_price":27001.5},"timestamp":"2024-05-18T12:01:56.165888Z"}],"sequence":7}"#;
+    decode(&mut d, frame).unwrap();
+    let r = d.executions()[0];
+    assert_eq!(r.display_qty.unwrap().to_string(), "0.25");
+    assert_eq!(r.reduce_only, Some(true));
+    assert_eq!(
+        r.effective_time,
+        Timestamp::parse_rfc3339("2024-05-18T12:00:00.000001Z")
+    );
+    assert_eq!(
+        r.expire_time,
+        Timestamp::parse_rfc3339("2024-05-19T12:00:00.5Z")
+    );
+    assert_eq!(r.reason.unwrap().as_str(), "Post only order");
+    let t = r.triggers.unwrap();
+    assert_eq!(t.price_type, Some(PriceType::Pct));
+    assert_eq!(t.last_price.unwrap().to_string(), "27001.5");
+    assert_eq!(t.price.unwrap().to_string(), "1.5");
+
+    let snap = r#"{"channel":"balances","type":"snapshot","data":[{"asset":"BTC","asset_class":"currency","ledger_id":"L4UESK-KG3EQ-UFO4T5","timestamp":"2024-05-24T14:01:53.526524Z","balance":1.75,"wallets":[{"type":"spot","id":"main","balance":1.5},{"type":"earn","id":"flex","balance":0.25}]}],"sequence":1}"#;
+    decode(&mut d, snap).unwrap();
+    let b = d.balances()[0];
+    assert_eq!(b.ledger_id.unwrap().as_str(), "L4UESK-KG3EQ-UFO4T5");
+    assert_eq!(
+        b.timestamp,
+        Timestamp::parse_rfc3339("2024-05-24T14:01:53.526524Z")
+    );
+    assert_eq!(b.wallet_count, 2);
+    let w: Vec<_> = b.wallets[..2]
+        .iter()
+        .map(|w| (w.kind.as_str(), w.id.as_str(), w.balance.to_string()))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            ("spot", "main", "1.5".to_string()),
+            ("earn", "flex", "0.25".to_string())
+        ]
+    );
+}
