@@ -256,8 +256,8 @@ fn every_kind_of_request_goes_through_its_own_encoder() {
     let cancel = CancelOrder::one(OrderRef::OrderId(id));
     let after = CancelAllAfter::of(Some(std::time::Duration::from_secs(60))).unwrap();
     let mut orders = ArrayVec::new();
-    orders.push(add.clone());
-    orders.push(add.clone());
+    orders.push(add);
+    orders.push(add);
     let batch = BatchAdd {
         symbol: btc,
         orders,
