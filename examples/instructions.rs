@@ -12,26 +12,15 @@
 //! valgrind --tool=callgrind --separate-threads=yes ./target/release/examples/instructions N IDLE
 //! ```
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
-use kraken_exec::engine::{self, EngineConfig, IdleStrategy, Strategy, Threading};
-use kraken_exec::orders::StatusChange;
-use kraken_exec::protocol::rest::{ApiSecret, Credentials};
-use kraken_exec::{AddOrder, ClOrdId, OrderRef, OrderStatus, Side};
+use kraken_exec::engine::{self, Threading};
+use kraken_exec::{AddOrder, ClOrdId, OrderRef, Side};
 use kraken_reflector::Reflector;
 use rust_decimal::Decimal;
-
-#[derive(Default)]
-struct Acks(u64, u64);
-impl Strategy for Acks {
-    fn on_status_change(&mut self, c: &StatusChange) {
-        match c.to {
-            OrderStatus::Open => self.0 += 1,
-            OrderStatus::Canceled => self.1 += 1,
-            _ => {}
-        }
-    }
-}
 
 fn main() {
     let mut args = std::env::args()
@@ -40,40 +29,29 @@ fn main() {
     let n = args.next().unwrap_or(1000);
     let idle = args.next().unwrap_or(0);
     let r = Reflector::start(true, false).unwrap();
-    let creds = Credentials {
-        key: "k".into(),
-        secret: ApiSecret::from_base64("c2VjcmV0").unwrap(),
-    };
-    let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
-    cfg.ws_url = r.ws_url.clone();
-    cfg.public_ws_url = r.ws_url.clone();
-    cfg.rest_url = r.rest_url.clone();
-    cfg.allow_insecure_local = true;
-    cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
-    cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
+    let mut cfg = common::reflector_config(&r);
     cfg.threading = Threading::SameThread;
-    cfg.subscribe_balances = false;
-    cfg.dead_man_timeout = None;
     let mut t = engine::start(cfg).unwrap();
-    let mut acks = Acks::default();
+    let mut acks = common::Acks::default();
     assert!(t.wait_ready(&mut acks, Duration::from_secs(60)));
     let btc = t.symbol("BTC/USD").unwrap();
     let mut empty = 0u64;
-    let mut wait = |t: &mut engine::Trader, acks: &mut Acks, done: &dyn Fn(&Acks) -> bool| {
-        let end = Instant::now() + Duration::from_secs(60);
-        while !done(acks) {
-            assert!(
-                Instant::now() < end,
-                "no answer: {:?} {:?}",
-                acks.0,
-                t.statistics()
-            );
-            if t.poll(acks) == 0 {
-                empty += 1;
-                std::thread::sleep(Duration::from_micros(200));
+    let mut wait =
+        |t: &mut engine::Trader, acks: &mut common::Acks, done: &dyn Fn(&common::Acks) -> bool| {
+            let end = Instant::now() + Duration::from_secs(60);
+            while !done(acks) {
+                assert!(
+                    Instant::now() < end,
+                    "no answer: {:?} {:?}",
+                    acks.0,
+                    t.statistics()
+                );
+                if t.poll(acks) == 0 {
+                    empty += 1;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
             }
-        }
-    };
+        };
     for i in 0..n {
         let id = ClOrdId::with_counter("ins-", i).unwrap();
         let open = acks.0;

@@ -4,15 +4,16 @@
 //!
 //! `cargo run --release --example io_allocations`
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use kraken_exec::engine::{self, EngineConfig, IdleStrategy, Strategy};
-use kraken_exec::orders::StatusChange;
-use kraken_exec::protocol::rest::{ApiSecret, Credentials};
-use kraken_exec::{AddOrder, ClOrdId, OrderRef, OrderStatus, Side};
+use kraken_exec::engine;
+use kraken_exec::{AddOrder, ClOrdId, OrderRef, Side};
 use kraken_reflector::Reflector;
 use rust_decimal::Decimal;
 
@@ -75,38 +76,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
-#[derive(Default)]
-struct Acks(u64, u64);
-impl Strategy for Acks {
-    fn on_status_change(&mut self, c: &StatusChange) {
-        match c.to {
-            OrderStatus::Open => self.0 += 1,
-            OrderStatus::Canceled => self.1 += 1,
-            _ => {}
-        }
-    }
-}
-
 fn main() {
     let r = Reflector::start(true, false).unwrap();
-    let creds = Credentials {
-        key: "k".into(),
-        secret: ApiSecret::from_base64("c2VjcmV0").unwrap(),
-    };
-    let mut cfg = EngineConfig::new(creds, &["BTC/USD"]);
-    cfg.ws_url = r.ws_url.clone();
-    cfg.rest_url = r.rest_url.clone();
-    // The reflector answers REST in plain HTTP on loopback.
-    cfg.allow_insecure_local = true;
-    cfg.extra_ca_pem = r.ca_pem.clone().map(String::into_bytes);
-    cfg.idle = IdleStrategy::Block(Duration::from_millis(1));
-    cfg.subscribe_balances = false;
-    cfg.dead_man_timeout = None;
+    let cfg = common::reflector_config(&r);
     let mut t = engine::start(cfg).unwrap();
-    let mut acks = Acks::default();
+    let mut acks = common::Acks::default();
     assert!(t.wait_ready(&mut acks, Duration::from_secs(10)));
     let btc = t.symbol("BTC/USD").unwrap();
-    let round = |t: &mut engine::Trader, acks: &mut Acks, i: u64| {
+    let round = |t: &mut engine::Trader, acks: &mut common::Acks, i: u64| {
         let id = ClOrdId::with_counter("io-", i).unwrap();
         let open = acks.0;
         t.add_order(
