@@ -18,9 +18,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use kraken_exec::engine::{self, Threading};
-use kraken_exec::{AddOrder, ClOrdId, OrderRef, Side};
 use kraken_reflector::Reflector;
-use rust_decimal::Decimal;
 
 fn main() {
     let mut args = std::env::args()
@@ -34,7 +32,6 @@ fn main() {
     let mut t = engine::start(cfg).unwrap();
     let mut acks = common::Acks::default();
     assert!(t.wait_ready(&mut acks, Duration::from_secs(60)));
-    let btc = t.symbol("BTC/USD").unwrap();
     let mut empty = 0u64;
     let mut wait =
         |t: &mut engine::Trader, acks: &mut common::Acks, done: &dyn Fn(&common::Acks) -> bool| {
@@ -53,22 +50,7 @@ fn main() {
             }
         };
     for i in 0..n {
-        let id = ClOrdId::with_counter("ins-", i).unwrap();
-        let open = acks.0;
-        t.add_order(
-            AddOrder::limit(btc, Side::Buy, Decimal::new(1, 2), Decimal::new(650001, 1))
-                .cl_ord_id(id),
-        )
-        .unwrap();
-        wait(&mut t, &mut acks, &|a| a.0 > open);
-        // The reflector cancels by order id.
-        let oid = t
-            .order_status(&OrderRef::ClOrdId(id))
-            .and_then(|o| o.order_id)
-            .unwrap();
-        let canceled = acks.1;
-        t.cancel_order(OrderRef::OrderId(oid)).unwrap();
-        wait(&mut t, &mut acks, &|a| a.1 > canceled);
+        common::round_trip(&mut t, &mut acks, "ins-", i, &mut wait);
     }
     let before = empty;
     for _ in 0..idle {

@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use kraken_exec::engine;
-use kraken_exec::{AddOrder, ClOrdId, OrderRef, Side};
 use kraken_reflector::Reflector;
-use rust_decimal::Decimal;
 
 static IO_ALLOCS: AtomicU64 = AtomicU64::new(0);
 /// With `IO_ALLOC_TRACE=n`: the backtraces of the first n counted allocations are printed.
@@ -82,28 +80,16 @@ fn main() {
     let mut t = engine::start(cfg).unwrap();
     let mut acks = common::Acks::default();
     assert!(t.wait_ready(&mut acks, Duration::from_secs(10)));
-    let btc = t.symbol("BTC/USD").unwrap();
-    let round = |t: &mut engine::Trader, acks: &mut common::Acks, i: u64| {
-        let id = ClOrdId::with_counter("io-", i).unwrap();
-        let open = acks.0;
-        t.add_order(
-            AddOrder::limit(btc, Side::Buy, Decimal::new(1, 2), Decimal::new(650001, 1))
-                .cl_ord_id(id),
-        )
-        .unwrap();
-        let end = Instant::now() + Duration::from_secs(5);
-        while acks.0 == open && Instant::now() < end {
-            t.poll(acks);
-        }
-        let oid = t
-            .order_status(&OrderRef::ClOrdId(id))
-            .and_then(|o| o.order_id)
-            .unwrap();
-        let canceled = acks.1;
-        t.cancel_order(OrderRef::OrderId(oid)).unwrap();
-        while acks.1 == canceled && Instant::now() < end {
-            t.poll(acks);
-        }
+    // Each wait gives up after 5 s (the counts then show what was missed).
+    let mut wait =
+        |t: &mut engine::Trader, acks: &mut common::Acks, done: &dyn Fn(&common::Acks) -> bool| {
+            let end = Instant::now() + Duration::from_secs(5);
+            while !done(acks) && Instant::now() < end {
+                t.poll(acks);
+            }
+        };
+    let mut round = |t: &mut engine::Trader, acks: &mut common::Acks, i: u64| {
+        common::round_trip(t, acks, "io-", i, &mut wait)
     };
     for i in 0..1000 {
         round(&mut t, &mut acks, i);

@@ -41,3 +41,36 @@ pub fn reflector_config(r: &Reflector) -> EngineConfig {
     cfg.dead_man_timeout = None;
     cfg
 }
+
+/// Polls `t` until the condition on the counts holds.
+pub type Wait<'a> =
+    dyn FnMut(&mut kraken_exec::engine::Trader, &mut Acks, &dyn Fn(&Acks) -> bool) + 'a;
+
+/// One round trip against the reflector: a limit buy tagged `prefix` + `i`, awaited open, then
+/// cancelled by its order id (the reflector cancels by order id), awaited cancelled. `wait`
+/// polls until its condition on the counts holds.
+pub fn round_trip(
+    t: &mut kraken_exec::engine::Trader,
+    acks: &mut Acks,
+    prefix: &str,
+    i: u64,
+    wait: &mut Wait<'_>,
+) {
+    use kraken_exec::{AddOrder, ClOrdId, OrderRef, Side};
+    use rust_decimal::Decimal;
+    let btc = t.symbol("BTC/USD").expect("configured");
+    let id = ClOrdId::with_counter(prefix, i).unwrap();
+    let open = acks.0;
+    t.add_order(
+        AddOrder::limit(btc, Side::Buy, Decimal::new(1, 2), Decimal::new(650001, 1)).cl_ord_id(id),
+    )
+    .unwrap();
+    wait(t, acks, &|a| a.0 > open);
+    let oid = t
+        .order_status(&OrderRef::ClOrdId(id))
+        .and_then(|o| o.order_id)
+        .expect("open with an order id");
+    let canceled = acks.1;
+    t.cancel_order(OrderRef::OrderId(oid)).unwrap();
+    wait(t, acks, &|a| a.1 > canceled);
+}
