@@ -300,3 +300,66 @@ fn the_public_session_and_the_books_allocate_nothing_per_frame() {
     assert_eq!(allocs() - before, 0, "allocations in 200 book frames");
     assert_eq!(changed, 200, "every frame applied and checked");
 }
+
+/// A trade frame with `n` trades.
+fn trade_frame(n: u64) -> String {
+    let trades: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"symbol":"BTC/USD","side":"buy","price":{}.{},"qty":0.{:08},"ord_type":"limit","trade_id":{},"timestamp":"2023-09-25T07:49:37.708706Z"}}"#,
+                26_000 + i,
+                i % 10,
+                i + 1,
+                4_665_906 + i
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"channel":"trade","type":"update","data":[{}]}}"#,
+        trades.join(",")
+    )
+}
+
+/// `Decoder::new` and `Decoder::reserve` size every buffer, simd-json's included, for frames up
+/// to the length and element count they name, so the first such frame read on the hot path
+/// allocates nothing (no warm-up frame needed).
+#[test]
+fn a_new_decoder_takes_its_first_frames_up_to_what_it_reserved_without_allocating() {
+    let syms = SymbolTable::from_names(["BTC/USD"]);
+    // `new` reserves for 4,096 bytes: a trade frame just under that.
+    let mut n = 1;
+    while trade_frame(n + 1).len() <= 4_096 {
+        n += 1;
+    }
+    let small = trade_frame(n);
+    assert!(small.len() > 3_900, "{}", small.len());
+    let mut d = Decoder::new();
+    let before = allocs();
+    assert!(matches!(
+        d.decode(small.as_bytes(), &syms),
+        Ok(Inbound::Trade { .. })
+    ));
+    assert_eq!(d.trades().len() as u64, n);
+    assert_eq!(
+        allocs() - before,
+        0,
+        "allocations on a new decoder's first 4 KiB frame"
+    );
+
+    // `reserve` for 200 elements in up to 30,000 bytes.
+    let big = trade_frame(200);
+    assert!(big.len() <= 30_000 && big.len() > 29_000, "{}", big.len());
+    let mut d = Decoder::new();
+    d.reserve(30_000, 200);
+    let before = allocs();
+    assert!(matches!(
+        d.decode(big.as_bytes(), &syms),
+        Ok(Inbound::Trade { .. })
+    ));
+    assert_eq!(d.trades().len(), 200);
+    assert_eq!(
+        allocs() - before,
+        0,
+        "allocations on the first frame after reserve"
+    );
+}

@@ -79,7 +79,23 @@ impl Decoder {
     /// first large frame does not allocate on the hot path.
     pub fn reserve(&mut self, frame_len: usize, items: usize) {
         self.input.reserve(frame_len + INPUT_PADDING);
-        self.tape.0.reserve(frame_len / 2);
+        // simd-json grows its buffers (the input's aligned copy, the string buffer, one index
+        // per structural character) on the frame that needs them. Parse once a frame of
+        // `frame_len` bytes in which every byte is structural, so no later frame up to that
+        // length grows them; its tape (a node per two bytes, the most any JSON can have) sizes
+        // ours.
+        let mut dense = Vec::with_capacity(frame_len + INPUT_PADDING);
+        dense.push(b'[');
+        while dense.len() + 3 <= frame_len {
+            dense.extend_from_slice(b"0,");
+        }
+        dense.extend_from_slice(b"0]");
+        let len = dense.len();
+        dense.resize(len + INPUT_PADDING, 0);
+        let mut t: Tape<'_> = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        let parsed = simd_json::fill_tape_padded(&mut dense, len, &mut self.buffers, &mut t);
+        debug_assert!(parsed.is_ok());
+        self.tape = t.reset();
         self.executions.reserve(items);
         self.balances.reserve(items);
         self.batch.reserve(16);
