@@ -650,3 +650,159 @@ fn every_member_we_read_lands_in_its_own_field() {
         ]
     );
 }
+
+/// The decoder's `Debug` names it and shows none of its buffers (which hold the last frame: a
+/// logged decoder must not dump account data).
+#[test]
+fn the_decoder_debugs_as_its_name_without_its_buffers() {
+    let syms = SymbolTable::from_names(["BTC/USD"]);
+    let mut d = Decoder::new();
+    let _ = d.decode(br#"{"channel":"heartbeat"}"#, &syms);
+    assert_eq!(format!("{d:?}"), "Decoder { .. }");
+}
+
+/// An amend's ack names the order it amended and counts its warnings.
+#[test]
+fn an_amend_ack_s_order_id_and_warnings() {
+    let r = response(
+        r#"{"method":"amend_order","req_id":9,"result":{"amend_id":"TTW6PD-RC36L-ZZSWNU","order_id":"OAMND1-AAAAA-BBBBBB","warnings":["price rounded","qty rounded"]},"success":true}"#,
+    );
+    let AckResult::Amend { order_id, .. } = r.result else {
+        panic!("{:?}", r.result)
+    };
+    assert_eq!(order_id.unwrap().as_str(), "OAMND1-AAAAA-BBBBBB");
+    assert_eq!(r.warnings, 2);
+}
+
+/// `req_id` and `error` sent as null read as absent, and `success` is read as sent: `false`
+/// with no error text is still a failure.
+#[test]
+fn an_ack_s_null_members_and_its_own_success_flag() {
+    let r = response(
+        r#"{"method":"add_order","req_id":null,"error":null,"result":{"order_id":"OAAAAA-BBBBB-CCCCCC"},"success":true}"#,
+    );
+    assert_eq!((r.req_id, r.error, r.success), (None, None, true));
+    let r = response(r#"{"method":"add_order","req_id":7,"success":false}"#);
+    assert_eq!((r.req_id, r.success), (Some(7), false));
+    assert_eq!(r.error, None);
+}
+
+/// A book frame: one pair, its timestamp; a second pair in the same frame, or a level missing
+/// its price or its quantity, is refused (the levels of two pairs could not be told apart).
+#[test]
+fn a_book_frame_holds_one_pair_whole_levels_and_its_timestamp() {
+    let mut d = Decoder::new();
+    let one = r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":100.5,"qty":1.25}],"asks":[],"checksum":123,"timestamp":"2024-10-03T02:46:57.050170Z"}]}"#;
+    let Inbound::Book {
+        kind,
+        symbol,
+        checksum,
+        timestamp,
+    } = decode(&mut d, one).unwrap()
+    else {
+        panic!("a book frame")
+    };
+    assert_eq!(
+        (kind, symbol),
+        (FrameKind::Update, symbols().get("BTC/USD").unwrap())
+    );
+    assert_eq!(checksum, Some(123));
+    assert_eq!(
+        timestamp.unwrap().to_string(),
+        "2024-10-03T02:46:57.050170Z"
+    );
+    assert_eq!(d.book_bids().len(), 1);
+    let entry =
+        r#"{"symbol":"BTC/USD","bids":[{"price":100.5,"qty":1.25}],"asks":[],"checksum":123}"#;
+    let two = format!(
+        r#"{{"channel":"book","type":"update","data":[{entry},{}]}}"#,
+        entry.replace("BTC", "ETH")
+    );
+    assert_eq!(decode(&mut d, &two), Err(DecodeError::InvalidField("data")));
+    for half in [r#"{"price":100.5}"#, r#"{"qty":1.25}"#] {
+        let f = one.replace(r#"{"price":100.5,"qty":1.25}"#, half);
+        assert_eq!(
+            decode(&mut d, &f),
+            Err(DecodeError::InvalidField("bids")),
+            "{f}"
+        );
+    }
+}
+
+/// Every member of a public trade and of a ticker lands in its own field.
+#[test]
+fn every_member_of_a_trade_and_a_ticker_lands_in_its_own_field() {
+    let mut d = Decoder::new();
+    let trade = r#"{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"sell","price":26599.9,"qty":0.005,"ord_type":"market","trade_id":42,"timestamp":"2023-09-25T07:49:37.708706Z"}]}"#;
+    decode(&mut d, trade).unwrap();
+    let t = d.trades()[0];
+    assert_eq!(t.ord_type, Some(OrderType::Market));
+    let ticker = r#"{"channel":"ticker","type":"update","data":[{"symbol":"BTC/USD","bid":1.1,"bid_qty":2.2,"ask":3.3,"ask_qty":4.4,"last":5.5,"volume":6.6,"vwap":7.7,"low":8.8,"high":9.9,"change":-1.01,"change_pct":-2.02,"timestamp":"2023-09-25T07:49:37.708706Z"}]}"#;
+    decode(&mut d, ticker).unwrap();
+    let k = d.tickers()[0];
+    let got = [
+        k.bid,
+        k.bid_qty,
+        k.ask,
+        k.ask_qty,
+        k.last,
+        k.volume,
+        k.vwap,
+        k.low,
+        k.high,
+        k.change,
+        k.change_pct,
+    ];
+    let want = [
+        "1.1", "2.2", "3.3", "4.4", "5.5", "6.6", "7.7", "8.8", "9.9", "-1.01", "-2.02",
+    ];
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g.map(|v| v.to_string()).as_deref(), Some(w));
+    }
+    assert_eq!(
+        k.timestamp.unwrap().to_string(),
+        "2023-09-25T07:49:37.708706Z"
+    );
+}
+
+/// Every member of an instrument pair and asset we read lands in its own field; a member
+/// sent as null leaves its field empty.
+#[test]
+fn every_member_of_an_instrument_lands_in_its_own_field() {
+    let mut d = Decoder::new();
+    let ins = r#"{"channel":"instrument","type":"snapshot","data":{"assets":[{"id":"XBT","status":"depositonly","precision":10}],"pairs":[{"symbol":"BTC/USD","base":"XBT","quote":"ZUSD","status":"post_only","qty_precision":8,"qty_increment":0.00000001,"price_precision":1,"price_increment":0.1,"qty_min":0.0001,"cost_min":0.5},{"symbol":"ETH/USD","base":null,"qty_increment":null}]}}"#;
+    decode(&mut d, ins).unwrap();
+    let p = d.pairs()[0];
+    assert_eq!(
+        (p.symbol.as_str(), p.base.as_str(), p.quote.as_str()),
+        ("BTC/USD", "XBT", "ZUSD")
+    );
+    assert_eq!(p.status, Some(PairStatus::PostOnly));
+    assert_eq!((p.price_precision, p.qty_precision), (Some(1), Some(8)));
+    assert_eq!(p.qty_increment.unwrap().to_string(), "0.00000001");
+    assert_eq!(p.price_increment.unwrap().to_string(), "0.1");
+    let q = d.pairs()[1];
+    assert_eq!(
+        (q.symbol.as_str(), q.base.as_str(), q.qty_increment),
+        ("ETH/USD", "", None)
+    );
+    let a = d.assets()[0];
+    assert_eq!(
+        (a.id.as_str(), a.status.as_str(), a.precision),
+        ("XBT", "depositonly", Some(10))
+    );
+}
+
+/// A frame of exactly `MAX_FRAME` bytes is read; one byte more is refused before parsing.
+#[test]
+fn frames_longer_than_max_frame_are_refused() {
+    use kraken_exec::protocol::decode::MAX_FRAME;
+    let mut d = Decoder::new();
+    let head = r#"{"channel":"heartbeat"}"#;
+    let mut f = String::with_capacity(MAX_FRAME + 1);
+    f.push_str(head);
+    f.extend(std::iter::repeat_n(' ', MAX_FRAME - head.len()));
+    assert_eq!(decode(&mut d, &f), Ok(Inbound::Heartbeat));
+    f.push(' ');
+    assert_eq!(decode(&mut d, &f), Err(DecodeError::Malformed));
+}
