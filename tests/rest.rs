@@ -349,3 +349,80 @@ proptest::proptest! {
         }
     }
 }
+
+/// Only Kraken's own error answer is a rejection: a transport failure, a body that is not a
+/// Kraken envelope, or a call our counter held back says nothing of whether the call ran
+/// (a held call never left, and the caller retries it; it is not refused by the exchange).
+#[test]
+fn only_kraken_s_own_answer_is_an_exchange_error() {
+    assert!(RestError::Kraken(vec!["EOrder:Insufficient funds".into()]).is_exchange_error());
+    for e in [
+        RestError::Transport("timed out".into()),
+        RestError::Malformed("html page"),
+        RestError::Throttled { wait_ms: 10 },
+        RestError::BadSecret,
+    ] {
+        assert!(!e.is_exchange_error(), "{e:?}");
+    }
+}
+
+/// Credentials print neither the key nor the secret.
+#[test]
+fn credentials_debug_shows_neither_key_nor_secret() {
+    let c = kraken_exec::Credentials::new("my-api-key", SECRET).unwrap();
+    let s = format!("{c:?}");
+    assert_eq!(
+        s,
+        r#"Credentials { key: "<redacted>", secret: ApiSecret(<redacted>) }"#
+    );
+    assert!(!s.contains("my-api-key") && !s.contains(&SECRET[..8]));
+    let t = rest::WsToken {
+        token: "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY".into(),
+        expires_secs: 900,
+    };
+    assert_eq!(
+        format!("{t:?}"),
+        r#"WsToken { token: "<redacted>", expires_secs: 900 }"#
+    );
+}
+
+/// REST writes a relative price with its sign and a percentage with `%`: a trailing offset
+/// (even one given as static, which only a close template can carry) as `+X`, a quote offset
+/// as `+X` or `-X`.
+#[test]
+fn relative_prices_are_written_with_their_sign() {
+    let mut b = Vec::new();
+    let below = AddOrder::triggered(
+        SymbolId(0),
+        Side::Sell,
+        OrderType::StopLoss,
+        dec!(1),
+        Triggers::offset(dec!(-100), PriceType::Quote),
+    );
+    rest::add_order_form(&mut b, 1, &below, "XBTUSD");
+    assert!(s(&b).contains("&price=-100&"), "{}", s(&b));
+    let above = AddOrder::triggered(
+        SymbolId(0),
+        Side::Buy,
+        OrderType::StopLoss,
+        dec!(1),
+        Triggers::offset(dec!(100), PriceType::Quote),
+    );
+    rest::add_order_form(&mut b, 2, &above, "XBTUSD");
+    assert!(s(&b).contains("&price=%2B100&"), "{}", s(&b));
+    let close = AddOrder::limit(SymbolId(0), Side::Buy, dec!(1), dec!(30000)).with_conditional(
+        kraken_exec::Conditional {
+            order_type: OrderType::TrailingStop,
+            limit_price: None,
+            limit_price_type: None,
+            trigger_price: Some(dec!(50)),
+            trigger_price_type: None,
+        },
+    );
+    rest::add_order_form(&mut b, 3, &close, "XBTUSD");
+    assert!(
+        s(&b).contains("&close%5Bordertype%5D=trailing-stop&close%5Bprice%5D=%2B50&"),
+        "{}",
+        s(&b)
+    );
+}
