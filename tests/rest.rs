@@ -366,26 +366,6 @@ fn only_kraken_s_own_answer_is_an_exchange_error() {
     }
 }
 
-/// Credentials print neither the key nor the secret.
-#[test]
-fn credentials_debug_shows_neither_key_nor_secret() {
-    let c = kraken_exec::Credentials::new("my-api-key", SECRET).unwrap();
-    let s = format!("{c:?}");
-    assert_eq!(
-        s,
-        r#"Credentials { key: "<redacted>", secret: ApiSecret(<redacted>) }"#
-    );
-    assert!(!s.contains("my-api-key") && !s.contains(&SECRET[..8]));
-    let t = rest::WsToken {
-        token: "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY".into(),
-        expires_secs: 900,
-    };
-    assert_eq!(
-        format!("{t:?}"),
-        r#"WsToken { token: "<redacted>", expires_secs: 900 }"#
-    );
-}
-
 /// REST writes a relative price with its sign and a percentage with `%`: a trailing offset
 /// (even one given as static, which only a close template can carry) as `+X`, a quote offset
 /// as `+X` or `-X`.
@@ -425,4 +405,36 @@ fn relative_prices_are_written_with_their_sign() {
         "{}",
         s(&b)
     );
+}
+
+/// Every status `QueryOrders` may report, and the open time to the microsecond.
+#[test]
+fn every_order_status_and_the_open_time() {
+    let body = br#"{"error":[],"result":{"OP":{"status":"pending","opentm":1688666559.897412,"descr":{"pair":"XBTUSD","type":"buy","ordertype":"limit","price":"2"},"vol":"1","vol_exec":"0","cost":"0","fee":"0","price":"0"},"OX":{"status":"expired","descr":{"pair":"XBTUSD","type":"buy","ordertype":"limit","price":"2"},"vol":"1","vol_exec":"0","cost":"0","fee":"0","price":"0"}}}"#;
+    let o = rest::parse_orders(&mut body.to_vec()).unwrap();
+    assert_eq!(
+        o.iter()
+            .map(|o| (o.txid.as_str(), o.status))
+            .collect::<Vec<_>>(),
+        vec![
+            ("OP", RestOrderStatus::Pending),
+            ("OX", RestOrderStatus::Expired)
+        ]
+    );
+    assert_eq!(
+        o[0].opentm.unwrap().to_string(),
+        "2023-07-06T18:02:39.897412Z"
+    );
+    assert_eq!(o[1].opentm, None);
+}
+
+/// Only a legacy four-letter key (`X`/`Z` class prefix on a known code) loses its prefix:
+/// `METH` (mETH) is its own asset, not ETH.
+#[test]
+fn only_legacy_asset_keys_lose_their_prefix() {
+    assert_eq!(rest::v2_asset("XETH"), "ETH");
+    assert_eq!(rest::v2_asset("ZUSD"), "USD");
+    assert_eq!(rest::v2_asset("XXBT"), "BTC");
+    assert_eq!(rest::v2_asset("METH"), "METH");
+    assert_eq!(rest::v2_asset("XTZ"), "XTZ");
 }

@@ -993,6 +993,15 @@ mod tests {
             expires_secs: 900,
         };
         assert!(!format!("{t:?}").contains("tok+en"));
+        // And they still say what they are.
+        assert_eq!(
+            s,
+            r#"Credentials { key: "<redacted>", secret: ApiSecret(<redacted>) }"#
+        );
+        assert_eq!(
+            format!("{t:?}"),
+            r#"WsToken { token: "<redacted>", expires_secs: 900 }"#
+        );
         assert_eq!(
             ApiSecret::from_base64("***").unwrap_err(),
             RestError::BadSecret
