@@ -1359,3 +1359,46 @@ fn fills_an_earlier_process_may_have_missed_are_read_from_the_trade_history_once
         assert_eq!(asked, Some(since), "case {case}");
     }
 }
+
+/// The window an order of unknown outcome can have been opened in, in the exchange's time,
+/// end to end in each case: an intent from a previous process (its deadline alone), no known
+/// submission (the 15-minute lookback), a submission now, one older than the lookback, and a
+/// deadline before or after the window our clock gives.
+#[test]
+fn the_lookup_window_in_each_case() {
+    let mut f = Fix::new();
+    let w0 = 1_700_000_000_000_000i64; // wall time (µs) at f.now
+    let now = f.now + 2_000 * S;
+    let ex_now = w0 + 2_000_000_000;
+    let s = 1_000_000i64;
+    // Unmeasured clock offset: margin 10 s.
+    let d = ex_now - 50 * s;
+    assert_eq!(
+        f.s.window(now, 0, Some(Timestamp(d))),
+        (d - 70 * s, d + 10 * s)
+    );
+    let last_15_min = (ex_now - 900 * s, ex_now + 10 * s);
+    assert_eq!(f.s.window(now, 0, None), last_15_min);
+    assert_eq!(f.s.window(now, now + 1, None), last_15_min);
+    // Submitted 1,000 s ago, before the lookback: clamped to it.
+    assert_eq!(
+        f.s.window(now, now - 1_000 * S, None),
+        (ex_now - 910 * s, ex_now - 900 * s)
+    );
+    // Measured offset (250 ms): margin 1 s.
+    f.s.exchange_offset_us = Some(250_000);
+    let ex_now = ex_now + 250_000;
+    assert_eq!(f.s.window(now, now, None), (ex_now - s, ex_now + 6 * s));
+    // Submitted 2 s ago with the deadline its request carried (order deadline 5 s).
+    let ex_since = ex_now - 2 * s;
+    let early = ex_since + s;
+    assert_eq!(
+        f.s.window(now, now - 2 * S, Some(Timestamp(early))),
+        (ex_since - 5 * s, ex_since + 6 * s)
+    );
+    let late = ex_since + 20 * s;
+    assert_eq!(
+        f.s.window(now, now - 2 * S, Some(Timestamp(late))),
+        (ex_since - s, late + s)
+    );
+}
