@@ -1402,3 +1402,28 @@ fn the_lookup_window_in_each_case() {
         (ex_since - s, late + s)
     );
 }
+
+/// A request refused with "deadline elapsed" means our deadlines no longer follow the
+/// exchange's clock: the clock is measured again with one ping, however many requests were
+/// refused; another refusal measures nothing.
+#[test]
+fn a_deadline_refusal_measures_the_exchange_clock_again_once() {
+    let mut f = Fix::ready();
+    f.add(1);
+    let first = f.last_req_id("add_order", None);
+    f.add(2);
+    let second = f.last_req_id("add_order", None);
+    f.add(3);
+    let third = f.last_req_id("add_order", None);
+    let pings = f.sent("ping").len();
+    f.refuse("add_order", first, "EOrder:Insufficient funds");
+    assert_eq!(
+        f.sent("ping").len(),
+        pings,
+        "another refusal measures nothing"
+    );
+    f.refuse("add_order", second, "EService:Deadline elapsed");
+    assert_eq!(f.sent("ping").len(), pings + 1);
+    f.refuse("add_order", third, "EService:Deadline elapsed");
+    assert_eq!(f.sent("ping").len(), pings + 1, "one ping at a time");
+}
