@@ -1427,3 +1427,72 @@ fn a_deadline_refusal_measures_the_exchange_clock_again_once() {
     f.refuse("add_order", third, "EService:Deadline elapsed");
     assert_eq!(f.sent("ping").len(), pings + 1, "one ping at a time");
 }
+
+/// A cancel of several orders is answered once per order: it stays in flight (and becomes
+/// unknown at its deadline) until every answer came, but one refusal settles it.
+#[test]
+fn a_cancel_of_several_orders_waits_for_every_answer_but_a_refusal_settles_it() {
+    use crate::ids::OrderId;
+    use crate::order::CancelOrder;
+    let cancel_two = |f: &mut Fix, req_id: u64| {
+        let mut refs = arrayvec::ArrayVec::new();
+        refs.push(OrderRef::OrderId(OrderId::new("OA").unwrap()));
+        refs.push(OrderRef::OrderId(OrderId::new("OB").unwrap()));
+        let cmd = Command::Order(OrderCommand::Large {
+            req_id: RequestId(req_id),
+            method: crate::protocol::messages::Method::CancelOrder,
+        });
+        let large = Some(LargeCommand::Cancel(CancelOrder { refs }));
+        f.s.handle_command(f.now, cmd, large, f.now, false);
+        f.pump();
+    };
+    let mut f = Fix::ready();
+    cancel_two(&mut f, 1);
+    f.ack("cancel_order", 1, r#"{"order_id":"OA"}"#);
+    f.advance(5 * S);
+    assert_eq!(f.unknowns(), [(1, false)], "the second answer never came");
+
+    let mut f = Fix::ready();
+    cancel_two(&mut f, 2);
+    f.refuse("cancel_order", 2, "EOrder:Unknown order");
+    f.advance(5 * S);
+    assert!(f.unknowns().is_empty(), "refused: not unknown");
+}
+
+/// An executions frame read at the very instant a request was sent came after it: the
+/// request's ack does not then wait for one more.
+#[test]
+fn executions_read_at_the_instant_of_sending_count_as_after_it() {
+    let mut f = Fix::ready();
+    f.advance(S);
+    f.add(1);
+    f.frame(&execution(2, "E1"));
+    f.advance(MS);
+    f.ack("add_order", 1, r#"{"order_id":"OA"}"#);
+    assert_eq!(f.s.timers.get(Timer::ExecConfirm), None);
+    // Without that frame, the ack waits for one.
+    let mut g = Fix::ready();
+    g.advance(S);
+    g.add(1);
+    g.advance(MS);
+    g.ack("add_order", 1, r#"{"order_id":"OA"}"#);
+    assert!(g.s.timers.get(Timer::ExecConfirm).is_some());
+}
+
+/// A report holding values this version does not know is delivered, and each such value is
+/// counted.
+#[test]
+fn unknown_values_in_reports_are_counted() {
+    let mut f = Fix::ready();
+    f.frame(
+        r#"{"channel":"executions","type":"update","data":[{"order_id":"OA","exec_type":"teleported","order_status":"elsewhere","timestamp":"2023-11-14T22:13:20.000000Z"}],"sequence":2}"#,
+    );
+    assert_eq!(f.stats.unknown_values.load(Ordering::Relaxed), 2);
+    assert!(
+        f.events
+            .iter()
+            .any(|e| matches!(e, Event::Execution { .. }))
+    );
+    f.frame(&execution(3, "E1"));
+    assert_eq!(f.stats.unknown_values.load(Ordering::Relaxed), 2);
+}
