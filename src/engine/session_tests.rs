@@ -1496,3 +1496,59 @@ fn unknown_values_in_reports_are_counted() {
     f.frame(&execution(3, "E1"));
     assert_eq!(f.stats.unknown_values.load(Ordering::Relaxed), 2);
 }
+
+/// The dead man's switch over the socket: armed when Kraken acknowledges it; refused as an
+/// invalid session, the connection is made again with a fresh token; refused otherwise, the
+/// connection stays (the next refresh tries again).
+#[test]
+fn the_dead_mans_switch_on_the_socket_armed_by_its_ack_and_an_invalid_session_reconnects() {
+    let armed = |f: &Fix| f.stats.dead_man_armed.load(Ordering::Relaxed);
+    let mut f = Fix::ready();
+    let dm = f.last_req_id("cancel_all_orders_after", None);
+    assert!(!armed(&f), "not before Kraken says so");
+    f.ack(
+        "cancel_all_orders_after",
+        dm,
+        r#"{"currentTime":"2023-11-14T22:13:20Z","triggerTime":"2023-11-14T22:14:20Z"}"#,
+    );
+    assert!(armed(&f));
+
+    let mut f = Fix::ready();
+    let dm = f.last_req_id("cancel_all_orders_after", None);
+    f.refuse("cancel_all_orders_after", dm, "EGeneral:Internal error");
+    assert_eq!((f.closes(), armed(&f)), (0, false));
+
+    let mut f = Fix::ready();
+    let tokens = f.token_requests();
+    let dm = f.last_req_id("cancel_all_orders_after", None);
+    f.refuse("cancel_all_orders_after", dm, "ESession:Invalid session");
+    assert_eq!(f.closes(), 1);
+    assert_eq!(f.states().last(), Some(&ConnectionState::Disconnected));
+    f.advance(10 * S);
+    assert!(
+        f.token_requests() > tokens,
+        "a fresh token for the next connection"
+    );
+}
+
+/// The executions subscription refused as an invalid session makes the connection again
+/// with a fresh token at once; refused otherwise, it is asked again on the same connection.
+#[test]
+fn an_invalid_session_on_subscribing_reconnects_other_refusals_retry() {
+    let mut f = Fix::new();
+    f.token("T1");
+    f.connect();
+    let tokens = f.token_requests();
+    let id = f.last_req_id("subscribe", Some("executions"));
+    f.refuse("subscribe", id, "ESession:Invalid session");
+    assert_eq!(f.closes(), 1);
+    f.advance(10 * S);
+    assert!(f.token_requests() > tokens);
+
+    let mut g = Fix::new();
+    g.token("T1");
+    g.connect();
+    let id = g.last_req_id("subscribe", Some("executions"));
+    g.refuse("subscribe", id, "EGeneral:Internal error");
+    assert_eq!(g.closes(), 0);
+}
