@@ -710,10 +710,7 @@ fn a_timed_out_request_on_a_live_connection_resyncs_the_stream() {
 fn a_quiet_executions_stream_is_checked_with_a_fresh_snapshot_every_minute() {
     let mut f = Fix::ready();
     // First looked at a minute after ready (no wake-up before).
-    assert_eq!(
-        f.s.timers.get(Timer::QuietResync),
-        Some(f.now + 60 * S)
-    );
+    assert_eq!(f.s.timers.get(Timer::QuietResync), Some(f.now + 60 * S));
     f.frame(&execution(1, "E1"));
     let quiet_from = f.now;
     f.alive_until(quiet_from + 60 * S - 1);

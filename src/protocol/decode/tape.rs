@@ -55,6 +55,12 @@ impl<'t, 'de> Cursor<'t, 'de> {
         } else {
             self.scan_to_quote(start)?
         };
+        // Kraken writes compact JSON: the colon, then the value.
+        if self.src.get(i + 1) == Some(&b':')
+            && !matches!(self.src.get(i + 2), Some(b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            return Some(i + 2);
+        }
         i += 1;
         while matches!(self.src.get(i)?, b' ' | b'\t' | b'\n' | b'\r' | b':') {
             i += 1;
@@ -255,7 +261,80 @@ pub(super) fn is_null(v: &Val<'_>) -> bool {
 /// (more than 28 significant digits or an extreme exponent).
 pub(crate) fn parse_decimal(src: &[u8], pos: usize) -> Option<Decimal> {
     let b = src.get(pos..)?;
-    parse_decimal_fast(b).or_else(|| parse_decimal_general(b))
+    parse_decimal_swar(b)
+        .or_else(|| parse_decimal_fast(b))
+        .or_else(|| parse_decimal_general(b))
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// How many of the 8 bytes of `x` (the first in the lowest byte) are ASCII digits before the
+/// first that is not: 0 to 8. A byte below `0` borrows from, and one from 0xBA up carries into,
+/// the bytes after it only, so the first non-digit is always found where it is.
+#[inline]
+fn digit_run(x: u64) -> u32 {
+    let below = x.wrapping_sub(ONES * u64::from(b'0'));
+    let above = x.wrapping_add(ONES * (0x80 - u64::from(b'9') - 1));
+    ((below | above | x) & (ONES * 0x80)).trailing_zeros() / 8
+}
+
+/// The value of the first `n` (1 to 8) digits of `x`, the first the most significant: moved
+/// to the top bytes (zeros below are leading zeros), then pairs, quads and the two halves
+/// combined by three multiplications.
+#[inline]
+fn digits_value(x: u64, n: u32) -> u64 {
+    let v = x.wrapping_sub(ONES * u64::from(b'0')) << (8 * (8 - n));
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
+}
+
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// The fastest path, eight bytes at a time: up to 8 digits before the point and up to 8 after
+/// (every price and quantity Kraken sends), no exponent, with at least 9 bytes of the frame
+/// after each run (a number is never the end of a frame). `None`: left to the others.
+fn parse_decimal_swar(b: &[u8]) -> Option<Decimal> {
+    let neg = b.first() == Some(&b'-');
+    let start = usize::from(neg);
+    let x = u64::from_le_bytes(b.get(start..start + 8)?.try_into().ok()?);
+    let n1 = digit_run(x);
+    let after_int = start + n1 as usize;
+    if n1 == 0 || b.get(after_int)?.is_ascii_digit() {
+        return None;
+    }
+    let int = digits_value(x, n1);
+    let (m, scale, end) = if b[after_int] == b'.' {
+        let y = u64::from_le_bytes(b.get(after_int + 1..after_int + 9)?.try_into().ok()?);
+        let n2 = digit_run(y);
+        let end = after_int + 1 + n2 as usize;
+        if n2 == 0 || b.get(end)?.is_ascii_digit() {
+            return None;
+        }
+        (int * POW10[n2 as usize] + digits_value(y, n2), n2, end)
+    } else {
+        (int, 0, after_int)
+    };
+    if matches!(b[end], b'.' | b'e' | b'E') {
+        return None;
+    }
+    Some(Decimal::from_parts(
+        m as u32,
+        (m >> 32) as u32,
+        0,
+        neg,
+        scale,
+    ))
 }
 
 /// The fast path, for every price and quantity Kraken sends: at most 19 digits, one point, no
@@ -488,6 +567,72 @@ mod tests {
             prop_assert_eq!(fast.map(|d| (d, d.scale(), d.is_sign_negative())),
                 general.map(|d| (d, d.scale(), d.is_sign_negative())));
         }
+    }
+
+    /// What follows a number inside a frame: at least 9 more bytes.
+    const REST_OF_FRAME: &str = r#","next":"member"}]}"#;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+        /// The eight-byte path gives exactly what the general one gives, or leaves the number
+        /// to the others; inside a frame or at its very end.
+        #[test]
+        fn the_eight_byte_path_agrees_with_the_general_one(s in json_number(), inside in any::<bool>()) {
+            let s = if inside { format!("{s}{REST_OF_FRAME}") } else { s };
+            let swar = parse_decimal_swar(s.as_bytes());
+            if swar.is_some() {
+                let general = parse_decimal_general(s.as_bytes());
+                prop_assert_eq!(swar.map(|d| (d, d.scale(), d.is_sign_negative())),
+                    general.map(|d| (d, d.scale(), d.is_sign_negative())));
+            }
+        }
+
+        /// Inside a frame it takes every number shaped as Kraken writes them with up to 8
+        /// digits each side of the point.
+        #[test]
+        fn the_eight_byte_path_takes_kraken_s_numbers_inside_a_frame(
+            neg in any::<bool>(), int in "[1-9][0-9]{0,7}|0", frac in prop::option::of("[0-9]{1,8}"),
+        ) {
+            let sign = if neg { "-" } else { "" };
+            let s = match &frac {
+                Some(f) => format!("{sign}{int}.{f}{REST_OF_FRAME}"),
+                None => format!("{sign}{int}{REST_OF_FRAME}"),
+            };
+            let swar = parse_decimal_swar(s.as_bytes());
+            prop_assert!(swar.is_some(), "{}", s);
+            let general = parse_decimal_general(s.as_bytes());
+            prop_assert_eq!(swar.map(|d| (d, d.scale(), d.is_sign_negative())),
+                general.map(|d| (d, d.scale(), d.is_sign_negative())));
+        }
+    }
+
+    #[test]
+    fn the_eight_byte_path_reads_runs_of_every_length() {
+        for n1 in 1..=8 {
+            for n2 in 0..=8 {
+                let int = &"12345678"[..n1];
+                let s = if n2 == 0 {
+                    format!("{int}{REST_OF_FRAME}")
+                } else {
+                    format!("{int}.{}{REST_OF_FRAME}", &"90817263"[..n2])
+                };
+                let want = s[..s.find(',').unwrap()].to_string();
+                let got = parse_decimal_swar(s.as_bytes()).map(|d| d.to_string());
+                assert_eq!(got.as_deref(), Some(want.as_str()), "{s}");
+            }
+        }
+        // Nine digits on either side, an exponent, a bare sign: left to the others.
+        for s in ["123456789,", "1.123456789,", "1.5e3,", "15E3,", "-,", "1.,"] {
+            let s = format!("{s}{REST_OF_FRAME}");
+            assert_eq!(parse_decimal_swar(s.as_bytes()), None, "{s}");
+        }
+        // Bytes that are not digits end a run wherever they stand, non-ASCII included.
+        assert_eq!(digit_run(u64::from_le_bytes(*b"12/45678")), 2);
+        assert_eq!(digit_run(u64::from_le_bytes(*b"123:5678")), 3);
+        assert_eq!(digit_run(u64::from_le_bytes(*b"1234\xb0678")), 4);
+        assert_eq!(digit_run(u64::from_le_bytes(*b"\xff2345678")), 0);
+        assert_eq!(digit_run(u64::from_le_bytes(*b"00000000")), 8);
     }
 
     #[test]
