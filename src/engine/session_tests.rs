@@ -1554,3 +1554,51 @@ fn an_invalid_session_on_subscribing_reconnects_other_refusals_retry() {
     g.refuse("subscribe", id, "EGeneral:Internal error");
     assert_eq!(g.closes(), 0);
 }
+
+/// Which acknowledged requests are followed by executions frames (the ack then waits for
+/// one): orders placed, changed or cancelled; not a validate-only add, a batch that placed
+/// nothing, a cancel-all that cancelled nothing, or a subscription.
+#[test]
+fn acknowledged_requests_that_change_orders_are_followed_by_executions() {
+    use crate::protocol::messages::Method::*;
+    let ack = |method, result| Response {
+        method,
+        req_id: Some(1),
+        success: true,
+        error: None,
+        error_kind: None,
+        result,
+        warnings: 0,
+        time_in: None,
+        time_out: None,
+    };
+    let placed = AckResult::Order {
+        order_id: Some(crate::ids::OrderId::new("OA").unwrap()),
+        cl_ord_id: None,
+        order_userref: None,
+    };
+    let validated = AckResult::Order {
+        order_id: None,
+        cl_ord_id: None,
+        order_userref: None,
+    };
+    let cases = [
+        (ack(AddOrder, placed), false, true),
+        (ack(AddOrder, validated), false, false),
+        (ack(BatchAdd, AckResult::Batch { len: 2 }), true, true),
+        (ack(BatchAdd, AckResult::Batch { len: 2 }), false, false),
+        (ack(AmendOrder, AckResult::None), false, true),
+        (ack(EditOrder, AckResult::None), false, true),
+        (ack(CancelOrder, placed), false, true),
+        (ack(CancelAll, AckResult::Count(0)), false, false),
+        (ack(CancelAll, AckResult::Count(2)), false, true),
+        (ack(BatchCancel, AckResult::Count(0)), false, false),
+        (ack(BatchCancel, AckResult::Count(1)), false, true),
+        (ack(BatchCancel, AckResult::None), false, true),
+        (ack(Subscribe, AckResult::None), false, false),
+        (ack(CancelAllOrdersAfter, AckResult::None), false, false),
+    ];
+    for (i, (r, batch_orders, want)) in cases.into_iter().enumerate() {
+        assert_eq!(causes_executions(&r, batch_orders), want, "case {i}: {r:?}");
+    }
+}
