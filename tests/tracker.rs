@@ -219,6 +219,16 @@ fn executions_before_ack_join_by_cl_ord_id() {
             .as_str(),
         OID
     );
+    // A reference finds it by either id; a userref names no one order.
+    let by = |r: OrderRef| h.t.by_ref(&r).map(|o| o.order_id.unwrap());
+    let oid = OrderId::new(OID).unwrap();
+    assert_eq!(by(OrderRef::OrderId(oid)), Some(oid));
+    assert_eq!(
+        by(OrderRef::ClOrdId(ClOrdId::new("c1").unwrap())),
+        Some(oid)
+    );
+    assert_eq!(by(OrderRef::ClOrdId(ClOrdId::new("c2").unwrap())), None);
+    assert_eq!(by(OrderRef::UserRef(0)), None);
 }
 
 #[test]

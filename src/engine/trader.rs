@@ -877,14 +877,6 @@ impl Trader {
         }
     }
 
-    fn target_order(&self, t: &OrderRef) -> Option<&Order> {
-        match t {
-            OrderRef::OrderId(id) => self.tracker.by_order_id(id),
-            OrderRef::ClOrdId(c) => self.tracker.by_cl_ord_id(c),
-            OrderRef::UserRef(_) => None,
-        }
-    }
-
     /// The local model of Kraken's trading counter for `symbol` now, in thousandths.
     #[cfg(test)]
     pub(crate) fn rate_counter_milli(&self, symbol: SymbolId) -> u64 {
@@ -892,7 +884,7 @@ impl Trader {
     }
 
     fn age_and_symbol(&self, t: &OrderRef, now: u64) -> (u64, SymbolId) {
-        self.target_order(t).map_or((0, SymbolId::UNKNOWN), |o| {
+        self.tracker.by_ref(t).map_or((0, SymbolId::UNKNOWN), |o| {
             (now.saturating_sub(o.rested_since_ns), o.symbol)
         })
     }
@@ -1420,16 +1412,14 @@ impl Trader {
         let now = now_ns();
         let tracker = &self.tracker;
         self.reconciler.due(now, |t| {
-            let o = match t {
-                OrderRef::OrderId(id) => tracker.by_order_id(id),
-                OrderRef::ClOrdId(c) => tracker.by_cl_ord_id(c),
-                OrderRef::UserRef(_) => None,
-            };
-            o.is_some_and(|o| o.status == OrderStatus::Unknown)
+            tracker
+                .by_ref(t)
+                .is_some_and(|o| o.status == OrderStatus::Unknown)
         });
         while let Some(target) = self.reconciler.next_lookup() {
             let (since_ns, deadline) = self
-                .target_order(&target)
+                .tracker
+                .by_ref(&target)
                 .map_or((0, None), |o| (o.created_ns, o.deadline));
             if self
                 .cmd_tx
@@ -1666,11 +1656,7 @@ impl Trader {
                 status,
                 filled,
             } => {
-                let known = match &target {
-                    OrderRef::OrderId(id) => self.tracker.by_order_id(id).is_some(),
-                    OrderRef::ClOrdId(c) => self.tracker.by_cl_ord_id(c).is_some(),
-                    OrderRef::UserRef(_) => false,
-                };
+                let known = self.tracker.by_ref(&target).is_some();
                 if let (OrderRef::OrderId(id), Some(st), false) = (target, status, known)
                     && st != OrderStatus::Unknown
                 {
@@ -1782,7 +1768,7 @@ impl Trader {
     /// # let _ = trader.shutdown();
     /// ```
     pub fn order_status(&self, target: &OrderRef) -> Option<&Order> {
-        self.target_order(target)
+        self.tracker.by_ref(target)
     }
 
     /// Orders that may still trade.

@@ -457,6 +457,12 @@ impl OrderTracker {
         self.by_cl_ord_id.get(id).and_then(|&s| self.get(s))
     }
 
+    /// The order a reference names: by exchange id or client id (a userref names no one
+    /// order).
+    pub fn by_ref(&self, r: &OrderRef) -> Option<&Order> {
+        self.slot_of(r).and_then(|s| self.get(s))
+    }
+
     /// The order created by request `req_id`, while that request is in flight.
     pub fn by_req_id(&self, req_id: RequestId) -> Option<&Order> {
         self.in_flight
