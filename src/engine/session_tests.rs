@@ -981,7 +981,8 @@ fn undecodable_frames_are_counted_and_balances_and_status_pass_through() {
     let mut f = Fix::ready();
     f.frame("CloudFlare WebSocket proxy restarting");
     f.frame(r#"{"channel":"executions","type":"update","data":[{"order_id":1}]}"#);
-    assert_eq!(f.stats.decode_errors.load(Ordering::Relaxed), 2);
+    f.frame(r#"{"channel":"#);
+    assert_eq!(f.stats.decode_errors.load(Ordering::Relaxed), 3);
     assert_eq!(f.stats.non_json_frames.load(Ordering::Relaxed), 1);
     f.frame(
         r#"{"channel":"balances","type":"snapshot","data":[{"asset":"USD","asset_class":"currency","balance":5.0,"wallets":[{"type":"spot","id":"main","balance":5.0}]}],"sequence":1}"#,
@@ -1601,4 +1602,35 @@ fn acknowledged_requests_that_change_orders_are_followed_by_executions() {
     for (i, (r, batch_orders, want)) in cases.into_iter().enumerate() {
         assert_eq!(causes_executions(&r, batch_orders), want, "case {i}: {r:?}");
     }
+}
+
+/// A batch command whose body never came is not sent, over REST either.
+#[test]
+fn a_large_command_without_its_body_is_not_sent_over_rest_either() {
+    let mut f = Fix::new();
+    assert!(!f.s.is_ready());
+    let cmd = Command::Order(OrderCommand::Large {
+        req_id: RequestId(4),
+        method: crate::protocol::messages::Method::BatchAdd,
+    });
+    f.s.handle_command(f.now, cmd, None, f.now, false);
+    f.pump();
+    assert!(
+        !f.cold
+            .iter()
+            .any(|c| matches!(c, ColdRequest::Order { .. } | ColdRequest::Large { .. })),
+        "{:?}",
+        f.cold.len()
+    );
+}
+
+/// Request ids up to 2^52 are the strategy's, above are the session's own: an answer carrying
+/// 2^52 is the strategy's (here a late one), never swallowed as the session's.
+#[test]
+fn the_strategy_s_request_ids_reach_up_to_the_session_s_own() {
+    let mut f = Fix::ready();
+    f.ack("add_order", INTERNAL, r#"{"order_id":"OA"}"#);
+    assert!(f.events.iter().any(
+        |e| matches!(e, Event::Response { response, .. } if response.req_id == Some(INTERNAL))
+    ));
 }
