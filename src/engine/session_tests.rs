@@ -1634,3 +1634,109 @@ fn the_strategy_s_request_ids_reach_up_to_the_session_s_own() {
         |e| matches!(e, Event::Response { response, .. } if response.req_id == Some(INTERNAL))
     ));
 }
+
+/// The trade history read completely puts "no fills at risk" on record, once; not while a
+/// gap seen during the read needs another one.
+#[test]
+fn a_complete_trade_history_clears_the_fills_at_risk_unless_another_gap_came() {
+    let cleared = |f: &Fix| {
+        f.events
+            .iter()
+            .filter(|e| matches!(e, Event::FillsAtRisk { since: None }))
+            .count()
+    };
+    let asked = |f: &Fix| {
+        f.cold
+            .iter()
+            .filter_map(|c| match c {
+                ColdRequest::Trades { since, end, .. } => Some((*since, *end)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let complete = |(since, end): (Timestamp, Timestamp)| ColdReply::Trades {
+        reports: Vec::new(),
+        since,
+        end,
+        next_ofs: 0,
+        complete: true,
+        error: None,
+    };
+    for gap_during_read in [false, true] {
+        let mut f = Fix::ready();
+        f.frame(&execution(1, "E1"));
+        f.advance(S);
+        f.frame(&execution(3, "E3"));
+        f.ack_executions();
+        let first = *asked(&f).last().expect("the history is read");
+        if gap_during_read {
+            f.frame(&execution(5, "E5"));
+            f.frame(&execution(7, "E7"));
+        }
+        f.s.handle_cold(f.now, complete(first));
+        f.pump();
+        if gap_during_read {
+            assert_eq!(cleared(&f), 0, "another read is due");
+            assert_eq!(asked(&f).len(), 2);
+        } else {
+            assert_eq!(cleared(&f), 1);
+            assert_eq!(asked(&f).len(), 1);
+        }
+    }
+}
+
+/// A stop disarms the dead man's switch where it can: on the socket when ready, over REST
+/// when the socket is down but was ever up; not at all when it is off, or when no connection
+/// ever armed it. A crash leaves it armed.
+#[test]
+fn a_stop_disarms_the_dead_mans_switch_where_it_was_armed() {
+    let disarms = |f: &Fix| {
+        let socket = f
+            .sent("cancel_all_orders_after")
+            .iter()
+            .filter(|v| v["params"]["timeout"] == 0)
+            .count();
+        let rest = f
+            .cold
+            .iter()
+            .filter(|c| matches!(c, ColdRequest::DeadMan { timeout_secs: 0 }))
+            .count();
+        (socket, rest)
+    };
+    let mut f = Fix::ready();
+    f.s.handle_shutdown(f.now, false);
+    f.pump();
+    assert_eq!(disarms(&f), (1, 0), "on the socket");
+
+    let mut f = Fix::ready();
+    f.s.handle_disconnected(f.now, "reset");
+    f.pump();
+    f.s.handle_shutdown(f.now, false);
+    f.pump();
+    assert_eq!(disarms(&f), (0, 1), "over REST");
+
+    let mut f = Fix::new();
+    f.s.handle_shutdown(f.now, false);
+    f.pump();
+    assert_eq!(disarms(&f), (0, 0), "never armed");
+
+    let mut off = config();
+    off.dead_man_timeout_secs = 0;
+    for down in [false, true] {
+        let mut f = Fix::with(off.clone());
+        f.token("T1");
+        f.connect();
+        f.ack_executions();
+        if down {
+            f.s.handle_disconnected(f.now, "reset");
+        }
+        f.s.handle_shutdown(f.now, false);
+        f.pump();
+        assert_eq!(disarms(&f), (0, 0), "switched off (down: {down})");
+    }
+
+    let mut f = Fix::ready();
+    f.s.handle_shutdown(f.now, true);
+    f.pump();
+    assert_eq!(disarms(&f), (0, 0), "a crash");
+}
