@@ -1707,6 +1707,8 @@ fn a_stop_disarms_the_dead_mans_switch_where_it_was_armed() {
     f.s.handle_shutdown(f.now, false);
     f.pump();
     assert_eq!(disarms(&f), (1, 0), "on the socket");
+    assert_eq!(f.closes(), 1, "then the socket is closed");
+    assert!(!f.s.is_ready());
 
     let mut f = Fix::ready();
     f.s.handle_disconnected(f.now, "reset");
@@ -1714,6 +1716,7 @@ fn a_stop_disarms_the_dead_mans_switch_where_it_was_armed() {
     f.s.handle_shutdown(f.now, false);
     f.pump();
     assert_eq!(disarms(&f), (0, 1), "over REST");
+    assert_eq!(f.closes(), 0, "no socket to close");
 
     let mut f = Fix::new();
     f.s.handle_shutdown(f.now, false);
