@@ -1743,3 +1743,21 @@ fn a_stop_disarms_the_dead_mans_switch_where_it_was_armed() {
     f.pump();
     assert_eq!(disarms(&f), (0, 0), "a crash");
 }
+
+/// Each request becomes unknown at its own deadline: the first's does not take the next with
+/// it, and a deadline found late (the loop woke after it) is still honoured.
+#[test]
+fn requests_become_unknown_each_at_its_own_deadline() {
+    let mut f = Fix::ready();
+    f.add(1);
+    let first = f.now;
+    f.advance(S);
+    f.add(2);
+    f.run_until(first + 5 * S);
+    assert_eq!(f.unknowns(), [(1, false)]);
+    // The loop wakes 2 s after the second's deadline.
+    f.now = first + 8 * S;
+    f.s.handle_timeout(f.now);
+    f.pump();
+    assert_eq!(f.unknowns(), [(1, false), (2, false)]);
+}
