@@ -1761,3 +1761,33 @@ fn requests_become_unknown_each_at_its_own_deadline() {
     f.pump();
     assert_eq!(f.unknowns(), [(1, false), (2, false)]);
 }
+
+/// The watchdog gives a socket up only when it has been quiet for longer than the watchdog
+/// time, counted from the handshake or from the last frame; checked at the handshake's
+/// watchdog time, it next looks one watchdog time after the last frame.
+#[test]
+fn the_watchdog_drops_a_socket_only_after_more_than_its_time_of_quiet() {
+    let mut f = Fix::new();
+    f.token("T1");
+    assert!(f.s.poll_connect(f.now));
+    let up = f.now;
+    f.s.handle_connected(up);
+    f.pump();
+    f.run_until(up + 9 * S);
+    assert_eq!(f.closes(), 0, "quiet for exactly the watchdog time");
+    f.run_until(up + 9 * S + 1);
+    assert_eq!(f.closes(), 1);
+
+    let mut g = Fix::new();
+    g.token("T1");
+    assert!(g.s.poll_connect(g.now));
+    let up = g.now;
+    g.s.handle_connected(up);
+    g.pump();
+    g.advance(S);
+    g.frame(r#"{"channel":"heartbeat"}"#);
+    let last = g.now;
+    g.run_until(up + 9 * S);
+    assert_eq!(g.closes(), 0);
+    assert_eq!(g.s.timers.get(Timer::Watchdog), Some(last + 9 * S + 1));
+}
