@@ -808,8 +808,11 @@ impl Session {
                 if now.saturating_sub(self.last_frame_ns) > self.cfg.watchdog_ns {
                     self.lose_connection(now, "watchdog: no frame");
                 } else {
-                    let at = self.last_frame_ns + self.cfg.watchdog_ns + 1;
-                    self.timers.set(Timer::Watchdog, at.max(now + 1));
+                    // Quiet for at most the watchdog time: this is after now.
+                    self.timers.set(
+                        Timer::Watchdog,
+                        self.last_frame_ns + self.cfg.watchdog_ns + 1,
+                    );
                 }
             }
             Timer::KeepAlive => {
