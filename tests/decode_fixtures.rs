@@ -603,6 +603,28 @@ fn escaped_member_names_still_locate_their_digits() {
     assert_eq!((cost, cost.scale()), (dec!(4.2560000), 7));
 }
 
+/// A frame written with whitespace around its colons and commas (not Kraken's way, but JSON)
+/// gives the same digits as the compact one: each number is still read from its own text.
+#[test]
+fn whitespace_between_members_still_locates_their_digits() {
+    let compact = r#"{"channel":"executions","type":"update","data":[{"order_id":"OK4GJX-KSTLS-7DZZO5","exec_type":"trade","exec_id":"TGBB7L-HT5LX-J3BZ4A","last_qty":0.00016000,"last_price":26599.90,"cum_cost":4.2560000,"fees":[{"asset":"USD","qty":0.34580}]}],"sequence":11}"#;
+    let figures = |frame: &str| {
+        let mut d = Decoder::new();
+        decode(&mut d, frame).unwrap();
+        let r = d.executions()[0];
+        [r.last_qty, r.last_price, r.cum_cost, Some(r.fees()[0].qty)]
+            .map(|v| v.unwrap().to_string())
+    };
+    let want = ["0.00016000", "26599.90", "4.2560000", "0.34580"];
+    assert_eq!(figures(compact), want);
+    for (colon, comma) in [(": ", ", "), (" :\t", ",\n "), (":\r\n ", " ,")] {
+        let spaced = compact
+            .replace("\":", &format!("\"{colon}"))
+            .replace(",\"", &format!("{comma}\""));
+        assert_eq!(figures(&spaced), want, "{spaced}");
+    }
+}
+
 /// Every member the decoder reads lands in its own field (mutation testing found these read
 /// but never checked): an iceberg's display quantity, reduce-only, effective and expiry
 /// times, the deprecated `cancel_reason` when `reason` is absent, a trigger's price type and
