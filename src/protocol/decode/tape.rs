@@ -632,6 +632,7 @@ mod tests {
         assert_eq!(digit_run(u64::from_le_bytes(*b"123:5678")), 3);
         assert_eq!(digit_run(u64::from_le_bytes(*b"1234\xb0678")), 4);
         assert_eq!(digit_run(u64::from_le_bytes(*b"\xff2345678")), 0);
+        assert_eq!(digit_run(u64::from_le_bytes(*b"12\x80\x9f5678")), 2);
         assert_eq!(digit_run(u64::from_le_bytes(*b"00000000")), 8);
     }
 
