@@ -615,4 +615,44 @@ mod tests {
         }
         assert_eq!(Method::from_wire("other"), Method::Other);
     }
+
+    /// A fill is a report with both an execution id and a quantity.
+    #[test]
+    fn a_fill_has_an_exec_id_and_a_quantity() {
+        use super::ExecutionReport;
+        use crate::ids::ExecId;
+        use rust_decimal::Decimal;
+        let id = ExecId::new("TGBB7L-HT5LX-J3BZ4A");
+        for (exec_id, last_qty, fill) in [
+            (id, Some(Decimal::ONE), true),
+            (id, None, false),
+            (None, Some(Decimal::ONE), false),
+            (None, None, false),
+        ] {
+            let r = ExecutionReport {
+                exec_id,
+                last_qty,
+                ..ExecutionReport::default()
+            };
+            assert_eq!(r.is_fill(), fill, "{exec_id:?} {last_qty:?}");
+        }
+    }
+
+    /// `wallets()` is the entries set, never more than are kept.
+    #[test]
+    fn wallets_are_the_entries_set() {
+        use super::{BalanceEntry, MAX_WALLETS, WalletBalance};
+        use rust_decimal::Decimal;
+        let mut b = BalanceEntry::default();
+        assert!(b.wallets().is_empty());
+        b.wallets[0] = WalletBalance {
+            balance: Decimal::TWO,
+            ..WalletBalance::default()
+        };
+        b.wallet_count = 1;
+        assert_eq!(b.wallets(), &b.wallets[..1]);
+        assert_eq!(b.wallets()[0].balance, Decimal::TWO);
+        b.wallet_count = 200;
+        assert_eq!(b.wallets().len(), MAX_WALLETS);
+    }
 }
