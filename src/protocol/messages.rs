@@ -655,4 +655,35 @@ mod tests {
         b.wallet_count = 200;
         assert_eq!(b.wallets().len(), MAX_WALLETS);
     }
+
+    /// What trading can spend: the spot wallets of a snapshot (earn left out), or an
+    /// update's balance when the change was in the spot wallet; otherwise unknown.
+    #[test]
+    fn spot_is_the_spot_wallets_only() {
+        use super::{BalanceEntry, WalletBalance};
+        use crate::ids::InlineStr;
+        use rust_decimal::Decimal;
+        let wallet = |kind: &str, balance: i64| WalletBalance {
+            kind: InlineStr::new(kind).unwrap(),
+            balance: Decimal::from(balance),
+            ..WalletBalance::default()
+        };
+        let mut snap = BalanceEntry::default();
+        snap.wallets[0] = wallet("spot", 2);
+        snap.wallets[1] = wallet("earn", 5);
+        snap.wallets[2] = wallet("spot", 1);
+        snap.wallet_count = 3;
+        snap.balance = Some(Decimal::from(8));
+        assert_eq!(snap.spot(), Some(Decimal::from(3)));
+        let mut update = BalanceEntry {
+            balance: Some(Decimal::from(7)),
+            wallet_type: InlineStr::new("spot"),
+            ..BalanceEntry::default()
+        };
+        assert_eq!(update.spot(), Some(Decimal::from(7)));
+        update.wallet_type = InlineStr::new("earn");
+        assert_eq!(update.spot(), None);
+        update.wallet_type = None;
+        assert_eq!(update.spot(), None);
+    }
 }
