@@ -251,6 +251,19 @@ fn shape_rules() {
         refused(&limit().deadline(Timestamp(NOW.0 + 61_000_000))),
         (Field::Deadline, Rule::OutOfRange)
     );
+    // Both ends are in the window, a microsecond beyond either is not.
+    for ahead in [500_000, 60_000_000] {
+        limit()
+            .deadline(Timestamp(NOW.0 + ahead))
+            .validate(&btc(), NOW)
+            .unwrap();
+    }
+    for ahead in [499_999, 60_000_001] {
+        assert_eq!(
+            refused(&limit().deadline(Timestamp(NOW.0 + ahead))),
+            (Field::Deadline, Rule::OutOfRange)
+        );
+    }
     // Settle-position needs margin.
     let mut o = AddOrder::settle_position(BTC, Side::Buy, dec!(1));
     o.margin = false;

@@ -616,6 +616,19 @@ mod tests {
         assert_eq!(Method::from_wire("other"), Method::Other);
     }
 
+    #[test]
+    fn channel_names() {
+        use super::Channel;
+        for (s, c) in [
+            ("executions", Channel::Executions),
+            ("balances", Channel::Balances),
+            ("instrument", Channel::Instrument),
+            ("book", Channel::Other),
+        ] {
+            assert_eq!(Channel::from_wire(s), c, "{s}");
+        }
+    }
+
     /// A fill is a report with both an execution id and a quantity.
     #[test]
     fn a_fill_has_an_exec_id_and_a_quantity() {
