@@ -297,6 +297,58 @@ fn shape_rules() {
         refused(&limit().with_conditional(c)),
         (Field::Conditional, Rule::NotAllowedFor(OrderType::Market))
     );
+    // Each close type with the prices it takes and no other; a trailing limit is an offset
+    // (any sign), any other limit must be positive.
+    let close = |t, limit_price, trigger_price| {
+        limit().with_conditional(Conditional {
+            order_type: t,
+            limit_price,
+            limit_price_type: None,
+            trigger_price,
+            trigger_price_type: None,
+        })
+    };
+    let one = Some(dec!(1));
+    for (t, l, tr) in [
+        (OrderType::Limit, one, None),
+        (OrderType::StopLoss, None, one),
+        (OrderType::StopLossLimit, one, one),
+        (OrderType::TrailingStopLimit, Some(dec!(-2)), one),
+    ] {
+        close(t, l, tr).validate(&btc(), NOW).unwrap();
+    }
+    for (t, l, tr, why) in [
+        (
+            OrderType::StopLoss,
+            one,
+            one,
+            Rule::NotAllowedFor(OrderType::StopLoss),
+        ),
+        (
+            OrderType::StopLoss,
+            None,
+            None,
+            Rule::RequiredFor(OrderType::StopLoss),
+        ),
+        (
+            OrderType::Limit,
+            one,
+            one,
+            Rule::NotAllowedFor(OrderType::Limit),
+        ),
+        (
+            OrderType::StopLossLimit,
+            Some(dec!(0)),
+            one,
+            Rule::NotPositive,
+        ),
+    ] {
+        assert_eq!(
+            refused(&close(t, l, tr)),
+            (Field::Conditional, why),
+            "{t:?}"
+        );
+    }
 }
 
 #[test]
