@@ -45,6 +45,10 @@ fn valid_orders_pass() {
         .post_only()
         .validate(&btc(), NOW)
         .unwrap();
+    // An iceberg may show its whole quantity.
+    AddOrder::iceberg(BTC, Side::Buy, dec!(1.5), dec!(60000), dec!(1.5))
+        .validate(&btc(), NOW)
+        .unwrap();
     AddOrder::triggered(
         BTC,
         Side::Sell,
