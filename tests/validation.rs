@@ -491,6 +491,13 @@ fn amend_edit_cancel_rules() {
         e2.validate(Some(&btc()), NOW).unwrap_err().rule,
         Rule::BelowMinimum(dec!(0.0001))
     );
+    // The minimum itself is allowed.
+    e2.order_qty = Some(dec!(0.0001));
+    e2.validate(Some(&btc()), NOW).unwrap();
+    // So is a cost of exactly the minimum (0.0001 x 5000.0 = 0.5).
+    AddOrder::limit(BTC, Side::Buy, dec!(0.0001), dec!(5000.0))
+        .validate(&btc(), NOW)
+        .unwrap();
 
     assert_eq!(
         CancelOrder::default().validate().unwrap_err().rule,
