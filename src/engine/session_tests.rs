@@ -240,6 +240,17 @@ impl Fix {
             .expect("a lookup for the REST thread")
     }
 
+    /// The trade-history reads asked of the REST thread, in order: (since, end, offset).
+    fn trades_asked(&self) -> Vec<(Timestamp, Timestamp, u64)> {
+        self.cold
+            .iter()
+            .filter_map(|c| match c {
+                ColdRequest::Trades { since, end, ofs } => Some((*since, *end, *ofs)),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn unknowns(&self) -> Vec<(u64, bool)> {
         self.events
             .iter()
@@ -834,15 +845,7 @@ fn an_incomplete_trade_history_is_read_on_from_where_it_stopped_backing_off() {
             _ => None,
         })
         .expect("asked");
-    let trades = |f: &Fix| {
-        f.cold
-            .iter()
-            .filter_map(|c| match c {
-                ColdRequest::Trades { since, end, ofs } => Some((*since, *end, *ofs)),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-    };
+    let trades = Fix::trades_asked;
     let reply = |next_ofs: u64, complete: bool| ColdReply::Trades {
         reports: Vec::new(),
         since,
@@ -1645,16 +1648,8 @@ fn a_complete_trade_history_clears_the_fills_at_risk_unless_another_gap_came() {
             .filter(|e| matches!(e, Event::FillsAtRisk { since: None }))
             .count()
     };
-    let asked = |f: &Fix| {
-        f.cold
-            .iter()
-            .filter_map(|c| match c {
-                ColdRequest::Trades { since, end, .. } => Some((*since, *end)),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-    };
-    let complete = |(since, end): (Timestamp, Timestamp)| ColdReply::Trades {
+    let asked = Fix::trades_asked;
+    let complete = |(since, end, _): (Timestamp, Timestamp, u64)| ColdReply::Trades {
         reports: Vec::new(),
         since,
         end,
