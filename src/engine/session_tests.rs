@@ -476,20 +476,9 @@ fn a_sequence_gap_resubscribes_and_reads_the_trades_of_the_gap_duplicates_are_no
     assert_eq!(f.sent("unsubscribe").len(), 1);
     assert_eq!(f.stats.disconnects.load(Ordering::Relaxed), 0);
     // Subscribed again: the trade history from before the last good frame, with a margin.
-    assert!(
-        !f.cold
-            .iter()
-            .any(|c| matches!(c, ColdRequest::Trades { .. }))
-    );
+    assert!(f.trades_asked().is_empty());
     f.ack_executions();
-    let since = f
-        .cold
-        .iter()
-        .find_map(|c| match c {
-            ColdRequest::Trades { since, .. } => Some(*since),
-            _ => None,
-        })
-        .expect("trade history asked");
+    let (since, _, _) = f.trades_asked()[0];
     let last_good_wall = f.s.wall_at(f.now - 2 * S);
     assert_eq!(since.0, last_good_wall - FILL_RECOVERY_MARGIN_US);
     // The new snapshot's sequence starts a new count.
@@ -669,9 +658,7 @@ fn an_acknowledged_request_with_no_executions_frame_after_it_resyncs_the_stream(
     assert_eq!(f.stats.silent_stream_resyncs.load(Ordering::Relaxed), 1);
     f.ack_executions();
     assert!(
-        f.cold
-            .iter()
-            .any(|c| matches!(c, ColdRequest::Trades { .. })),
+        !f.trades_asked().is_empty(),
         "the trades since are read again"
     );
     // A frame after the request (before or after its ack) is the stream alive: no resync.
@@ -837,14 +824,8 @@ fn an_incomplete_trade_history_is_read_on_from_where_it_stopped_backing_off() {
     f.advance(S);
     f.frame(&execution(3, "E3"));
     f.ack_executions();
-    let (since, end) = f
-        .cold
-        .iter()
-        .find_map(|c| match c {
-            ColdRequest::Trades { since, end, ofs: 0 } => Some((*since, *end)),
-            _ => None,
-        })
-        .expect("asked");
+    let (since, end, ofs) = f.trades_asked()[0];
+    assert_eq!(ofs, 0);
     let trades = Fix::trades_asked;
     let reply = |next_ofs: u64, complete: bool| ColdReply::Trades {
         reports: Vec::new(),
@@ -1191,14 +1172,7 @@ fn the_trade_history_after_a_loss_is_read_up_to_now_in_the_exchange_s_time_with_
     f.advance(S);
     f.frame(&execution(3, "E3"));
     f.ack_executions();
-    let end = f
-        .cold
-        .iter()
-        .find_map(|c| match c {
-            ColdRequest::Trades { end, .. } => Some(*end),
-            _ => None,
-        })
-        .expect("the trade history asked for");
+    let (_, end, _) = f.trades_asked()[0];
     // (The answer to the resubscription measured the offset again.)
     let offset = f.s.exchange_offset_us.unwrap();
     assert_ne!(offset, 0);
@@ -1245,20 +1219,8 @@ fn the_trade_history_is_read_again_only_once_subscribed_and_after_its_backoff() 
     f.advance(S);
     f.frame(&execution(3, "E3"));
     f.ack_executions();
-    let trades = |f: &Fix| {
-        f.cold
-            .iter()
-            .filter(|c| matches!(c, ColdRequest::Trades { .. }))
-            .count()
-    };
-    let (since, end) = f
-        .cold
-        .iter()
-        .find_map(|c| match c {
-            ColdRequest::Trades { since, end, .. } => Some((*since, *end)),
-            _ => None,
-        })
-        .unwrap();
+    let trades = |f: &Fix| f.trades_asked().len();
+    let (since, end, _) = f.trades_asked()[0];
     let incomplete = ColdReply::Trades {
         reports: Vec::new(),
         since,
@@ -1358,10 +1320,7 @@ fn fills_an_earlier_process_may_have_missed_are_read_from_the_trade_history_once
         f.token("T1");
         f.connect();
         f.ack_executions();
-        let asked = f.cold.iter().find_map(|c| match c {
-            ColdRequest::Trades { since, .. } => Some(since.0),
-            _ => None,
-        });
+        let asked = f.trades_asked().first().map(|(s, _, _)| s.0);
         assert_eq!(asked, Some(since), "case {case}");
     }
 }

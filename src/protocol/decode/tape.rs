@@ -302,7 +302,7 @@ const POW10: [u64; 9] = [
 ];
 
 /// The fastest path, eight bytes at a time: up to 8 digits before the point and up to 8 after
-/// (every price and quantity Kraken sends), no exponent, with at least 9 bytes of the frame
+/// (most prices and quantities Kraken sends; longer ones take the byte loop), no exponent, with at least 9 bytes of the frame
 /// after each run (a number is never the end of a frame). `None`: left to the others.
 fn parse_decimal_swar(b: &[u8]) -> Option<Decimal> {
     let neg = b.first() == Some(&b'-');
