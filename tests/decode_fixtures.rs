@@ -410,6 +410,31 @@ fn executions_errors_are_typed() {
     );
 }
 
+
+/// A count or id that cannot be negative: `-0` is zero (simd-json reads it as a signed zero),
+/// any other negative number is refused, never wrapped to a huge unsigned one.
+#[test]
+fn unsigned_members_take_minus_zero_and_refuse_negatives() {
+    let mut d = Decoder::new();
+    let trade = |id: &str| {
+        format!(
+            r#"{{"channel":"executions","type":"update","data":[{{"order_id":"A","exec_type":"trade","trade_id":{id}}}]}}"#
+        )
+    };
+    assert!(decode(&mut d, &trade("-0")).is_ok());
+    assert_eq!(d.executions()[0].trade_id, Some(0));
+    assert_eq!(
+        decode(&mut d, &trade("-1")),
+        Err(DecodeError::InvalidField("trade_id"))
+    );
+    assert_eq!(
+        decode(
+            &mut d,
+            r#"{"channel":"executions","type":"update","data":[],"sequence":-7}"#
+        ),
+        Err(DecodeError::InvalidField("sequence"))
+    );
+}
 #[test]
 fn balances_status_heartbeat_instrument() {
     let mut d = Decoder::new();

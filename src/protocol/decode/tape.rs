@@ -258,7 +258,7 @@ pub(super) fn is_null(v: &Val<'_>) -> bool {
 
 /// Parses the JSON number starting at `src[pos]` exactly: digits become the mantissa, the
 /// fraction length (minus any exponent) the scale. `None` if it does not fit a `Decimal`
-/// (more than 28 significant digits or an extreme exponent).
+/// (more than a 96-bit mantissa or a scale of 28 allows).
 pub(crate) fn parse_decimal(src: &[u8], pos: usize) -> Option<Decimal> {
     let b = src.get(pos..)?;
     parse_decimal_swar(b)
@@ -302,30 +302,33 @@ const POW10: [u64; 9] = [
 ];
 
 /// The fastest path, eight bytes at a time: up to 8 digits before the point and up to 8 after
-/// (most prices and quantities Kraken sends; longer ones take the byte loop), no exponent, with at least 9 bytes of the frame
-/// after each run (a number is never the end of a frame). `None`: left to the others.
+/// (most prices and quantities Kraken sends; longer ones take the byte loop), no exponent.
+/// It reads a window of [`SWAR_WINDOW`] bytes from the number's start (a sign, 8 digits, the
+/// point, 8 digits and the byte after), so a number that close to the end of its frame is
+/// left to the others, as is any other. `None`: left to the others.
 fn parse_decimal_swar(b: &[u8]) -> Option<Decimal> {
-    let neg = b.first() == Some(&b'-');
+    let w: &[u8; SWAR_WINDOW] = b.first_chunk()?;
+    let neg = w[0] == b'-';
     let start = usize::from(neg);
-    let x = u64::from_le_bytes(b.get(start..start + 8)?.try_into().ok()?);
-    let n1 = digit_run(x);
-    let after_int = start + n1 as usize;
-    if n1 == 0 || b.get(after_int)?.is_ascii_digit() {
+    let x = u64::from_le_bytes(*w[start..].first_chunk()?);
+    let n1 = digit_run(x) as usize;
+    let after_int = start + n1;
+    if n1 == 0 || w[after_int].is_ascii_digit() {
         return None;
     }
-    let int = digits_value(x, n1);
-    let (m, scale, end) = if b[after_int] == b'.' {
-        let y = u64::from_le_bytes(b.get(after_int + 1..after_int + 9)?.try_into().ok()?);
-        let n2 = digit_run(y);
-        let end = after_int + 1 + n2 as usize;
-        if n2 == 0 || b.get(end)?.is_ascii_digit() {
+    let int = digits_value(x, n1 as u32);
+    let (m, scale, end) = if w[after_int] == b'.' {
+        let y = u64::from_le_bytes(*w[after_int + 1..].first_chunk()?);
+        let n2 = digit_run(y) as usize;
+        let end = after_int + 1 + n2;
+        if n2 == 0 || w[end].is_ascii_digit() {
             return None;
         }
-        (int * POW10[n2 as usize] + digits_value(y, n2), n2, end)
+        (int * POW10[n2] + digits_value(y, n2 as u32), n2, end)
     } else {
         (int, 0, after_int)
     };
-    if matches!(b[end], b'.' | b'e' | b'E') {
+    if matches!(w[end], b'.' | b'e' | b'E') {
         return None;
     }
     Some(Decimal::from_parts(
@@ -333,9 +336,12 @@ fn parse_decimal_swar(b: &[u8]) -> Option<Decimal> {
         (m >> 32) as u32,
         0,
         neg,
-        scale,
+        scale as u32,
     ))
 }
+
+/// Bytes [`parse_decimal_swar`] reads: a sign, 8 digits, a point, 8 digits, one more.
+const SWAR_WINDOW: usize = 19;
 
 /// The fast path, for every price and quantity Kraken sends: at most 19 digits, one point, no
 /// exponent. `None`: not such a number (the general path takes it).
@@ -413,14 +419,16 @@ fn parse_decimal_general(b: &[u8]) -> Option<Decimal> {
         }
     }
     m = u128::from(m64);
-    // Slow path: more than 19 significant digits.
+    // Slow path: more than 19 significant digits. A `Decimal`'s 96-bit mantissa holds some
+    // numbers of 29 digits (up to 79,228,162,514,264,337,593,543,950,335): read up to 29,
+    // and let the range check below decide.
     let mut sig = digits;
     loop {
         match b.get(i) {
             Some(&c) if c.is_ascii_digit() => {
                 m = m * 10 + u128::from(c - b'0');
                 sig += 1;
-                if sig > 28 {
+                if sig > 29 {
                     return None;
                 }
                 scale += i64::from(seen_point);
@@ -533,6 +541,42 @@ mod tests {
             let general = parse_decimal_general(s.as_bytes());
             prop_assert_eq!(fast.map(|d| (d, d.scale(), d.is_sign_negative())),
                 general.map(|d| (d, d.scale(), d.is_sign_negative())));
+        }
+    }
+
+    /// The exact value of a JSON number's text, worked out on the text: the exponent moves the
+    /// point, and rust_decimal's exact parser reads the plain decimal that results (an error
+    /// where a `Decimal` cannot hold it as written).
+    fn exact_value(s: &str) -> Option<Decimal> {
+        let s = s.trim_end_matches([',', '}', ']', ' ']);
+        let (sign, s) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
+        let (mantissa, exp) = match s.split_once(['e', 'E']) {
+            Some((m, e)) => (m, e.trim_start_matches('+').parse::<i64>().unwrap()),
+            None => (s, 0),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let digits = format!("{int}{frac}");
+        let point = int.len() as i64 + exp;
+        let plain = if point <= 0 {
+            format!("0.{}{digits}", "0".repeat((-point) as usize))
+        } else if point as usize >= digits.len() {
+            format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+        } else {
+            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+        };
+        Decimal::from_str_exact(&format!("{sign}{plain}")).ok()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+        /// The general path reads every JSON number as its text means it, value and scale,
+        /// and declines exactly those a `Decimal` cannot hold as written.
+        #[test]
+        fn the_general_path_reads_what_the_text_means(s in json_number()) {
+            let general = parse_decimal_general(s.as_bytes());
+            let exact = exact_value(&s);
+            prop_assert_eq!(general.map(|d| (d, d.scale())), exact.map(|d| (d, d.scale())), "{}", s);
         }
     }
 
@@ -669,5 +713,29 @@ mod tests {
         );
         assert_eq!(d("1e3"), Some(("1000".into(), 0)));
         assert_eq!(d("-"), None);
+    }
+
+    /// Zeros before the first significant digit count toward the scale, not toward the 28
+    /// digits a `Decimal` holds; and the number ends where a second point starts.
+    #[test]
+    fn the_general_path_counts_only_significant_digits_and_stops_at_a_second_point() {
+        let g = |s: &str| parse_decimal_general(s.as_bytes()).map(|d| (d.mantissa(), d.scale()));
+        // 29 digits, 9 of them significant: exact at scale 28.
+        assert_eq!(g("0.0000000000000000000123456789,"), Some((123_456_789, 28)));
+        assert_eq!(g("1.2.3"), Some((12, 1)));
+        // No digit, only a sign and a point.
+        assert_eq!(g("-."), None);
+        assert_eq!(g("."), None);
+    }
+
+    /// The fallback for a number no `Decimal` holds as written: the nearest one, from
+    /// simd-json's own reading of it.
+    #[test]
+    fn a_number_read_only_approximately_is_the_nearest_decimal() {
+        let f = |n| approx_decimal(Node::Static(n));
+        assert_eq!(f(StaticNode::F64(0.25)), Some(Decimal::new(25, 2)));
+        assert_eq!(f(StaticNode::I64(-5)), Some(Decimal::from(-5)));
+        assert_eq!(f(StaticNode::U64(u64::MAX)), Some(Decimal::from(u64::MAX)));
+        assert_eq!(f(StaticNode::Bool(true)), None);
     }
 }
