@@ -161,7 +161,7 @@ fn digit_pairs(x: u64, mask: u64, want: u64) -> Option<u64> {
     if x & mask != want {
         return None;
     }
-    let y = (x & !mask) | (ONES * u64::from(b'0') & mask);
+    let y = (x & !mask) | ((ONES * u64::from(b'0')) & mask);
     let d = y.wrapping_sub(ONES * u64::from(b'0'));
     // A byte below `0` sets its top bit in `d`, one above `9` in `y + 0x46`, one of 0x80 or
     // more in `y`: the first such byte is flagged where it is, so any flag means a non-digit.
