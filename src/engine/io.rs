@@ -259,7 +259,14 @@ impl Io {
     /// When the ring is full (the strategy stopped polling) they wait in the session, the loop
     /// stops reading the socket until the strategy catches up, and everything else goes on:
     /// writes, pings, deadlines and the dead man's switch. True once none are held.
+    ///
+    /// Same-thread mode has no ring to fill: the events stay in the sessions, and the
+    /// strategy's own `poll` takes them with [`Io::next_event`] after the turn (a turn reads at
+    /// most one frame a socket, so they hold at most one frame's events, as before a flush).
     pub fn flush_events(&mut self) -> bool {
+        if self.inline {
+            return true;
+        }
         // The private session's first, then the public one's: each socket's frames are
         // handled (and their events flushed) one at a time, so this is their arrival order.
         while let Some((ev, public)) = self
@@ -285,6 +292,14 @@ impl Io {
         }
         self.stalled = false;
         true
+    }
+
+    /// Same-thread mode: the next event for the strategy, the private session's before the
+    /// public one's (the order [`Io::flush_events`] keeps in the ring), moved out once.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.session
+            .poll_event()
+            .or_else(|| self.market.session.poll_event())
     }
 
     /// Hands what the strategy queued to the session.

@@ -2016,11 +2016,11 @@ impl Trader {
         };
         self.stop.store(true, Ordering::Relaxed);
         if let Some(mut io) = self.inline.take() {
-            // Same-thread mode: the stop runs here; the events it leaves are drained as the
-            // ring makes room.
+            // Same-thread mode: the stop runs here, and the events it leaves are the strategy's.
             io.finish(true);
-            while !io.flush_events() {
-                self.drain_events(&mut c);
+            self.drain_events(&mut c);
+            while let Some(ev) = io.next_event() {
+                self.apply(ev, &mut c);
             }
         }
         // Keep draining while the threads finish: the I/O thread never drops an event, so it
@@ -2045,6 +2045,16 @@ impl Trader {
         while let Ok(ev) = self.ev_rx.pop() {
             n += 1;
             self.apply(ev, s);
+        }
+        // Same-thread mode: straight from the sessions, with no ring between (two copies of
+        // each event fewer). The strategy's callbacks cannot reach the `Trader`, so the I/O
+        // state is not needed while they run.
+        if let Some(mut io) = self.inline.take() {
+            while let Some(ev) = io.next_event() {
+                n += 1;
+                self.apply(ev, s);
+            }
+            self.inline = Some(io);
         }
         n
     }
