@@ -84,7 +84,10 @@ impl Backoff {
         Self {
             min_ns,
             max_ns,
-            rng: seed | 1,
+            // xorshift needs a state that is not zero. A bijection of the seed keeps each
+            // seed's jitter its own (`seed | 1` gave seeds 2k and 2k + 1, two processes started
+            // a microsecond apart, the same delays).
+            rng: (seed ^ 0x9E37_79B9_7F4A_7C15).max(1),
         }
     }
 
@@ -131,5 +134,24 @@ mod tests {
             let d = b.delay(n);
             assert!((base / 2..=base).contains(&d), "{n}: {d}");
         }
+    }
+
+    /// The jitter spreads: a thousand delays after the same failure count are nearly all
+    /// different and fall on both sides of the upper half's middle, and two processes seeded
+    /// differently do not retry in step.
+    #[test]
+    fn jittered_delays_spread_over_the_upper_half() {
+        let spread = |seed| {
+            let mut b = Backoff::new(1_000, 1_000_000, seed);
+            (0..1_000).map(|_| b.delay(10)).collect::<Vec<u64>>()
+        };
+        let a = spread(42);
+        let distinct = a.iter().collect::<std::collections::HashSet<_>>().len();
+        assert!(distinct > 990, "{distinct} distinct delays of 1,000");
+        let low = a.iter().filter(|&&d| d < 750_000).count();
+        assert!((400..600).contains(&low), "{low} of 1,000 below the middle");
+        let b = spread(43);
+        let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+        assert!(same < 10, "{same} of 1,000 in step");
     }
 }
