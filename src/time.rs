@@ -238,6 +238,17 @@ mod tests {
         );
     }
 
+    /// RFC 3339 allows a leap second (`:60`); both readers take it, as the next second.
+    #[test]
+    fn a_leap_second_reads_in_either_form() {
+        let word = Timestamp::parse_rfc3339("2016-12-31T23:59:60.500000Z");
+        let bytes = Timestamp::parse_rfc3339("2016-12-31T23:59:60.5Z");
+        let next = Timestamp::parse_rfc3339("2017-01-01T00:00:00.500000Z");
+        assert_eq!(word, next);
+        assert_eq!(bytes, next);
+        assert_eq!(Timestamp::parse_rfc3339("2016-12-31T23:59:61.000000Z"), None);
+    }
+
     #[test]
     fn rejects_malformed() {
         for s in [

@@ -582,6 +582,156 @@ mod tests {
             ]
         );
         assert_eq!(end, End::Eof);
+        // Once: the large frame's header asks for room for all of it.
+        let mut r = FrameReader::new(64);
+        let mut input = Input {
+            data: &data,
+            chunk: 1000,
+        };
+        let mut sizes = vec![r.buf.len()];
+        while r.fill(&mut input).unwrap() > 0 {
+            while r.next_frame().unwrap().is_some() {}
+            if sizes.last() != Some(&r.buf.len()) {
+                sizes.push(r.buf.len());
+            }
+        }
+        assert_eq!(sizes, [MIN_READ, 131_072]);
+    }
+
+    /// The limits are tungstenite's and inclusive: a control frame of 125 bytes, a frame of
+    /// `MAX_FRAME` bytes, a message of `MAX_MESSAGE` bytes pass; one byte more fails.
+    #[test]
+    fn frames_and_messages_may_be_as_large_as_the_limits() {
+        let ping = frame(true, 0, 9, None, 0, &[1; 125]);
+        assert_eq!(ours(&ping, 100).0, [Seen::Ping(vec![1; 125])]);
+
+        // Fragments of a binary message adding up to `MAX_MESSAGE` (+ `extra`), the first a
+        // frame of `MAX_FRAME` bytes.
+        let message = |extra: usize| {
+            let sizes = [MAX_FRAME, MAX_FRAME, MAX_FRAME, MAX_FRAME - 1, 1 + extra];
+            let chunk = vec![5u8; MAX_FRAME];
+            let mut v = Vec::with_capacity(MAX_MESSAGE + 64);
+            for (i, n) in sizes.iter().enumerate() {
+                let op = if i == 0 { 2 } else { 0 };
+                v.extend(frame(i == sizes.len() - 1, 0, op, None, 2, &chunk[..*n]));
+            }
+            v
+        };
+        let read = |data: &[u8]| {
+            let mut r = FrameReader::new(64);
+            let mut input = Input {
+                data,
+                chunk: 1 << 20,
+            };
+            loop {
+                match r.next_frame() {
+                    Ok(Some(Frame::Binary(b))) => return Ok(b.len()),
+                    Ok(Some(f)) => panic!("{f:?}"),
+                    Ok(None) => assert!(r.fill(&mut input).unwrap() > 0),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        assert_eq!(read(&message(0)), Ok(MAX_MESSAGE));
+        assert_eq!(read(&message(1)), Err(FrameError::TooLarge));
+        // Two fragments whose sizes multiply past the limit are still a small message.
+        let mut two = frame(false, 0, 2, None, 1, &[1; 10_000]);
+        two.extend(frame(true, 0, 0, None, 1, &[2; 10_000]));
+        assert_eq!(read(&two), Ok(20_000));
+    }
+
+    /// Text checked fragment by fragment: a character cut between fragments is checked whole
+    /// once its end arrives, after fragments that were valid to their last byte.
+    #[test]
+    fn a_character_cut_between_fragments_is_checked_whole() {
+        let mut data = frame(false, 0, 1, None, 0, b"abc");
+        data.extend(frame(false, 0, 0, None, 0, b"de\xc3"));
+        data.extend(frame(true, 0, 0, None, 0, b"\xa9!"));
+        assert_eq!(ours(&data, 100), (vec![Seen::Text("abcde\u{e9}!".into())], End::Eof));
+        assert_eq!(ours(&data, 100), theirs(&data, 4096));
+    }
+
+    /// Bytes the handshake read past its answer are the stream's first, and may be more than
+    /// the buffer holds: a frame begun there ends in what is read after.
+    #[test]
+    fn bytes_read_with_the_handshake_come_first_and_may_outgrow_the_buffer() {
+        let big = vec![b'y'; 40_000];
+        let mut stream = frame(true, 0, 1, None, 0, b"left over");
+        stream.extend(frame(true, 0, 2, None, 2, &big));
+        stream.extend(frame(true, 0, 1, None, 0, b"after"));
+        let (handshake, rest) = stream.split_at(30_000);
+        let mut r = FrameReader::new(64);
+        r.push(handshake);
+        let mut input = Input {
+            data: rest,
+            chunk: 4096,
+        };
+        let mut seen: Vec<(bool, Vec<u8>)> = Vec::new();
+        while seen.len() < 3 {
+            match r.next_frame().unwrap() {
+                Some(Frame::Text(t)) => seen.push((true, t.to_vec())),
+                Some(Frame::Binary(b)) => seen.push((false, b.to_vec())),
+                Some(f) => panic!("{f:?}"),
+                None => assert!(r.fill(&mut input).unwrap() > 0, "ended after {}", seen.len()),
+            }
+        }
+        let want = [
+            (true, b"left over".to_vec()),
+            (false, big),
+            (true, b"after".to_vec()),
+        ];
+        assert!(seen == want, "{:?}", seen.iter().map(|(t, p)| (t, p.len())).collect::<Vec<_>>());
+    }
+
+    /// A message gathered from fragments lives apart from the read buffer, so while it waits
+    /// to be taken the buffer is still reused from its start rather than grown.
+    #[test]
+    fn a_gathered_message_waiting_to_be_taken_does_not_grow_the_buffer() {
+        let half = vec![b'a'; 7_996];
+        let mut stream = frame(false, 0, 1, None, 1, &half);
+        stream.extend(frame(true, 0, 0, None, 1, &half));
+        assert_eq!(stream.len(), 16_000);
+        let mut r = FrameReader::new(64);
+        let mut input = Input {
+            data: &stream,
+            chunk: 16_000,
+        };
+        r.fill(&mut input).unwrap();
+        assert!(r.advance().unwrap());
+        let cap = r.buf.len();
+        let more = frame(true, 0, 1, None, 0, b"next");
+        r.fill(&mut Input {
+            data: &more,
+            chunk: 100,
+        })
+        .unwrap();
+        assert_eq!(r.buf.len(), cap, "grown while a gathered message waited");
+        assert_eq!(r.take(), Frame::Text(&[b'a'; 15_992]));
+        assert_eq!(r.next_frame().unwrap(), Some(Frame::Text(b"next")));
+    }
+
+    /// A frame made ready and not taken yet keeps its bytes when a read moves what is unparsed
+    /// to the buffer's front: it moves with them.
+    #[test]
+    fn a_frame_waiting_to_be_taken_moves_with_the_buffer() {
+        let mut stream = frame(true, 0, 2, None, 1, &[7; 15_000]);
+        stream.extend(frame(true, 0, 1, None, 0, b"ready"));
+        let mut r = FrameReader::new(64);
+        r.fill(&mut Input {
+            data: &stream,
+            chunk: 16_384,
+        })
+        .unwrap();
+        assert_eq!(r.next_frame().unwrap(), Some(Frame::Binary(&[7; 15_000])));
+        assert!(r.advance().unwrap());
+        let more = frame(true, 0, 1, None, 0, b"next");
+        r.fill(&mut Input {
+            data: &more,
+            chunk: 100,
+        })
+        .unwrap();
+        assert_eq!(r.take(), Frame::Text(b"ready"));
+        assert_eq!(r.next_frame().unwrap(), Some(Frame::Text(b"next")));
     }
 
     #[test]
