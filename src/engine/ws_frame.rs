@@ -683,6 +683,21 @@ mod tests {
         assert!(seen == want, "{:?}", seen.iter().map(|(t, p)| (t, p.len())).collect::<Vec<_>>());
     }
 
+    /// A reader holds as many bytes as it was made for (any size) before it grows: a frame
+    /// as large as the buffer, begun behind one already read, fits once that one is dropped.
+    #[test]
+    fn a_reader_holds_its_capacity_before_growing() {
+        let a = frame(true, 0, 2, None, 0, &[1; 98]);
+        let b = frame(true, 0, 2, None, 1, &[3; 19_996]);
+        assert_eq!((a.len(), b.len()), (100, 20_000));
+        let mut r = FrameReader::new(20_000);
+        r.push(&[&a[..], &b[..50]].concat());
+        assert_eq!(r.next_frame().unwrap(), Some(Frame::Binary(&[1; 98])));
+        r.push(&b[50..]);
+        assert_eq!(r.buf.len(), 20_000);
+        assert_eq!(r.next_frame().unwrap(), Some(Frame::Binary(&[3; 19_996])));
+    }
+
     /// A message gathered from fragments lives apart from the read buffer, so while it waits
     /// to be taken the buffer is still reused from its start rather than grown.
     #[test]

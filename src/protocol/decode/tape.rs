@@ -724,6 +724,8 @@ mod tests {
         assert_eq!(g("0.0000000000000000000123456789,"), Some((123_456_789, 28)));
         // 30 digits, one significant, the exponent bringing the scale back to 24.
         assert_eq!(g("0.00000000000000000000000000001e5,"), Some((1, 24)));
+        // 30 digits after the point, one significant.
+        assert_eq!(g("0.000000000000000000000000000001e6,"), Some((1, 24)));
         assert_eq!(g("1.2.3"), Some((12, 1)));
         // No digit, only a sign and a point.
         assert_eq!(g("-."), None);
