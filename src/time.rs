@@ -67,8 +67,16 @@ impl Timestamp {
         // Separator bytes (a mask per word, the first byte lowest) and what they must hold.
         let date = digit_pairs(word(0)?, 0xFF00_00FF_0000_0000, sep(b'-', 4) | sep(b'-', 7))?;
         let time = digit_pairs(word(8)?, 0x0000_FF00_00FF_0000, sep(b'T', 2) | sep(b':', 5))?;
-        let secs = digit_pairs(word(16)?, 0x0000_0000_FF00_00FF, sep(b':', 0) | sep(b'.', 3))?;
-        let frac = digit_pairs(word(19)?, 0xFF00_0000_0000_00FF, sep(b'.', 0) | sep(b'Z', 7))?;
+        let secs = digit_pairs(
+            word(16)?,
+            0x0000_0000_FF00_00FF,
+            sep(b':', 0) | sep(b'.', 3),
+        )?;
+        let frac = digit_pairs(
+            word(19)?,
+            0xFF00_0000_0000_00FF,
+            sep(b'.', 0) | sep(b'Z', 7),
+        )?;
         let y = pair(date, 0) * 100 + pair(date, 2);
         let (mo, d) = (pair(date, 5), pair(time, 0));
         let (h, mi, se) = (pair(time, 3), pair(time, 6), pair(secs, 1));
@@ -247,7 +255,10 @@ mod tests {
         let next = Timestamp::parse_rfc3339("2017-01-01T00:00:00.500000Z");
         assert_eq!(word, next);
         assert_eq!(bytes, next);
-        assert_eq!(Timestamp::parse_rfc3339("2016-12-31T23:59:61.000000Z"), None);
+        assert_eq!(
+            Timestamp::parse_rfc3339("2016-12-31T23:59:61.000000Z"),
+            None
+        );
     }
 
     #[test]

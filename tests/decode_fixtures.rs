@@ -410,7 +410,6 @@ fn executions_errors_are_typed() {
     );
 }
 
-
 /// A count or id that cannot be negative: `-0` is zero (simd-json reads it as a signed zero),
 /// any other negative number is refused, never wrapped to a huge unsigned one.
 #[test]

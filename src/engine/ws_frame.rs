@@ -647,7 +647,10 @@ mod tests {
         let mut data = frame(false, 0, 1, None, 0, b"abc");
         data.extend(frame(false, 0, 0, None, 0, b"de\xc3"));
         data.extend(frame(true, 0, 0, None, 0, b"\xa9!"));
-        assert_eq!(ours(&data, 100), (vec![Seen::Text("abcde\u{e9}!".into())], End::Eof));
+        assert_eq!(
+            ours(&data, 100),
+            (vec![Seen::Text("abcde\u{e9}!".into())], End::Eof)
+        );
         assert_eq!(ours(&data, 100), theirs(&data, 4096));
     }
 
@@ -672,7 +675,11 @@ mod tests {
                 Some(Frame::Text(t)) => seen.push((true, t.to_vec())),
                 Some(Frame::Binary(b)) => seen.push((false, b.to_vec())),
                 Some(f) => panic!("{f:?}"),
-                None => assert!(r.fill(&mut input).unwrap() > 0, "ended after {}", seen.len()),
+                None => assert!(
+                    r.fill(&mut input).unwrap() > 0,
+                    "ended after {}",
+                    seen.len()
+                ),
             }
         }
         let want = [
@@ -680,7 +687,11 @@ mod tests {
             (false, big),
             (true, b"after".to_vec()),
         ];
-        assert!(seen == want, "{:?}", seen.iter().map(|(t, p)| (t, p.len())).collect::<Vec<_>>());
+        assert!(
+            seen == want,
+            "{:?}",
+            seen.iter().map(|(t, p)| (t, p.len())).collect::<Vec<_>>()
+        );
     }
 
     /// A reader holds as many bytes as it was made for (any size) before it grows: a frame

@@ -562,7 +562,11 @@ mod tests {
         } else if point as usize >= digits.len() {
             format!("{digits}{}", "0".repeat(point as usize - digits.len()))
         } else {
-            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+            format!(
+                "{}.{}",
+                &digits[..point as usize],
+                &digits[point as usize..]
+            )
         };
         Decimal::from_str_exact(&format!("{sign}{plain}")).ok()
     }
@@ -721,7 +725,10 @@ mod tests {
     fn the_general_path_counts_only_significant_digits_and_stops_at_a_second_point() {
         let g = |s: &str| parse_decimal_general(s.as_bytes()).map(|d| (d.mantissa(), d.scale()));
         // 29 digits, 9 of them significant: exact at scale 28.
-        assert_eq!(g("0.0000000000000000000123456789,"), Some((123_456_789, 28)));
+        assert_eq!(
+            g("0.0000000000000000000123456789,"),
+            Some((123_456_789, 28))
+        );
         // 30 digits, one significant, the exponent bringing the scale back to 24.
         assert_eq!(g("0.00000000000000000000000000001e5,"), Some((1, 24)));
         // 30 digits after the point, one significant.
