@@ -2047,14 +2047,11 @@ impl Trader {
             self.apply(ev, s);
         }
         // Same-thread mode: straight from the sessions, with no ring between (two copies of
-        // each event fewer). The strategy's callbacks cannot reach the `Trader`, so the I/O
-        // state is not needed while they run.
-        if let Some(mut io) = self.inline.take() {
-            while let Some(ev) = io.next_event() {
-                n += 1;
-                self.apply(ev, s);
-            }
-            self.inline = Some(io);
+        // each event fewer). One at a time, so the I/O state stays in place while the
+        // strategy's callbacks run (a callback that panics cannot take it with it).
+        while let Some(ev) = self.inline.as_mut().and_then(|io| io.next_event()) {
+            n += 1;
+            self.apply(ev, s);
         }
         n
     }
