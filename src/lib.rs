@@ -40,6 +40,7 @@ pub mod order;
 pub mod orders;
 pub mod protocol;
 pub mod risk;
+mod swar;
 pub mod time;
 pub mod types;
 pub mod validate;

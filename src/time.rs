@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::swar::{ONES, non_digits};
+
 /// Microseconds since the Unix epoch, UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
@@ -155,8 +157,6 @@ fn put(out: &mut [u8], mut v: u32, width: usize) {
     }
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-
 /// Byte `c` at position `at` of a little-endian word.
 const fn sep(c: u8, at: u32) -> u64 {
     (c as u64) << (8 * at)
@@ -170,12 +170,10 @@ fn digit_pairs(x: u64, mask: u64, want: u64) -> Option<u64> {
         return None;
     }
     let y = (x & !mask) | ((ONES * u64::from(b'0')) & mask);
-    let d = y.wrapping_sub(ONES * u64::from(b'0'));
-    // A byte below `0` sets its top bit in `d`, one above `9` in `y + 0x46`, one of 0x80 or
-    // more in `y`: the first such byte is flagged where it is, so any flag means a non-digit.
-    if (d | y.wrapping_add(ONES * 0x46) | y) & (ONES * 0x80) != 0 {
+    if non_digits(y) != 0 {
         return None;
     }
+    let d = y.wrapping_sub(ONES * u64::from(b'0'));
     // Each byte is at most 9: ten times it plus its successor is at most 99, no carries.
     Some(d.wrapping_mul(10).wrapping_add(d >> 8))
 }

@@ -8,6 +8,7 @@ use simd_json::{Node, StaticNode};
 use crate::error::DecodeError;
 use crate::ids::InlineStr;
 use crate::protocol::messages::*;
+use crate::swar::{ONES, non_digits};
 use crate::time::Timestamp;
 
 use super::R;
@@ -266,16 +267,11 @@ pub(crate) fn parse_decimal(src: &[u8], pos: usize) -> Option<Decimal> {
         .or_else(|| parse_decimal_general(b))
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-
 /// How many of the 8 bytes of `x` (the first in the lowest byte) are ASCII digits before the
-/// first that is not: 0 to 8. A byte below `0` borrows from, and one from 0xBA up carries into,
-/// the bytes after it only, so the first non-digit is always found where it is.
+/// first that is not: 0 to 8.
 #[inline]
 fn digit_run(x: u64) -> u32 {
-    let below = x.wrapping_sub(ONES * u64::from(b'0'));
-    let above = x.wrapping_add(ONES * (0x80 - u64::from(b'9') - 1));
-    ((below | above | x) & (ONES * 0x80)).trailing_zeros() / 8
+    non_digits(x).trailing_zeros() / 8
 }
 
 /// The value of the first `n` (1 to 8) digits of `x`, the first the most significant: moved
