@@ -53,11 +53,9 @@ impl Timestamp {
     /// `±HH:MM` offset). Digits past microseconds are truncated.
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
         let b = s.as_bytes();
-        match b.first_chunk::<RFC3339_LEN>() {
-            Some(k) if b.len() == RFC3339_LEN => {
-                Self::parse_kraken_form(k).or_else(|| Self::parse_any_form(b))
-            }
-            _ => Self::parse_any_form(b),
+        match <&[u8; RFC3339_LEN]>::try_from(b) {
+            Ok(k) => Self::parse_kraken_form(k).or_else(|| Self::parse_any_form(b)),
+            Err(_) => Self::parse_any_form(b),
         }
     }
 
@@ -80,14 +78,17 @@ impl Timestamp {
             sep(b'.', 0) | sep(b'Z', 7),
         )?;
         let y = pair(date, 0) * 100 + pair(date, 2);
-        let (mo, d) = (pair(date, 5), pair(time, 0));
-        let (h, mi, se) = (pair(time, 3), pair(time, 6), pair(secs, 1));
-        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-            return None;
-        }
+        let secs = epoch_secs(
+            i64::from(y),
+            [
+                pair(date, 5),
+                pair(time, 0),
+                pair(time, 3),
+                pair(time, 6),
+                pair(secs, 1),
+            ],
+        )?;
         let micros = pair(frac, 1) * 10_000 + pair(frac, 3) * 100 + pair(frac, 5);
-        let days = days_from_civil(i64::from(y), mo, d);
-        let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + se);
         Some(Self(secs * 1_000_000 + i64::from(micros)))
     }
 
@@ -100,14 +101,11 @@ impl Timestamp {
             return None;
         }
         let y = num(&b[0..4])? as i64;
-        let mo = num(&b[5..7])?;
-        let d = num(&b[8..10])?;
-        let h = num(&b[11..13])?;
-        let mi = num(&b[14..16])?;
-        let se = num(&b[17..19])?;
-        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-            return None;
+        let mut fields = [0; 5];
+        for (f, at) in fields.iter_mut().zip([5, 8, 11, 14, 17]) {
+            *f = num(&b[at..at + 2])?;
         }
+        let secs = epoch_secs(y, fields)?;
         let mut i = 19;
         let mut micros = 0u32;
         if b.get(i) == Some(&b'.') {
@@ -136,10 +134,17 @@ impl Timestamp {
             }
             _ => return None,
         };
-        let days = days_from_civil(y, mo, d);
-        let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + se) - offset;
-        Some(Self(secs * 1_000_000 + i64::from(micros)))
+        Some(Self((secs - offset) * 1_000_000 + i64::from(micros)))
     }
+}
+
+/// Seconds from the epoch to a UTC date and time of day (`[month, day, hour, minute,
+/// second]`, a leap second's 60 allowed), both readers' check of the fields' ranges.
+fn epoch_secs(y: i64, [mo, d, h, mi, se]: [u32; 5]) -> Option<i64> {
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86_400 + i64::from(h * 3600 + mi * 60 + se))
 }
 
 impl fmt::Display for Timestamp {
