@@ -95,11 +95,9 @@ impl Book {
     /// An empty book for a subscription of `depth` levels (one of [`DEPTHS`]; others are
     /// kept as given, at least the ten the checksum covers).
     pub fn new(depth: usize) -> Self {
-        let depth = depth.max(CHECKSUM_LEVELS);
-        // Room for a frame's new levels before it is truncated.
-        let room = depth * 2 + 64;
+        let room = frame_room(depth);
         Self {
-            depth,
+            depth: depth.max(CHECKSUM_LEVELS),
             bids: Vec::with_capacity(room),
             asks: Vec::with_capacity(room),
             valid: false,
@@ -208,6 +206,12 @@ impl Book {
         }
         crc32fast::hash(&buf[..n])
     }
+}
+
+/// Levels one side of a book subscribed at `depth` holds without growing: the depth and
+/// what one frame can add before the side is cut back to it.
+pub(crate) fn frame_room(depth: usize) -> usize {
+    depth.max(CHECKSUM_LEVELS) * 2 + 64
 }
 
 /// A level's position on its side (best first), or where it would go.
@@ -346,6 +350,132 @@ mod tests {
             Some(Decimal::from_str("3.50").unwrap())
         );
         assert_eq!(b.asks().len(), 10);
+    }
+
+    /// Mantissas past a `u64` (up to a `Decimal`'s 29 digits) are written whole.
+    #[test]
+    fn digits_of_a_mantissa_past_a_u64_are_written_whole() {
+        let mut b = [0u8; 40];
+        for s in [
+            "18446744073709551616",           // u64::MAX + 1
+            "1234567890.123456789012345678",  // 28 digits
+            "7922816251426433759354395033.5", // 29: Decimal's largest mantissa
+            "0.0000000000000000000000000001", // scale 28, mantissa 1
+        ] {
+            let want: String = s.replace('.', "").trim_start_matches('0').to_owned();
+            assert_eq!(
+                digits(Decimal::from_str(s).unwrap(), &mut b),
+                want.as_bytes(),
+                "{s}"
+            );
+        }
+    }
+
+    /// The checksum's text of twenty levels of 19-digit prices and quantities (38 digits
+    /// each): every level counts, against Kraken's rule applied to the decimal text.
+    #[test]
+    fn the_checksum_covers_ten_long_levels_a_side() {
+        let lv = |p: i64, q: i64| BookLevel {
+            price: Decimal::new(p, 10),
+            qty: Decimal::new(q, 12),
+        };
+        let asks: Vec<_> = (0..10)
+            .map(|i| lv(1_000_000_000_000_000_000 + i, 9_000_000_000_000_000_000 + i))
+            .collect();
+        let bids: Vec<_> = (0..10)
+            .map(|i| lv(5_000_000_000_000_000_000 - i, 8_000_000_000_000_000_000 + i))
+            .collect();
+        let mut b = Book::new(10);
+        b.apply(FrameKind::Snapshot, &bids, &asks, None);
+        let text = |d: Decimal| {
+            d.to_string()
+                .replace('.', "")
+                .trim_start_matches('0')
+                .to_owned()
+        };
+        let all: String = asks
+            .iter()
+            .chain(&bids)
+            .map(|l| text(l.price) + &text(l.qty))
+            .collect();
+        assert_eq!(all.len(), 20 * 38);
+        assert_eq!(b.checksum(), crc32fast::hash(all.as_bytes()));
+    }
+
+    /// A removal of a price the book does not hold changes nothing (no zero level is added).
+    #[test]
+    fn removing_a_level_not_in_the_book_changes_nothing() {
+        let mut b = Book::new(10);
+        let bids: Vec<BookLevel> = (0..10).map(|i| l(&format!("{}", 100 - i), "1")).collect();
+        b.apply(FrameKind::Snapshot, &bids, &[l("101", "1")], None);
+        let before = (b.bids().to_vec(), b.checksum());
+        b.apply(
+            FrameKind::Update,
+            &[l("100.5", "0"), l("95.5", "0")],
+            &[],
+            None,
+        );
+        assert_eq!((b.bids().to_vec(), b.checksum()), before);
+    }
+
+    /// Within a frame nothing is cut until its end: two better levels and two removals leave
+    /// the ten the whole frame makes.
+    #[test]
+    fn a_frame_that_adds_then_removes_keeps_its_ten() {
+        let mut b = Book::new(10);
+        let bids: Vec<BookLevel> = (0..10).map(|i| l(&format!("{}", 100 - i), "1")).collect();
+        b.apply(FrameKind::Snapshot, &bids, &[], None);
+        b.apply(
+            FrameKind::Update,
+            &[
+                l("100.5", "1"),
+                l("100.7", "1"),
+                l("100", "0"),
+                l("99", "0"),
+            ],
+            &[],
+            None,
+        );
+        let prices: Vec<String> = b.bids().iter().map(|l| l.price.to_string()).collect();
+        assert_eq!(
+            prices,
+            [
+                "100.7", "100.5", "98", "97", "96", "95", "94", "93", "92", "91"
+            ]
+        );
+    }
+
+    /// A frame with more new levels than a side has room for: the side is cut to the depth
+    /// where it is full and never grows; a level just past the depth is kept until the
+    /// frame's end (a removal later in the frame brings it in), one further out is dropped.
+    #[test]
+    fn a_side_full_within_a_frame_is_cut_to_its_depth_and_never_grows() {
+        let mut b = Book::new(10);
+        let cap = b.bids.capacity();
+        assert!(cap >= frame_room(10));
+        let mut frame: Vec<BookLevel> =
+            (0..cap).map(|i| l(&format!("{}", 1000 - i), "1")).collect();
+        // Full now: 990.5 goes just below the tenth (index 10), then the best is removed.
+        frame.push(l("990.5", "2"));
+        frame.push(l("1000", "0"));
+        b.apply(FrameKind::Snapshot, &frame, &[], None);
+        assert_eq!(b.bids.capacity(), cap, "never grown");
+        let prices: Vec<String> = b.bids().iter().map(|l| l.price.to_string()).collect();
+        assert_eq!(
+            prices,
+            [
+                "999", "998", "997", "996", "995", "994", "993", "992", "991", "990.5"
+            ]
+        );
+        // Full again, and a level beyond every one kept: dropped.
+        let mut b = Book::new(10);
+        let mut frame: Vec<BookLevel> =
+            (0..cap).map(|i| l(&format!("{}", 1000 - i), "1")).collect();
+        frame.push(l("1", "1"));
+        b.apply(FrameKind::Snapshot, &frame, &[], None);
+        assert_eq!(b.bids.capacity(), cap);
+        assert_eq!(b.bids().len(), 10);
+        assert_eq!(b.bids().last().unwrap().price, Decimal::from(991));
     }
 
     /// A mismatch is reported and the book is not trusted again until a snapshot.

@@ -5,7 +5,7 @@
 
 use crate::engine::msg::BookChunk;
 use crate::ids::SymbolId;
-use crate::market::book::{Applied, Book};
+use crate::market::book::{Applied, Book, frame_room};
 use crate::protocol::messages::BookLevel;
 
 /// Why a book is not to be trusted (until its next snapshot).
@@ -72,7 +72,7 @@ impl Books {
         if self.books.len() <= i {
             self.books.resize(i + 1, None);
         }
-        let room = depth * 2 + 64;
+        let room = frame_room(depth);
         self.bids.reserve(room.saturating_sub(self.bids.len()));
         self.asks.reserve(room.saturating_sub(self.asks.len()));
         self.resyncs.reserve(self.books.len());
@@ -298,6 +298,30 @@ mod tests {
         );
         assert_eq!(feed(&mut b, &cs), BookOutcome::Changed);
         assert_eq!(b.get(BTC).unwrap().bids().len(), 3);
+    }
+
+    /// Tracking reserves the room of one frame at the depth: Kraken's largest snapshot is
+    /// gathered and applied without growing a buffer, and nothing is reserved many times over.
+    #[test]
+    fn the_largest_snapshot_is_gathered_without_growing_and_room_is_not_overreserved() {
+        let mut b = Books::new();
+        b.track(BTC, 1000);
+        let room = frame_room(1000);
+        let caps = |b: &Books| (b.bids.capacity(), b.asks.capacity());
+        let before = caps(&b);
+        assert!(before.0 >= room && before.1 >= room);
+        assert!(
+            before.0 < 2 * room && before.1 < 2 * room,
+            "{before:?} for {room}"
+        );
+        let bids: Vec<_> = (0..1000).map(|i| lv(100_000 - i, 5)).collect();
+        let asks: Vec<_> = (0..1000).map(|i| lv(100_001 + i, 7)).collect();
+        let mut top = Book::new(1000);
+        top.apply(FrameKind::Snapshot, &bids, &asks, None);
+        let cs = chunks(FrameKind::Snapshot, &bids, &asks, top.checksum());
+        assert_eq!(feed(&mut b, &cs), BookOutcome::Changed);
+        assert_eq!(caps(&b), before, "gathered without growing");
+        assert_eq!(b.get(BTC).unwrap().bids().len(), 1000);
     }
 
     #[test]

@@ -297,8 +297,8 @@ impl MarketSession {
                 }
                 // In a row: backing off, and given up after `MAX_RESYNCS`.
                 let s = &mut self.subs[i];
-                s.resyncs = if s.resyncs > 0 && now.saturating_sub(s.last_resync) < RESYNC_WINDOW_NS
-                {
+                // (The first has `resyncs` 0: 0 + 1 either way.)
+                s.resyncs = if now.saturating_sub(s.last_resync) < RESYNC_WINDOW_NS {
                     s.resyncs + 1
                 } else {
                     1
@@ -867,6 +867,21 @@ mod tests {
             && c.kind == FrameKind::Snapshot
             && c.recv_ns == 3 * MS));
 
+        // A frame of exactly one chunk's levels is one chunk, first and last.
+        let bids: Vec<String> = (0..BOOK_CHUNK as u32 - 2).map(|i| lv(100 - i)).collect();
+        let f = format!(
+            r#"{{"channel":"book","type":"update","data":[{{"symbol":"BTC/USD","bids":[{}],"asks":[{},{}],"checksum":42}}]}}"#,
+            bids.join(","),
+            lv(200),
+            lv(201)
+        );
+        s.handle_frame(3 * MS, f.as_bytes());
+        let ev = events(&mut s);
+        assert!(
+            matches!(&ev[..], [Event::Book(c)] if c.first && c.last && c.n_bids as usize == BOOK_CHUNK - 2 && c.n_asks == 2),
+            "{ev:?}"
+        );
+
         // A frame of a pair not subscribed is dropped.
         let other = r#"{"channel":"book","type":"update","data":[{"symbol":"ETH/USD","bids":[{"price":1.5,"qty":1}],"asks":[],"checksum":1}]}"#;
         s.handle_frame(4 * MS, other.as_bytes());
@@ -936,7 +951,7 @@ mod tests {
                         break;
                     }
                 }
-                assert!(now >= earliest, "resync {n} not before its backoff");
+                assert_eq!(now, earliest, "resync {n} asked again at its backoff");
                 sub.expect("subscribed again")
             };
             // The old subscription's frames, until the new ack, are dropped.
@@ -1051,6 +1066,574 @@ mod tests {
         let out = sent(&mut s);
         assert_eq!(out.len(), 1);
         assert!(out[0].contains(r#""channel":"book""#) && out[0].contains(r#""snapshot":true"#));
+    }
+
+    /// Connection attempts are counted and each failure backs off twice as long, jittered
+    /// within the upper half; one that stayed up 30 s starts the count again, one that did
+    /// not carries it on.
+    #[test]
+    fn failed_connects_back_off_doubling_and_a_stable_connection_resets_the_count() {
+        let mut s = session();
+        s.handle_command(
+            0,
+            MarketCommand::Subscribe {
+                symbol: BTC,
+                channel: BOOK10,
+            },
+        );
+        let mut now = 0;
+        for k in 1..=5u32 {
+            assert!(s.poll_connect(now));
+            assert!(matches!(
+                events(&mut s)[..],
+                [Event::MarketConnection(ConnectionState::Connecting(n))] if n == k
+            ));
+            s.handle_connect_failed(now, "refused");
+            assert!(matches!(
+                events(&mut s)[..],
+                [Event::MarketConnection(ConnectionState::Disconnected)]
+            ));
+            let due = s.poll_timeout().unwrap();
+            let base = (100 * MS) << k;
+            assert!(
+                (base / 2..=base).contains(&(due - now)),
+                "attempt {k}: {}",
+                due - now
+            );
+            assert!(!s.poll_connect(due - 1), "not before its backoff");
+            now = due;
+        }
+        // Up for less than 30 s: the count goes on.
+        assert!(s.poll_connect(now));
+        s.handle_connected(now);
+        s.handle_disconnected(now + 29 * S, "reset");
+        now += 29 * S;
+        let due = s.poll_timeout().unwrap();
+        assert!(
+            (((100 * MS) << 6) / 2..=(100 * MS) << 6).contains(&(due - now)),
+            "still backing off: {}",
+            due - now
+        );
+        assert!(s.poll_connect(due));
+        events(&mut s);
+        // Up for 30 s: the next loss starts again from the shortest delay, as attempt 1.
+        s.handle_connected(due);
+        s.handle_frame(due + 30 * S, br#"{"channel":"heartbeat"}"#);
+        s.handle_disconnected(due + 30 * S, "reset");
+        now = due + 30 * S;
+        let again = s.poll_timeout().unwrap();
+        assert!(again - now <= 100 * MS, "reset: {}", again - now);
+        events(&mut s);
+        assert!(s.poll_connect(again));
+        assert!(matches!(
+            events(&mut s)[..],
+            [Event::MarketConnection(ConnectionState::Connecting(1))]
+        ));
+    }
+
+    /// Trades and tickers of the pairs subscribed to reach the strategy, each with the time
+    /// its frame was read and whether it came with the snapshot; other pairs' are dropped.
+    #[test]
+    fn trades_and_tickers_of_subscribed_pairs_reach_the_strategy_and_no_others() {
+        let mut s = session();
+        let eth = SymbolId(1);
+        for (symbol, channel) in [(BTC, MarketChannel::Trade), (eth, MarketChannel::Ticker)] {
+            s.handle_command(0, MarketCommand::Subscribe { symbol, channel });
+        }
+        assert!(s.poll_connect(0));
+        s.handle_connected(MS);
+        events(&mut s);
+        let trade = |kind: &str| {
+            format!(
+                r#"{{"channel":"trade","type":"{kind}","data":[{{"symbol":"BTC/USD","side":"buy","price":100.5,"qty":0.25,"ord_type":"limit","trade_id":7,"timestamp":"2026-12-02T10:00:00.000000Z"}},{{"symbol":"ETH/USD","side":"sell","price":3.5,"qty":1,"ord_type":"market","trade_id":8,"timestamp":"2026-12-02T10:00:00.000000Z"}}]}}"#
+            )
+        };
+        s.handle_frame(2 * MS, trade("snapshot").as_bytes());
+        s.handle_frame(3 * MS, trade("update").as_bytes());
+        let got: Vec<(u64, bool, u64)> = events(&mut s)
+            .into_iter()
+            .map(|e| match e {
+                Event::Trade {
+                    trade,
+                    snapshot,
+                    recv_ns,
+                } => {
+                    assert_eq!(
+                        (trade.symbol, trade.price.to_string()),
+                        (BTC, "100.5".into())
+                    );
+                    (trade.trade_id.unwrap(), snapshot, recv_ns)
+                }
+                e => panic!("{e:?}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [(7, true, 2 * MS), (7, false, 3 * MS)],
+            "ETH/USD's trade dropped"
+        );
+        let ticker = |sym: &str| {
+            format!(
+                r#"{{"channel":"ticker","type":"update","data":[{{"symbol":"{sym}","bid":3.25,"bid_qty":1.0,"ask":3.5,"ask_qty":2.0,"last":3.3,"volume":10.0,"vwap":3.3,"low":3.0,"high":4.0,"change":0.1,"change_pct":3.1}}]}}"#
+            )
+        };
+        s.handle_frame(4 * MS, ticker("BTC/USD").as_bytes());
+        assert!(events(&mut s).is_empty(), "BTC/USD's ticker not asked for");
+        s.handle_frame(5 * MS, ticker("ETH/USD").as_bytes());
+        match &events(&mut s)[..] {
+            [Event::Ticker { ticker, recv_ns }] => {
+                assert_eq!((ticker.symbol, *recv_ns), (eth, 5 * MS));
+                assert_eq!(ticker.bid.unwrap().to_string(), "3.25");
+            }
+            ev => panic!("{ev:?}"),
+        }
+    }
+
+    /// A frame that is not JSON, or not valid JSON, is reported and counted, and the session
+    /// reads on.
+    #[test]
+    fn undecodable_frames_are_reported_and_counted_by_kind() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut s = session();
+        connected_with_book(&mut s);
+        events(&mut s);
+        s.handle_frame(2 * MS, b"hello");
+        s.handle_frame(2 * MS, br#"{"channel":"book","#);
+        let ev = events(&mut s);
+        assert!(
+            matches!(
+                ev[..],
+                [
+                    Event::DecodeError(DecodeError::NotJson),
+                    Event::DecodeError(DecodeError::Malformed)
+                ]
+            ),
+            "{ev:?}"
+        );
+        assert_eq!(s.stats.decode_errors.load(Relaxed), 2);
+        assert_eq!(s.stats.non_json_frames.load(Relaxed), 1);
+        assert_eq!(s.stats.market_frames_in.load(Relaxed), 2);
+    }
+
+    /// What keeps the watchdog quiet: a text frame, a control frame (pong), or the driver
+    /// not reading because the strategy's ring is full; and only those.
+    #[test]
+    fn control_frames_and_paused_reading_count_as_life_but_only_for_the_watchdog_s_time() {
+        type Feed = fn(&mut MarketSession, u64);
+        let feeds: [(&str, Feed); 3] = [
+            ("text", |s, t| {
+                s.handle_frame(t, br#"{"channel":"heartbeat"}"#)
+            }),
+            ("control", |s, t| s.handle_control_frame(t)),
+            ("paused", |s, t| s.handle_reading_paused(t)),
+        ];
+        for (name, feed) in feeds {
+            let mut s = session();
+            connected_with_book(&mut s);
+            // Life at 9 s: the 10 s watchdog moves to 19 s.
+            feed(&mut s, 9 * S);
+            s.handle_timeout(MS + 10 * S);
+            assert!(s.is_connected(), "{name}: alive at 10 s");
+            s.handle_timeout(19 * S - 1);
+            assert!(s.is_connected(), "{name}: alive until 19 s");
+            s.handle_timeout(19 * S);
+            assert!(
+                !s.is_connected(),
+                "{name}: silent since 9 s: dropped at 19 s"
+            );
+        }
+    }
+
+    /// Subscribing what is already subscribed asks nothing; a subscription given up is asked
+    /// again when the strategy subscribes it again.
+    #[test]
+    fn subscribing_again_asks_only_for_what_was_given_up() {
+        let mut s = session();
+        let mut id = connected_with_book(&mut s);
+        let again = MarketCommand::Subscribe {
+            symbol: BTC,
+            channel: BOOK10,
+        };
+        s.handle_command(2 * MS, again);
+        assert!(sent(&mut s).is_empty(), "pending: not asked twice");
+        ack(&mut s, 2 * MS, id, true);
+        s.handle_command(2 * MS, again);
+        assert!(sent(&mut s).is_empty(), "live: not asked twice");
+        // Refused until given up.
+        s.handle_command(3 * MS, MarketCommand::ResyncBook { symbol: BTC });
+        id = req_id(&sent(&mut s)[1]);
+        let mut now = 3 * MS;
+        for n in 1..=MAX_SUB_FAILURES {
+            ack(&mut s, now, id, false);
+            if n == MAX_SUB_FAILURES {
+                break;
+            }
+            // Kept alive until it is asked again.
+            let f = loop {
+                now = s.poll_timeout().unwrap();
+                s.handle_frame(now, br#"{"channel":"heartbeat"}"#);
+                s.handle_timeout(now);
+                let out = sent(&mut s);
+                if let Some(f) = out
+                    .into_iter()
+                    .find(|f| f.contains(r#""method":"subscribe""#))
+                {
+                    break f;
+                }
+            };
+            id = req_id(&f);
+        }
+        assert!(
+            events(&mut s)
+                .iter()
+                .any(|e| matches!(e, Event::MarketSubscription { gave_up: true, .. }))
+        );
+        s.handle_command(now, again);
+        let out = sent(&mut s);
+        assert!(
+            matches!(&out[..], [f] if f.contains(r#""method":"subscribe""#)),
+            "{out:?}"
+        );
+    }
+
+    /// A resync while the socket is down does nothing: the reconnect subscribes anew (with
+    /// a snapshot), once.
+    #[test]
+    fn a_resync_while_down_does_nothing_and_the_reconnect_subscribes_once() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut s = session();
+        let id = connected_with_book(&mut s);
+        ack(&mut s, 2 * MS, id, true);
+        s.handle_disconnected(3 * MS, "reset");
+        s.handle_command(4 * MS, MarketCommand::ResyncBook { symbol: BTC });
+        assert_eq!(s.stats.book_resyncs.load(Relaxed), 0);
+        let at = s.poll_timeout().unwrap();
+        assert!(s.poll_connect(at));
+        s.handle_connected(at);
+        let out = sent(&mut s);
+        assert_eq!(out.len(), 1, "subscribed once: {out:?}");
+        assert!(out[0].contains(r#""method":"subscribe""#));
+    }
+
+    /// Resyncs are "in a row" only within 60 s of the last: one a minute or more later is
+    /// asked at once, as the first.
+    #[test]
+    fn resyncs_a_minute_apart_are_not_in_a_row() {
+        let mut s = session();
+        let mut id = connected_with_book(&mut s);
+        ack(&mut s, 2 * MS, id, true);
+        let mut now = 3 * MS;
+        for (gap, at_once) in [
+            (0, true),
+            (60 * S - 1, false),
+            (60 * S, true),
+            (60 * S, true),
+        ] {
+            now += gap;
+            // Kept alive and acknowledged in between.
+            s.handle_frame(now, br#"{"channel":"heartbeat"}"#);
+            s.handle_timeout(now);
+            sent(&mut s);
+            s.handle_command(now, MarketCommand::ResyncBook { symbol: BTC });
+            let out = sent(&mut s);
+            assert_eq!(out.len() == 2, at_once, "after {gap} ns: {out:?}");
+            if at_once {
+                id = req_id(&out[1]);
+                ack(&mut s, now, id, true);
+            } else {
+                // The second in a row waits for the first backoff step, exactly.
+                let due = now + 200 * MS;
+                let mut t = now;
+                while let Some(next) = s.poll_timeout().filter(|&n| n <= due) {
+                    t = next;
+                    s.handle_timeout(t);
+                }
+                let f = sent(&mut s)
+                    .into_iter()
+                    .find(|f| f.contains(r#""method":"subscribe""#));
+                id = req_id(&f.expect("asked after the backoff"));
+                assert_eq!(t, due);
+                ack(&mut s, t, id, true);
+            }
+        }
+    }
+
+    /// A pong is matched to its ping by id: a subscription's answer that arrives while a
+    /// ping is out still makes the subscription live, and the pong then clears the ping
+    /// (the next quiet spell gets a new one).
+    #[test]
+    fn answers_are_told_from_pongs_by_their_id() {
+        let mut s = session();
+        let id = connected_with_book(&mut s);
+        let quiet = MS + 10 * S / 3;
+        s.handle_timeout(quiet);
+        let out = sent(&mut s);
+        let ping = out
+            .iter()
+            .find(|f| f.contains(r#""method":"ping""#))
+            .expect("a ping");
+        let ping_id = req_id(ping);
+        events(&mut s);
+        ack(&mut s, quiet + MS, id, true);
+        assert!(
+            events(&mut s)
+                .iter()
+                .any(|e| matches!(e, Event::MarketSubscription { error: None, .. })),
+            "the answer is not taken for the pong"
+        );
+        let pong = format!(
+            r#"{{"method":"pong","req_id":{ping_id},"time_in":"2026-12-02T10:00:00.000000Z","time_out":"2026-12-02T10:00:00.000001Z"}}"#
+        );
+        s.handle_frame(quiet + 2 * MS, pong.as_bytes());
+        let next = quiet + 2 * MS + 10 * S / 3;
+        s.handle_timeout(next);
+        assert!(
+            sent(&mut s)
+                .iter()
+                .any(|f| f.contains(r#""method":"ping""#)),
+            "the pong cleared the ping: a new one"
+        );
+    }
+
+    /// A socket with nothing to say but its pongs stays up: a ping after each third of the
+    /// watchdog's time without a frame, never sooner, each with an id of its own.
+    #[test]
+    fn a_quiet_socket_that_answers_its_pings_stays_up() {
+        let mut s = session();
+        let id = connected_with_book(&mut s);
+        ack(&mut s, 2 * MS, id, true);
+        let mut last_frame = 2 * MS;
+        let mut ids = vec![id];
+        let mut now = 2 * MS;
+        while now < 60 * S {
+            now = s.poll_timeout().unwrap();
+            s.handle_timeout(now);
+            for f in sent(&mut s) {
+                assert!(f.contains(r#""method":"ping""#), "{f}");
+                assert!(
+                    now - last_frame >= 10 * S / 3,
+                    "a ping {} ns after a frame",
+                    now - last_frame
+                );
+                let ping = req_id(&f);
+                assert!(
+                    ping > *ids.last().unwrap(),
+                    "ids grow: {ping} after {ids:?}"
+                );
+                ids.push(ping);
+                let pong = format!(
+                    r#"{{"method":"pong","req_id":{ping},"time_in":"2026-12-02T10:00:00.000000Z","time_out":"2026-12-02T10:00:00.000001Z"}}"#
+                );
+                last_frame = now + MS;
+                s.handle_frame(last_frame, pong.as_bytes());
+            }
+            assert!(s.is_connected(), "dropped at {now}");
+        }
+        assert!(
+            ids.len() >= 17,
+            "a ping every 3.3 s for a minute: {}",
+            ids.len()
+        );
+    }
+
+    /// A retry asks again only what failed: a live subscription beside it is left alone.
+    #[test]
+    fn a_retry_asks_only_the_subscription_that_failed() {
+        let mut s = session();
+        s.handle_command(
+            0,
+            MarketCommand::Subscribe {
+                symbol: BTC,
+                channel: BOOK10,
+            },
+        );
+        s.handle_command(
+            0,
+            MarketCommand::Subscribe {
+                symbol: SymbolId(1),
+                channel: MarketChannel::Trade,
+            },
+        );
+        assert!(s.poll_connect(0));
+        s.handle_connected(MS);
+        let out = sent(&mut s);
+        ack(&mut s, 2 * MS, req_id(&out[0]), true);
+        ack(&mut s, 2 * MS, req_id(&out[1]), false);
+        let due = s.poll_timeout().unwrap();
+        s.handle_timeout(due);
+        let out = sent(&mut s);
+        assert!(
+            matches!(&out[..], [f] if f.contains(r#""channel":"trade""#)),
+            "only the trade subscription again: {out:?}"
+        );
+    }
+
+    /// A stop closes the socket and leaves nothing to wake up for.
+    #[test]
+    fn a_stop_closes_the_socket_and_clears_the_timers() {
+        let mut s = session();
+        let id = connected_with_book(&mut s);
+        ack(&mut s, 2 * MS, id, true);
+        s.handle_shutdown();
+        assert_eq!(sent(&mut s), ["CLOSE"]);
+        assert!(!s.is_connected());
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    /// Every request on the socket carries an id of its own, growing: subscribes,
+    /// unsubscribes and pings alike (answers are matched by it).
+    #[test]
+    fn every_request_has_an_id_of_its_own() {
+        let mut s = session();
+        s.handle_command(
+            0,
+            MarketCommand::Subscribe {
+                symbol: BTC,
+                channel: BOOK10,
+            },
+        );
+        s.handle_command(
+            0,
+            MarketCommand::Subscribe {
+                symbol: SymbolId(1),
+                channel: MarketChannel::Trade,
+            },
+        );
+        assert!(s.poll_connect(0));
+        s.handle_connected(MS);
+        let mut out = sent(&mut s);
+        ack(&mut s, 2 * MS, req_id(&out[0]), true);
+        s.handle_command(3 * MS, MarketCommand::ResyncBook { symbol: BTC });
+        s.handle_command(
+            3 * MS,
+            MarketCommand::Unsubscribe {
+                symbol: SymbolId(1),
+                channel: MarketChannel::Trade,
+            },
+        );
+        // Quiet since the ack at 2 ms: a ping.
+        s.handle_timeout(2 * MS + 10 * S / 3);
+        out.extend(sent(&mut s));
+        let methods: Vec<&str> = out
+            .iter()
+            .map(|f| {
+                ["unsubscribe", "subscribe", "ping"]
+                    .into_iter()
+                    .find(|m| f.contains(&format!(r#""method":"{m}""#)))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            methods,
+            [
+                "subscribe",
+                "subscribe",
+                "unsubscribe",
+                "subscribe",
+                "unsubscribe",
+                "ping"
+            ]
+        );
+        let ids: Vec<u64> = out.iter().map(|f| req_id(f)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    }
+
+    /// Unsubscribing what is waiting for its retry asks nothing of Kraken (it holds no such
+    /// subscription), and the retry is dropped with it.
+    #[test]
+    fn unsubscribing_a_subscription_waiting_to_retry_sends_nothing() {
+        let mut s = session();
+        let id = connected_with_book(&mut s);
+        ack(&mut s, 2 * MS, id, false);
+        s.handle_command(
+            3 * MS,
+            MarketCommand::Unsubscribe {
+                symbol: BTC,
+                channel: BOOK10,
+            },
+        );
+        assert!(sent(&mut s).is_empty());
+        s.handle_timeout(S);
+        assert!(sent(&mut s).is_empty(), "no retry");
+    }
+
+    /// A subscription given up stays given up across a reconnect: the new connection asks
+    /// only for the others.
+    #[test]
+    fn a_subscription_given_up_is_not_asked_again_after_a_reconnect() {
+        let mut s = session();
+        s.handle_command(
+            0,
+            MarketCommand::Subscribe {
+                symbol: BTC,
+                channel: BOOK10,
+            },
+        );
+        s.handle_command(
+            0,
+            MarketCommand::Subscribe {
+                symbol: SymbolId(1),
+                channel: MarketChannel::Trade,
+            },
+        );
+        assert!(s.poll_connect(0));
+        s.handle_connected(MS);
+        let out = sent(&mut s);
+        let (mut book, trade) = (req_id(&out[0]), req_id(&out[1]));
+        ack(&mut s, 2 * MS, trade, true);
+        let mut now = 2 * MS;
+        for n in 1..=MAX_SUB_FAILURES {
+            ack(&mut s, now, book, false);
+            if n == MAX_SUB_FAILURES {
+                break;
+            }
+            now = s.poll_timeout().unwrap();
+            s.handle_frame(now, br#"{"channel":"heartbeat"}"#);
+            s.handle_timeout(now);
+            book = req_id(
+                &sent(&mut s)
+                    .into_iter()
+                    .find(|f| f.contains("book"))
+                    .unwrap(),
+            );
+        }
+        s.handle_disconnected(now, "reset");
+        let at = s.poll_timeout().unwrap();
+        assert!(s.poll_connect(at));
+        s.handle_connected(at);
+        let out = sent(&mut s);
+        assert!(
+            matches!(&out[..], [f] if f.contains(r#""channel":"trade""#)),
+            "{out:?}"
+        );
+    }
+
+    /// An event the driver could not deliver comes out first next time.
+    #[test]
+    fn an_event_given_back_comes_out_first() {
+        let mut s = session();
+        s.handle_command(
+            0,
+            MarketCommand::Subscribe {
+                symbol: BTC,
+                channel: BOOK10,
+            },
+        );
+        assert!(s.poll_connect(0));
+        s.handle_connected(MS);
+        let first = s.poll_event().unwrap();
+        assert!(matches!(
+            first,
+            Event::MarketConnection(ConnectionState::Connecting(1))
+        ));
+        s.unpoll_event(first);
+        assert!(matches!(
+            events(&mut s)[..],
+            [
+                Event::MarketConnection(ConnectionState::Connecting(1)),
+                Event::MarketConnection(ConnectionState::Connected)
+            ]
+        ));
     }
 
     #[test]
