@@ -208,8 +208,9 @@ impl Book {
     }
 }
 
-/// Levels one side of a book subscribed at `depth` holds without growing: the depth and
-/// what one frame can add before the side is cut back to it.
+/// Levels one side of a book subscribed at `depth` holds without growing: the depth, and the
+/// depth again plus 64 new levels that one frame can add before the side is cut back to it
+/// mid-frame (past that, a removal later in the same frame could leave a level missing).
 pub(crate) fn frame_room(depth: usize) -> usize {
     depth.max(CHECKSUM_LEVELS) * 2 + 64
 }
@@ -476,6 +477,24 @@ mod tests {
         assert_eq!(b.bids.capacity(), cap);
         assert_eq!(b.bids().len(), 10);
         assert_eq!(b.bids().last().unwrap().price, Decimal::from(991));
+    }
+
+    /// A side has room for the depth and as many again plus 64: a frame that adds that many
+    /// better levels and then removes them all leaves the book as it was (nothing cut early).
+    #[test]
+    fn a_frame_adding_its_room_and_removing_it_again_leaves_the_book_as_it_was() {
+        let mut b = Book::new(10);
+        let bids: Vec<BookLevel> = (0..10).map(|i| l(&format!("{}", 100 - i), "1")).collect();
+        b.apply(FrameKind::Snapshot, &bids, &[], None);
+        let before = b.bids().to_vec();
+        // The depth's 10, and 64.
+        let added = 10 + 64;
+        let mut frame: Vec<BookLevel> = (0..added)
+            .map(|i| l(&format!("{}", 200 + i), "1"))
+            .collect();
+        frame.extend((0..added).map(|i| l(&format!("{}", 200 + i), "0")));
+        b.apply(FrameKind::Update, &frame, &[], None);
+        assert_eq!(b.bids(), &before[..]);
     }
 
     /// A mismatch is reported and the book is not trusted again until a snapshot.

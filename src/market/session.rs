@@ -1199,20 +1199,26 @@ mod tests {
         events(&mut s);
         s.handle_frame(2 * MS, b"hello");
         s.handle_frame(2 * MS, br#"{"channel":"book","#);
+        s.handle_frame(2 * MS, br#"{"channel":"#);
         let ev = events(&mut s);
         assert!(
             matches!(
                 ev[..],
                 [
                     Event::DecodeError(DecodeError::NotJson),
+                    Event::DecodeError(DecodeError::Malformed),
                     Event::DecodeError(DecodeError::Malformed)
                 ]
             ),
             "{ev:?}"
         );
-        assert_eq!(s.stats.decode_errors.load(Relaxed), 2);
-        assert_eq!(s.stats.non_json_frames.load(Relaxed), 1);
-        assert_eq!(s.stats.market_frames_in.load(Relaxed), 2);
+        assert_eq!(s.stats.decode_errors.load(Relaxed), 3);
+        assert_eq!(
+            s.stats.non_json_frames.load(Relaxed),
+            1,
+            "only the one not JSON"
+        );
+        assert_eq!(s.stats.market_frames_in.load(Relaxed), 3);
     }
 
     /// What keeps the watchdog quiet: a text frame, a control frame (pong), or the driver
