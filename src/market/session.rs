@@ -769,6 +769,28 @@ mod tests {
         req_id(&out[0])
     }
 
+    /// Subscribes BTC/USD's book and ETH/USD's trades and connects; returns the two
+    /// subscribe requests' ids.
+    fn connected_with_book_and_trade(s: &mut MarketSession) -> (u64, u64) {
+        s.handle_command(
+            0,
+            MarketCommand::Subscribe {
+                symbol: BTC,
+                channel: BOOK10,
+            },
+        );
+        let trade = MarketCommand::Subscribe {
+            symbol: SymbolId(1),
+            channel: MarketChannel::Trade,
+        };
+        s.handle_command(0, trade);
+        assert!(s.poll_connect(0));
+        s.handle_connected(MS);
+        let out = sent(s);
+        assert_eq!(out.len(), 2);
+        (req_id(&out[0]), req_id(&out[1]))
+    }
+
     #[test]
     fn it_connects_only_once_something_is_subscribed_and_subscribes_each_pair_on_its_own() {
         let mut s = session();
@@ -1446,25 +1468,9 @@ mod tests {
     #[test]
     fn a_retry_asks_only_the_subscription_that_failed() {
         let mut s = session();
-        s.handle_command(
-            0,
-            MarketCommand::Subscribe {
-                symbol: BTC,
-                channel: BOOK10,
-            },
-        );
-        s.handle_command(
-            0,
-            MarketCommand::Subscribe {
-                symbol: SymbolId(1),
-                channel: MarketChannel::Trade,
-            },
-        );
-        assert!(s.poll_connect(0));
-        s.handle_connected(MS);
-        let out = sent(&mut s);
-        ack(&mut s, 2 * MS, req_id(&out[0]), true);
-        ack(&mut s, 2 * MS, req_id(&out[1]), false);
+        let (book, trade) = connected_with_book_and_trade(&mut s);
+        ack(&mut s, 2 * MS, book, true);
+        ack(&mut s, 2 * MS, trade, false);
         let due = s.poll_timeout().unwrap();
         s.handle_timeout(due);
         let out = sent(&mut s);
@@ -1491,24 +1497,8 @@ mod tests {
     #[test]
     fn every_request_has_an_id_of_its_own() {
         let mut s = session();
-        s.handle_command(
-            0,
-            MarketCommand::Subscribe {
-                symbol: BTC,
-                channel: BOOK10,
-            },
-        );
-        s.handle_command(
-            0,
-            MarketCommand::Subscribe {
-                symbol: SymbolId(1),
-                channel: MarketChannel::Trade,
-            },
-        );
-        assert!(s.poll_connect(0));
-        s.handle_connected(MS);
-        let mut out = sent(&mut s);
-        ack(&mut s, 2 * MS, req_id(&out[0]), true);
+        let (book, trade) = connected_with_book_and_trade(&mut s);
+        ack(&mut s, 2 * MS, book, true);
         s.handle_command(3 * MS, MarketCommand::ResyncBook { symbol: BTC });
         s.handle_command(
             3 * MS,
@@ -1519,7 +1509,7 @@ mod tests {
         );
         // Quiet since the ack at 2 ms: a ping.
         s.handle_timeout(2 * MS + 10 * S / 3);
-        out.extend(sent(&mut s));
+        let out = sent(&mut s);
         let methods: Vec<&str> = out
             .iter()
             .map(|f| {
@@ -1529,18 +1519,11 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        assert_eq!(
-            methods,
-            [
-                "subscribe",
-                "subscribe",
-                "unsubscribe",
-                "subscribe",
-                "unsubscribe",
-                "ping"
-            ]
-        );
-        let ids: Vec<u64> = out.iter().map(|f| req_id(f)).collect();
+        assert_eq!(methods, ["unsubscribe", "subscribe", "unsubscribe", "ping"]);
+        let ids: Vec<u64> = [book, trade]
+            .into_iter()
+            .chain(out.iter().map(|f| req_id(f)))
+            .collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     }
 
@@ -1568,24 +1551,7 @@ mod tests {
     #[test]
     fn a_subscription_given_up_is_not_asked_again_after_a_reconnect() {
         let mut s = session();
-        s.handle_command(
-            0,
-            MarketCommand::Subscribe {
-                symbol: BTC,
-                channel: BOOK10,
-            },
-        );
-        s.handle_command(
-            0,
-            MarketCommand::Subscribe {
-                symbol: SymbolId(1),
-                channel: MarketChannel::Trade,
-            },
-        );
-        assert!(s.poll_connect(0));
-        s.handle_connected(MS);
-        let out = sent(&mut s);
-        let (mut book, trade) = (req_id(&out[0]), req_id(&out[1]));
+        let (mut book, trade) = connected_with_book_and_trade(&mut s);
         ack(&mut s, 2 * MS, trade, true);
         let mut now = 2 * MS;
         for n in 1..=MAX_SUB_FAILURES {
