@@ -791,6 +791,30 @@ mod tests {
         (req_id(&out[0]), req_id(&out[1]))
     }
 
+    /// Refuses the subscription asked as `id` at `now`, and each time it is asked again,
+    /// until it is given up, keeping the socket alive meanwhile; returns the time then.
+    fn refuse_until_given_up(s: &mut MarketSession, mut now: u64, mut id: u64) -> u64 {
+        for n in 1..=MAX_SUB_FAILURES {
+            ack(s, now, id, false);
+            if n == MAX_SUB_FAILURES {
+                break;
+            }
+            let f = loop {
+                now = s.poll_timeout().unwrap();
+                s.handle_frame(now, br#"{"channel":"heartbeat"}"#);
+                s.handle_timeout(now);
+                if let Some(f) = sent(s)
+                    .into_iter()
+                    .find(|f| f.contains(r#""method":"subscribe""#))
+                {
+                    break f;
+                }
+            };
+            id = req_id(&f);
+        }
+        now
+    }
+
     #[test]
     fn it_connects_only_once_something_is_subscribed_and_subscribes_each_pair_on_its_own() {
         let mut s = session();
@@ -1291,26 +1315,7 @@ mod tests {
         s.handle_command(3 * MS, MarketCommand::ResyncBook { symbol: BTC });
         id = req_id(&sent(&mut s)[1]);
         let mut now = 3 * MS;
-        for n in 1..=MAX_SUB_FAILURES {
-            ack(&mut s, now, id, false);
-            if n == MAX_SUB_FAILURES {
-                break;
-            }
-            // Kept alive until it is asked again.
-            let f = loop {
-                now = s.poll_timeout().unwrap();
-                s.handle_frame(now, br#"{"channel":"heartbeat"}"#);
-                s.handle_timeout(now);
-                let out = sent(&mut s);
-                if let Some(f) = out
-                    .into_iter()
-                    .find(|f| f.contains(r#""method":"subscribe""#))
-                {
-                    break f;
-                }
-            };
-            id = req_id(&f);
-        }
+        now = refuse_until_given_up(&mut s, now, id);
         assert!(
             events(&mut s)
                 .iter()
@@ -1551,24 +1556,10 @@ mod tests {
     #[test]
     fn a_subscription_given_up_is_not_asked_again_after_a_reconnect() {
         let mut s = session();
-        let (mut book, trade) = connected_with_book_and_trade(&mut s);
+        let (book, trade) = connected_with_book_and_trade(&mut s);
         ack(&mut s, 2 * MS, trade, true);
         let mut now = 2 * MS;
-        for n in 1..=MAX_SUB_FAILURES {
-            ack(&mut s, now, book, false);
-            if n == MAX_SUB_FAILURES {
-                break;
-            }
-            now = s.poll_timeout().unwrap();
-            s.handle_frame(now, br#"{"channel":"heartbeat"}"#);
-            s.handle_timeout(now);
-            book = req_id(
-                &sent(&mut s)
-                    .into_iter()
-                    .find(|f| f.contains("book"))
-                    .unwrap(),
-            );
-        }
+        now = refuse_until_given_up(&mut s, now, book);
         s.handle_disconnected(now, "reset");
         let at = s.poll_timeout().unwrap();
         assert!(s.poll_connect(at));
