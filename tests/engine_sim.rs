@@ -332,6 +332,7 @@ fn local_rate_limit_refuses_before_the_exchange_would() {
     let (mut t, mut rec) = start(&s, |c| c.tier = Tier::Starter);
     let btc = t.symbol("BTC/USD").unwrap();
     let mut refused = None;
+    let started = Instant::now();
     for i in 0..70u64 {
         let o = AddOrder::limit(btc, Side::Buy, dec!(0.001), dec!(50000))
             .cl_ord_id(ClOrdId::with_counter("rl-", i).unwrap());
@@ -345,13 +346,20 @@ fn local_rate_limit_refuses_before_the_exchange_would() {
         }
     }
     let (i, e) = refused.expect("the local counter refused");
-    assert_eq!(i, 59, "the 60th add would reach Kraken's threshold of 60");
+    // The counter decays a point a second of wall time while the loop runs, so a slow machine
+    // lets a few more through; the exact count is proven on simulated time
+    // (dst::tests::the_local_rate_counter_refuses_the_add_that_would_reach_the_threshold).
+    let decayed = started.elapsed().as_secs() + 1;
+    assert!(
+        (59..=59 + decayed).contains(&i),
+        "refused at add {i}: the 60th would reach Kraken's threshold of 60, less {decayed} decayed"
+    );
     assert_eq!(e.threshold, 60);
     assert!(until(&mut t, &mut rec, 5, |t, _| t
         .active_orders()
         .filter(|o| o.status == OrderStatus::Open)
         .count()
-        == 59));
+        == i as usize));
     assert!(
         rec.changes.iter().all(|c| c.to != OrderStatus::Rejected),
         "the exchange refused nothing"

@@ -1830,6 +1830,54 @@ mod tests {
         }
     }
 
+    /// The engine's local rate counter (Starter: 60, decaying 1 a second) refuses the add
+    /// that would reach Kraken's threshold, on simulated time so no decay slips in: 59 adds
+    /// in one instant pass, the 60th is refused with the wait it needs, and after that wait
+    /// one more fits. The exchange refuses none of them.
+    #[test]
+    fn the_local_rate_counter_refuses_the_add_that_would_reach_the_threshold() {
+        let mut w = World::new(11, &[]);
+        // No strategy actions of the seed's: only this test's adds charge the counter.
+        w.next_action = u64::MAX;
+        w.run_until(3 * S);
+        assert!(w.rec.ready, "connected after 3 s");
+        let price = (w.ref_price * Decimal::new(8, 1)).round_dp(1);
+        let mut add = |w: &mut World, i: u64| {
+            let o = AddOrder::limit(w.btc, Side::Buy, Decimal::new(1, 3), price)
+                .cl_ord_id(ClOrdId::with_counter("rl-", i).unwrap());
+            w.trader.add_order(o)
+        };
+        let mut refused = None;
+        for i in 0..70 {
+            match add(&mut w, i) {
+                Ok(_) => {}
+                Err(crate::engine::TradeError::RateLimited(e)) => {
+                    refused = Some((i, e));
+                    break;
+                }
+                Err(e) => panic!("add {i}: {e}"),
+            }
+        }
+        let (i, e) = refused.expect("the local counter refused");
+        assert_eq!(i, 59, "the 60th add would reach the threshold of 60");
+        assert_eq!(e.threshold, 60);
+        assert_eq!(
+            e.retry_after_ns, 1_000_000,
+            "one thousandth of a point over: 1 ms"
+        );
+        w.run_until(w.now + 2 * S);
+        assert!(
+            add(&mut w, 100).is_ok(),
+            "the counter decayed: it fits again"
+        );
+        w.run_until(w.now + 2 * S);
+        simulated::clear();
+        // Resting, some perhaps partly traded by the market's flow: all 60 acknowledged.
+        assert_eq!(w.trader.active_orders().count(), 60);
+        assert_eq!(w.rec.acks, 60);
+        assert_eq!(w.rec.rejects, 0, "the exchange refused nothing");
+    }
+
     #[test]
     fn a_seed_replays_exactly() {
         let trace = |seed| {
