@@ -1842,7 +1842,7 @@ mod tests {
         w.run_until(3 * S);
         assert!(w.rec.ready, "connected after 3 s");
         let price = (w.ref_price * Decimal::new(8, 1)).round_dp(1);
-        let mut add = |w: &mut World, i: u64| {
+        let add = |w: &mut World, i: u64| {
             let o = AddOrder::limit(w.btc, Side::Buy, Decimal::new(1, 3), price)
                 .cl_ord_id(ClOrdId::with_counter("rl-", i).unwrap());
             w.trader.add_order(o)
