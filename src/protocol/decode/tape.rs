@@ -140,15 +140,53 @@ impl<'t, 'de> Cursor<'t, 'de> {
         }
     }
 
+    /// A number as an exact decimal. Inlined for the common case, Kraken's compact member
+    /// (`"key":digits`) of up to 8 digits each side of the point; every other number takes
+    /// [`Cursor::decimal_any`].
+    #[inline]
     pub(super) fn decimal(&self, v: Val<'de>, field: &'static str) -> R<Decimal> {
-        match v.node {
-            Node::Static(StaticNode::I64(_) | StaticNode::U64(_) | StaticNode::F64(_)) => v
-                .key
-                .and_then(|k| self.value_pos(k))
-                .and_then(|p| parse_decimal(self.src, p))
-                .or_else(|| approx_decimal(v.node))
-                .ok_or(DecodeError::InvalidField(field)),
-            _ => Err(DecodeError::InvalidField(field)),
+        if !matches!(
+            v.node,
+            Node::Static(StaticNode::I64(_) | StaticNode::U64(_) | StaticNode::F64(_))
+        ) {
+            return Err(DecodeError::InvalidField(field));
+        }
+        if let Some(d) = v
+            .key
+            .and_then(|k| self.compact_value_pos(k))
+            .and_then(|p| self.src.get(p..))
+            .and_then(parse_decimal_swar)
+        {
+            return Ok(d);
+        }
+        self.decimal_any(v, field)
+    }
+
+    /// [`Cursor::decimal`] of any number, wherever its text starts.
+    #[cold]
+    #[inline(never)]
+    fn decimal_any(&self, v: Val<'de>, field: &'static str) -> R<Decimal> {
+        v.key
+            .and_then(|k| self.value_pos(k))
+            .and_then(|p| parse_decimal(self.src, p))
+            .or_else(|| approx_decimal(v.node))
+            .ok_or(DecodeError::InvalidField(field))
+    }
+
+    /// Where the value of member `key` starts when the member is written compactly: the key
+    /// unescaped (its text in `src` as long as on the tape, closed by an unescaped quote), the
+    /// colon right after it. `None` for any other form ([`Cursor::value_pos`] reads those).
+    #[inline]
+    fn compact_value_pos(&self, key: &str) -> Option<usize> {
+        let start = (key.as_ptr() as usize).wrapping_sub(self.base);
+        // Offset 0 is the frame's first byte, never a key's text.
+        if start.wrapping_sub(1) >= self.base_len {
+            return None;
+        }
+        let end = start + key.len();
+        match self.src.get(end - 1..end + 2)? {
+            [prev, b'"', b':'] if *prev != b'\\' => Some(end + 2),
+            _ => None,
         }
     }
 
