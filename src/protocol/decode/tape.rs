@@ -105,13 +105,19 @@ impl<'t, 'de> Cursor<'t, 'de> {
             return Err(DecodeError::InvalidField(field));
         };
         for _ in 0..len {
-            let k = self.next()?;
-            let Node::String(key) = k.node else {
+            // The key and its value's node in one bounds check.
+            let Some(&[Node::String(key), node]) = self.nodes.get(self.i..self.i + 2) else {
                 return Err(DecodeError::Malformed);
             };
-            let mut val = self.next()?;
-            val.key = Some(key);
-            f(self, key, val)?;
+            self.i += 2;
+            f(
+                self,
+                key,
+                Val {
+                    node,
+                    key: Some(key),
+                },
+            )?;
         }
         Ok(())
     }
