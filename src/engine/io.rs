@@ -305,31 +305,42 @@ impl Io {
     /// Hands what the strategy queued to the session.
     pub fn drain_commands(&mut self, closing: bool) -> bool {
         let mut any = false;
-        while let Ok(Issued { cmd, at_ns }) = self.cmd_rx.pop() {
+        while let Ok(issued) = self.cmd_rx.pop() {
             any = true;
-            let now = now_ns();
-            if let Command::Market(m) = cmd {
-                self.market.session.handle_command(now, m);
-                self.market.pump_out();
-                self.flush_events();
-                continue;
-            }
-            let large = if let Command::Order(OrderCommand::Large { .. }) = cmd {
-                self.large_rx.pop().ok()
-            } else {
-                None
-            };
-            self.session.handle_command(now, cmd, large, at_ns, closing);
-            if at_ns > 0 && matches!(cmd, Command::Order(_)) {
-                let _ = self.tick_to_pop.record(now.saturating_sub(at_ns).max(1));
-            }
-            if self.pump_out() && at_ns > 0 {
-                let _ = self
-                    .tick_to_wire
-                    .record(now_ns().saturating_sub(at_ns).max(1));
-            }
+            self.handle_issued(issued, closing);
         }
         any
+    }
+
+    /// Whether commands wait in the ring (same-thread mode hands a command straight to
+    /// [`Io::handle_issued`] only behind none, so none is overtaken).
+    pub fn commands_queued(&self) -> bool {
+        !self.cmd_rx.is_empty()
+    }
+
+    /// Hands one command to its session and writes what it makes.
+    pub fn handle_issued(&mut self, Issued { cmd, at_ns }: Issued, closing: bool) {
+        let now = now_ns();
+        if let Command::Market(m) = cmd {
+            self.market.session.handle_command(now, m);
+            self.market.pump_out();
+            self.flush_events();
+            return;
+        }
+        let large = if let Command::Order(OrderCommand::Large { .. }) = cmd {
+            self.large_rx.pop().ok()
+        } else {
+            None
+        };
+        self.session.handle_command(now, cmd, large, at_ns, closing);
+        if at_ns > 0 && matches!(cmd, Command::Order(_)) {
+            let _ = self.tick_to_pop.record(now.saturating_sub(at_ns).max(1));
+        }
+        if self.pump_out() && at_ns > 0 {
+            let _ = self
+                .tick_to_wire
+                .record(now_ns().saturating_sub(at_ns).max(1));
+        }
     }
 
     fn read_frames(&mut self) -> bool {

@@ -682,12 +682,20 @@ impl Trader {
             j.record(&e, wall().0, now_ns());
         }
         self.carry_if_rotated();
+        if let Some(io) = self.inline.as_mut()
+            && !io.commands_queued()
+        {
+            // Same-thread mode: straight to the session and on the wire before the call
+            // returns, not through the ring (nothing queued there to overtake).
+            io.handle_issued(Issued { cmd, at_ns }, false);
+            return Ok(());
+        }
         // Room was checked before charging; a failure here is a logic error, still typed.
         self.cmd_tx
             .push(Issued { cmd, at_ns })
             .map_err(|_| TradeError::Backpressure)?;
         if let Some(io) = self.inline.as_mut() {
-            // Same-thread mode: on the wire before the call returns.
+            // Same-thread mode behind queued commands: they go first.
             io.drain_commands(false);
         }
         Ok(())
