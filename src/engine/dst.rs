@@ -863,7 +863,8 @@ impl World {
             } else {
                 None
             };
-            self.session.handle_command(now, cmd, large, at_ns, false);
+            self.session
+                .handle_command(now, cmd, large.as_ref(), at_ns, false);
             self.out();
         }
         // The exchange reads its requests.

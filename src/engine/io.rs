@@ -332,7 +332,8 @@ impl Io {
         } else {
             None
         };
-        self.session.handle_command(now, cmd, large, at_ns, closing);
+        self.session
+            .handle_command(now, cmd, large.as_ref(), at_ns, closing);
         if at_ns > 0 && matches!(cmd, Command::Order(_)) {
             let _ = self.tick_to_pop.record(now.saturating_sub(at_ns).max(1));
         }

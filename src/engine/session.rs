@@ -377,7 +377,7 @@ impl Session {
         &mut self,
         now: u64,
         cmd: Command,
-        large: Option<LargeCommand>,
+        large: Option<&LargeCommand>,
         at_ns: u64,
         closing: bool,
     ) {
@@ -406,7 +406,7 @@ impl Session {
         &mut self,
         now: u64,
         cmd: OrderCommand,
-        large: Option<LargeCommand>,
+        large: Option<&LargeCommand>,
         at_ns: u64,
         closing: bool,
     ) {
@@ -429,7 +429,7 @@ impl Session {
             let req = match large {
                 Some(l) => ColdRequest::Large {
                     req_id,
-                    cmd: l,
+                    cmd: l.clone(),
                     sent_ns: now,
                     expires_ns,
                 },

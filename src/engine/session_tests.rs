@@ -1408,7 +1408,7 @@ fn a_cancel_of_several_orders_waits_for_every_answer_but_a_refusal_settles_it() 
             method: crate::protocol::messages::Method::CancelOrder,
         });
         let large = Some(LargeCommand::Cancel(CancelOrder { refs }));
-        f.s.handle_command(f.now, cmd, large, f.now, false);
+        f.s.handle_command(f.now, cmd, large.as_ref(), f.now, false);
         f.pump();
     };
     let mut f = Fix::ready();
