@@ -275,7 +275,7 @@ impl FrameReader {
                 _ => false,
             };
             if h.fin {
-                if text && std::str::from_utf8(&self.buf[a..b]).is_err() {
+                if text && simdutf8::basic::from_utf8(&self.buf[a..b]).is_err() {
                     return Err(FrameError::Utf8);
                 }
                 self.ready = Some(Ready {
