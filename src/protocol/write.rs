@@ -40,7 +40,7 @@ pub fn int<I: itoa::Integer>(out: &mut Vec<u8>, i: I) {
 pub fn json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let b = s.as_bytes();
-    if !b.iter().any(|&c| c == b'"' || c == b'\\' || c < 0x20) {
+    if !crate::swar::needs_json_escape(b) {
         out.extend_from_slice(b);
     } else {
         for &c in b {
