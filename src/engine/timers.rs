@@ -48,44 +48,59 @@ impl Timer {
     }
 }
 
-/// One optional deadline (monotonic ns) per [`Timer`].
-#[derive(Clone, Debug, Default)]
+/// One deadline (monotonic ns) per [`Timer`]; [`UNARMED`] when it has none. A plain array,
+/// not `Option`s: the earliest is a `min` over eleven words, read on every turn of the loop.
+#[derive(Clone, Debug)]
 pub struct Timers {
-    at: [Option<u64>; Timer::ALL.len()],
+    at: [u64; Timer::ALL.len()],
+}
+
+/// A timer's deadline when it is not armed (no monotonic clock reaches it: 584 years).
+const UNARMED: u64 = u64::MAX;
+
+impl Default for Timers {
+    fn default() -> Self {
+        Self {
+            at: [UNARMED; Timer::ALL.len()],
+        }
+    }
 }
 
 impl Timers {
     /// Arms `t` at `at` (replacing what it had).
     pub fn set(&mut self, t: Timer, at: u64) {
-        self.at[t.slot()] = Some(at);
+        self.at[t.slot()] = at;
     }
 
     /// Arms `t` at `at` unless it is armed earlier already.
     pub fn set_earliest(&mut self, t: Timer, at: u64) {
         let slot = &mut self.at[t.slot()];
-        *slot = Some(slot.map_or(at, |old| old.min(at)));
+        *slot = (*slot).min(at);
     }
 
     /// Disarms `t`.
     pub fn clear(&mut self, t: Timer) {
-        self.at[t.slot()] = None;
+        self.at[t.slot()] = UNARMED;
     }
 
     /// When `t` fires, if armed.
     pub fn get(&self, t: Timer) -> Option<u64> {
-        self.at[t.slot()]
+        let at = self.at[t.slot()];
+        (at != UNARMED).then_some(at)
     }
 
     /// The earliest armed deadline.
     pub fn next(&self) -> Option<u64> {
-        self.at.iter().flatten().copied().min()
+        let at = self.at.iter().copied().fold(UNARMED, u64::min);
+        (at != UNARMED).then_some(at)
     }
 
     /// Disarms and returns the first timer (in [`Timer::ALL`] order) due at `now`.
     pub fn take_expired(&mut self, now: u64) -> Option<Timer> {
-        let t = Timer::ALL
-            .into_iter()
-            .find(|t| self.at[t.slot()].is_some_and(|at| at <= now))?;
+        if self.next().is_none_or(|at| at > now) {
+            return None;
+        }
+        let t = Timer::ALL.into_iter().find(|t| self.at[t.slot()] <= now)?;
         self.clear(t);
         Some(t)
     }
