@@ -59,9 +59,9 @@ pub fn wall() -> Timestamp {
         // cannot fail with a valid pointer.
         unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
         Timestamp(
-            (ts.tv_sec as i64)
+            i64::from(ts.tv_sec)
                 .wrapping_mul(1_000_000)
-                .wrapping_add(ts.tv_nsec as i64 / 1_000),
+                .wrapping_add(i64::from(ts.tv_nsec) / 1_000),
         )
     }
     #[cfg(not(target_os = "linux"))]
