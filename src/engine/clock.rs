@@ -58,6 +58,8 @@ pub fn wall() -> Timestamp {
         // SAFETY: `ts` is a valid `timespec` to write; CLOCK_REALTIME exists on Linux and
         // cannot fail with a valid pointer.
         unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+        // `time_t` and `c_long` are i64 here, i32 on 32-bit targets: `from` takes both.
+        #[allow(clippy::useless_conversion)]
         Timestamp(
             i64::from(ts.tv_sec)
                 .wrapping_mul(1_000_000)
