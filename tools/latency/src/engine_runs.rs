@@ -166,40 +166,70 @@ fn start(server: &Server) -> (engine::Trader, Acks, kraken_exec::SymbolId) {
     (t, acks, btc)
 }
 
-/// `n` add → ack, cancel → ack round trips (after `warmup`), one at a time, with `resting`
-/// orders left open in the book (and the engine's tracker) throughout.
-pub fn rtt(server: &Server, n: usize, warmup: usize, resting: usize) -> EngineRun {
-    let (mut t, mut acks, btc) = start(server);
-    for i in 0..resting {
-        let id = ClOrdId::with_counter("rest", i as u64).expect("id");
-        t.add_order(AddOrder::limit(btc, Side::Buy, QTY, PRICE).cl_ord_id(id))
-            .expect("resting order");
-        if i % 64 == 63 {
-            poll_until(&mut t, &mut acks, |a| a.open.len() > i - 32);
+/// An engine on a server and the round trips made so far: one add → ack, cancel → ack at a
+/// time (the measure of [`rtt`], also taken in turns with the floor by [`interleaved`]).
+pub struct RoundTrips {
+    t: engine::Trader,
+    acks: Acks,
+    btc: kraken_exec::SymbolId,
+    next: u64,
+}
+
+/// One round trip's figures, ns.
+pub struct RoundTrip {
+    /// `add_order` called → the order `Open` in the strategy.
+    pub add: u64,
+    /// `add_order` called → its first `executions` report applied.
+    pub add_to_exec: u64,
+    /// `cancel_order` called → `Canceled` in the strategy.
+    pub cancel: u64,
+}
+
+impl RoundTrips {
+    /// An engine on `server`, ready, with `resting` orders left open in the book (and the
+    /// engine's tracker) throughout.
+    pub fn start(server: &Server, resting: usize) -> Self {
+        let (mut t, mut acks, btc) = start(server);
+        for i in 0..resting {
+            let id = ClOrdId::with_counter("rest", i as u64).expect("id");
+            t.add_order(AddOrder::limit(btc, Side::Buy, QTY, PRICE).cl_ord_id(id))
+                .expect("resting order");
+            if i % 64 == 63 {
+                poll_until(&mut t, &mut acks, |a| a.open.len() > i - 32);
+            }
+        }
+        poll_until(&mut t, &mut acks, |a| a.open.len() >= resting);
+        Self {
+            t,
+            acks,
+            btc,
+            next: 0,
         }
     }
-    poll_until(&mut t, &mut acks, |a| a.open.len() >= resting);
-    let (mut add_h, mut exec_h, mut cancel_h) = (hist(), hist(), hist());
-    for i in 0..n + warmup {
-        let id = ClOrdId::with_counter("b", i as u64).expect("id");
+
+    /// One add → ack, then its cancel → ack.
+    pub fn one(&mut self) -> RoundTrip {
+        let Self { t, acks, btc, next } = self;
+        let id = ClOrdId::with_counter("b", *next).expect("id");
+        *next += 1;
         acks.open.clear();
         // The engine's own clock, so the tracker's stamps compare.
         let t0 = now_ns();
-        t.add_order(AddOrder::limit(btc, Side::Buy, QTY, PRICE).cl_ord_id(id))
+        t.add_order(AddOrder::limit(*btc, Side::Buy, QTY, PRICE).cl_ord_id(id))
             .expect("add_order");
-        poll_until(&mut t, &mut acks, |a| a.open.contains(&id));
+        poll_until(t, acks, |a| a.open.contains(&id));
         let t1 = now_ns();
         // The first executions report (`pending_new`) may come just after the ack.
         let first = |t: &engine::Trader| {
             t.order_status(&OrderRef::ClOrdId(id))
                 .map_or(0, |o| o.first_report_ns)
         };
-        while first(&t) == 0 {
-            if t.poll(&mut acks) == 0 {
+        while first(t) == 0 {
+            if t.poll(acks) == 0 {
                 std::thread::yield_now();
             }
         }
-        let t_exec = first(&t);
+        let t_exec = first(t);
         let before = acks.canceled;
         // The reflector knows orders by Kraken id only.
         let oid = t
@@ -209,20 +239,40 @@ pub fn rtt(server: &Server, n: usize, warmup: usize, resting: usize) -> EngineRu
         let t2 = now_ns();
         t.cancel_order(OrderRef::OrderId(oid))
             .expect("cancel_order");
-        poll_until(&mut t, &mut acks, |a| a.canceled > before);
-        if i >= warmup {
-            let _ = add_h.record(t1 - t0);
-            let _ = exec_h.record(t_exec.saturating_sub(t0).max(1));
-            let _ = cancel_h.record(now_ns() - t2);
+        poll_until(t, acks, |a| a.canceled > before);
+        RoundTrip {
+            add: t1 - t0,
+            add_to_exec: t_exec.saturating_sub(t0).max(1),
+            cancel: now_ns() - t2,
         }
     }
-    assert_eq!(
-        t.active_orders().count(),
-        resting,
-        "only the resting orders are left"
-    );
-    let stats = t.statistics();
-    let report = t.shutdown().latency;
+
+    /// Stops the engine: its statistics and its own histograms.
+    pub fn finish(self, resting: usize) -> (Statistics, LatencyReport) {
+        assert_eq!(
+            self.t.active_orders().count(),
+            resting,
+            "only the resting orders are left"
+        );
+        let stats = self.t.statistics();
+        (stats, self.t.shutdown().latency)
+    }
+}
+
+/// `n` add → ack, cancel → ack round trips (after `warmup`), one at a time, with `resting`
+/// orders left open in the book (and the engine's tracker) throughout.
+pub fn rtt(server: &Server, n: usize, warmup: usize, resting: usize) -> EngineRun {
+    let mut rt = RoundTrips::start(server, resting);
+    let (mut add_h, mut exec_h, mut cancel_h) = (hist(), hist(), hist());
+    for i in 0..n + warmup {
+        let r = rt.one();
+        if i >= warmup {
+            let _ = add_h.record(r.add);
+            let _ = exec_h.record(r.add_to_exec);
+            let _ = cancel_h.record(r.cancel);
+        }
+    }
+    let (stats, report) = rt.finish(resting);
     EngineRun {
         add: add_h,
         add_to_exec: exec_h,
@@ -230,6 +280,42 @@ pub fn rtt(server: &Server, n: usize, warmup: usize, resting: usize) -> EngineRu
         report,
         stats,
     }
+}
+
+/// The floor's round trip and the engine's add → ack (same-thread mode) in turns, `batch`
+/// round trips of one then `batch` of the other, on the same thread and core, so a slow spell
+/// of the machine falls on both rather than on whichever was being measured then. Returns both
+/// histograms and, per turn, the engine's median minus the floor's (ns).
+pub fn interleaved(
+    server: &Server,
+    floor: &mut crate::FloorWss,
+    n: usize,
+    warmup: usize,
+    batch: usize,
+) -> (Histogram<u64>, Histogram<u64>, Vec<i64>) {
+    SAME_THREAD.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut rt = RoundTrips::start(server, 0);
+    let (mut floor_h, mut ours_h) = (hist(), hist());
+    let mut diffs = Vec::new();
+    let batch = batch.max(1);
+    let mut done = 0;
+    while done < n + warmup {
+        let (mut f, mut o) = (hist(), hist());
+        for _ in 0..batch {
+            let _ = f.record(floor.round_trip());
+        }
+        for _ in 0..batch {
+            let _ = o.record(rt.one().add);
+        }
+        if done >= warmup {
+            floor_h.add(&f).expect("same bounds");
+            ours_h.add(&o).expect("same bounds");
+            diffs.push(o.value_at_quantile(0.5) as i64 - f.value_at_quantile(0.5) as i64);
+        }
+        done += batch;
+    }
+    let _ = rt.finish(0);
+    (floor_h, ours_h, diffs)
 }
 
 /// Open loop at `rate` orders/s for `n` orders: each add is cancelled when acked; records add

@@ -5,6 +5,8 @@
 //! - `engine`: kraken-exec `add_order` → ack in the strategy's hands, and `cancel_order` → ack,
 //!   through the whole engine (validation, rings, I/O thread, TLS, decode, tracker) against
 //!   kraken-reflector.
+//! - `interleaved`: the floor and kraken-exec same-thread in turns of `--batch` round trips on
+//!   one thread and core, so the machine's slow spells fall on both.
 //! - `all`: the three, one after the other, with the overhead over the floor.
 //!
 //! Clients busy-poll; servers block in `read` (this machine has two cores).
@@ -76,6 +78,14 @@ enum Cmd {
     /// The TLS + WebSocket floor, kraken-exec in both layouts, kraken-async-rs and
     /// python-kraken-sdk: same reflector, same run, overheads over the floor.
     Peers,
+    /// The TLS + WebSocket floor and kraken-exec same-thread taken in turns (`--batch` round
+    /// trips of each), same thread and core, so the machine's slow spells fall on both: the
+    /// overhead over the floor, and its median over the turns.
+    Interleaved {
+        /// Round trips of each per turn.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+    },
     /// Everything, in one run.
     All,
     /// kraken-sim's request throughput from one connection (pipelined add_order).
@@ -185,56 +195,84 @@ fn floor_tcp(n: usize, warmup: usize) -> Histogram<u64> {
 }
 
 fn floor_wss(n: usize, warmup: usize) -> Histogram<u64> {
-    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let scfg = Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![ck.cert.der().clone()], key)
-            .unwrap(),
-    );
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let (s, _) = l.accept().unwrap();
-        s.set_nodelay(true).unwrap();
-        let conn = rustls::ServerConnection::new(scfg).unwrap();
-        let mut ws = tungstenite::accept(rustls::StreamOwned::new(conn, s)).unwrap();
-        let resp = "x".repeat(RESP);
-        while let Ok(m) = ws.read() {
-            if m.is_text() && ws.send(tungstenite::Message::text(resp.clone())).is_err() {
-                break;
-            }
-        }
-    });
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ck.cert.der().clone()).unwrap();
-    let ccfg = Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    );
+    let mut f = FloorWss::start();
     pin(1);
-    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    tcp.set_nodelay(true).unwrap();
-    let conn = rustls::ClientConnection::new(ccfg, "localhost".try_into().unwrap()).unwrap();
-    let (mut ws, _) = tungstenite::client(
-        format!("wss://localhost:{port}/v2"),
-        rustls::StreamOwned::new(conn, tcp),
-    )
-    .unwrap();
-    ws.get_ref().sock.set_nonblocking(true).unwrap();
-    let req = "y".repeat(REQ);
     let mut h = hist();
     for i in 0..n + warmup {
+        let d = f.round_trip();
+        if i >= warmup {
+            let _ = h.record(d);
+        }
+    }
+    pin(0);
+    h
+}
+
+/// The TLS + WebSocket floor: a rustls + tungstenite client and an echo server thread that
+/// answers each text message with one of an ack's size.
+pub struct FloorWss {
+    ws: tungstenite::WebSocket<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>,
+    req: String,
+}
+
+impl FloorWss {
+    /// Starts the server (its thread on this thread's core) and connects a client to it.
+    pub fn start() -> Self {
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let scfg = Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![ck.cert.der().clone()], key)
+                .unwrap(),
+        );
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            s.set_nodelay(true).unwrap();
+            let conn = rustls::ServerConnection::new(scfg).unwrap();
+            let mut ws = tungstenite::accept(rustls::StreamOwned::new(conn, s)).unwrap();
+            let resp = "x".repeat(RESP);
+            while let Ok(m) = ws.read() {
+                if m.is_text() && ws.send(tungstenite::Message::text(resp.clone())).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ck.cert.der().clone()).unwrap();
+        let ccfg = Arc::new(
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        );
+        let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let conn = rustls::ClientConnection::new(ccfg, "localhost".try_into().unwrap()).unwrap();
+        let (ws, _) = tungstenite::client(
+            format!("wss://localhost:{port}/v2"),
+            rustls::StreamOwned::new(conn, tcp),
+        )
+        .unwrap();
+        ws.get_ref().sock.set_nonblocking(true).unwrap();
+        Self {
+            ws,
+            req: "y".repeat(REQ),
+        }
+    }
+
+    /// One request written → its answer read, busy-polling, in ns.
+    pub fn round_trip(&mut self) -> u64 {
+        let ws = &mut self.ws;
         let t = Instant::now();
-        let mut r = ws.send(tungstenite::Message::text(req.clone()));
+        let mut r = ws.send(tungstenite::Message::text(self.req.clone()));
         while let Err(tungstenite::Error::Io(e)) = &r {
             if e.kind() != std::io::ErrorKind::WouldBlock {
                 break;
@@ -251,12 +289,8 @@ fn floor_wss(n: usize, warmup: usize) -> Histogram<u64> {
                 Err(e) => panic!("{e}"),
             }
         }
-        if i >= warmup {
-            let _ = h.record(t.elapsed().as_nanos() as u64);
-        }
+        t.elapsed().as_nanos() as u64
     }
-    pin(0);
-    h
 }
 
 /// Pipelines `n` requests (add_order, cancel_order, alternating) on one plain WebSocket and
@@ -607,6 +641,35 @@ fn main() {
                         over(h, 0.99) / over(e, 0.99)
                     );
                 }
+            }
+        }
+        Cmd::Interleaved { batch } => {
+            // The floor's server starts from this thread, on core 0 beside the reflector's;
+            // both clients then run on core 1.
+            let mut floor = FloorWss::start();
+            let server = engine_runs::Server::reflector(cli.server_core);
+            let (f, o, mut diffs) =
+                engine_runs::interleaved(&server, &mut floor, cli.n, cli.warmup, batch);
+            pin(0);
+            report("interleaved_floor_tls_ws", &f, &out);
+            report("interleaved_kraken_exec_same_thread_add_to_ack", &o, &out);
+            let over =
+                |q: f64| (o.value_at_quantile(q) as f64 - f.value_at_quantile(q) as f64) / 1e3;
+            println!(
+                "add → ack over the TLS + WebSocket floor, in turns of {batch}: p50 {:.2} µs  p99 {:.2} µs",
+                over(0.5),
+                over(0.99)
+            );
+            diffs.sort_unstable();
+            let at = |q: f64| diffs[((diffs.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
+            if !diffs.is_empty() {
+                println!(
+                    "  per turn, our median − the floor's: median {:.2} µs, quartiles {:.2} / {:.2} µs, over {} turns",
+                    at(0.5),
+                    at(0.25),
+                    at(0.75),
+                    diffs.len()
+                );
             }
         }
         Cmd::Rate => run_rate(cli.n),
