@@ -100,7 +100,10 @@ impl Timers {
         if self.next().is_none_or(|at| at > now) {
             return None;
         }
-        let t = Timer::ALL.into_iter().find(|t| self.at[t.slot()] <= now)?;
+        let t = Timer::ALL.into_iter().find(|t| {
+            let at = self.at[t.slot()];
+            at <= now && at != UNARMED
+        })?;
         self.clear(t);
         Some(t)
     }
@@ -127,6 +130,10 @@ mod tests {
         assert_eq!(t.next(), None);
         t.set(Timer::Reconnect, 5);
         t.clear(Timer::Reconnect);
+        assert_eq!(t.take_expired(u64::MAX), None);
+        // Even at the end of time, a timer never armed is not taken for an expired one.
+        t.set(Timer::KeepAlive, 100);
+        assert_eq!(t.take_expired(u64::MAX), Some(Timer::KeepAlive));
         assert_eq!(t.take_expired(u64::MAX), None);
     }
 }
