@@ -62,7 +62,12 @@ enum Cmd {
     /// Raw TCP ping-pong.
     FloorTcp,
     /// TLS + WebSocket ping-pong.
-    FloorWss,
+    FloorWss {
+        /// The client's socket blocking, not busy-polled: no spin is counted when the client's
+        /// instructions are counted (callgrind; PERF.md "Instructions per round trip").
+        #[arg(long)]
+        blocking: bool,
+    },
     /// kraken-exec against the reflector over TLS: add/cancel round trips, and the engine's
     /// own tick-to-wire and wire-to-strategy.
     Engine,
@@ -576,8 +581,22 @@ fn main() {
         Cmd::FloorTcp => {
             run_floor_tcp();
         }
-        Cmd::FloorWss => {
+        Cmd::FloorWss { blocking: false } => {
             run_floor_wss();
+        }
+        Cmd::FloorWss { blocking: true } => {
+            let mut f = FloorWss::start();
+            f.ws.get_ref().sock.set_nonblocking(false).unwrap();
+            pin(1);
+            let t = Instant::now();
+            for _ in 0..cli.n + cli.warmup {
+                f.round_trip();
+            }
+            println!(
+                "{} blocking floor round trips, {:.1} µs each",
+                cli.n + cli.warmup,
+                t.elapsed().as_secs_f64() * 1e6 / (cli.n + cli.warmup) as f64
+            );
         }
         Cmd::Engine => {
             run_engine(
