@@ -44,11 +44,38 @@ fn positive(field: Field, v: Decimal) -> Result<(), OrderError> {
 }
 
 fn multiple(field: Field, v: Decimal, inc: Decimal) -> Result<(), OrderError> {
-    if inc.is_zero() || v.checked_rem(inc).is_some_and(|r| r.is_zero()) {
+    if inc.is_zero() || is_multiple(v, inc) {
         Ok(())
     } else {
         err(field, Rule::NotMultipleOf(inc))
     }
+}
+
+/// Whether `v` is a whole multiple of `inc` (not zero). With `v` = m·10⁻ˢ and `inc` = n·10⁻ᵗ,
+/// that is n dividing m·10ᵗ⁻ˢ (t ≥ s), or n·10ˢ⁻ᵗ dividing m (s > t): one integer remainder
+/// when the mantissas fit 64 bits and the scales differ by at most 19 (every price and
+/// quantity a strategy sends), `Decimal`'s general remainder otherwise.
+fn is_multiple(v: Decimal, inc: Decimal) -> bool {
+    const POW10: [u128; 20] = {
+        let mut p = [1u128; 20];
+        let mut i = 1;
+        while i < 20 {
+            p[i] = p[i - 1] * 10;
+            i += 1;
+        }
+        p
+    };
+    let (m, n) = (v.mantissa().unsigned_abs(), inc.mantissa().unsigned_abs());
+    let (s, t) = (v.scale(), inc.scale());
+    if m <= u128::from(u64::MAX) && n <= u128::from(u64::MAX) && s.abs_diff(t) < 20 {
+        // m, n < 2⁶⁴ and 10¹⁹ < 2⁶⁴: no product below overflows.
+        return if t >= s {
+            (m * POW10[(t - s) as usize]).is_multiple_of(n)
+        } else {
+            m.is_multiple_of(n * POW10[(s - t) as usize])
+        };
+    }
+    v.checked_rem(inc).is_some_and(|r| r.is_zero())
 }
 
 /// Deadlines must lie 0.5 s to 60 s ahead (Kraken's documented window).
@@ -375,5 +402,56 @@ impl BatchCancel {
             return err(Field::Orders, Rule::Count { min, max, got });
         }
         no_duplicates(&self.refs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_multiple;
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    fn by_remainder(v: Decimal, inc: Decimal) -> bool {
+        v.checked_rem(inc).is_some_and(|r| r.is_zero())
+    }
+
+    #[test]
+    fn increments_of_every_scale() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        for (v, inc, want) in [
+            ("26599.9", "0.1", true),
+            ("26599.90", "0.1", true),
+            ("26599.95", "0.1", false),
+            ("100", "0.5", true),
+            ("100.5", "0.5", true),
+            ("100.25", "0.5", false),
+            ("0.00016000", "0.00000001", true),
+            ("0.000000015", "0.00000001", false),
+            ("-3.3", "1.1", true),
+            ("30", "25", false),
+            ("50", "25", true),
+            ("7922816251426433759354395033.5", "0.5", true),
+        ] {
+            assert_eq!(is_multiple(d(v), d(inc)), want, "{v} of {inc}");
+            assert_eq!(by_remainder(d(v), d(inc)), want, "{v} of {inc}");
+        }
+    }
+
+    proptest! {
+        /// The integer path agrees with `Decimal`'s remainder, mantissas of any size (so both
+        /// paths run), scales 0 to 28.
+        #[test]
+        fn agrees_with_the_remainder(
+            m in any::<i64>(), s in 0u32..=28, n in 1u64..1_000_000, t in 0u32..=28, k in 0i64..1000,
+            wide in any::<bool>(),
+        ) {
+            let inc = Decimal::from_i128_with_scale(i128::from(n), t);
+            let v = Decimal::from_i128_with_scale(i128::from(m) * if wide { 1 << 30 } else { 1 }, s);
+            prop_assert_eq!(is_multiple(v, inc), by_remainder(v, inc), "{} of {}", v, inc);
+            // And a true multiple, when it can be written.
+            if let Some(v) = inc.checked_mul(Decimal::from(k)) {
+                prop_assert!(is_multiple(v, inc), "{} of {}", v, inc);
+            }
+        }
     }
 }
