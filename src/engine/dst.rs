@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 
 use super::clock::simulated;
 use super::cold::{ColdLoop, ColdReply, Http, Step};
-use super::msg::{Command, ConnectionState, Event, Issued, LargeCommand, OrderCommand};
+use super::msg::{ConnectionState, Event, Issued, LargeCommand, take_large};
 use super::session::{Session, Transmit};
 use super::stats::EngineStats;
 use super::{EngineConfig, Strategy, Trader};
@@ -858,11 +858,7 @@ impl World {
             self.out();
         }
         while let Ok(Issued { cmd, at_ns }) = self.cmd_rx.pop() {
-            let large = if let Command::Order(OrderCommand::Large { .. }) = cmd {
-                self.large_rx.pop().ok()
-            } else {
-                None
-            };
+            let large = take_large(&cmd, &mut self.large_rx);
             self.session
                 .handle_command(now, cmd, large.as_ref(), at_ns, false);
             self.out();

@@ -14,7 +14,7 @@ use rustls::ClientConfig;
 use crate::engine::IdleStrategy;
 use crate::engine::clock::{now_ns, wall};
 use crate::engine::cold::{ColdReply, ColdRequest};
-use crate::engine::msg::{Command, Event, Issued, LargeCommand, OrderCommand};
+use crate::engine::msg::{Command, Event, Issued, LargeCommand, take_large};
 use crate::engine::session::Session;
 use crate::engine::stats::EngineStats;
 use crate::engine::transport::{self, Connection, Sent, WsUrl};
@@ -327,11 +327,7 @@ impl Io {
             self.flush_events();
             return;
         }
-        let large = if let Command::Order(OrderCommand::Large { .. }) = cmd {
-            self.large_rx.pop().ok()
-        } else {
-            None
-        };
+        let large = take_large(&cmd, &mut self.large_rx);
         self.session
             .handle_command(now, cmd, large.as_ref(), at_ns, closing);
         if at_ns > 0 && matches!(cmd, Command::Order(_)) {

@@ -188,6 +188,16 @@ pub struct Issued {
     pub at_ns: u64,
 }
 
+/// A command's large part, taken from the ring beside the command ring (the strategy pushes it
+/// there first), if the command announces one.
+pub fn take_large(cmd: &Command, rx: &mut rtrb::Consumer<LargeCommand>) -> Option<LargeCommand> {
+    if let Command::Order(OrderCommand::Large { .. }) = cmd {
+        rx.pop().ok()
+    } else {
+        None
+    }
+}
+
 /// Requests too large for the command ring's slots.
 #[derive(Clone, Debug)]
 #[allow(clippy::large_enum_variant)]

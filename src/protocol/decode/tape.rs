@@ -40,13 +40,18 @@ impl<'t, 'de> Cursor<'t, 'de> {
         Ok(Val { node, key: None })
     }
 
+    /// Where the text of `key` (a string on the tape) starts in `src`: its offset in the
+    /// buffer simd-json parsed. Offset 0 is the frame's first byte, never a key's text.
+    #[inline]
+    fn key_start(&self, key: &str) -> Option<usize> {
+        let start = (key.as_ptr() as usize).wrapping_sub(self.base);
+        (start.wrapping_sub(1) < self.base_len).then_some(start)
+    }
+
     /// Where the value of member `key` starts in `src`: after the key's closing quote, the
     /// colon and any whitespace.
     pub(super) fn value_pos(&self, key: &str) -> Option<usize> {
-        let start = (key.as_ptr() as usize).checked_sub(self.base)?;
-        if start == 0 || start > self.base_len {
-            return None;
-        }
+        let start = self.key_start(key)?;
         let end = start + key.len();
         // Fast path: an unescaped quote right after the key's length closes it. (An escape
         // shortens a string, so a key with escapes cannot end there: the text at `end` is then
@@ -184,12 +189,7 @@ impl<'t, 'de> Cursor<'t, 'de> {
     /// colon right after it. `None` for any other form ([`Cursor::value_pos`] reads those).
     #[inline]
     fn compact_value_pos(&self, key: &str) -> Option<usize> {
-        let start = (key.as_ptr() as usize).wrapping_sub(self.base);
-        // Offset 0 is the frame's first byte, never a key's text.
-        if start.wrapping_sub(1) >= self.base_len {
-            return None;
-        }
-        let end = start + key.len();
+        let end = self.key_start(key)? + key.len();
         match self.src.get(end - 1..end + 2)? {
             [prev, b'"', b':'] if *prev != b'\\' => Some(end + 2),
             _ => None,
